@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// Exit statuses: bad input (a flag, the target list) is 2 and nothing is
+// written; a failed build is 1.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitBadInput = 2
+)
+
+// usageError marks an error in what the user asked for.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exitCode prints err (if any) and says how the process should end.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var list targets.ErrorList
+	var one *targets.Error
+	var usage usageError
+	switch {
+	case errors.As(err, &list), errors.As(err, &one):
+		fmt.Fprintln(stderr, err)
+		return exitBadInput
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "llbgen: %v\n", err)
+		return exitBadInput
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "llbgen: canceled")
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "llbgen: %v\n", err)
+	return exitFailed
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/spf13/pflag"
+)
+
+// listOptions are the flags that choose what to build, shared by every verb
+// that reads a target list.
+type listOptions struct {
+	file          string
+	fileSet       bool
+	images        []targets.ImageArg
+	helperVersion string
+}
+
+func (o *listOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.file, "file", "f", "targets.yaml", "target list to read")
+	fs.Var(&imageFlag{o}, "image", "build for this image instead of the file's targets (repeatable)")
+	fs.Var(&nameFlag{o}, "name", "name of the target made by the --image just before it")
+	fs.StringVar(&o.helperVersion, "helper-version", "", "build this version of the helper (overrides helper.version)")
+}
+
+// load reads the list the flags ask for. With --image, the file is optional:
+// it still supplies helper.version and go when it exists.
+func (o *listOptions) load(flags *pflag.FlagSet) (*targets.List, error) {
+	var list *targets.List
+	var err error
+	if len(o.images) == 0 {
+		list, err = targets.Load(o.file)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usagef("no target list at %s: write one (see README) or name images with --image", o.file)
+		}
+	} else {
+		var base *targets.List
+		if _, statErr := os.Stat(o.file); statErr == nil || flags.Changed("file") {
+			if base, err = targets.Load(o.file); err != nil {
+				return nil, err
+			}
+		}
+		list, err = targets.FromImages(base, o.images)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.helperVersion != "" {
+		if err := list.SetHelperVersion(o.helperVersion, "--helper-version"); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// imageFlag and nameFlag share one ordered list, so that each --name belongs
+// to the --image before it.
+type imageFlag struct{ o *listOptions }
+
+func (f *imageFlag) String() string { return "" }
+func (f *imageFlag) Type() string   { return "REF" }
+func (f *imageFlag) Set(v string) error {
+	f.o.images = append(f.o.images, targets.ImageArg{Image: v})
+	return nil
+}
+
+type nameFlag struct{ o *listOptions }
+
+func (f *nameFlag) String() string { return "" }
+func (f *nameFlag) Type() string   { return "NAME" }
+func (f *nameFlag) Set(v string) error {
+	n := len(f.o.images)
+	if n == 0 {
+		return errors.New("--name must follow the --image it names")
+	}
+	if f.o.images[n-1].Name != "" {
+		return fmt.Errorf("--image %s already has the name %q", f.o.images[n-1].Image, f.o.images[n-1].Name)
+	}
+	f.o.images[n-1].Name = v
+	return nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+const rootExample = `  # build the images of targets.yaml on a BuildKit daemon
+  llbgen | buildctl build --output type=local,dest=out
+
+  # another list
+  llbgen -f ci/targets.yaml | buildctl build --output type=local,dest=out
+
+  # what the old ./build script did, without a list
+  llbgen --image docker:19.03.12 \
+         --image gitlab/gitlab-runner:v13.2.1 --name runner \
+    | buildctl build --output type=local,dest=out`
+
+// run is the whole program: parse args, do the work, return the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCmd(stdout)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.SilenceErrors = true
+	cmd.SilenceUsage = true
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && isCobraUsage(err) {
+		err = usageError{err}
+	}
+	return exitCode(err, stderr)
+}
+
+func newRootCmd(stdout io.Writer) *cobra.Command {
+	var opts listOptions
+	cmd := &cobra.Command{
+		Use:   "llbgen [-f FILE | --image REF [--name NAME]...]",
+		Short: "Build docker-credential-ecr-login once per Docker image, verified in that image",
+		Long: `llbgen reads a target list (targets.yaml) and writes one BuildKit LLB
+definition that builds docker-credential-ecr-login for every image in it:
+each binary is compiled in a stage rooted in its image, run there with
+"version" to prove it works, and exported with a SHA256SUMS file.
+
+Pipe the definition into buildctl; the definition is binary, so llbgen
+refuses to write it to a terminal.
+
+Environment: GOPROXY, GONOSUMDB, GOPRIVATE and GOINSECURE are passed to
+the stage that downloads modules.`,
+		Example: rootExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return writeDefinition(cmd.Context(), &opts, cmd, stdout)
+		},
+	}
+	opts.addFlags(cmd.Flags())
+	return cmd
+}
+
+func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command, stdout io.Writer) error {
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return usagef("refusing to write a binary LLB definition to a terminal; pipe it: llbgen | buildctl build --output type=local,dest=out")
+	}
+	list, err := opts.load(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	g, err := graph.Build(list, graph.Options{Env: graph.EnvFromOS()})
+	if err != nil {
+		return fmt.Errorf("making the graph: %w", err)
+	}
+	// The whole definition first: a failure must leave nothing on stdout.
+	def, err := graph.Definition(ctx, g.Output)
+	if err != nil {
+		return err
+	}
+	if _, err := stdout.Write(def); err != nil {
+		return fmt.Errorf("writing the definition: %w", err)
+	}
+	return nil
+}

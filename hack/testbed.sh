@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The test bed: a registry on loopback holding the stand-in images, and a
+# buildkitd of its own whose docker.io mirror is that registry, so that
+# `docker:19.03.12` and `golang:1.26` resolve to the stand-ins.
+#
+#   hack/testbed.sh up     install, start what is not running, print the env file
+#   hack/testbed.sh down   stop the registry and buildkitd
+#   hack/testbed.sh env    print the path of the env file (source it)
+#
+# The registry port is picked free at first start; the daemon listens on a unix
+# socket under LLBGEN_STATE. Both are recorded in LLBGEN_STATE/env. A second
+# `up` on a warm machine takes seconds.
+source "$(dirname "$0")/lib.sh"
+hack=$(cd "$(dirname "$0")" && pwd)
+
+mkdir -p "$LLBGEN_STATE"
+ENV_FILE=$LLBGEN_STATE/env
+REG_PID=$LLBGEN_STATE/registry.pid
+REG_PORT_FILE=$LLBGEN_STATE/registry.port
+BK_PID=$LLBGEN_STATE/buildkitd.pid
+BK_SOCK=$LLBGEN_STATE/buildkitd.sock
+BK_ROOT=$LLBGEN_STATE/buildkitd-root
+BK_CONF=$LLBGEN_STATE/buildkitd.toml
+
+registry_up() {
+	if pid_alive "$REG_PID" && [[ -s $REG_PORT_FILE ]] &&
+		curl -fsS -o /dev/null "http://127.0.0.1:$(cat "$REG_PORT_FILE")/v2/"; then
+		return
+	fi
+	local port
+	port=${LLBGEN_REGISTRY_PORT:-$(free_port)}
+	log "starting registry on 127.0.0.1:$port"
+	mkdir -p "$LLBGEN_STATE/registry-data"
+	setsid "$CRANE" registry serve --address "127.0.0.1:$port" --disk "$LLBGEN_STATE/registry-data" \
+		>"$LLBGEN_STATE/registry.log" 2>&1 </dev/null &
+	echo $! >"$REG_PID"
+	echo "$port" >"$REG_PORT_FILE"
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && return
+		sleep 0.1
+	done
+	cat "$LLBGEN_STATE/registry.log" >&2
+	die "registry did not come up on 127.0.0.1:$port"
+}
+
+buildkitd_up() {
+	local port conf
+	port=$(cat "$REG_PORT_FILE")
+	conf=$(
+		cat <<TOML
+# written by hack/testbed.sh: the test bed's daemon
+[worker.oci]
+  enabled = true
+[worker.containerd]
+  enabled = false
+# stand-in images: docker.io/* is served by the loopback registry
+[registry."docker.io"]
+  mirrors = ["127.0.0.1:$port"]
+[registry."127.0.0.1:$port"]
+  http = true
+TOML
+	)
+	if pid_alive "$BK_PID" && [[ -S $BK_SOCK ]] && [[ "$(cat "$BK_CONF" 2>/dev/null)" == "$conf" ]] &&
+		"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers >/dev/null 2>&1; then
+		return
+	fi
+	buildkitd_down
+	printf '%s\n' "$conf" >"$BK_CONF"
+	log "starting buildkitd on unix://$BK_SOCK"
+	mkdir -p "$BK_ROOT"
+	setsid "$BUILDKIT_BIN/buildkitd" --config "$BK_CONF" --oci-worker=true --containerd-worker=false \
+		--root "$BK_ROOT" --addr "unix://$BK_SOCK" >"$LLBGEN_STATE/buildkitd.log" 2>&1 </dev/null &
+	echo $! >"$BK_PID"
+	for _ in $(seq 300); do
+		"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers >/dev/null 2>&1 && return
+		pid_alive "$BK_PID" || break
+		sleep 0.1
+	done
+	tail -30 "$LLBGEN_STATE/buildkitd.log" >&2
+	die "buildkitd did not come up"
+}
+
+stop_pid() {
+	local file=$1
+	if pid_alive "$file"; then
+		kill "$(cat "$file")" 2>/dev/null || true
+		for _ in $(seq 100); do pid_alive "$file" || break; sleep 0.1; done
+		pid_alive "$file" && kill -9 "$(cat "$file")" 2>/dev/null || true
+	fi
+	rm -f "$file"
+}
+
+buildkitd_down() { stop_pid "$BK_PID"; rm -f "$BK_SOCK"; }
+
+write_env() {
+	cat >"$ENV_FILE.tmp" <<ENV
+# written by hack/testbed.sh up; source it
+export BUILDKIT_HOST=unix://$BK_SOCK
+export LLBGEN_TEST_REGISTRY=127.0.0.1:$(cat "$REG_PORT_FILE")
+export LLBGEN_TESTBED=$LLBGEN_STATE
+export PATH=$BUILDKIT_BIN:\$PATH
+ENV
+	mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+case ${1:-up} in
+up)
+	"$hack/install-tools.sh"
+	registry_up
+	"$hack/standins.sh" "127.0.0.1:$(cat "$REG_PORT_FILE")"
+	buildkitd_up
+	write_env
+	log "test bed ready: source $ENV_FILE"
+	;;
+down)
+	buildkitd_down
+	stop_pid "$REG_PID"
+	rm -f "$ENV_FILE"
+	;;
+env) echo "$ENV_FILE" ;;
+*) die "usage: hack/testbed.sh up|down|env" ;;
+esac

@@ -1,0 +1,85 @@
+// Package graph turns a target list into one BuildKit LLB graph.
+//
+// The graph, per list:
+//
+//	download   go image, network on: the helper module and its dependencies,
+//	           checked against the Go checksum database, fetched once.
+//	verifier   go image, network none: a tiny static program that checks
+//	           binaries inside images that may have no shell.
+//	compile    per target, rooted in the target image, network none, as root,
+//	           no shell: the toolchain and modules mounted read-only, one Go
+//	           build cache shared by every target.
+//	verify     per target, in the target image: the binary must run and report
+//	           the expected version; only then is it copied out.
+//	export     every verified binary plus SHA256SUMS.
+//
+// Build returns that last state; the caller marshals it for buildctl or
+// solves it directly.
+package graph
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// PassThroughEnv names the variables of llbgen's own environment that reach
+// the download stage, so private module proxies and modules work.
+var PassThroughEnv = []string{"GOPROXY", "GONOSUMDB", "GOPRIVATE", "GOINSECURE"}
+
+// Options adjust a graph without changing what it builds.
+type Options struct {
+	// Env holds values for PassThroughEnv; other keys are ignored.
+	Env map[string]string
+	// ImageOpts are added to every llb.Image, e.g. a metadata resolver.
+	ImageOpts []llb.ImageOption
+}
+
+// Graph is the built graph and the pieces callers and tests look at.
+type Graph struct {
+	// Output is what gets exported: the binaries and SHA256SUMS.
+	Output llb.State
+	// Verified maps target name to its verified binary (one file at
+	// /<file name>).
+	Verified map[string]llb.State
+}
+
+// Build makes the graph for list.
+func Build(list *targets.List, opt Options) (*Graph, error) {
+	if len(list.Targets) == 0 {
+		return nil, fmt.Errorf("no targets to build")
+	}
+	b := &builder{list: list, opt: opt}
+	g := &Graph{Verified: map[string]llb.State{}}
+	goImg := b.image(list.Go.Full)
+	modules := b.download(goImg)
+	verifier := b.verifier(goImg)
+	var bins []llb.State
+	for _, t := range list.Targets {
+		bin := b.compile(t, goImg, modules)
+		v := b.verify(t, bin, verifier)
+		g.Verified[t.Name] = v
+		bins = append(bins, v)
+	}
+	g.Output = b.export(goImg, verifier, bins)
+	return g, nil
+}
+
+type builder struct {
+	list *targets.List
+	opt  Options
+}
+
+func (b *builder) image(ref string) llb.State {
+	opts := append([]llb.ImageOption{llb.WithCustomName("image " + ref)}, b.opt.ImageOpts...)
+	return llb.Image(ref, opts...)
+}
+
+// Platform is the platform a definition is marshalled for: linux on the
+// architecture llbgen runs on.
+func Platform() ocispecs.Platform {
+	return ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}

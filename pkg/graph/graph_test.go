@@ -1,0 +1,287 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+func testList(images ...string) *targets.List {
+	l := &targets.List{
+		File:   "targets.yaml",
+		Helper: targets.Helper{Version: "v0.12.0"},
+		Go:     targets.Image{Ref: "golang:1.26", Full: "docker.io/library/golang:1.26"},
+	}
+	for _, img := range images {
+		name, err := targets.DeriveName(img)
+		if err != nil {
+			panic(err)
+		}
+		l.Targets = append(l.Targets, targets.Target{
+			Image: targets.Image{Ref: img, Full: "docker.io/library/" + img},
+			Name:  name,
+		})
+	}
+	return l
+}
+
+// decoded is a marshalled definition, op by op, with the custom names
+// BuildKit shows in its progress.
+type decoded struct {
+	ops   map[digest.Digest]*pb.Op
+	names map[digest.Digest]string
+}
+
+func decode(t *testing.T, st llb.State) *decoded {
+	t.Helper()
+	def, err := st.Marshal(context.Background(), llb.Platform(Platform()))
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	d := &decoded{ops: map[digest.Digest]*pb.Op{}, names: map[digest.Digest]string{}}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			t.Fatalf("unmarshal op: %v", err)
+		}
+		dg := digest.FromBytes(dt)
+		d.ops[dg] = &op
+		d.names[dg] = def.Metadata[dg].Description["llb.customname"]
+	}
+	return d
+}
+
+// exec returns the exec op whose custom name starts with prefix.
+func (d *decoded) exec(t *testing.T, prefix string) *pb.Op {
+	t.Helper()
+	var found []*pb.Op
+	for dg, op := range d.ops {
+		if op.GetExec() != nil && strings.HasPrefix(d.names[dg], prefix) {
+			found = append(found, op)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one exec named %q..., found %d", prefix, len(found))
+	}
+	return found[0]
+}
+
+// input returns the op feeding mount m of op.
+func (d *decoded) input(op *pb.Op, m *pb.Mount) *pb.Op {
+	if m.Input < 0 {
+		return nil
+	}
+	return d.ops[digest.Digest(op.Inputs[m.Input].Digest)]
+}
+
+func mount(t *testing.T, op *pb.Op, dest string) *pb.Mount {
+	t.Helper()
+	for _, m := range op.GetExec().Mounts {
+		if m.Dest == dest {
+			return m
+		}
+	}
+	t.Fatalf("no mount at %s", dest)
+	return nil
+}
+
+func envOf(op *pb.Op) map[string]string {
+	env := map[string]string{}
+	for _, kv := range op.GetExec().Meta.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
+func imageRef(op *pb.Op) string {
+	if op == nil || op.GetSource() == nil {
+		return ""
+	}
+	return strings.TrimPrefix(op.GetSource().Identifier, "docker-image://")
+}
+
+func mustBuild(t *testing.T, l *targets.List, opt Options) *Graph {
+	t.Helper()
+	g, err := Build(l, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestCompileStage(t *testing.T) {
+	l := testList("docker:19.03.12", "alpine:3.12")
+	d := decode(t, mustBuild(t, l, Options{}).Output)
+	for _, tg := range l.Targets {
+		t.Run(tg.Name, func(t *testing.T) {
+			op := d.exec(t, "compile "+tg.Name+" ")
+			ex := op.GetExec()
+			args := ex.Meta.Args
+			if args[0] != "/usr/local/go/bin/go" {
+				t.Errorf("compile must run go directly, no shell: args %q", args)
+			}
+			for _, want := range []string{"-trimpath", "./cli/docker-credential-ecr-login"} {
+				if !slices.Contains(args, want) {
+					t.Errorf("args %q lack %q", args, want)
+				}
+			}
+			ld := args[slices.Index(args, "-ldflags")+1]
+			if want := "-s -buildid= -X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=0.12.0"; ld != want {
+				t.Errorf("ldflags %q, want %q", ld, want)
+			}
+			if ex.Network != pb.NetMode_NONE {
+				t.Errorf("network %v, want none", ex.Network)
+			}
+			if ex.Meta.User != "0:0" || ex.Meta.Cwd != "/" {
+				t.Errorf("user %q cwd %q, want 0:0 and /", ex.Meta.User, ex.Meta.Cwd)
+			}
+			env := envOf(op)
+			for k, v := range map[string]string{"CGO_ENABLED": "0", "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GOMODCACHE": modCache} {
+				if env[k] != v {
+					t.Errorf("env %s=%q, want %q", k, env[k], v)
+				}
+			}
+
+			root := mount(t, op, "/")
+			if got := imageRef(d.input(op, root)); got != tg.Image.Full {
+				t.Errorf("root is %q, want the target image %q", got, tg.Image.Full)
+			}
+			tc := mount(t, op, "/usr/local/go")
+			if !tc.Readonly || tc.Selector != "/usr/local/go" || imageRef(d.input(op, tc)) != l.Go.Full {
+				t.Errorf("toolchain mount %+v: want read-only /usr/local/go of %s", tc, l.Go.Full)
+			}
+			mods := mount(t, op, modCache)
+			if !mods.Readonly || d.input(op, mods).GetExec() == nil {
+				t.Errorf("module mount %+v: want read-only output of the download stage", mods)
+			}
+			cache := mount(t, op, goBuildCache)
+			if cache.MountType != pb.MountType_CACHE || cache.CacheOpt.ID != goBuildCacheID || cache.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+				t.Errorf("build cache mount %+v: want the shared locked cache %s", cache, goBuildCacheID)
+			}
+			if tmp := mount(t, op, "/tmp"); tmp.MountType != pb.MountType_TMPFS {
+				t.Errorf("/tmp is %v, want tmpfs", tmp.MountType)
+			}
+			if out := mount(t, op, binDir); out.Readonly || out.Output < 0 {
+				t.Errorf("binary mount %+v: want a writable output", out)
+			}
+		})
+	}
+}
+
+func TestOneBuildCacheForAllTargets(t *testing.T) {
+	d := decode(t, mustBuild(t, testList("a:1", "b:2", "c:3"), Options{}).Output)
+	ids := map[string]bool{}
+	for _, op := range d.ops {
+		if op.GetExec() == nil {
+			continue
+		}
+		for _, m := range op.GetExec().Mounts {
+			if m.MountType == pb.MountType_CACHE {
+				ids[m.CacheOpt.ID] = true
+			}
+		}
+	}
+	if len(ids) != 1 {
+		t.Errorf("cache ids %v, want exactly one shared build cache", ids)
+	}
+}
+
+func TestDownloadStage(t *testing.T) {
+	env := map[string]string{"GOPROXY": "https://proxy.example", "GOPRIVATE": "corp.example", "GOSUMDB": "off", "HOME": "/x"}
+	d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{Env: env}).Output)
+	for _, name := range []string{"download github.com/", "download the dependencies of "} {
+		op := d.exec(t, name)
+		ex := op.GetExec()
+		if ex.Network == pb.NetMode_NONE {
+			t.Errorf("%s: network is none, downloads need it", name)
+		}
+		if ex.Meta.Args[0] != "/usr/local/go/bin/go" {
+			t.Errorf("%s: args %q", name, ex.Meta.Args)
+		}
+		if got := imageRef(d.input(op, mount(t, op, "/"))); got != "docker.io/library/golang:1.26" {
+			t.Errorf("%s runs in %q, want the go image", name, got)
+		}
+		e := envOf(op)
+		if e["GOPROXY"] != "https://proxy.example" || e["GOPRIVATE"] != "corp.example" {
+			t.Errorf("%s: pass-through env missing: %v", name, e)
+		}
+		if _, ok := e["GOSUMDB"]; ok {
+			t.Errorf("%s: GOSUMDB must not be passed (the checksum database stays on): %v", name, e)
+		}
+		if e["HOME"] == "/x" {
+			t.Errorf("%s: only the pass-through variables may come from llbgen's environment", name)
+		}
+	}
+	first := d.exec(t, "download github.com/")
+	if want := "github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0"; !slices.Contains(first.GetExec().Meta.Args, want) {
+		t.Errorf("download args %q lack %s", first.GetExec().Meta.Args, want)
+	}
+}
+
+func TestVerifyStage(t *testing.T) {
+	l := testList("docker:19.03.12")
+	d := decode(t, mustBuild(t, l, Options{}).Output)
+	op := d.exec(t, "verify docker_19.03.12 ")
+	ex := op.GetExec()
+	if ex.Meta.Args[0] != verifierBin {
+		t.Errorf("verify must run the static verifier, no shell: %q", ex.Meta.Args)
+	}
+	joined := strings.Join(ex.Meta.Args, " ")
+	for _, want := range []string{"-target docker_19.03.12", "-want 0.12.0", "-out /llbgen/out/docker-credential-ecr-login-docker_19.03.12"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("verify args %q lack %q", joined, want)
+		}
+	}
+	if ex.Network != pb.NetMode_NONE || ex.Meta.User != "0:0" || ex.Meta.Cwd != "/" {
+		t.Errorf("verify: network %v user %q cwd %q; want none, 0:0, /", ex.Network, ex.Meta.User, ex.Meta.Cwd)
+	}
+	if got := imageRef(d.input(op, mount(t, op, "/"))); got != "docker.io/library/docker:19.03.12" {
+		t.Errorf("verify runs in %q, want the target image", got)
+	}
+	in := mount(t, op, verifyIn)
+	if !in.Readonly || !strings.HasPrefix(d.names[digest.Digest(op.Inputs[in.Input].Digest)], "compile docker_19.03.12 ") {
+		t.Errorf("verify input %+v: want the compile stage's binary, read-only", in)
+	}
+}
+
+func TestNoShellAnywhere(t *testing.T) {
+	d := decode(t, mustBuild(t, testList("docker:19.03.12", "alpine:3"), Options{}).Output)
+	for dg, op := range d.ops {
+		if ex := op.GetExec(); ex != nil {
+			if a := ex.Meta.Args; strings.HasSuffix(a[0], "sh") || slices.Contains(a, "-c") {
+				t.Errorf("%s runs a shell: %q", d.names[dg], a)
+			}
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	env := map[string]string{"GOPROXY": "a", "GONOSUMDB": "b", "GOPRIVATE": "c", "GOINSECURE": "d"}
+	var first []byte
+	for i := range 100 {
+		g := mustBuild(t, testList("docker:19.03.12", "b:1", "c:2"), Options{Env: env})
+		def, err := Definition(context.Background(), g.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = def
+		} else if !bytes.Equal(first, def) {
+			t.Fatalf("marshal %d differs from the first", i)
+		}
+	}
+}
+
+func TestEmptyList(t *testing.T) {
+	if _, err := Build(testList(), Options{}); err == nil {
+		t.Fatal("want an error for a list with no targets")
+	}
+}

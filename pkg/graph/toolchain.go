@@ -1,0 +1,45 @@
+package graph
+
+import "github.com/moby/buildkit/client/llb"
+
+const (
+	// goRoot is where the toolchain is mounted, in the go image and in every
+	// target image alike.
+	goRoot = "/usr/local/go"
+	goBin  = goRoot + "/bin/go"
+	// goBuildCache is the one persistent build cache all compile stages share.
+	goBuildCache   = "/llbgen/gocache"
+	goBuildCacheID = "llbgen-go-build-cache"
+)
+
+// goEnv is the environment every go invocation gets: nothing read from the
+// image or a user config file, the toolchain as mounted, no auto-upgrade.
+func (b *builder) goEnv() llb.StateOption {
+	return func(s llb.State) llb.State {
+		return s.
+			AddEnv("PATH", goRoot+"/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").
+			AddEnv("HOME", "/tmp").
+			AddEnv("GOENV", "off").
+			AddEnv("GOTOOLCHAIN", "local").
+			AddEnv("GOPATH", "/tmp/gopath").
+			AddEnv("GOCACHE", goBuildCache).
+			User("0:0").
+			Dir("/")
+	}
+}
+
+// withToolchain mounts the go image's toolchain read-only.
+func withToolchain(goImg llb.State) llb.RunOption {
+	return llb.AddMount(goRoot, goImg, llb.SourcePath(goRoot), llb.Readonly)
+}
+
+// withBuildCache mounts the shared build cache. Locked, not shared: when N
+// stages start together, the first compiles and the others reuse its work
+// instead of all compiling the same packages at once.
+func withBuildCache() llb.RunOption {
+	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID, llb.CacheMountLocked))
+}
+
+func withTmp() llb.RunOption {
+	return llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs())
+}

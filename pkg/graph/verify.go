@@ -1,0 +1,68 @@
+package graph
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+)
+
+// verifierSource is a standard-library-only program, compiled inside the
+// build so that checks run in images that have no shell.
+//
+//go:embed verifier/main.go
+var verifierSource []byte
+
+const (
+	verifierDir = "/llbgen/verifier"
+	verifierBin = verifierDir + "/verifier"
+	verifyIn    = "/llbgen/in"
+	verifyOut   = "/llbgen/out"
+)
+
+// verifier compiles the checking program, statically, in the go image.
+func (b *builder) verifier(goImg llb.State) llb.State {
+	src := llb.Scratch().
+		File(llb.Mkfile("/main.go", 0o644, verifierSource), llb.WithCustomName("verifier source")).
+		File(llb.Mkfile("/go.mod", 0o644, []byte("module llbgen.invalid/verifier\n\ngo 1.22\n")))
+	run := goImg.With(b.goEnv()).
+		AddEnv("GOPROXY", "off").
+		AddEnv("CGO_ENABLED", "0").
+		Network(pb.NetMode_NONE).
+		Run(
+			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-ldflags", "-s -buildid=", "-o", verifierBin, "."}),
+			llb.AddMount("/llbgen/src", src, llb.Readonly),
+			withToolchain(goImg),
+			withBuildCache(),
+			withTmp(),
+			llb.WithCustomName("compile the verifier"),
+		)
+	return run.AddMount(verifierDir, llb.Scratch())
+}
+
+// verify runs the binary in the target image and passes it on only when it
+// reports the expected version. The verifier's arguments carry the target
+// name, so BuildKit's "process ... did not complete" error names it too.
+func (b *builder) verify(t targets.Target, bin, verifier llb.State) llb.State {
+	root := b.image(t.Image.Full).
+		AddEnv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").
+		User("0:0").
+		Dir("/").
+		Network(pb.NetMode_NONE)
+	run := root.Run(
+		llb.Args([]string{
+			verifierBin, "check",
+			"-target", t.Name,
+			"-want", b.list.Helper.Bare(),
+			"-in", verifyIn + "/" + binName,
+			"-out", verifyOut + "/" + t.FileName(),
+		}),
+		llb.AddMount(verifierDir, verifier, llb.Readonly),
+		llb.AddMount(verifyIn, bin, llb.Readonly),
+		withTmp(),
+		llb.WithCustomName(fmt.Sprintf("verify %s in %s", t.Name, t.Image.Ref)),
+	)
+	return run.AddMount(verifyOut, llb.Scratch())
+}

@@ -1,0 +1,44 @@
+package targets
+
+// flagFile is the File of positions that point at --image flags.
+const flagFile = "--image"
+
+// ImageArg is one --image flag with the --name that followed it ("" when none).
+type ImageArg struct{ Image, Name string }
+
+// FromImages makes a list from --image/--name flags. With a nil base the
+// helper version is DefaultHelperVersion and the toolchain DefaultGoImage;
+// otherwise base's Helper and Go are kept and its Targets replaced.
+// Refusals point at "--image:N:1", N counting the flags from 1.
+func FromImages(base *List, args []ImageArg) (*List, error) {
+	l := &List{File: flagFile, Helper: Helper{Version: DefaultHelperVersion}, Go: defaultGo()}
+	if base != nil {
+		l.File, l.Helper, l.Go = base.File, base.Helper, base.Go
+	}
+	var errs ErrorList
+	if len(args) == 0 {
+		errs.add(Pos{flagFile, 1, 1}, "no images given; pass at least one --image REF")
+	}
+	var named []Target // targets with a name, explicit or derived
+	for i, a := range args {
+		p := Pos{File: flagFile, Line: i + 1, Col: 1}
+		t := Target{Pos: p}
+		img, ref := checkImage(&errs, "image", a.Image, p)
+		t.Image = img
+		switch {
+		case a.Name != "":
+			t.Name, t.namePos = a.Name, p
+		case ref != nil:
+			t.Name = deriveName(ref)
+		default:
+			continue
+		}
+		named = append(named, t)
+	}
+	checkNames(&errs, named, fromFlags)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	l.Targets = named
+	return l, nil
+}

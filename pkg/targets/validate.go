@@ -1,0 +1,120 @@
+package targets
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/distribution/reference"
+	"golang.org/x/mod/semver"
+)
+
+// maxName keeps FileName within the 255-byte limit of common file systems.
+const maxName = 255 - len(BinaryPrefix)
+
+// checkVersion refuses a helper version that is not a full module version:
+// "v1" or "0.12.0" would reach `go install` as a query or fail there.
+func checkVersion(errs *ErrorList, v string, p Pos) {
+	if v == "" {
+		errs.add(p, "helper.version is empty; write a module version, e.g. %s", DefaultHelperVersion)
+		return
+	}
+	if fullSemver(v) {
+		return
+	}
+	hint := DefaultHelperVersion
+	switch {
+	case fullSemver("v" + v):
+		hint = "v" + v
+	case semver.IsValid(v):
+		hint = semver.Canonical(v)
+	case semver.IsValid("v" + v):
+		hint = semver.Canonical("v" + v)
+	}
+	errs.add(p, "helper.version %q is not a full semantic version; write it as a module version, e.g. %s", v, hint)
+}
+
+// fullSemver reports whether v is valid semver with all three numbers.
+func fullSemver(v string) bool {
+	if !semver.IsValid(v) {
+		return false
+	}
+	core, _, _ := strings.Cut(v, "+")
+	core, _, _ = strings.Cut(core, "-")
+	return strings.Count(core, ".") == 2
+}
+
+// checkImage parses ref; named is nil when ref was refused. what names the
+// value in messages ("image", "go image").
+func checkImage(errs *ErrorList, what, ref string, p Pos) (img Image, named reference.Named) {
+	if ref == "" {
+		errs.add(p, "%s is empty; write an image reference, e.g. docker:19.03.12", what)
+		return Image{Pos: p}, nil
+	}
+	named, err := normalize(ref)
+	if err != nil {
+		errs.add(p, "%s %q: %v; write a reference `docker pull` accepts, e.g. docker:19.03.12", what, ref, err)
+		return Image{Ref: ref, Pos: p}, nil
+	}
+	return Image{Ref: ref, Full: named.String(), Pos: p}, named
+}
+
+// normalize parses ref and adds :latest when it has neither tag nor digest.
+func normalize(ref string) (reference.Named, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return named, nil // pinned already; a tag would only add doubt
+	}
+	return reference.TagNameOnly(named), nil
+}
+
+func defaultGo() Image {
+	named, err := normalize(DefaultGoImage)
+	if err != nil {
+		panic(err) // a constant; covered by tests
+	}
+	return Image{Ref: DefaultGoImage, Full: named.String()}
+}
+
+// source says how messages point back at targets of one kind of input.
+type source struct {
+	first   func(Pos) string // where the first user of a name is
+	setName string           // how the user gives a target its own name
+}
+
+var (
+	fromFile = source{
+		first:   func(p Pos) string { return fmt.Sprintf("first at line %d", p.Line) },
+		setName: "set `name:` on",
+	}
+	fromFlags = source{
+		first:   func(p Pos) string { return fmt.Sprintf("first from --image %d", p.Line) },
+		setName: "add --name after",
+	}
+)
+
+// checkNames refuses names that could not be file names, and names used twice.
+func checkNames(errs *ErrorList, ts []Target, src source) {
+	first := make(map[string]Pos, len(ts))
+	for _, t := range ts {
+		p := t.namePos
+		if p == (Pos{}) {
+			p = t.Image.Pos
+		}
+		switch {
+		case !ValidName(t.Name):
+			errs.add(p, "target name %q is not allowed; use letters, digits, '.', '_' and '-', starting with a letter or digit, so no name can escape the output directory", t.Name)
+			continue
+		case len(t.Name) > maxName:
+			errs.add(p, "target name %q is %d bytes; %s the target to give it one of at most %d, so its file name fits", t.Name, len(t.Name), src.setName, maxName)
+			continue
+		}
+		if f, ok := first[t.Name]; ok {
+			errs.add(p, "target name %q is used twice (%s); %s one of them to tell them apart", t.Name, src.first(f), src.setName)
+			continue
+		}
+		first[t.Name] = p
+	}
+}
