@@ -23,7 +23,8 @@
 source "$(dirname "$0")/lib.sh"
 
 registry=${1:?usage: hack/standins.sh REGISTRY}
-STANDINS=$LLBGEN_CACHE/standins-v1
+STANDINS=$LLBGEN_CACHE/standins-v2
+PUSHED=$LLBGEN_STATE/pushed
 mkdir -p "$STANDINS"
 arch=amd64
 
@@ -33,11 +34,12 @@ build_musl() {
 	log "building musl stand-in root file system"
 	local work
 	work=$(mktemp -d)
-	(cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" "musl:$arch" >/dev/null)
+	(cd "$work" && { apt-get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" "musl:$arch" >/dev/null 2>&1 ||
+		{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" "musl:$arch" >/dev/null; }; })
 	mkdir -p "$work/deb" "$work/root"/{bin,sbin,lib,etc,tmp,root,usr/bin,usr/sbin}
 	for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/deb"; done
 	local busybox libc
-	busybox=$(find "$work/deb" -name busybox -type f | head -1)
+	busybox=$(find "$work/deb" -path '*bin/busybox' -type f -perm -u+x | head -1)
 	libc=$(find "$work/deb" -path '*x86_64-linux-musl/libc.so' -type f | head -1)
 	[[ -n $busybox && -n $libc ]] || die "busybox or musl libc.so not found in the Debian packages"
 	cp "$busybox" "$work/root/bin/busybox"
@@ -88,21 +90,28 @@ build_gotree() {
 }
 
 # push REF TAR [BASE] [crane mutate flags...]: one image from a rootfs layer.
+# A stamp records what was pushed, so a second run pushes only what changed.
 push() {
 	local ref=$1 tar=$2 base=$3
 	shift 3
-	if "$CRANE" digest --insecure "$ref" >/dev/null 2>&1; then
+	local stamp key
+	stamp=$PUSHED/$(printf '%s' "$ref" | tr '/:' '__')
+	key="$tar $(stat -c %Y.%s "$tar") $base $*"
+	if [[ -f $stamp && "$(cat "$stamp")" == "$key" ]] && "$CRANE" digest --insecure "$ref" >/dev/null 2>&1; then
 		return
 	fi
 	log "pushing stand-in $ref"
+	local out
+	mkdir -p "$PUSHED"
 	if [[ -n $base ]]; then
-		"$CRANE" append --insecure -b "$base" -f "$tar" -t "$ref.tmp" >/dev/null
+		out=$("$CRANE" append --insecure -b "$base" -f "$tar" -t "$ref.tmp" 2>&1) || die "crane append: $out"
 	else
-		"$CRANE" append --insecure --oci-empty-base -f "$tar" -t "$ref.tmp" >/dev/null
+		out=$("$CRANE" append --insecure --oci-empty-base -f "$tar" -t "$ref.tmp" 2>&1) || die "crane append: $out"
 	fi
-	"$CRANE" mutate --insecure --set-platform "linux/$arch" \
+	out=$("$CRANE" mutate --insecure --set-platform "linux/$arch" \
 		-l org.opencontainers.image.description="llbgen test stand-in, not the real image" \
-		"$@" -t "$ref" "$ref.tmp" >/dev/null
+		"$@" -t "$ref" "$ref.tmp" 2>&1) || die "crane mutate: $out"
+	printf '%s' "$key" >"$stamp"
 }
 
 build_musl

@@ -1,0 +1,83 @@
+// Package testbed connects integration tests to the test bed that
+// hack/testbed.sh brings up: a real buildkitd and a loopback registry holding
+// stand-in images. Outside CI a test skips, in one line, when there is no
+// daemon; in CI (CI=true) that is a failure, never a skip.
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Bed is a reachable test bed.
+type Bed struct {
+	Addr     string // BuildKit address, as BUILDKIT_HOST
+	Registry string // host:port of the stand-in registry
+	Buildctl string // path of buildctl
+}
+
+// Stand-in image references in the registry (see hack/standins.sh).
+func (b *Bed) Musl() string  { return b.Registry + "/library/docker:19.03.12" }
+func (b *Bed) Glibc() string { return b.Registry + "/gitlab/gitlab-runner:v13.2.1" }
+func (b *Bed) MuslRunner() string {
+	return b.Registry + "/gitlab/gitlab-runner:alpine-v13.2.1"
+}
+func (b *Bed) Golang() string { return b.Registry + "/library/golang:1.26" }
+
+var (
+	once   sync.Once
+	bed    *Bed
+	reason string
+)
+
+// Require returns the test bed, or skips (fails in CI) when there is none.
+func Require(t testing.TB) *Bed {
+	t.Helper()
+	once.Do(func() { bed, reason = find() })
+	if bed == nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but the test bed is unusable: %s", reason)
+		}
+		t.Skipf("skipping: no BuildKit daemon (%s); `make test` brings one up", reason)
+	}
+	return bed
+}
+
+func find() (*Bed, string) {
+	b := &Bed{Addr: os.Getenv("BUILDKIT_HOST"), Registry: os.Getenv("LLBGEN_TEST_REGISTRY")}
+	if b.Addr == "" || b.Registry == "" {
+		return nil, "BUILDKIT_HOST or LLBGEN_TEST_REGISTRY is not set"
+	}
+	path, err := exec.LookPath("buildctl")
+	if err != nil {
+		return nil, "buildctl is not on PATH"
+	}
+	b.Buildctl = path
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--addr", b.Addr, "debug", "workers").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Sprintf("no daemon answers at %s: %v: %s", b.Addr, err, strings.TrimSpace(string(out)))
+	}
+	return b, ""
+}
+
+// Build runs `buildctl build` with def on stdin and the given extra
+// arguments; it returns stderr (BuildKit's plain progress) and the error.
+func (b *Bed) Build(ctx context.Context, def []byte, args ...string) (string, error) {
+	full := append([]string{"--addr", b.Addr, "build", "--progress", "plain"}, args...)
+	cmd := exec.CommandContext(ctx, b.Buildctl, full...)
+	cmd.Stdin = bytes.NewReader(def)
+	var stderr bytes.Buffer
+	cmd.Stdout = &stderr
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	return stderr.String(), err
+}
