@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -62,6 +63,9 @@ func runCheck(args []string) error {
 		return errors.New("check needs -target, -want, -in and -out")
 	}
 	output, err := run(*in, *timeout)
+	if err != nil && errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("%w%s", err, missingInterpreter(*in))
+	}
 	if err := check(*target, *want, output, err); err != nil {
 		return err
 	}
@@ -108,6 +112,30 @@ func check(target, want, output string, runErr error) error {
 		return fmt.Errorf("target %s: `version` printed %q, want output ending in %q", target, shown, want)
 	}
 	return nil
+}
+
+// missingInterpreter names the ELF interpreter bin asks for when this image
+// lacks it: the usual reason a binary "does not exist" although it does.
+func missingInterpreter(bin string) string {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		b, err := io.ReadAll(p.Open())
+		if err != nil {
+			return ""
+		}
+		interp := strings.TrimRight(string(b), "\x00")
+		if _, err := os.Stat(interp); err != nil {
+			return fmt.Sprintf("; it needs the ELF interpreter %s, which this image lacks", interp)
+		}
+	}
+	return ""
 }
 
 func copyFile(src, dst string) error {

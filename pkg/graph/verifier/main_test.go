@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	const ok = "docker-credential-ecr-login (github.com/awslabs/amazon-ecr-credential-helper/ecr-login) 0.12.0\n"
+	tests := []struct {
+		name   string
+		output string
+		runErr error
+		want   string // substring of the error; "" for success
+	}{
+		{"ok", ok, nil, ""},
+		{"trailing space", ok + "  \n", nil, ""},
+		{"other version", strings.Replace(ok, "0.12.0", "0.11.0", 1), nil, `printed "docker-credential-ecr-login`},
+		{"development build", "docker-credential-ecr-login (x) development", nil, "want output ending in \"0.12.0\""},
+		{"no output", "", nil, "(nothing)"},
+		{"missing interpreter", "", &os.PathError{Op: "fork/exec", Path: "/llbgen/in/x", Err: os.ErrNotExist}, "another libc"},
+		{"exit status", "Error relocating: __vfprintf_chk: symbol not found", &exec.ExitError{}, "symbol not found"},
+		{"timeout", "", errors.New("timed out after 2m0s"), "timed out"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := check("docker_19.03.12", "0.12.0", tc.output, tc.runErr)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "target docker_19.03.12") {
+				t.Errorf("error %q: want the target name and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSums(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"b": "bee", "a": "ay", "SHA256SUMS": "old"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sums(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// echo -n ay | sha256sum; echo -n bee | sha256sum
+	want := "69d61997a241e97931db9dd1cfcef218041a752485f5f7956b09766287682da3  a\n" +
+		"62cb81b5904a262ffaeed02abef36bfc540b09f964b8b0b636662f77ffce6714  b\n"
+	if string(got) != want {
+		t.Fatalf("sums = %q\nwant %q (regular files but SHA256SUMS, sorted)", got, want)
+	}
+	if path, err := exec.LookPath("sha256sum"); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "SHA256SUMS"), got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(path, "-c", "SHA256SUMS")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("sha256sum -c rejects our file: %v\n%s", err, out)
+		}
+	}
+}
