@@ -3,6 +3,7 @@ module github.com/llbgen/llbgen
 go 1.26.8
 
 require (
+	github.com/containerd/console v1.0.5
 	github.com/distribution/reference v0.6.0
 	github.com/moby/buildkit v0.34.2
 	github.com/opencontainers/go-digest v1.0.0

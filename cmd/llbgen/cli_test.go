@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/containerd/console"
+	"github.com/moby/buildkit/solver/pb"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const goodList = `helper:
+  version: v0.12.0
+targets:
+  - image: docker:19.03.12
+  - image: gitlab/gitlab-runner:v13.2.1
+`
+
+// runCLI runs llbgen in-process, in dir, and returns its results.
+func runCLI(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	if dir != "" {
+		t.Chdir(dir)
+	}
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func dirWith(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBadInputExits2WithNothingOnStdout(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		want  string // regexp on stderr
+	}{
+		{"unknown key", map[string]string{"targets.yaml": goodList + "  - image: a:1\n    platform: x\n"}, nil,
+			`^targets\.yaml:7:5: .*unknown key "platform"`},
+		{"no version", map[string]string{"targets.yaml": "helper: {}\ntargets:\n  - image: a:1\n"}, nil,
+			`^targets\.yaml:1:\d+: .*version`},
+		{"other file", map[string]string{"ci.yaml": "helper:\n  version: 0.12.0\ntargets:\n  - image: a:1\n"}, []string{"-f", "ci.yaml"},
+			`^ci\.yaml:2:12: .*v0\.12\.0`},
+		{"missing file", nil, nil, `no target list at targets\.yaml`},
+		{"name before image", nil, []string{"--name", "x", "--image", "a:1"}, `--name must follow the --image`},
+		{"two names", nil, []string{"--image", "a:1", "--name", "x", "--name", "y"}, `already has the name "x"`},
+		{"bad image flag", nil, []string{"--image", "Bad:Ref"}, `^--image:1:1: .*Bad:Ref`},
+		{"bad name flag", nil, []string{"--image", "a:1", "--name", "../x"}, `^--image:1:1: .*\.\./x`},
+		{"duplicate from flags", nil, []string{"--image", "a:1", "--image", "b/a:1"}, `^--image:2:1: .*a_1`},
+		{"bad helper version", map[string]string{"targets.yaml": goodList}, []string{"--helper-version", "latest"}, `^--helper-version:1:1: `},
+		{"unknown flag", nil, []string{"--nope"}, `unknown flag`},
+		{"argument", nil, []string{"targets.yaml"}, `unknown command|accepts 0 arg`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, dirWith(t, tc.files), tc.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stderr:\n%s", code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty: %d bytes", len(stdout))
+			}
+			if !regexp.MustCompile(tc.want).MatchString(stderr) {
+				t.Errorf("stderr %q does not match %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+// decodeDef checks stdout holds an LLB definition and returns its image refs.
+func decodeDef(t *testing.T, data string) []string {
+	t.Helper()
+	var def pb.Definition
+	if err := def.Unmarshal([]byte(data)); err != nil || len(def.Def) == 0 {
+		t.Fatalf("stdout is not an LLB definition: %v", err)
+	}
+	var refs []string
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			t.Fatal(err)
+		}
+		if src := op.GetSource(); src != nil && strings.HasPrefix(src.Identifier, "docker-image://") {
+			refs = append(refs, strings.TrimPrefix(src.Identifier, "docker-image://"))
+		}
+	}
+	return refs
+}
+
+func TestWritesDefinition(t *testing.T) {
+	dir := dirWith(t, map[string]string{"targets.yaml": goodList})
+	code, stdout, stderr := runCLI(t, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	refs := strings.Join(decodeDef(t, stdout), " ")
+	for _, want := range []string{"docker.io/library/docker:19.03.12", "docker.io/gitlab/gitlab-runner:v13.2.1", "docker.io/library/golang:1.26"} {
+		if !strings.Contains(refs, want) {
+			t.Errorf("definition images %q lack %s", refs, want)
+		}
+	}
+	_, again, _ := runCLI(t, dir)
+	if again != stdout {
+		t.Error("two runs on the same list wrote different definitions")
+	}
+}
+
+func TestImageFlagsReplaceTheFileTargets(t *testing.T) {
+	dir := dirWith(t, map[string]string{"targets.yaml": strings.Replace(goodList, "targets:", "go: example.com/go:1\ntargets:", 1)})
+	code, stdout, stderr := runCLI(t, dir, "--image", "alpine:3.12", "--name", "alpine")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	refs := strings.Join(decodeDef(t, stdout), " ")
+	if !strings.Contains(refs, "docker.io/library/alpine:3.12") || strings.Contains(refs, "docker:19.03.12") {
+		t.Errorf("definition images %q: want alpine:3.12 only", refs)
+	}
+	if !strings.Contains(refs, "example.com/go:1") {
+		t.Errorf("definition images %q: the file's go image should still apply", refs)
+	}
+}
+
+func TestRefusesTerminal(t *testing.T) {
+	pty, slave, err := console.NewPty()
+	if err != nil {
+		t.Skipf("skipping: no pseudo-terminal here: %v", err)
+	}
+	defer pty.Close()
+	tty, err := os.OpenFile(slave, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	t.Chdir(dirWith(t, map[string]string{"targets.yaml": goodList}))
+	var stderr bytes.Buffer
+	if code := run(context.Background(), nil, tty, &stderr); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "refusing to write a binary LLB definition to a terminal") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+func TestHelpGolden(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden := filepath.Join("testdata", "help.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if stdout != string(want) {
+		t.Errorf("--help changed; review and run go test ./cmd/llbgen -run Help -update\ngot:\n%s", stdout)
+	}
+	for _, flag := range []string{"--file", "--image", "--name", "--helper-version"} {
+		if !strings.Contains(stdout, flag) {
+			t.Errorf("--help does not explain %s", flag)
+		}
+	}
+}
