@@ -23,7 +23,7 @@ func FromImages(base *List, args []ImageArg) (*List, error) {
 	for i, a := range args {
 		p := Pos{File: flagFile, Line: i + 1, Col: 1}
 		t := Target{Pos: p}
-		img, ref := checkImage(&errs, "image", a.Image, p)
+		img, ref := checkImage(&errs, "image", exampleImage, a.Image, p)
 		t.Image = img
 		switch {
 		case a.Name != "":

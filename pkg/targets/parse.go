@@ -90,6 +90,9 @@ func decode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 	return dec.Decode(n)
 }
 
+// exampleImage is the reference messages suggest.
+const exampleImage = "docker:19.03.12"
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
 // syntax turns "yaml: line 3: msg" into a refusal at line 3, column 1.
@@ -121,7 +124,7 @@ func (d *decoder) list(root *yaml.Node) *List {
 	}
 	if g, ok := f["go"]; ok {
 		if ref, p, ok := d.str(g.value, "go", DefaultGoImage); ok {
-			if img, named := checkImage(&d.errs, "go image", ref, p); named != nil {
+			if img, named := checkImage(&d.errs, "go image", DefaultGoImage, ref, p); named != nil {
 				l.Go = img
 			}
 		}
@@ -188,8 +191,8 @@ func (d *decoder) target(i int, item *yaml.Node) (t Target, ok bool) {
 	var named reference.Named
 	if v, ok := f["image"]; !ok {
 		d.errs.add(t.Pos, "%s has no image; add `image: REF`", where)
-	} else if ref, p, ok := d.str(v.value, where+".image", "docker:19.03.12"); ok {
-		t.Image, named = checkImage(&d.errs, "image", ref, p)
+	} else if ref, p, ok := d.str(v.value, where+".image", exampleImage); ok {
+		t.Image, named = checkImage(&d.errs, "image", exampleImage, ref, p)
 	}
 	if v, ok := f["name"]; ok {
 		name, p, ok := d.str(v.value, where+".name", "docker_19.03.12")
@@ -262,6 +265,9 @@ func (d *decoder) text(n *yaml.Node, what, example string, anyScalar bool) (stri
 		return "", p, false
 	case isNull(s):
 		return "", p, true
+	case !anyScalar && s.Style&yaml.TaggedStyle != 0 && s.ShortTag() != "!!str":
+		d.errs.add(p, "%s is tagged %s; write it as a plain string, quoted if need be", what, s.ShortTag())
+		return "", p, false
 	case !anyScalar && s.ShortTag() != "!!str":
 		d.errs.add(p, "%s must be a string, but YAML reads %s as %s; quote it: %q", what, s.Value, kindName(s), s.Value)
 		return "", p, false

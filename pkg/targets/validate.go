@@ -44,15 +44,15 @@ func fullSemver(v string) bool {
 }
 
 // checkImage parses ref; named is nil when ref was refused. what names the
-// value in messages ("image", "go image").
-func checkImage(errs *ErrorList, what, ref string, p Pos) (img Image, named reference.Named) {
+// value in messages ("image", "go image"), example is a reference to suggest.
+func checkImage(errs *ErrorList, what, example, ref string, p Pos) (img Image, named reference.Named) {
 	if ref == "" {
-		errs.add(p, "%s is empty; write an image reference, e.g. docker:19.03.12", what)
+		errs.add(p, "%s is empty; write an image reference, e.g. %s", what, example)
 		return Image{Pos: p}, nil
 	}
 	named, err := normalize(ref)
 	if err != nil {
-		errs.add(p, "%s %q: %v; write a reference `docker pull` accepts, e.g. docker:19.03.12", what, ref, err)
+		errs.add(p, "%s %q: %v; write a reference `docker pull` accepts, e.g. %s", what, ref, err, example)
 		return Image{Ref: ref, Pos: p}, nil
 	}
 	return Image{Ref: ref, Full: named.String(), Pos: p}, named
