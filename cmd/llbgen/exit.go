@@ -40,6 +40,8 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "llbgen: %v\n", err)
 		return exitBadInput
+	case errors.As(err, new(errTargetsFailed)):
+		return exitFailed // the summary has said why
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "llbgen: canceled")
 		return exitFailed

@@ -22,8 +22,8 @@ func (b *builder) ldflags() string {
 
 // compile builds the helper in a stage rooted in the target image, so the
 // binary is made where it will run. No shell: the image may have none.
-func (b *builder) compile(t targets.Target, goImg, modules llb.State) llb.State {
-	root := b.image(t.Image.Full).With(b.goEnv()).
+func (b *builder) compile(t targets.Target, img, goImg, modules llb.State) llb.State {
+	root := img.With(b.goEnv()).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod").
 		AddEnv("GOPROXY", "off").

@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/distribution/reference"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
+	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -34,8 +36,17 @@ var PassThroughEnv = []string{"GOPROXY", "GONOSUMDB", "GOPRIVATE", "GOINSECURE"}
 type Options struct {
 	// Env holds values for PassThroughEnv; other keys are ignored.
 	Env map[string]string
-	// ImageOpts are added to every llb.Image, e.g. a metadata resolver.
-	ImageOpts []llb.ImageOption
+	// Images holds what a daemon resolved, by the image's full reference.
+	// A resolved image is pinned to its digest and its config applied (its
+	// ENV reaches the stages; USER and WORKDIR are always overridden: every
+	// stage runs as root in /). Unresolved images are used by reference.
+	Images map[string]Resolved
+}
+
+// Resolved is an image as a daemon resolved it for Platform().
+type Resolved struct {
+	Digest digest.Digest
+	Config []byte // the image config JSON, as BuildKit returns it
 }
 
 // Graph is the built graph and the pieces callers and tests look at.
@@ -54,13 +65,20 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 	}
 	b := &builder{list: list, opt: opt}
 	g := &Graph{Verified: map[string]llb.State{}}
-	goImg := b.image(list.Go.Full)
+	goImg, err := b.image(list.Go.Full)
+	if err != nil {
+		return nil, err
+	}
 	modules := b.download(goImg)
 	verifier := b.verifier(goImg)
 	var bins []llb.State
 	for _, t := range list.Targets {
-		bin := b.compile(t, goImg, modules)
-		v := b.verify(t, bin, verifier)
+		img, err := b.image(t.Image.Full)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		bin := b.compile(t, img, goImg, modules)
+		v := b.verify(t, img, bin, verifier)
 		g.Verified[t.Name] = v
 		bins = append(bins, v)
 	}
@@ -73,9 +91,28 @@ type builder struct {
 	opt  Options
 }
 
-func (b *builder) image(ref string) llb.State {
-	opts := append([]llb.ImageOption{llb.WithCustomName("image " + ref)}, b.opt.ImageOpts...)
-	return llb.Image(ref, opts...)
+func (b *builder) image(ref string) (llb.State, error) {
+	r, ok := b.opt.Images[ref]
+	if !ok {
+		return llb.Image(ref, llb.WithCustomName("image "+ref)), nil
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	pinned, err := reference.WithDigest(reference.TrimNamed(named), r.Digest)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	st := llb.Image(pinned.String(), llb.WithCustomName("image "+ref))
+	if len(r.Config) == 0 {
+		return st, nil
+	}
+	st, err = st.WithImageConfig(r.Config)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("image %s: reading its config: %w", ref, err)
+	}
+	return st, nil
 }
 
 // Platform is the platform a definition is marshalled for: linux on the

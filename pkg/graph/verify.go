@@ -45,8 +45,8 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 // verify runs the binary in the target image and passes it on only when it
 // reports the expected version. The verifier's arguments carry the target
 // name, so BuildKit's "process ... did not complete" error names it too.
-func (b *builder) verify(t targets.Target, bin, verifier llb.State) llb.State {
-	root := b.image(t.Image.Full).
+func (b *builder) verify(t targets.Target, img, bin, verifier llb.State) llb.State {
+	root := img.
 		AddEnv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").
 		User("0:0").
 		Dir("/").

@@ -72,7 +72,15 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 	}
 	b := &builder{list: l}
 	tg := targets.Target{Image: targets.Image{Ref: image, Full: image}, Name: name}
-	st := b.verify(tg, llb.Local("bin"), b.verifier(b.image(l.Go.Full)))
+	goImg, err := b.image(l.Go.Full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := b.image(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := b.verify(tg, img, llb.Local("bin"), b.verifier(goImg))
 	def, err := Definition(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/llbgen/llbgen/pkg/build"
+)
+
+// writeSummary prints the table that ends `llbgen build`: one row per
+// target, then one line per failure with its cause.
+func writeSummary(w io.Writer, o *build.Outcome) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
+	for _, r := range o.Results {
+		image := r.Target.Image.Ref
+		if r.Digest != "" {
+			image += "@" + shortDigest(r.Digest.String())
+		}
+		size, sum, verified := "-", "-", "FAILED"
+		if r.Verified {
+			size, sum, verified = humanSize(r.Size), r.SHA256[:12], "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target.Name, image, r.File, size, sum, verified)
+	}
+	tw.Flush()
+	dir := filepath.Clean(o.Out.Path()) + string(filepath.Separator)
+	ok := len(o.Results) - o.Failed()
+	fmt.Fprintf(w, "%d of %d targets verified and written to %s\n", ok, len(o.Results), dir)
+	if o.Failed() == 0 {
+		return
+	}
+	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
+	for _, r := range o.Results {
+		if !r.Verified {
+			fmt.Fprintf(w, "  %s: %s\n", r.Target.Name, oneLine(r.Cause))
+		}
+	}
+}
+
+// shortDigest keeps the algorithm and 12 hex digits: enough to compare.
+func shortDigest(d string) string {
+	alg, hex, ok := strings.Cut(d, ":")
+	if !ok || len(hex) <= 12 {
+		return d
+	}
+	return alg + ":" + hex[:12]
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,67 @@
+// Package build solves a target list directly on a BuildKit daemon and lands
+// the verified binaries in an output directory.
+//
+// One client.Build session does it all: images are resolved on the daemon
+// with the user's registry credentials, then every target's verified binary
+// is solved in parallel (the solver shares the download and the build cache
+// between them), read back, and staged in the output directory. Only when
+// the session ends without a lost connection or a cancellation are the
+// staged files committed; targets that failed keep whatever file they had.
+package build
+
+import (
+	"io"
+	"time"
+
+	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Options configure one run.
+type Options struct {
+	Addr string // BuildKit address, any form buildctl accepts
+	TLS  TLS
+	// Progress is BuildKit's display mode; ProgressOut receives it. For
+	// "auto" and "tty", an *os.File on a terminal gets the live display.
+	Progress    progressui.DisplayMode
+	ProgressOut io.Writer
+	// Env is passed to graph.Options.Env (module proxy settings).
+	Env map[string]string
+	// ConnectTimeout bounds the first contact with the daemon.
+	ConnectTimeout time.Duration
+}
+
+// TLS holds the files for a tcp:// daemon, as buildctl's flags do.
+type TLS struct {
+	CACert, Cert, Key, ServerName string
+}
+
+// Result is what happened to one target.
+type Result struct {
+	Target   targets.Target
+	Digest   digest.Digest // the image's resolved manifest digest; "" if unresolved
+	File     string        // file name in the output directory
+	Size     int64
+	SHA256   string
+	Verified bool   // built, verified in its image, and written
+	Cause    string // one line, when not Verified
+}
+
+// Outcome is a whole run: one Result per target, in list order.
+type Outcome struct {
+	Out     *outdir.Dir
+	Results []Result
+}
+
+// Failed counts the targets that were not verified.
+func (o *Outcome) Failed() int {
+	n := 0
+	for _, r := range o.Results {
+		if !r.Verified {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,75 @@
+package build
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// cause turns a target's failed solve into one line that says what went
+// wrong, read from the vertices that failed: the download, the target's
+// compile or its verify stage.
+func (c *collector) cause(t targets.Target, solveErr error) string {
+	if vs := c.failed("verify " + t.Name + " "); len(vs) > 0 {
+		prefix := "llbgen: target " + t.Name + ": "
+		for i := len(vs[0].lines) - 1; i >= 0; i-- {
+			if _, msg, ok := strings.Cut(vs[0].lines[i], prefix); ok {
+				return "verify failed: " + msg
+			}
+		}
+		return "verify failed: " + lastLines(vs[0], 3, vs[0].err)
+	}
+	if vs := c.failed("compile " + t.Name + " "); len(vs) > 0 {
+		return "compile error: " + lastLines(vs[0], 3, vs[0].err)
+	}
+	if vs := c.failed("download "); len(vs) > 0 {
+		msg := lastGoError(vs[0])
+		if isUnknownVersion(msg) {
+			return "module version unknown: " + msg
+		}
+		return "downloading modules failed: " + msg
+	}
+	if vs := c.failed("compile the verifier"); len(vs) > 0 {
+		return "compiling llbgen's verifier failed: " + lastLines(vs[0], 3, vs[0].err)
+	}
+	return firstLine(solveErr.Error())
+}
+
+func isUnknownVersion(msg string) bool {
+	for _, s := range []string{"404 Not Found", "410 Gone", "unknown revision", "invalid version", "no matching versions"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastGoError is the last "go: ..." line a go command printed.
+func lastGoError(v *vertex) string {
+	for i := len(v.lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(v.lines[i], "go: ") {
+			return strings.TrimPrefix(v.lines[i], "go: ")
+		}
+	}
+	return lastLines(v, 1, v.err)
+}
+
+// lastLines joins a vertex's last n log lines, or gives fallback.
+func lastLines(v *vertex, n int, fallback string) string {
+	if len(v.lines) == 0 {
+		return firstLine(fallback)
+	}
+	from := max(len(v.lines)-n, 0)
+	return strings.Join(v.lines[from:], "; ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// imageCause is the one line for an image that did not resolve.
+func imageCause(role, ref string, err error) string {
+	return fmt.Sprintf("%s %s not found or not authorised: %s", role, ref, firstLine(err.Error()))
+}

@@ -1,0 +1,119 @@
+package outdir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Commit moves the staged files into place and rewrites SHA256SUMS for the
+// files named in list that are then present, all under an exclusive lock on
+// the directory. A file of list that was not staged keeps whatever was there.
+func (d *Dir) Commit(list []string) error {
+	unlock, err := d.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	names := make([]string, 0, len(d.staged))
+	for name := range d.staged {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := os.Rename(d.staged[name], filepath.Join(d.path, name)); err != nil {
+			return fmt.Errorf("moving %s into place: %w", name, err)
+		}
+		delete(d.staged, name)
+	}
+	sums, err := Sums(d.path, list)
+	if err != nil {
+		return err
+	}
+	if err := d.writeAtomic(SumsFile, sums); err != nil {
+		return err
+	}
+	return syncDir(d.path)
+}
+
+// lock takes an exclusive flock on the directory itself: no lock file is
+// left among the user's files.
+func (d *Dir) lock() (func(), error) {
+	f, err := os.Open(d.path)
+	if err != nil {
+		return nil, fmt.Errorf("locking the output directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the output directory: %w", err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func (d *Dir) writeAtomic(name string, data []byte) error {
+	f, err := os.CreateTemp(d.path, "."+name+tmpMarker+"*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), filepath.Join(d.path, name))
+}
+
+// Sums returns SHA256SUMS content (`sha256sum -c` format, sorted by name)
+// for the files of names that exist in dir.
+func Sums(dir string, names []string) ([]byte, error) {
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	var b strings.Builder
+	for _, name := range sorted {
+		f, err := os.Open(filepath.Join(dir, name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hashing %s: %w", name, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("hashing %s: %w", name, err)
+		}
+		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(h.Sum(nil)), name)
+	}
+	return []byte(b.String()), nil
+}
+
+func syncDir(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -1,0 +1,153 @@
+package outdir
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func write(t *testing.T, d *Dir, name, body string) {
+	t.Helper()
+	f, err := d.Stage(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, " ")
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestCommitKeepsOtherFilesAndOldBinaries(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"notes.txt": "mine", "bin-failed": "old failed", "bin-ok": "old ok"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, d, "bin-ok", "new ok")
+	write(t, d, "bin-new", "new new")
+	if err := d.Commit([]string{"bin-ok", "bin-failed", "bin-new", "bin-absent"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, dir); got != "SHA256SUMS bin-failed bin-new bin-ok notes.txt" {
+		t.Errorf("directory holds %q", got)
+	}
+	if read(t, filepath.Join(dir, "notes.txt")) != "mine" || read(t, filepath.Join(dir, "bin-failed")) != "old failed" {
+		t.Error("a file this run did not produce changed")
+	}
+	if read(t, filepath.Join(dir, "bin-ok")) != "new ok" {
+		t.Error("the new binary did not replace the old one")
+	}
+	sums := read(t, filepath.Join(dir, SumsFile))
+	if n := strings.Count(sums, "\n"); n != 3 || strings.Contains(sums, "notes.txt") {
+		t.Errorf("SHA256SUMS must list exactly the list's present files:\n%s", sums)
+	}
+	cmd := exec.Command("sha256sum", "-c", SumsFile)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c: %v\n%s", err, out)
+	}
+}
+
+func TestDiscardLeavesDirectoryAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bin-a"), []byte("old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, d, "bin-a", "new")
+	d.Discard()
+	if got := listDir(t, dir); got != "bin-a" {
+		t.Errorf("directory holds %q after Discard", got)
+	}
+	if read(t, filepath.Join(dir, "bin-a")) != "old" {
+		t.Error("Discard changed an existing file")
+	}
+}
+
+func TestStageRefusesNamesOutsideTheDirectory(t *testing.T) {
+	d, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"../x", "a/b", ".hidden", SumsFile, ""} {
+		if _, err := d.Stage(name); err == nil {
+			t.Errorf("Stage(%q) accepted", name)
+		}
+	}
+}
+
+// Two runs committing into one directory at once: every file is whole and
+// SHA256SUMS always matches the binaries it lists.
+func TestConcurrentCommits(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := Open(dir)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body := strings.Repeat(string(rune('a'+i)), 1<<20)
+			for _, name := range []string{"bin-x", "bin-y"} {
+				f, err := d.Stage(name)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				f.WriteString(body)
+				f.Close()
+			}
+			if err := d.Commit([]string{"bin-x", "bin-y"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := listDir(t, dir); got != "SHA256SUMS bin-x bin-y" {
+		t.Errorf("directory holds %q", got)
+	}
+	cmd := exec.Command("sha256sum", "-c", SumsFile)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c: %v\n%s", err, out)
+	}
+}
