@@ -5,7 +5,7 @@ OUT ?= out
 FILE ?= targets.yaml
 TESTBED_ENV = $$(hack/testbed.sh env)
 
-.PHONY: all llbgen build demo test unit testbed testbed-down vet fuzz clean
+.PHONY: all llbgen build demo pipe buildkitd test unit testbed testbed-down vet fuzz clean
 
 all: llbgen
 
@@ -13,17 +13,26 @@ all: llbgen
 llbgen:
 	$(GO) build -trimpath -o bin/llbgen ./cmd/llbgen
 
-# The main job: build $(FILE) on the daemon at BUILDKIT_HOST into $(OUT)/.
+# The main job: build $(FILE) into $(OUT)/ with `llbgen build`. With
+# BUILDKIT_HOST unset and no daemon at BuildKit's default address, start one.
 build: llbgen
-	@[[ -n "$${BUILDKIT_HOST:-}" ]] || { echo "BUILDKIT_HOST is not set: point it at a BuildKit daemon, or run 'make demo' to use the test bed" >&2; exit 2; }
+	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
+	bin/llbgen build -f $(FILE) --out $(OUT)
+
+# The same job through the LLB pipe: llbgen | buildctl build.
+pipe: llbgen
+	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
 	bin/llbgen -f $(FILE) | buildctl build --output type=local,dest=$(OUT)
 	cd $(OUT) && sha256sum -c SHA256SUMS
 
-# The same job on the test bed: its daemon resolves docker.io from the loopback
+# A BuildKit daemon at the default address (root, Linux).
+buildkitd:
+	hack/buildkitd.sh
+
+# The main job on the test bed: its daemon resolves docker.io from the loopback
 # registry, which holds STAND-IN images (see hack/standins.sh), not the real ones.
 demo: llbgen testbed
-	source $(TESTBED_ENV) && bin/llbgen -f $(FILE) | buildctl build --output type=local,dest=$(OUT)
-	cd $(OUT) && sha256sum -c SHA256SUMS
+	source $(TESTBED_ENV) && bin/llbgen build -f $(FILE) --out $(OUT)
 
 # Unit and integration tests, against the test bed's real buildkitd and registry.
 test: testbed vet

@@ -30,3 +30,33 @@ PY
 pid_alive() {
 	[[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
 }
+
+# stop_pid PIDFILE: stops the process it names, politely first.
+stop_pid() {
+	local file=$1
+	if pid_alive "$file"; then
+		kill "$(cat "$file")" 2>/dev/null || true
+		for _ in $(seq 100); do pid_alive "$file" || break; sleep 0.1; done
+		pid_alive "$file" && kill -9 "$(cat "$file")" 2>/dev/null || true
+	fi
+	rm -f "$file"
+}
+
+# start_buildkitd ADDR ROOT CONFIG PIDFILE LOG: starts buildkitd (OCI worker,
+# runc) in the background and waits until it answers.
+start_buildkitd() {
+	local addr=$1 root=$2 conf=$3 pidfile=$4 logfile=$5
+	log "starting buildkitd on $addr"
+	mkdir -p "$root" "$(dirname "$pidfile")" "$(dirname "$logfile")"
+	local args=(--oci-worker=true --containerd-worker=false --root "$root" --addr "$addr")
+	[[ -n $conf ]] && args=(--config "$conf" "${args[@]}")
+	setsid "$BUILDKIT_BIN/buildkitd" "${args[@]}" >"$logfile" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+	for _ in $(seq 300); do
+		"$BUILDKIT_BIN/buildctl" --addr "$addr" debug workers >/dev/null 2>&1 && return
+		pid_alive "$pidfile" || break
+		sleep 0.1
+	done
+	tail -30 "$logfile" >&2
+	die "buildkitd did not come up on $addr (log: $logfile)"
+}

@@ -66,28 +66,7 @@ TOML
 	fi
 	buildkitd_down
 	printf '%s\n' "$conf" >"$BK_CONF"
-	log "starting buildkitd on unix://$BK_SOCK"
-	mkdir -p "$BK_ROOT"
-	setsid "$BUILDKIT_BIN/buildkitd" --config "$BK_CONF" --oci-worker=true --containerd-worker=false \
-		--root "$BK_ROOT" --addr "unix://$BK_SOCK" >"$LLBGEN_STATE/buildkitd.log" 2>&1 </dev/null &
-	echo $! >"$BK_PID"
-	for _ in $(seq 300); do
-		"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers >/dev/null 2>&1 && return
-		pid_alive "$BK_PID" || break
-		sleep 0.1
-	done
-	tail -30 "$LLBGEN_STATE/buildkitd.log" >&2
-	die "buildkitd did not come up"
-}
-
-stop_pid() {
-	local file=$1
-	if pid_alive "$file"; then
-		kill "$(cat "$file")" 2>/dev/null || true
-		for _ in $(seq 100); do pid_alive "$file" || break; sleep 0.1; done
-		pid_alive "$file" && kill -9 "$(cat "$file")" 2>/dev/null || true
-	fi
-	rm -f "$file"
+	start_buildkitd "unix://$BK_SOCK" "$BK_ROOT" "$BK_CONF" "$BK_PID" "$LLBGEN_STATE/buildkitd.log"
 }
 
 buildkitd_down() { stop_pid "$BK_PID"; rm -f "$BK_SOCK"; }

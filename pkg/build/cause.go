@@ -26,7 +26,7 @@ func (c *collector) cause(t targets.Target, solveErr error) string {
 	if vs := c.failed("download "); len(vs) > 0 {
 		msg := lastGoError(vs[0])
 		if isUnknownVersion(msg) {
-			return "module version unknown: " + msg
+			return "module version unknown (is " + targets.HelperModule + "@" + versionOf(vs[0].name) + " published?): " + msg
 		}
 		return "downloading modules failed: " + msg
 	}
@@ -37,12 +37,19 @@ func (c *collector) cause(t targets.Target, solveErr error) string {
 }
 
 func isUnknownVersion(msg string) bool {
-	for _, s := range []string{"404 Not Found", "410 Gone", "unknown revision", "invalid version", "no matching versions"} {
+	// 403 is what some proxies answer for a version they do not serve.
+	for _, s := range []string{"404 Not Found", "410 Gone", "403 Forbidden", "unknown revision", "invalid version", "no matching versions"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// versionOf reads the version from a download vertex's name.
+func versionOf(name string) string {
+	_, v, _ := strings.Cut(name, "@")
+	return v
 }
 
 // lastGoError is the last "go: ..." line a go command printed.

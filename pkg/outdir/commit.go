@@ -17,6 +17,9 @@ import (
 // files named in list that are then present, all under an exclusive lock on
 // the directory. A file of list that was not staged keeps whatever was there.
 func (d *Dir) Commit(list []string) error {
+	if err := d.create(); err != nil {
+		return err
+	}
 	unlock, err := d.lock()
 	if err != nil {
 		return err

@@ -31,12 +31,21 @@ type Dir struct {
 	staged map[string]string // final name -> staging path
 }
 
-// Open creates the directory if needed.
+// Open returns the output directory at path. Nothing is created until the
+// first file is staged or committed, so a run that fails early leaves no
+// trace.
 func Open(path string) (*Dir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the output directory: %w", err)
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("output %s exists and is not a directory", path)
 	}
 	return &Dir{path: path, staged: map[string]string{}}, nil
+}
+
+func (d *Dir) create() error {
+	if err := os.MkdirAll(d.path, 0o755); err != nil {
+		return fmt.Errorf("creating the output directory: %w", err)
+	}
+	return nil
 }
 
 // Path is the directory's path.
@@ -47,6 +56,9 @@ func (d *Dir) Path() string { return d.path }
 func (d *Dir) Stage(name string) (*os.File, error) {
 	if name != filepath.Base(name) || strings.HasPrefix(name, ".") || name == SumsFile {
 		return nil, fmt.Errorf("refusing to write %q into the output directory", name)
+	}
+	if err := d.create(); err != nil {
+		return nil, err
 	}
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
