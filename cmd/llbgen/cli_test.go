@@ -163,7 +163,7 @@ func TestHelpGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	golden := filepath.Join("testdata", "help.golden")
+	golden := filepath.Join(testdata, "help.golden")
 	if *update {
 		if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
 			t.Fatal(err)

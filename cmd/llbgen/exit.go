@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,9 +41,6 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitBadInput
 	case errors.As(err, new(errTargetsFailed)):
 		return exitFailed // the summary has said why
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "llbgen: canceled")
-		return exitFailed
 	}
 	fmt.Fprintf(stderr, "llbgen: %v\n", err)
 	return exitFailed

@@ -86,7 +86,7 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 	if err != nil {
 		out.Discard()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w; the output directory was left as it was", ctx.Err())
+			return nil, fmt.Errorf("canceled; the output directory was left as it was: %w", ctx.Err())
 		}
 		if grpcerrors.Code(err) == codes.Unavailable {
 			return nil, &LostError{Addr: opt.Addr, Err: err}

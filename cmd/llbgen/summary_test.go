@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/llbgen/llbgen/pkg/build"
+	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// testdata is absolute: some tests change the working directory.
+var testdata = func() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(wd, "testdata")
+}()
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join(testdata, name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s changed; review and run go test ./cmd/llbgen -update\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+func TestSummaryGolden(t *testing.T) {
+	l, err := targets.Parse("targets.yaml", []byte(`helper: {version: v0.12.0}
+targets:
+  - image: docker:19.03.12
+  - image: gitlab/gitlab-runner:v13.2.1
+  - image: registry.example:5000/team/missing:1
+  - image: alpine:3.12
+    name: alpine
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := outdir.Open("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := []build.Result{
+		{Target: l.Targets[0], File: l.Targets[0].FileName(), Digest: "sha256:fa942ead9d5a0123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
+		{Target: l.Targets[1], File: l.Targets[1].FileName(), Digest: "sha256:6aebce2f9d950123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
+		{Target: l.Targets[2], File: l.Targets[2].FileName(), Cause: "image registry.example:5000/team/missing:1 not found or not authorised: registry.example:5000/team/missing:1: not found"},
+		{Target: l.Targets[3], File: l.Targets[3].FileName(), Digest: "sha256:0123456789ab0123456789abcdef0123456789abcdef0123456789abcdef01", Cause: "verify failed: the binary does not run in its image: fork/exec /llbgen/in/docker-credential-ecr-login: no such file or directory"},
+	}
+	var buf bytes.Buffer
+	writeSummary(&buf, &build.Outcome{Out: out, Results: res})
+	golden(t, "summary.golden", buf.String())
+}
+
+func TestPrintGolden(t *testing.T) {
+	dir := dirWith(t, map[string]string{"targets.yaml": goodList})
+	code, stdout, stderr := runCLI(t, dir, "build", "--print", "--out", "dist", "--addr", "unix:///nonexistent")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "print.golden", stdout)
+}

@@ -1,0 +1,123 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Daemon is a private buildkitd for tests that stop, kill or prune it, so
+// that the shared test-bed daemon other tests use is never disturbed. Its
+// cache starts cold. It pulls straight from the test-bed registry (plain
+// HTTP on loopback needs no configuration).
+type Daemon struct {
+	Addr string
+	root string
+	log  string
+	cmd  *exec.Cmd
+	bed  *Bed
+}
+
+// StartDaemon starts a private daemon; it is stopped when the test ends.
+func (b *Bed) StartDaemon(t *testing.T) *Daemon {
+	t.Helper()
+	bin, err := exec.LookPath("buildkitd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("buildkitd is not on PATH")
+		}
+		t.Skip("skipping: buildkitd is not on PATH; `make test` puts it there")
+	}
+	base := os.Getenv("LLBGEN_TESTBED")
+	if base == "" {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "private-daemon-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{
+		Addr: "unix://" + filepath.Join(dir, "buildkitd.sock"),
+		root: filepath.Join(dir, "root"),
+		log:  filepath.Join(dir, "buildkitd.log"),
+		bed:  b,
+	}
+	d.start(t, bin)
+	t.Cleanup(func() {
+		d.Stop(false)
+		os.RemoveAll(dir)
+	})
+	return d
+}
+
+func (d *Daemon) start(t *testing.T, bin string) {
+	t.Helper()
+	logf, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, "--oci-worker=true", "--containerd-worker=false", "--root", d.root, "--addr", d.Addr)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logf.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if exec.CommandContext(ctx, d.bed.Buildctl, "--addr", d.Addr, "debug", "workers").Run() == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(d.log)
+	t.Fatalf("private buildkitd did not come up:\n%s", log)
+}
+
+// Stop ends the daemon: with kill, at once (SIGKILL), as a crash would.
+func (d *Daemon) Stop(kill bool) {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	sig := syscall.SIGTERM
+	if kill {
+		sig = syscall.SIGKILL
+	}
+	d.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+	}
+	d.cmd = nil
+}
+
+// Restart starts the daemon again on the same root and socket.
+func (d *Daemon) Restart(t *testing.T) {
+	t.Helper()
+	d.Stop(false)
+	bin, err := exec.LookPath("buildkitd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.start(t, bin)
+}
+
+// Prune empties the daemon's cache, cache mounts included.
+func (d *Daemon) Prune(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command(d.bed.Buildctl, "--addr", d.Addr, "prune", "--all").CombinedOutput(); err != nil {
+		t.Fatalf("prune: %v\n%s", err, out)
+	}
+}
+
+func (d *Daemon) String() string { return fmt.Sprintf("private buildkitd at %s", d.Addr) }
