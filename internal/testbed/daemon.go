@@ -17,14 +17,24 @@ import (
 // HTTP on loopback needs no configuration).
 type Daemon struct {
 	Addr string
-	root string
-	log  string
-	cmd  *exec.Cmd
-	bed  *Bed
+	// Args are extra buildkitd flags; ClientArgs the buildctl flags needed
+	// to reach it (TLS).
+	Args, ClientArgs []string
+	root             string
+	log              string
+	cmd              *exec.Cmd
+	bed              *Bed
 }
 
-// StartDaemon starts a private daemon; it is stopped when the test ends.
+// StartDaemon starts a private daemon on a unix socket of its own; it is
+// stopped when the test ends.
 func (b *Bed) StartDaemon(t *testing.T) *Daemon {
+	return b.StartDaemonWith(t, Daemon{})
+}
+
+// StartDaemonWith starts a private daemon with d's Addr (a socket of its own
+// when empty), Args and ClientArgs.
+func (b *Bed) StartDaemonWith(t *testing.T, d Daemon) *Daemon {
 	t.Helper()
 	bin, err := exec.LookPath("buildkitd")
 	if err != nil {
@@ -41,18 +51,19 @@ func (b *Bed) StartDaemon(t *testing.T) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{
-		Addr: "unix://" + filepath.Join(dir, "buildkitd.sock"),
-		root: filepath.Join(dir, "root"),
-		log:  filepath.Join(dir, "buildkitd.log"),
-		bed:  b,
+	dd := &d
+	if dd.Addr == "" {
+		dd.Addr = "unix://" + filepath.Join(dir, "buildkitd.sock")
 	}
+	dd.root = filepath.Join(dir, "root")
+	dd.log = filepath.Join(dir, "buildkitd.log")
+	dd.bed = b
 	d.start(t, bin)
 	t.Cleanup(func() {
 		d.Stop(false)
 		os.RemoveAll(dir)
 	})
-	return d
+	return dd
 }
 
 func (d *Daemon) start(t *testing.T, bin string) {
@@ -61,7 +72,8 @@ func (d *Daemon) start(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(bin, "--oci-worker=true", "--containerd-worker=false", "--root", d.root, "--addr", d.Addr)
+	args := append([]string{"--oci-worker=true", "--containerd-worker=false", "--root", d.root, "--addr", d.Addr}, d.Args...)
+	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
@@ -71,7 +83,8 @@ func (d *Daemon) start(t *testing.T, bin string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
-		if exec.CommandContext(ctx, d.bed.Buildctl, "--addr", d.Addr, "debug", "workers").Run() == nil {
+		check := append(append([]string{"--addr", d.Addr}, d.ClientArgs...), "debug", "workers")
+		if exec.CommandContext(ctx, d.bed.Buildctl, check...).Run() == nil {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -115,7 +128,8 @@ func (d *Daemon) Restart(t *testing.T) {
 // Prune empties the daemon's cache, cache mounts included.
 func (d *Daemon) Prune(t *testing.T) {
 	t.Helper()
-	if out, err := exec.Command(d.bed.Buildctl, "--addr", d.Addr, "prune", "--all").CombinedOutput(); err != nil {
+	args := append(append([]string{"--addr", d.Addr}, d.ClientArgs...), "prune", "--all")
+	if out, err := exec.Command(d.bed.Buildctl, args...).CombinedOutput(); err != nil {
 		t.Fatalf("prune: %v\n%s", err, out)
 	}
 }

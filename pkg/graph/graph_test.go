@@ -285,3 +285,32 @@ func TestEmptyList(t *testing.T) {
 		t.Fatal("want an error for a list with no targets")
 	}
 }
+
+// A resolved image is pinned to its digest, its ENV reaches the stages, and
+// its USER and WORKDIR never do: every stage runs as root in /.
+func TestResolvedImagesArePinnedAndConfigApplied(t *testing.T) {
+	l := testList("docker:19.03.12")
+	const dg = "sha256:7a218ab8f8e8a8fd159156fd98294d080253a5c60951574d072185b4a0d6660c"
+	cfg := `{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/image/bin","FROM_IMAGE=yes"],"User":"nobody","WorkingDir":"/no/such/dir"}}`
+	g := mustBuild(t, l, Options{Images: map[string]Resolved{
+		"docker.io/library/docker:19.03.12": {Digest: dg, Config: []byte(cfg)},
+	}})
+	d := decode(t, g.Output)
+	for _, name := range []string{"compile docker_19.03.12 ", "verify docker_19.03.12 "} {
+		op := d.exec(t, name)
+		if got := imageRef(d.input(op, mount(t, op, "/"))); got != "docker.io/library/docker@"+dg {
+			t.Errorf("%s: root %q, want the image pinned by digest", name, got)
+		}
+		ex := op.GetExec()
+		if ex.Meta.User != "0:0" || ex.Meta.Cwd != "/" {
+			t.Errorf("%s: user %q cwd %q: the image's USER/WORKDIR leaked", name, ex.Meta.User, ex.Meta.Cwd)
+		}
+		env := envOf(op)
+		if env["FROM_IMAGE"] != "yes" {
+			t.Errorf("%s: the image's ENV did not reach the stage: %v", name, env)
+		}
+		if env["PATH"] == "/image/bin" {
+			t.Errorf("%s: PATH must be llbgen's, not the image's", name)
+		}
+	}
+}
