@@ -5,7 +5,9 @@ OUT ?= out
 FILE ?= targets.yaml
 TESTBED_ENV = $$(hack/testbed.sh env)
 
-.PHONY: all llbgen build demo pipe buildkitd test unit testbed testbed-down vet fuzz clean
+BUILDX ?= docker buildx
+
+.PHONY: all llbgen build demo pipe bake demo-bake buildkitd test unit testbed testbed-down vet fuzz clean
 
 all: llbgen
 
@@ -24,6 +26,15 @@ pipe: llbgen
 	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
 	bin/llbgen -f $(FILE) | buildctl build --output type=local,dest=$(OUT)
 	cd $(OUT) && sha256sum -c SHA256SUMS
+
+# The same job with docker buildx bake (docker-bake.hcl): llbgen runs as a
+# BuildKit frontend built by bake itself; nothing is pushed.
+bake:
+	$(BUILDX) bake
+
+# bake on the test bed, with its standalone buildx and remote builder.
+demo-bake: testbed
+	source $(TESTBED_ENV) && DOCKER_CONFIG=$$LLBGEN_BUILDX_CONFIG buildx --builder $$LLBGEN_BUILDX_BUILDER bake
 
 # A BuildKit daemon at the default address (root, Linux).
 buildkitd:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test bed needs, once: Debian's runc and debootstrap, and
-# buildkitd/buildctl and crane built from their Go modules into LLBGEN_CACHE.
+# buildkitd/buildctl, crane and buildx built from their Go modules into
+# LLBGEN_CACHE.
 # Safe to run again: every step checks whether its result is already there.
 source "$(dirname "$0")/lib.sh"
 
@@ -41,5 +42,9 @@ fi
 if [[ ! -x $CRANE ]]; then
 	log "building crane $CRANE_VERSION"
 	go_module_build github.com/google/go-containerregistry "$CRANE_VERSION" "$(dirname "$CRANE")" ./cmd/crane
+fi
+if [[ ! -x $BUILDX ]]; then
+	log "building buildx $BUILDX_VERSION (a couple of minutes, once)"
+	go_module_build github.com/docker/buildx "$BUILDX_VERSION" "$(dirname "$BUILDX")" ./cmd/buildx
 fi
 log "tools ready in $TOOLS_BIN"

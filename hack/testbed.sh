@@ -71,13 +71,29 @@ TOML
 
 buildkitd_down() { stop_pid "$BK_PID"; rm -f "$BK_SOCK"; }
 
+# buildx_up registers the daemon as a `remote` buildx builder in a Docker
+# config directory of the test bed's own, so the user's is never touched.
+BUILDX_CONFIG=$LLBGEN_STATE/docker-config
+BUILDX_BUILDER=llbgen-testbed
+buildx_up() {
+	mkdir -p "$BUILDX_CONFIG"
+	[[ -f $BUILDX_CONFIG/config.json ]] || echo '{}' >"$BUILDX_CONFIG/config.json"
+	if DOCKER_CONFIG=$BUILDX_CONFIG "$BUILDX" inspect "$BUILDX_BUILDER" >/dev/null 2>&1; then
+		return
+	fi
+	log "registering buildx builder $BUILDX_BUILDER (remote driver, unix://$BK_SOCK)"
+	DOCKER_CONFIG=$BUILDX_CONFIG "$BUILDX" create --name "$BUILDX_BUILDER" --driver remote "unix://$BK_SOCK" >/dev/null
+}
+
 write_env() {
 	cat >"$ENV_FILE.tmp" <<ENV
 # written by hack/testbed.sh up; source it
 export BUILDKIT_HOST=unix://$BK_SOCK
 export LLBGEN_TEST_REGISTRY=127.0.0.1:$(cat "$REG_PORT_FILE")
 export LLBGEN_TESTBED=$LLBGEN_STATE
-export PATH=$BUILDKIT_BIN:\$PATH
+export LLBGEN_BUILDX_CONFIG=$BUILDX_CONFIG
+export LLBGEN_BUILDX_BUILDER=$BUILDX_BUILDER
+export PATH=$BUILDKIT_BIN:$(dirname "$BUILDX"):\$PATH
 ENV
 	mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -88,6 +104,7 @@ up)
 	registry_up
 	"$hack/standins.sh" "127.0.0.1:$(cat "$REG_PORT_FILE")"
 	buildkitd_up
+	buildx_up
 	write_env
 	log "test bed ready: source $ENV_FILE"
 	;;

@@ -76,7 +76,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// imageCause is the one line for an image that did not resolve.
-func imageCause(role, ref string, err error) string {
+// ImageCause is the one line for an image that did not resolve.
+func ImageCause(role, ref string, err error) string {
 	return fmt.Sprintf("%s %s not found or not authorised: %s", role, ref, firstLine(err.Error()))
 }

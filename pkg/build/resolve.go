@@ -9,10 +9,10 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 )
 
-// resolveImages resolves every image on the daemon (in parallel), with the
+// ResolveImages resolves every image on the daemon (in parallel), with the
 // session's registry credentials. It returns what resolved and, per full
 // reference, why the others did not.
-func resolveImages(ctx context.Context, c gateway.Client, refs []string) (map[string]graph.Resolved, map[string]error) {
+func ResolveImages(ctx context.Context, c gateway.Client, refs []string) (map[string]graph.Resolved, map[string]error) {
 	p := graph.Platform()
 	var mu sync.Mutex
 	ok := map[string]graph.Resolved{}

@@ -135,10 +135,10 @@ func solveAll(ctx context.Context, gc gateway.Client, list *targets.List, out *o
 	for _, t := range list.Targets {
 		refs = append(refs, t.Image.Full)
 	}
-	resolved, unresolved := resolveImages(ctx, gc, refs)
+	resolved, unresolved := ResolveImages(ctx, gc, refs)
 	if err, bad := unresolved[list.Go.Full]; bad {
 		for i := range results {
-			results[i].Cause = imageCause("toolchain image", list.Go.Ref, err)
+			results[i].Cause = ImageCause("toolchain image", list.Go.Ref, err)
 		}
 		return ctx.Err()
 	}
@@ -147,7 +147,7 @@ func solveAll(ctx context.Context, gc gateway.Client, list *targets.List, out *o
 	var idx []int
 	for i, t := range list.Targets {
 		if err, bad := unresolved[t.Image.Full]; bad {
-			results[i].Cause = imageCause("image", t.Image.Ref, err)
+			results[i].Cause = ImageCause("image", t.Image.Ref, err)
 			continue
 		}
 		results[i].Digest = resolved[t.Image.Full].Digest

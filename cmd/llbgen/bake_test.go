@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llbgen/llbgen/internal/testbed"
+)
+
+// repoCopy copies the repository (without .git, bin, out) into a new
+// directory, as a user's clone would be.
+func repoCopy(t *testing.T) string {
+	t.Helper()
+	src, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	err = filepath.Walk(src, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if fi.IsDir() && (rel == ".git" || rel == "bin" || rel == "out") {
+			return filepath.SkipDir
+		}
+		target := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatalf("copying the repository: %v", err)
+	}
+	return dst
+}
+
+func bake(t *testing.T, x *testbed.Buildx, dir string, env ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	return x.Bake(ctx, dir, env)
+}
+
+// docker buildx bake at the root of a copy of the repository builds the
+// repository's list (stand-in images, through the test bed's mirror) into
+// out/, and every binary runs in its image; the same list built the two
+// other ways gives byte-identical binaries.
+func TestBakeBuildsTheListAndMatchesTheOtherWays(t *testing.T) {
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	log, err := bake(t, x, repo)
+	if err != nil {
+		t.Fatalf("buildx bake: %v\n%s", err, tail(log, 30))
+	}
+	bakeOut := filepath.Join(repo, "out")
+	images := map[string]string{
+		"docker-credential-ecr-login-docker_19.03.12":              bed.Musl(),
+		"docker-credential-ecr-login-gitlab-runner_v13.2.1":        bed.Glibc(),
+		"docker-credential-ecr-login-gitlab-runner_alpine-v13.2.1": bed.MuslRunner(),
+	}
+	assertFiles(t, bakeOut, images)
+	assertSums(t, bakeOut)
+	for file, image := range images {
+		out, status := bed.RunInImage(context.Background(), t, image, filepath.Join(bakeOut, file))
+		if status != "0" || !strings.HasSuffix(strings.TrimSpace(out), "0.12.0") {
+			t.Errorf("%s in %s: exit %s, printed %q", file, image, status, out)
+		}
+	}
+
+	list := filepath.Join(repo, "targets.yaml")
+	buildOut := t.TempDir()
+	if r := runLLBGen(t, bed.Addr, "build", "-f", list, "--out", buildOut, "--progress", "quiet"); r.code != 0 {
+		t.Fatalf("llbgen build: exit %d\n%s", r.code, r.stderr)
+	}
+	pipeOut, plog, err := pipe(t, bed, "-f", list)
+	if err != nil {
+		t.Fatalf("llbgen | buildctl: %v\n%s", err, tail(plog, 20))
+	}
+	want := readFile(t, filepath.Join(bakeOut, "SHA256SUMS"))
+	for way, dir := range map[string]string{"llbgen build": buildOut, "llbgen | buildctl build": pipeOut} {
+		if got := readFile(t, filepath.Join(dir, "SHA256SUMS")); got != want {
+			t.Errorf("%s and bake differ:\n%s\nvs\n%s", way, got, want)
+		}
+		for file := range images {
+			if readFile(t, filepath.Join(dir, file)) != readFile(t, filepath.Join(bakeOut, file)) {
+				t.Errorf("%s: %s is not byte-identical to bake's", way, file)
+			}
+		}
+	}
+}
+
+// Bake's variables: another list, another output directory, a subset.
+func TestBakeVariables(t *testing.T) {
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	writeFile(t, filepath.Join(repo, "ci.yaml"), standInList(bed, bed.Musl(), bed.Glibc()))
+	log, err := bake(t, x, repo, "TARGETS_FILE=ci.yaml", "OUT=dist", "TARGETS=gitlab-runner_v13.2.1")
+	if err != nil {
+		t.Fatalf("buildx bake: %v\n%s", err, tail(log, 30))
+	}
+	assertFiles(t, filepath.Join(repo, "dist"), map[string]string{"docker-credential-ecr-login-gitlab-runner_v13.2.1": ""})
+
+	log, err = bake(t, x, repo, "TARGETS_FILE=ci.yaml", "TARGETS=nope")
+	if err == nil || !strings.Contains(log, `build-arg:TARGETS names "nope", which is not a target of ci.yaml`) {
+		t.Errorf("an unknown TARGETS name: err %v, want a message naming it:\n%s", err, tail(log, 15))
+	}
+}
+
+// A broken list fails through bake with the same positioned message as the
+// CLI gives.
+func TestBakeBrokenListSameMessageAsCLI(t *testing.T) {
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	writeFile(t, filepath.Join(repo, "targets.yaml"), "helper:\n  version: v0.12.0\ntargets:\n  - image: docker:19.03.12\n    platfrom: linux/amd64\n")
+	t.Chdir(repo)
+	code, stdout, stderr := runCLI(t, "")
+	if code != 2 || stdout != "" {
+		t.Fatalf("CLI: exit %d, stdout %d bytes", code, len(stdout))
+	}
+	msg := strings.TrimSpace(stderr)
+	if !strings.HasPrefix(msg, "targets.yaml:5:5: ") {
+		t.Fatalf("CLI message %q is not positioned at 5:5", msg)
+	}
+	log, err := bake(t, x, repo)
+	if err == nil {
+		t.Fatalf("bake accepted a broken list:\n%s", tail(log, 20))
+	}
+	if !strings.Contains(log, msg) {
+		t.Errorf("bake's output lacks the CLI's message %q:\n%s", msg, tail(log, 20))
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,58 @@
+# docker buildx bake: builds the target list into out/ with llbgen running as
+# a BuildKit frontend. The frontend image is built by the `frontend` target
+# and handed over as a named context: nothing is pushed anywhere.
+#
+#   docker buildx bake                                  # targets.yaml -> out/
+#   TARGETS_FILE=ci/targets.yaml OUT=dist docker buildx bake
+#   TARGETS=docker_19.03.12 docker buildx bake          # a subset, by name
+#   HELPER_VERSION=v0.11.0 docker buildx bake           # another helper version
+
+variable "TARGETS_FILE" {
+  default = "targets.yaml"
+}
+
+variable "OUT" {
+  default = "out"
+}
+
+# Comma-separated target names; empty builds the whole list.
+variable "TARGETS" {
+  default = ""
+}
+
+# Overrides helper.version of the list when set.
+variable "HELPER_VERSION" {
+  default = ""
+}
+
+# Image whose Go toolchain builds the frontend itself.
+variable "GO_IMAGE" {
+  default = "golang:1.26"
+}
+
+group "default" {
+  targets = ["binaries"]
+}
+
+target "frontend" {
+  context    = "."
+  dockerfile = "hack/dockerfiles/frontend.Dockerfile"
+  args = {
+    GO_IMAGE = GO_IMAGE
+  }
+  output = ["type=cacheonly"]
+}
+
+target "binaries" {
+  context    = "."
+  dockerfile = TARGETS_FILE
+  contexts = {
+    llbgen-frontend = "target:frontend"
+  }
+  args = {
+    BUILDKIT_SYNTAX = "llbgen-frontend"
+    TARGETS         = TARGETS
+    HELPER_VERSION  = HELPER_VERSION
+  }
+  output = ["type=local,dest=${OUT}"]
+}
