@@ -10,6 +10,7 @@ command -v runc >/dev/null || need_apt+=(runc)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v flock >/dev/null || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then
 	[[ $(id -u) == 0 ]] || die "need root to apt-get install ${need_apt[*]}"
 	log "apt-get install ${need_apt[*]}"
@@ -26,11 +27,14 @@ go_module_build() {
 	local dir src
 	dir=$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
 	src=$(mktemp -d "$LLBGEN_CACHE/src.XXXXXX")
+	# shellcheck disable=SC2064 # expand now: the trap outlives the local
+	trap "rm -rf '$src' '$out.tmp'" RETURN
 	cp -a "$dir/." "$src/"
 	chmod -R u+w "$src"
+	rm -rf "$out.tmp"
 	mkdir -p "$out.tmp"
 	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/" "$@")
-	rm -rf "$out" "$src"
+	rm -rf "$out"
 	mv "$out.tmp" "$out"
 }
 

@@ -28,18 +28,29 @@ s.close()
 PY
 }
 
-# pid_alive PIDFILE: true when the pid file names a running process.
+# pid_alive PIDFILE: true when the pid file names a running process that is
+# still the one started (its command line names the program recorded beside
+# the pid), not another that reused the number after a reboot.
 pid_alive() {
-	[[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
+	[[ -s $1 ]] || return 1
+	local pid prog
+	read -r pid prog <"$1"
+	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+	[[ -z $prog ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$prog"
 }
+
+# write_pid PIDFILE PID PROGRAM
+write_pid() { echo "$2 $3" >"$1"; }
 
 # stop_pid PIDFILE: stops the process it names, politely first.
 stop_pid() {
 	local file=$1
 	if pid_alive "$file"; then
-		kill "$(cat "$file")" 2>/dev/null || true
+		local pid
+		read -r pid _ <"$file"
+		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 100); do pid_alive "$file" || break; sleep 0.1; done
-		pid_alive "$file" && kill -9 "$(cat "$file")" 2>/dev/null || true
+		pid_alive "$file" && kill -9 "$pid" 2>/dev/null || true
 	fi
 	rm -f "$file"
 }
@@ -53,7 +64,7 @@ start_buildkitd() {
 	local args=(--oci-worker=true --containerd-worker=false --root "$root" --addr "$addr")
 	[[ -n $conf ]] && args=(--config "$conf" "${args[@]}")
 	setsid "$BUILDKIT_BIN/buildkitd" "${args[@]}" >"$logfile" 2>&1 </dev/null &
-	echo $! >"$pidfile"
+	write_pid "$pidfile" $! "$addr"
 	for _ in $(seq 300); do
 		"$BUILDKIT_BIN/buildctl" --addr "$addr" debug workers >/dev/null 2>&1 && return
 		pid_alive "$pidfile" || break

@@ -33,7 +33,7 @@ registry_up() {
 	mkdir -p "$LLBGEN_STATE/registry-data"
 	setsid "$CRANE" registry serve --address "127.0.0.1:$port" --disk "$LLBGEN_STATE/registry-data" \
 		>"$LLBGEN_STATE/registry.log" 2>&1 </dev/null &
-	echo $! >"$REG_PID"
+	write_pid "$REG_PID" $! "127.0.0.1:$port"
 	echo "$port" >"$REG_PORT_FILE"
 	for _ in $(seq 100); do
 		curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && return
@@ -91,6 +91,7 @@ write_env() {
 export BUILDKIT_HOST=unix://$BK_SOCK
 export LLBGEN_TEST_REGISTRY=127.0.0.1:$(cat "$REG_PORT_FILE")
 export LLBGEN_TESTBED=$LLBGEN_STATE
+export LLBGEN_CRANE=$CRANE
 export LLBGEN_BUILDX_CONFIG=$BUILDX_CONFIG
 export LLBGEN_BUILDX_BUILDER=$BUILDX_BUILDER
 export PATH=$BUILDKIT_BIN:$(dirname "$BUILDX"):\$PATH
@@ -98,8 +99,7 @@ ENV
 	mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-case ${1:-up} in
-up)
+up() {
 	"$hack/install-tools.sh"
 	registry_up
 	"$hack/standins.sh" "127.0.0.1:$(cat "$REG_PORT_FILE")"
@@ -107,12 +107,20 @@ up)
 	buildx_up
 	write_env
 	log "test bed ready: source $ENV_FILE"
-	;;
-down)
+}
+
+down() {
 	buildkitd_down
 	stop_pid "$REG_PID"
 	rm -f "$ENV_FILE"
-	;;
+}
+
+# Two bring-ups of one test bed take turns: the script runs itself again under
+# flock. -o keeps the lock out of the daemons it starts.
+case ${1:-up} in
+up | down) exec flock -o "$LLBGEN_STATE/.lock" "$0" "locked-$1" ;;
+locked-up) up ;;
+locked-down) down ;;
 env) echo "$ENV_FILE" ;;
 *) die "usage: hack/testbed.sh up|down|env" ;;
 esac

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/llbgen/llbgen/pkg/build"
@@ -12,6 +13,7 @@ import (
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST into ./out
@@ -50,30 +52,55 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.print, "print", false, "print the resolved targets as JSON on stdout and build nothing")
 }
 
-// Validate fills defaults from the environment and refuses bad values.
-func (o *buildOptions) Validate() error {
+// addrSchemes are the address forms buildctl accepts.
+var addrSchemes = []string{"unix", "tcp", "docker-container", "kube-pod", "podman-container", "nerdctl-container", "ssh", "npipe"}
+
+// Validate fills defaults from the environment and refuses bad values
+// before anything is contacted or written.
+func (o *buildOptions) Validate(stderr io.Writer) error {
+	addrFrom := "--addr"
 	if o.addr == "" {
-		o.addr = os.Getenv("BUILDKIT_HOST")
+		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
 	}
 	if o.addr == "" {
 		o.addr = build.DefaultAddr
 	}
+	scheme, _, ok := strings.Cut(o.addr, "://")
+	if !ok || !slices.Contains(addrSchemes, scheme) {
+		return usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME or ssh://USER@HOST", addrFrom, o.addr)
+	}
+	progressFrom := "--progress"
 	if o.progress == "" {
-		o.progress = os.Getenv("BUILDKIT_PROGRESS")
+		o.progress, progressFrom = os.Getenv("BUILDKIT_PROGRESS"), "BUILDKIT_PROGRESS"
 	}
 	if o.progress == "" {
 		o.progress = string(progressui.AutoMode)
 	}
 	switch progressui.DisplayMode(o.progress) {
-	case progressui.AutoMode, progressui.TtyMode, progressui.PlainMode, progressui.RawJSONMode, progressui.QuietMode:
+	case progressui.AutoMode, progressui.PlainMode, progressui.RawJSONMode, progressui.QuietMode:
+	case progressui.TtyMode:
+		if f, ok := stderr.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+			return usagef("%s tty: standard error is not a terminal; use auto or plain", progressFrom)
+		}
 	default:
-		return usagef("--progress %q: want auto, tty, plain, rawjson or quiet", o.progress)
+		return usagef("%s %q: want auto, tty, plain, rawjson or quiet", progressFrom, o.progress)
 	}
 	if (o.tls.Cert == "") != (o.tls.Key == "") {
 		return usagef("--tlscert and --tlskey go together")
 	}
+	for flag, path := range map[string]string{"--tlscacert": o.tls.CACert, "--tlscert": o.tls.Cert, "--tlskey": o.tls.Key} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return usagef("%s: %v", flag, err)
+		}
+	}
 	if strings.TrimSpace(o.out) == "" {
 		return usagef("--out is empty")
+	}
+	if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
+		return usagef("--out %s exists and is not a directory", o.out)
 	}
 	return nil
 }
@@ -96,7 +123,7 @@ target or the build failed, 2 bad input.`,
 		Example: buildExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.Validate(); err != nil {
+			if err := opts.Validate(stderr); err != nil {
 				return err
 			}
 			list, err := opts.list.load(cmd.Flags())

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -156,14 +157,16 @@ func TestBuildUnreachableDaemon(t *testing.T) {
 	}
 }
 
-// Two runs into one directory at once: each file whole, SHA256SUMS right.
+// Two runs into one directory at once, building different helper versions
+// under one shared name: every file is whole (it runs and reports one of the
+// two versions) and SHA256SUMS matches what is there.
 func TestBuildConcurrentRunsIntoOneDirectory(t *testing.T) {
 	bed := testbed.Require(t)
 	out := t.TempDir()
 	writeFile(t, filepath.Join(out, "notes.txt"), "mine")
 	lists := []string{
 		writeList(t, standInList(bed, bed.Musl(), bed.Glibc())),
-		writeList(t, standInList(bed, bed.Glibc(), bed.MuslRunner())),
+		writeList(t, strings.Replace(standInList(bed, bed.Glibc(), bed.MuslRunner()), "v0.12.0", "v0.11.0", 1)),
 	}
 	var wg sync.WaitGroup
 	runs := make([]llbgenRun, len(lists))
@@ -180,13 +183,39 @@ func TestBuildConcurrentRunsIntoOneDirectory(t *testing.T) {
 			t.Errorf("run %d: exit %d\n%s", i, r.code, r.stderr)
 		}
 	}
-	for _, f := range []string{"docker_19.03.12", "gitlab-runner_v13.2.1", "gitlab-runner_alpine-v13.2.1"} {
-		assertStatic(t, filepath.Join(out, "docker-credential-ecr-login-"+f))
+	for f, versions := range map[string]string{
+		"docker_19.03.12":              "0.12.0",
+		"gitlab-runner_v13.2.1":        "0.12.0 0.11.0",
+		"gitlab-runner_alpine-v13.2.1": "0.11.0",
+	} {
+		path := filepath.Join(out, "docker-credential-ecr-login-"+f)
+		assertStatic(t, path)
+		// The binaries are static: this machine runs them as they are.
+		got, err := exec.Command(path, "version").Output()
+		v := strings.TrimSpace(string(got))
+		if err != nil || !slices.ContainsFunc(strings.Fields(versions), func(want string) bool { return strings.HasSuffix(v, " "+want) }) {
+			t.Errorf("%s: version %q (%v), want one of %s", f, v, err, versions)
+		}
 	}
 	assertSumsOK(t, out)
 	assertNoStaging(t, out)
 	if got, _ := os.ReadFile(filepath.Join(out, "notes.txt")); string(got) != "mine" {
 		t.Error("an unrelated file changed")
+	}
+}
+
+// An unknown helper version: every target fails with that cause, exit 1,
+// and an output directory that did not exist is not created.
+func TestBuildUnknownModuleVersion(t *testing.T) {
+	bed := testbed.Require(t)
+	out := filepath.Join(t.TempDir(), "out")
+	list := writeList(t, strings.Replace(standInList(bed, bed.Musl()), "v0.12.0", "v0.12.99", 1))
+	r := runLLBGen(t, bed.Addr, "build", "-f", list, "--out", out, "--progress", "plain")
+	if r.code != 1 || !strings.Contains(r.stderr, "docker_19.03.12: module version unknown") {
+		t.Errorf("exit %d, want 1 and the cause:\n%s", r.code, tail(r.stderr, 6))
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the output directory was created: %v", err)
 	}
 }
 

@@ -182,3 +182,44 @@ func TestHelpGolden(t *testing.T) {
 		}
 	}
 }
+
+// `llbgen build` refuses bad flags before contacting a daemon or writing
+// anything: exit 2, no output directory.
+func TestBuildBadInputExits2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"list is a directory", []string{"-f", "."}, nil, `reading \.: .*is a directory`},
+		{"out is a file", []string{"--out", "targets.yaml"}, nil, `--out targets\.yaml exists and is not a directory`},
+		{"missing ca", []string{"--addr", "tcp://127.0.0.1:1", "--tlscacert", "nope.pem"}, nil, `--tlscacert: .*nope\.pem`},
+		{"cert without key", []string{"--tlscert", "targets.yaml"}, nil, `--tlscert and --tlskey go together`},
+		{"unknown scheme", []string{"--addr", "foo://bar"}, nil, `--addr "foo://bar": want an address`},
+		{"bad BUILDKIT_HOST", nil, map[string]string{"BUILDKIT_HOST": "localhost:1234"}, `BUILDKIT_HOST "localhost:1234"`},
+		{"tty without terminal", []string{"--progress", "tty"}, nil, `--progress tty: standard error is not a terminal`},
+		{"bad BUILDKIT_PROGRESS", nil, map[string]string{"BUILDKIT_PROGRESS": "fancy"}, `BUILDKIT_PROGRESS "fancy"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("BUILDKIT_HOST", "")
+			t.Setenv("BUILDKIT_PROGRESS", "")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			dir := dirWith(t, map[string]string{"targets.yaml": goodList})
+			args := append([]string{"build", "--out", "out"}, tc.args...)
+			code, stdout, stderr := runCLI(t, dir, args...)
+			if code != 2 || stdout != "" {
+				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
+			}
+			if !regexp.MustCompile(tc.want).MatchString(stderr) {
+				t.Errorf("stderr %q does not match %q", stderr, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+				t.Error("the output directory was created")
+			}
+		})
+	}
+}

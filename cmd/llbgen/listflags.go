@@ -32,14 +32,11 @@ func (o *listOptions) load(flags *pflag.FlagSet) (*targets.List, error) {
 	var list *targets.List
 	var err error
 	if len(o.images) == 0 {
-		list, err = targets.Load(o.file)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("no target list at %s: write one (see README) or name images with --image", o.file)
-		}
+		list, err = loadFile(o.file)
 	} else {
 		var base *targets.List
 		if _, statErr := os.Stat(o.file); statErr == nil || flags.Changed("file") {
-			if base, err = targets.Load(o.file); err != nil {
+			if base, err = loadFile(o.file); err != nil {
 				return nil, err
 			}
 		}
@@ -54,6 +51,22 @@ func (o *listOptions) load(flags *pflag.FlagSet) (*targets.List, error) {
 		}
 	}
 	return list, nil
+}
+
+// loadFile reads a target list; a file that cannot be read is bad input
+// like a file that does not parse.
+func loadFile(file string) (*targets.List, error) {
+	list, err := targets.Load(file)
+	var refusals targets.ErrorList
+	switch {
+	case err == nil:
+		return list, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usagef("no target list at %s: write one (see README) or name images with --image", file)
+	case errors.As(err, &refusals):
+		return nil, err
+	}
+	return nil, usageError{err}
 }
 
 // imageFlag and nameFlag share one ordered list, so that each --name belongs

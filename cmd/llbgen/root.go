@@ -77,7 +77,7 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 		return fmt.Errorf("making the graph: %w", err)
 	}
 	// The whole definition first: a failure must leave nothing on stdout.
-	def, err := graph.Definition(ctx, g.Output)
+	def, err := graph.Definition(ctx, g.Output, graph.DefaultPlatform())
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func writeSummary(w io.Writer, o *build.Outcome) {
 	fmt.Fprintln(tw, "TARGET\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
 	for _, r := range o.Results {
 		image := r.Target.Image.Ref
-		if r.Digest != "" {
+		if r.Digest != "" && !strings.Contains(image, "@") {
 			image += "@" + shortDigest(r.Digest.String())
 		}
 		size, sum, verified := "-", "-", "FAILED"

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
 	// Connection helpers register their address schemes when imported, as
 	// in buildctl: docker-container://, kube-pod://, podman-container://,
@@ -16,6 +17,7 @@ import (
 	_ "github.com/moby/buildkit/client/connhelper/nerdctlcontainer"
 	_ "github.com/moby/buildkit/client/connhelper/podmancontainer"
 	_ "github.com/moby/buildkit/client/connhelper/ssh"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // DefaultAddr is where BuildKit listens when nothing says otherwise.
@@ -36,8 +38,10 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// connect opens a client and makes sure a daemon answers within the timeout.
-func connect(ctx context.Context, opt Options) (*client.Client, error) {
+// connect opens a client, makes sure a daemon answers within the timeout,
+// and returns the platform of its default worker: the platform built for.
+func connect(ctx context.Context, opt Options) (*client.Client, ocispecs.Platform, error) {
+	var none ocispecs.Platform
 	var opts []client.ClientOpt
 	if opt.TLS.CACert != "" {
 		name := opt.TLS.ServerName
@@ -59,17 +63,22 @@ func connect(ctx context.Context, opt Options) (*client.Client, error) {
 	defer cancel()
 	c, err := client.New(cctx, opt.Addr, opts...)
 	if err != nil {
-		return nil, &UnreachableError{Addr: opt.Addr, Err: err}
+		return nil, none, &UnreachableError{Addr: opt.Addr, Err: err}
 	}
-	if _, err := c.ListWorkers(cctx); err != nil {
+	workers, err := c.ListWorkers(cctx)
+	if err != nil {
 		c.Close()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, none, ctx.Err()
 		}
 		if errors.Is(err, context.DeadlineExceeded) || cctx.Err() != nil {
 			err = fmt.Errorf("no answer within %s", timeout)
 		}
-		return nil, &UnreachableError{Addr: opt.Addr, Err: err}
+		return nil, none, &UnreachableError{Addr: opt.Addr, Err: err}
 	}
-	return c, nil
+	if len(workers) == 0 || len(workers[0].Platforms) == 0 {
+		c.Close()
+		return nil, none, fmt.Errorf("the BuildKit daemon at %s has no worker", opt.Addr)
+	}
+	return c, platforms.Normalize(workers[0].Platforms[0]), nil
 }

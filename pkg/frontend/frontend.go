@@ -60,7 +60,14 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	for _, t := range list.Targets {
 		refs = append(refs, t.Image.Full)
 	}
-	resolved, unresolved := build.ResolveImages(ctx, c, refs)
+	platform := graph.DefaultPlatform()
+	switch {
+	case len(bc.TargetPlatforms) > 0:
+		platform = bc.TargetPlatforms[0]
+	case len(bc.BuildPlatforms) > 0:
+		platform = bc.BuildPlatforms[0]
+	}
+	resolved, unresolved := build.ResolveImages(ctx, c, refs, platform)
 	if err, bad := unresolved[list.Go.Full]; bad {
 		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
 	}
@@ -73,7 +80,7 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	def, err := g.Output.Marshal(ctx, llb.Platform(graph.Platform()))
+	def, err := g.Output.Marshal(ctx, llb.Platform(platform))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling the graph: %w", err)
 	}

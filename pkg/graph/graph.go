@@ -37,16 +37,18 @@ type Options struct {
 	// Env holds values for PassThroughEnv; other keys are ignored.
 	Env map[string]string
 	// Images holds what a daemon resolved, by the image's full reference.
-	// A resolved image is pinned to its digest and its config applied (its
-	// ENV reaches the stages; USER and WORKDIR are always overridden: every
-	// stage runs as root in /). Unresolved images are used by reference.
+	// A resolved image is pinned to its digest. Its config is not applied:
+	// every stage runs as root in /, without a shell, with an environment of
+	// llbgen's own, so an image's USER, WORKDIR or ENV (GOFLAGS, GOSUMDB=off,
+	// ...) can change neither what is built nor how it is checked.
+	// Unresolved images are used by reference.
 	Images map[string]Resolved
 }
 
-// Resolved is an image as a daemon resolved it for Platform().
+// Resolved is an image as a daemon resolved it for the platform built.
 type Resolved struct {
 	Digest digest.Digest
-	Config []byte // the image config JSON, as BuildKit returns it
+	Config []byte // the image config JSON, as BuildKit returns it (kept for reports)
 }
 
 // Graph is the built graph and the pieces callers and tests look at.
@@ -104,19 +106,11 @@ func (b *builder) image(ref string) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	st := llb.Image(pinned.String(), llb.WithCustomName("image "+ref))
-	if len(r.Config) == 0 {
-		return st, nil
-	}
-	st, err = st.WithImageConfig(r.Config)
-	if err != nil {
-		return llb.State{}, fmt.Errorf("image %s: reading its config: %w", ref, err)
-	}
-	return st, nil
+	return llb.Image(pinned.String(), llb.WithCustomName("image "+ref)), nil
 }
 
-// Platform is the platform a definition is marshalled for: linux on the
-// architecture llbgen runs on.
-func Platform() ocispecs.Platform {
+// DefaultPlatform is what a definition is marshalled for when no daemon was
+// asked (the LLB pipe): linux on the architecture llbgen runs on.
+func DefaultPlatform() ocispecs.Platform {
 	return ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }

@@ -81,7 +81,7 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 		t.Fatal(err)
 	}
 	st := b.verify(tg, img, llb.Local("bin"), b.verifier(goImg))
-	def, err := Definition(context.Background(), st)
+	def, err := Definition(context.Background(), st, DefaultPlatform())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -16,7 +17,16 @@ import (
 // Commit moves the staged files into place and rewrites SHA256SUMS for the
 // files named in list that are then present, all under an exclusive lock on
 // the directory. A file of list that was not staged keeps whatever was there.
+//
+// A run that staged nothing into a directory that does not exist commits
+// nothing: no empty directory, no empty SHA256SUMS.
 func (d *Dir) Commit(list []string) error {
+	d.mu.Lock()
+	nothing := len(d.staged) == 0
+	d.mu.Unlock()
+	if _, err := os.Stat(d.path); nothing && os.IsNotExist(err) {
+		return nil
+	}
 	if err := d.create(); err != nil {
 		return err
 	}
@@ -25,6 +35,9 @@ func (d *Dir) Commit(list []string) error {
 		return err
 	}
 	defer unlock()
+	removeLeftovers(d.path)
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	names := make([]string, 0, len(d.staged))
 	for name := range d.staged {
 		names = append(names, name)
@@ -64,7 +77,7 @@ func (d *Dir) lock() (func(), error) {
 }
 
 func (d *Dir) writeAtomic(name string, data []byte) error {
-	f, err := os.CreateTemp(d.path, "."+name+tmpMarker+"*")
+	f, err := os.CreateTemp(d.path, "."+name+tmpMarker+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
@@ -75,16 +88,19 @@ func (d *Dir) writeAtomic(name string, data []byte) error {
 	}
 	if err := f.Chmod(0o644); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	return os.Rename(f.Name(), filepath.Join(d.path, name))
+	if err := os.Rename(f.Name(), filepath.Join(d.path, name)); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
 }
 
 // Sums returns SHA256SUMS content (`sha256sum -c` format, sorted by name)
@@ -115,8 +131,11 @@ func Sums(dir string, names []string) ([]byte, error) {
 func syncDir(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("syncing the output directory: %w", err)
 	}
 	defer f.Close()
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing the output directory: %w", err)
+	}
+	return nil
 }

@@ -1,9 +1,12 @@
 package outdir
 
 import (
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,14 +14,10 @@ import (
 
 func write(t *testing.T, d *Dir, name, body string) {
 	t.Helper()
-	f, err := d.Stage(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(body); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := d.Write(name, 0o755, func(w io.Writer) error {
+		_, err := io.WriteString(w, body)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -100,15 +99,90 @@ func TestDiscardLeavesDirectoryAsItWas(t *testing.T) {
 	}
 }
 
-func TestStageRefusesNamesOutsideTheDirectory(t *testing.T) {
+func TestWriteRefusesNamesOutsideTheDirectory(t *testing.T) {
 	d, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"../x", "a/b", ".hidden", SumsFile, ""} {
-		if _, err := d.Stage(name); err == nil {
-			t.Errorf("Stage(%q) accepted", name)
+		if err := d.Write(name, 0o644, func(io.Writer) error { return nil }); err == nil {
+			t.Errorf("Write(%q) accepted", name)
 		}
+	}
+}
+
+// A write that fails half-way never replaces the file that was there.
+func TestFailedWriteNeverLands(t *testing.T) {
+	dir := t.TempDir()
+	writeFileT(t, filepath.Join(dir, "bin-a"), "the good old binary")
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Write("bin-a", 0o755, func(w io.Writer) error {
+		io.WriteString(w, "HALF")
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err %v, want the fill error", err)
+	}
+	if err := d.Commit([]string{"bin-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(dir, "bin-a")); got != "the good old binary" {
+		t.Errorf("bin-a is %q after a failed write", got)
+	}
+	if got := listDir(t, dir); got != "SHA256SUMS bin-a" {
+		t.Errorf("directory holds %q", got)
+	}
+}
+
+// A run that writes nothing leaves no directory; a discarded run removes
+// the directory it made.
+func TestNoTraceWhenNothingLands(t *testing.T) {
+	base := t.TempDir()
+	d, err := Open(filepath.Join(base, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Commit([]string{"bin-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, base); got != "" {
+		t.Errorf("a run with nothing to write left %q", got)
+	}
+	write(t, d, "bin-a", "x")
+	d.Discard()
+	if got := listDir(t, base); got != "" {
+		t.Errorf("a discarded run left %q", got)
+	}
+}
+
+// Staging files of a killed run are removed by the next run's commit; a
+// live run's are not.
+func TestLeftoversOfDeadRunsAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	dead := ".bin-a" + tmpMarker + "999999999-abc"
+	live := ".bin-b" + tmpMarker + strconv.Itoa(os.Getpid()) + "-abc"
+	writeFileT(t, filepath.Join(dir, dead), "x")
+	writeFileT(t, filepath.Join(dir, live), "y")
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, d, "bin-a", "new")
+	if err := d.Commit([]string{"bin-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, dir); got != live+" SHA256SUMS bin-a" {
+		t.Errorf("directory holds %q", got)
+	}
+}
+
+func writeFileT(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -128,13 +202,13 @@ func TestConcurrentCommits(t *testing.T) {
 			}
 			body := strings.Repeat(string(rune('a'+i)), 1<<20)
 			for _, name := range []string{"bin-x", "bin-y"} {
-				f, err := d.Stage(name)
-				if err != nil {
+				if err := d.Write(name, 0o755, func(w io.Writer) error {
+					_, err := io.WriteString(w, body)
+					return err
+				}); err != nil {
 					t.Error(err)
 					return
 				}
-				f.WriteString(body)
-				f.Close()
 			}
 			if err := d.Commit([]string{"bin-x", "bin-y"}); err != nil {
 				t.Error(err)

@@ -22,6 +22,7 @@ func TestCheck(t *testing.T) {
 		{"other version", strings.Replace(ok, "0.12.0", "0.11.0", 1), nil, `printed "docker-credential-ecr-login`},
 		{"development build", "docker-credential-ecr-login (x) development", nil, "want output ending in \"0.12.0\""},
 		{"no output", "", nil, "(nothing)"},
+		{"longer version", strings.Replace(ok, "0.12.0", "10.12.0", 1), nil, "want output ending in"},
 		{"missing interpreter", "", &os.PathError{Op: "fork/exec", Path: "/llbgen/in/x", Err: os.ErrNotExist}, "another libc"},
 		{"exit status", "Error relocating: __vfprintf_chk: symbol not found", &exec.ExitError{}, "symbol not found"},
 		{"timeout", "", errors.New("timed out after 2m0s"), "timed out"},

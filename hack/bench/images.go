@@ -1,0 +1,35 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// distinctImage pushes a stand-in (musl or glibc) under a new name with one
+// file that differs, so BuildKit sees a different image.
+func (b *bench) distinctImage(ctx context.Context, base, name, marker string) (string, error) {
+	layer := filepath.Join(b.cfg.work, name+".tar")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := []byte(marker + "\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/llbgen-bench-id", Mode: 0o644, Size: int64(len(body))}); err != nil {
+		return "", err
+	}
+	tw.Write(body)
+	if err := tw.Close(); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(layer, buf.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	ref := fmt.Sprintf("%s/bench/%s:latest", b.env.registry, name)
+	src := fmt.Sprintf("%s/standin/%s:latest", b.env.registry, base)
+	if _, err := sh(ctx, nil, "", b.env.crane, "append", "--insecure", "-b", src, "-f", layer, "-t", ref); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
