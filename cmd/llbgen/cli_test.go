@@ -223,3 +223,24 @@ func TestBuildBadInputExits2(t *testing.T) {
 		})
 	}
 }
+
+// The committed targets.schema.json is what `llbgen schema` prints.
+func TestSchemaFileIsCurrent(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "schema")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	path := filepath.Join(testdata, "..", "..", "..", "targets.schema.json")
+	if *update {
+		if err := os.WriteFile(path, []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != string(want) {
+		t.Error("targets.schema.json is stale: run go run ./cmd/llbgen schema > targets.schema.json")
+	}
+}

@@ -25,7 +25,7 @@ const rootExample = `  # build the images of targets.yaml on a BuildKit daemon
 // run is the whole program: parse args, do the work, return the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newRootCmd(stdout)
-	cmd.AddCommand(newBuildCmd(stdout, stderr), newFrontendCmd())
+	cmd.AddCommand(newBuildCmd(stdout, stderr), newSchemaCmd(stdout), newFrontendCmd())
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

@@ -155,9 +155,13 @@ func machine(addr string) string {
 	if out, err := exec.CommandContext(context.Background(), "buildctl", "--addr", addr, "debug", "info").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			if strings.HasPrefix(line, "BuildKit:") {
-				bk = strings.TrimSpace(line)
+				bk = strings.Join(strings.Fields(line), " ")
 			}
 		}
+	}
+	// The test bed builds buildkitd from its module, without version stamps.
+	if v := os.Getenv("LLBGEN_BUILDKIT_VERSION"); v != "" && strings.Contains(bk, "unknown") {
+		bk = "BuildKit " + v
 	}
 	return fmt.Sprintf("%d cores, %s, %s, %s/%s, %s", runtime.NumCPU(), mem, bk, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }

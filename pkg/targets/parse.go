@@ -109,11 +109,18 @@ func (d *decoder) syntax(err error) {
 	d.errs.add(Pos{d.file, line, 1}, "invalid YAML: %s; fix the syntax", msg)
 }
 
+// The keys each level of a list knows (see also Document, for the schema).
+var (
+	topKeys    = []string{"helper", "go", "targets"}
+	helperKeys = []string{"version"}
+	targetKeys = []string{"image", "name"}
+)
+
 func (d *decoder) list(root *yaml.Node) *List {
 	l := &List{File: d.file, Go: defaultGo()}
 	f, ok := d.fields(root, "the target list",
 		"the target list must be a mapping; write `helper:` and `targets:` at the top level",
-		"helper", "go", "targets")
+		topKeys...)
 	if !ok {
 		return l
 	}
@@ -140,7 +147,7 @@ func (d *decoder) list(root *yaml.Node) *List {
 func (d *decoder) helper(h field) Helper {
 	f, ok := d.fields(h.value, "helper",
 		fmt.Sprintf("helper must be a mapping; write `helper: {version: %s}`", DefaultHelperVersion),
-		"version")
+		helperKeys...)
 	if !ok {
 		return Helper{}
 	}
@@ -184,7 +191,7 @@ func (d *decoder) target(i int, item *yaml.Node) (t Target, ok bool) {
 	t.Pos = d.pos(item)
 	f, ok := d.fields(item, where,
 		where+" must be a mapping {image, name}; write it as `- image: REF`",
-		"image", "name")
+		targetKeys...)
 	if !ok {
 		return t, false
 	}

@@ -1,0 +1,48 @@
+package targets
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/invopop/jsonschema"
+)
+
+// The types below are the target list's shape for its JSON Schema (editors
+// read it through `# yaml-language-server: $schema=...`). The parser walks
+// YAML nodes itself, for positions; TestSchemaMatchesParser keeps the two in
+// step.
+
+// Document is a whole target list.
+type Document struct {
+	Helper  DocHelper   `json:"helper" jsonschema:"required,title=Helper,description=The docker-credential-ecr-login to build."`
+	Go      string      `json:"go,omitempty" jsonschema:"title=Toolchain image,description=Image whose /usr/local/go is the Go toolchain (default golang:1.26).,default=golang:1.26,example=golang:1.26"`
+	Targets []DocTarget `json:"targets" jsonschema:"required,minItems=1,title=Targets,description=One binary is built for each image and verified in it."`
+}
+
+// DocHelper is the helper block.
+type DocHelper struct {
+	Version string `json:"version" jsonschema:"required,pattern=^v[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$,description=Module version of github.com/awslabs/amazon-ecr-credential-helper/ecr-login.,example=v0.12.0"`
+}
+
+// DocTarget is one entry of targets.
+type DocTarget struct {
+	Image string `json:"image" jsonschema:"required,minLength=1,description=Image reference the binary is built in and for.,example=docker:19.03.12"`
+	Name  string `json:"name,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$,maxLength=227,description=Target name; the file is docker-credential-ecr-login-NAME. Default: last path element of the repository _ tag."`
+}
+
+// SchemaID is where the schema of this version is published.
+const SchemaID = "https://github.com/llbgen/llbgen/targets.schema.json"
+
+// Schema returns the JSON Schema of a target list, made from Document.
+func Schema() ([]byte, error) {
+	r := &jsonschema.Reflector{ExpandedStruct: true, DoNotReference: true}
+	s := r.Reflect(&Document{})
+	s.ID = SchemaID
+	s.Title = "llbgen target list"
+	s.Description = "The images llbgen builds docker-credential-ecr-login for (targets.yaml)."
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding the schema: %w", err)
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,131 @@
+package targets
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+)
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	data, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("schema.json")
+	if err != nil {
+		t.Fatalf("the schema does not compile: %v", err)
+	}
+	return s
+}
+
+// yamlToJSON turns a YAML document into the value a validator takes.
+func yamlToJSON(t *testing.T, data []byte) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRepositoryListMatchesSchema(t *testing.T) {
+	s := compileSchema(t)
+	data, err := os.ReadFile("../../targets.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(yamlToJSON(t, data)); err != nil {
+		t.Errorf("targets.yaml does not match the schema: %v", err)
+	}
+}
+
+// The schema refuses what the parser refuses, for what a schema can say.
+func TestSchemaRefuses(t *testing.T) {
+	s := compileSchema(t)
+	for name, doc := range map[string]string{
+		"unknown key":     "helper: {version: v0.12.0}\ntargets: [{image: a, platform: x}]\n",
+		"no version":      "helper: {}\ntargets: [{image: a}]\n",
+		"short version":   "helper: {version: v1}\ntargets: [{image: a}]\n",
+		"empty targets":   "helper: {version: v0.12.0}\ntargets: []\n",
+		"escaping name":   "helper: {version: v0.12.0}\ntargets: [{image: a, name: ../x}]\n",
+		"top-level extra": "helper: {version: v0.12.0}\ntargets: [{image: a}]\nextra: 1\n",
+	} {
+		if _, err := Parse("t.yaml", []byte(doc)); err == nil {
+			t.Fatalf("%s: the parser accepts it; the case is wrong", name)
+		}
+		if err := s.Validate(yamlToJSON(t, []byte(doc))); err == nil {
+			t.Errorf("%s: the schema accepts what the parser refuses", name)
+		}
+	}
+}
+
+// The schema's properties are exactly the keys the parser knows.
+func TestSchemaMatchesParser(t *testing.T) {
+	data, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Properties map[string]struct {
+			Properties map[string]any `json:"properties"`
+			Items      struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"items"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(m map[string]any) string {
+		var k []string
+		for key := range m {
+			k = append(k, key)
+		}
+		sort.Strings(k)
+		return strings.Join(k, " ")
+	}
+	var top []string
+	for k := range s.Properties {
+		top = append(top, k)
+	}
+	slices.Sort(top)
+	if got := strings.Join(top, " "); got != strings.Join(sortedCopy(topKeys), " ") {
+		t.Errorf("schema top-level keys %q, parser knows %q", got, topKeys)
+	}
+	if got := keys(s.Properties["helper"].Properties); got != strings.Join(sortedCopy(helperKeys), " ") {
+		t.Errorf("schema helper keys %q, parser knows %q", got, helperKeys)
+	}
+	if got := keys(s.Properties["targets"].Items.Properties); got != strings.Join(sortedCopy(targetKeys), " ") {
+		t.Errorf("schema target keys %q, parser knows %q", got, targetKeys)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
