@@ -4,16 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/llbgen/llbgen/pkg/build"
-	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
-	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 )
 
 const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST into ./out
@@ -32,69 +28,27 @@ const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST int
 
 // buildOptions are the flags of `llbgen build`.
 type buildOptions struct {
-	list     listOptions
-	out      string
-	addr     string
-	progress string
-	tls      build.TLS
-	print    bool
+	list       listOptions
+	daemon     daemonOptions
+	out        string
+	print      bool
+	locked     bool
+	provenance bool
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	o.list.addFlags(fs)
 	fs.StringVarP(&o.out, "out", "o", "out", "output directory: each binary lands whole or not at all, other files are untouched")
-	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh:// (default $BUILDKIT_HOST, then "+build.DefaultAddr+")")
-	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
-	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
-	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
-	fs.StringVar(&o.tls.Key, "tlskey", "", "client key for a tcp:// daemon")
-	fs.StringVar(&o.tls.ServerName, "tlsservername", "", "server name the daemon's certificate must carry (default: the address's host)")
+	o.daemon.addFlags(fs)
 	fs.BoolVar(&o.print, "print", false, "print the resolved targets as JSON on stdout and build nothing")
+	fs.BoolVar(&o.locked, "locked", false, "require FILE.lock (see llbgen lock) and build from its pinned digests; without the flag a lock is used when it exists")
+	fs.BoolVar(&o.provenance, "provenance", false, "also write BuildKit's SLSA provenance attestation (mode=max) into the output directory")
 }
 
-// addrSchemes are the address forms buildctl accepts.
-var addrSchemes = []string{"unix", "tcp", "docker-container", "kube-pod", "podman-container", "nerdctl-container", "ssh", "npipe"}
-
-// Validate fills defaults from the environment and refuses bad values
-// before anything is contacted or written.
+// Validate refuses bad values before anything is contacted or written.
 func (o *buildOptions) Validate(stderr io.Writer) error {
-	addrFrom := "--addr"
-	if o.addr == "" {
-		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
-	}
-	if o.addr == "" {
-		o.addr = build.DefaultAddr
-	}
-	scheme, _, ok := strings.Cut(o.addr, "://")
-	if !ok || !slices.Contains(addrSchemes, scheme) {
-		return usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME or ssh://USER@HOST", addrFrom, o.addr)
-	}
-	progressFrom := "--progress"
-	if o.progress == "" {
-		o.progress, progressFrom = os.Getenv("BUILDKIT_PROGRESS"), "BUILDKIT_PROGRESS"
-	}
-	if o.progress == "" {
-		o.progress = string(progressui.AutoMode)
-	}
-	switch progressui.DisplayMode(o.progress) {
-	case progressui.AutoMode, progressui.PlainMode, progressui.RawJSONMode, progressui.QuietMode:
-	case progressui.TtyMode:
-		if f, ok := stderr.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-			return usagef("%s tty: standard error is not a terminal; use auto or plain", progressFrom)
-		}
-	default:
-		return usagef("%s %q: want auto, tty, plain, rawjson or quiet", progressFrom, o.progress)
-	}
-	if (o.tls.Cert == "") != (o.tls.Key == "") {
-		return usagef("--tlscert and --tlskey go together")
-	}
-	for flag, path := range map[string]string{"--tlscacert": o.tls.CACert, "--tlscert": o.tls.Cert, "--tlskey": o.tls.Key} {
-		if path == "" {
-			continue
-		}
-		if _, err := os.Stat(path); err != nil {
-			return usagef("%s: %v", flag, err)
-		}
+	if err := o.daemon.Validate(stderr); err != nil {
+		return err
 	}
 	if strings.TrimSpace(o.out) == "" {
 		return usagef("--out is empty")
@@ -133,18 +87,20 @@ target or the build failed, 2 bad input.`,
 			if opts.print {
 				return printPlan(stdout, list, opts.out)
 			}
+			lk, err := opts.list.lock(list, opts.locked)
+			if err != nil {
+				return err
+			}
 			out, err := outdir.Open(opts.out)
 			if err != nil {
 				return err
 			}
-			progressOut := io.Writer(stderr)
-			outcome, err := build.Run(cmd.Context(), list, out, build.Options{
-				Addr:        opts.addr,
-				TLS:         opts.tls,
-				Progress:    progressui.DisplayMode(opts.progress),
-				ProgressOut: progressOut,
-				Env:         graph.EnvFromOS(),
-			})
+			bopt, err := opts.daemon.options(stderr)
+			if err != nil {
+				return err
+			}
+			bopt.Lock, bopt.Provenance = lk, opts.provenance
+			outcome, err := build.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err
 			}

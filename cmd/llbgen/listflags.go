@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/spf13/pflag"
 )
@@ -94,4 +95,30 @@ func (f *nameFlag) Set(v string) error {
 	}
 	f.o.images[n-1].Name = v
 	return nil
+}
+
+// lock returns the lock of a file-based list: required, it must exist;
+// otherwise it is used when it exists. A lock that does not cover the list
+// is bad input. Lists made from --image flags have none.
+func (o *listOptions) lock(list *targets.List, required bool) (*lock.File, error) {
+	if len(o.images) > 0 {
+		if required {
+			return nil, usagef("--locked needs a target list file; --image lists have no lock")
+		}
+		return nil, nil
+	}
+	path := lock.Path(o.file)
+	f, err := lock.Read(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && required:
+		return nil, usagef("--locked: no lock at %s; write it with llbgen lock -f %s", path, o.file)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, usageError{err}
+	}
+	if err := f.Check(path, list); err != nil {
+		return nil, usageError{err}
+	}
+	return f, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/llbgen/llbgen/internal/testbed"
+	"github.com/llbgen/llbgen/pkg/graph"
 )
 
 var (
@@ -147,7 +148,7 @@ func assertFiles(t *testing.T, dir string, want map[string]string) {
 		got = append(got, e.Name())
 	}
 	for f := range want {
-		exp = append(exp, f)
+		exp = append(exp, f, f+graph.BuildInfoSuffix)
 	}
 	exp = append(exp, "SHA256SUMS")
 	sort.Strings(exp)
@@ -197,7 +198,13 @@ func assertSums(t *testing.T, dir string) {
 
 func countBinaries(t *testing.T, dir string) int {
 	entries, _ := filepath.Glob(filepath.Join(dir, "docker-credential-ecr-login-*"))
-	return len(entries)
+	n := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e, graph.BuildInfoSuffix) {
+			n++
+		}
+	}
+	return n
 }
 
 // assertStatic checks the binary has no ELF interpreter: CGO_ENABLED=0 made

@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/containerd/platforms"
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -25,7 +27,7 @@ const rootExample = `  # build the images of targets.yaml on a BuildKit daemon
 // run is the whole program: parse args, do the work, return the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newRootCmd(stdout)
-	cmd.AddCommand(newBuildCmd(stdout, stderr), newSchemaCmd(stdout), newFrontendCmd())
+	cmd.AddCommand(newBuildCmd(stdout, stderr), newLockCmd(stderr), newSchemaCmd(stdout), newFrontendCmd())
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -52,8 +54,12 @@ each binary is compiled in a stage rooted in its image, run there with
 Pipe the definition into buildctl; the definition is binary, so llbgen
 refuses to write it to a terminal.
 
+When FILE.lock exists (see llbgen lock), the definition builds from its
+pinned image digests and checks the helper module against its hash.
+
 Environment: GOPROXY, GONOSUMDB, GOPRIVATE and GOINSECURE are passed to
-the stage that downloads modules.`,
+the stage that downloads modules; SOURCE_DATE_EPOCH dates the exported
+files (otherwise they carry the helper version's time).`,
 		Example: rootExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,12 +78,28 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 	if err != nil {
 		return err
 	}
-	g, err := graph.Build(list, graph.Options{Env: graph.EnvFromOS()})
+	lk, err := opts.lock(list, false)
+	if err != nil {
+		return err
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	gopt := graph.Options{Env: graph.EnvFromOS(), SourceDateEpoch: epoch}
+	platform := graph.DefaultPlatform()
+	if lk != nil {
+		gopt.Images, gopt.ModuleSum = lk.Resolved(), lk.Helper.Sum
+		if platform, err = platforms.Parse(lk.Platform); err != nil {
+			return usagef("%s: platform %q: %v", lock.Path(opts.file), lk.Platform, err)
+		}
+	}
+	g, err := graph.Build(list, gopt)
 	if err != nil {
 		return fmt.Errorf("making the graph: %w", err)
 	}
 	// The whole definition first: a failure must leave nothing on stdout.
-	def, err := graph.Definition(ctx, g.Output, graph.DefaultPlatform())
+	def, err := graph.Definition(ctx, g.Output, platform)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -31,6 +33,21 @@ type Options struct {
 	Env map[string]string
 	// ConnectTimeout bounds the first contact with the daemon.
 	ConnectTimeout time.Duration
+	// Lock, when set, pins every image and the helper module's hash.
+	Lock *lock.File
+	// SourceDateEpoch, when not zero, dates the exported files.
+	SourceDateEpoch int64
+	// Provenance asks BuildKit for a SLSA provenance attestation (mode=max)
+	// of the verified binaries, written beside them.
+	Provenance bool
+}
+
+func (o Options) graphOptions(resolved map[string]graph.Resolved) graph.Options {
+	g := graph.Options{Env: o.Env, Images: resolved, SourceDateEpoch: o.SourceDateEpoch}
+	if o.Lock != nil {
+		g.ModuleSum = o.Lock.Helper.Sum
+	}
+	return g
 }
 
 // TLS holds the files for a tcp:// daemon, as buildctl's flags do.

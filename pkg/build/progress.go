@@ -89,3 +89,12 @@ func (c *collector) failed(prefix string) []*vertex {
 	}
 	return out
 }
+
+// failedIfAny is failed on a collector that may not exist (the session
+// never started).
+func (c *collector) failedIfAny(prefix string) []*vertex {
+	if c == nil {
+		return nil
+	}
+	return c.failed(prefix)
+}

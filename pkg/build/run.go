@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
 )
 
@@ -32,31 +38,111 @@ func (e *LostError) Unwrap() error { return e.Err }
 // connection, canceled); then out is left as it was. Failed targets are in
 // the Outcome.
 func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) (*Outcome, error) {
-	c, platform, err := connect(ctx, opt)
-	if err != nil {
-		return nil, err
+	var s *solve
+	var attest string
+	if opt.Provenance {
+		dir, err := os.MkdirTemp("", "llbgen-attest-")
+		if err != nil {
+			return nil, fmt.Errorf("provenance: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		attest = dir
 	}
-	defer c.Close()
-
-	s := newSolve(list, out, opt, platform)
-	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress, s.col)
-	if err != nil {
-		return nil, err
+	err := Session(ctx, opt, func(col *collector, platform ocispecs.Platform) gateway.BuildFunc {
+		s = newSolve(list, out, opt, platform, col)
+		s.returnResult = opt.Provenance
+		return s.build
+	}, attest)
+	if err == nil && attest != "" {
+		err = stageAttestations(attest, out)
 	}
-	_, err = c.Build(ctx, client.SolveOpt{Session: attachables()}, "llbgen", s.build, disp.status)
-	disp.wait()
-	if err == nil {
+	if err == nil && s != nil {
 		err = s.lostConnection()
+		if err != nil {
+			err = runError(ctx, opt.Addr, err)
+		}
 	}
 	if err != nil {
 		out.Discard()
-		return nil, runError(ctx, opt.Addr, err)
+		return nil, err
 	}
 	s.explainFailures()
 	if err := out.Commit(s.files()); err != nil {
 		return nil, fmt.Errorf("writing into %s: %w", out.Path(), err)
 	}
 	return &Outcome{Out: out, Results: s.results}, nil
+}
+
+// Session connects to the daemon and runs one build session with BuildKit's
+// progress display and the user's registry credentials. prepare receives
+// the collector of the session's progress and the daemon's platform, and
+// returns the build function.
+//
+// With attestDir, BuildKit's provenance attestation (mode=max) of the
+// result is exported there.
+func Session(ctx context.Context, opt Options, prepare func(*collector, ocispecs.Platform) gateway.BuildFunc, attestDir string) error {
+	c, platform, err := connect(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if opt.Lock != nil && opt.Lock.Platform != platforms.Format(platform) {
+		return fmt.Errorf("the lock is for %s, the daemon at %s builds for %s; run llbgen lock against this daemon", opt.Lock.Platform, opt.Addr, platforms.Format(platform))
+	}
+	col := newCollector()
+	fn := prepare(col, platform)
+	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress, col)
+	if err != nil {
+		return err
+	}
+	so := client.SolveOpt{Session: attachables()}
+	if attestDir != "" {
+		so.FrontendAttrs = map[string]string{"attest:provenance": "mode=max"}
+		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
+	}
+	_, err = c.Build(ctx, so, "llbgen", fn, disp.status)
+	disp.wait()
+	if err != nil {
+		return runError(ctx, opt.Addr, err)
+	}
+	return nil
+}
+
+// stageAttestations moves the attestation files BuildKit exported (JSON,
+// beside a copy of the binaries) into the output directory.
+func stageAttestations(dir string, out *outdir.Dir) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("provenance: %w", err)
+	}
+	found := false
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") || !e.Type().IsRegular() {
+			continue
+		}
+		found = true
+		src := filepath.Join(dir, e.Name())
+		fi, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("provenance: %w", err)
+		}
+		err = out.Write(e.Name(), 0o644, fi.ModTime(), func(w io.Writer) error {
+			f, err := os.Open(src)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("provenance: %w", err)
+		}
+	}
+	if !found {
+		return fmt.Errorf("provenance: BuildKit exported no attestation")
+	}
+	return nil
 }
 
 // runError says why a whole run failed.

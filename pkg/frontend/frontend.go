@@ -16,14 +16,18 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/llbgen/llbgen/pkg/build"
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Build arguments the frontend reads.
@@ -55,6 +59,18 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 			env[k] = v
 		}
 	}
+	lk, err := readLock(ctx, c, src.Filename, list)
+	if err != nil {
+		return nil, err
+	}
+	gopt := graph.Options{Env: env}
+	if v := bc.BuildArgs["SOURCE_DATE_EPOCH"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("build-arg:SOURCE_DATE_EPOCH %q: want seconds since 1970", v)
+		}
+		gopt.SourceDateEpoch = n
+	}
 
 	refs := []string{list.Go.Full}
 	for _, t := range list.Targets {
@@ -67,6 +83,13 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	case len(bc.BuildPlatforms) > 0:
 		platform = bc.BuildPlatforms[0]
 	}
+	if lk != nil {
+		if platform, err = platforms.Parse(lk.Platform); err != nil {
+			return nil, fmt.Errorf("%s: platform %q: %w", lock.Path(src.Filename), lk.Platform, err)
+		}
+		gopt.Images, gopt.ModuleSum = lk.Resolved(), lk.Helper.Sum
+		return solve(ctx, c, list, gopt, platform)
+	}
 	resolved, unresolved := build.ResolveImages(ctx, c, refs, platform)
 	if err, bad := unresolved[list.Go.Full]; bad {
 		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
@@ -76,7 +99,13 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 			return nil, fmt.Errorf("target %s: %s", t.Name, build.ImageCause("image", t.Image.Ref, err))
 		}
 	}
-	g, err := graph.Build(list, graph.Options{Env: env, Images: resolved})
+	gopt.Images = resolved
+	return solve(ctx, c, list, gopt, platform)
+}
+
+// solve builds the whole graph and returns it as the build's result.
+func solve(ctx context.Context, c gateway.Client, list *targets.List, gopt graph.Options, platform ocispecs.Platform) (*gateway.Result, error) {
+	g, err := graph.Build(list, gopt)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +118,45 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// readLock reads FILE.lock from beside the target list in the build's
+// Dockerfile input, when it is there; a lock that does not cover the list
+// fails the build.
+func readLock(ctx context.Context, c gateway.Client, file string, list *targets.List) (*lock.File, error) {
+	name := lock.Path(file)
+	st := llb.Local("dockerfile",
+		llb.FollowPaths([]string{name}),
+		llb.SessionID(c.BuildOpts().SessionID),
+		llb.SharedKeyHint("dockerfile"),
+		llb.WithCustomName("load the lock "+name))
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if _, err := ref.StatFile(ctx, gateway.StatRequest{Path: name}); err != nil {
+		return nil, nil // no lock beside the list
+	}
+	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	f, err := lock.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Check(name, list); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Select applies the build arguments to a parsed list: TARGETS picks a

@@ -3,6 +3,7 @@ package graph
 import (
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
 )
 
 // modCache is where the downloaded modules are mounted in every stage.
@@ -35,6 +36,25 @@ func (b *builder) download(goImg llb.State) llb.State {
 	return deps.AddMount(modCache, mods)
 }
 
+// moduleFile is a file of the helper module in the module cache's download
+// directory: ".info", ".ziphash", ...
+func (b *builder) moduleFile(ext string) string {
+	return modCache + "/" + ModuleFile(b.list.Helper.Version, ext)
+}
+
+// checkModule holds the build to the locked module hash, when there is one.
+func (b *builder) checkModule(goImg, verifier, modules llb.State) llb.State {
+	if b.opt.ModuleSum == "" {
+		return modules
+	}
+	run := goImg.User("0:0").Dir("/").Network(pb.NetMode_NONE).Run(
+		llb.Args([]string{verifierBin, "modsum", "-ziphash", b.moduleFile(".ziphash"), "-want", b.opt.ModuleSum}),
+		llb.AddMount(verifierDir, verifier, llb.Readonly),
+		llb.WithCustomName("check the helper module against the lock"),
+	)
+	return run.AddMount(modCache, modules)
+}
+
 // passThrough copies the module-fetching settings given to llbgen, in a fixed
 // order so the definition does not depend on map order.
 func (b *builder) passThrough() llb.StateOption {
@@ -46,4 +66,22 @@ func (b *builder) passThrough() llb.StateOption {
 		}
 		return s
 	}
+}
+
+// ModuleFile is the path, inside the module cache that Modules returns, of
+// a file the module proxy served for the helper: ".info", ".ziphash", ...
+func ModuleFile(version, ext string) string {
+	return "cache/download/" + targets.HelperModule + "/@v/" + version + ext
+}
+
+// Modules is the download stage alone: the module cache holding the helper
+// and every module its build needs, checked against the Go checksum
+// database. `llbgen lock` reads the helper's hash from it.
+func Modules(list *targets.List, opt Options) (llb.State, error) {
+	b := &builder{list: list, opt: opt}
+	goImg, err := b.image(list.Go.Full)
+	if err != nil {
+		return llb.State{}, err
+	}
+	return b.download(goImg), nil
 }

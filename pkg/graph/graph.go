@@ -43,6 +43,12 @@ type Options struct {
 	// ...) can change neither what is built nor how it is checked.
 	// Unresolved images are used by reference.
 	Images map[string]Resolved
+	// ModuleSum is the helper module's locked h1: hash; when set, the build
+	// fails unless the downloaded module has it.
+	ModuleSum string
+	// SourceDateEpoch, when not zero, dates every exported file; otherwise
+	// they carry the helper version's time from the module proxy.
+	SourceDateEpoch int64
 }
 
 // Resolved is an image as a daemon resolved it for the platform built.
@@ -71,15 +77,15 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	modules := b.download(goImg)
 	verifier := b.verifier(goImg)
+	modules := b.checkModule(goImg, verifier, b.download(goImg))
 	var bins []llb.State
 	for _, t := range list.Targets {
 		img, err := b.image(t.Image.Full)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
-		bin := b.compile(t, img, goImg, modules)
+		bin := b.compile(t, img, goImg, modules, verifier)
 		v := b.verify(t, img, bin, verifier)
 		g.Verified[t.Name] = v
 		bins = append(bins, v)

@@ -125,8 +125,12 @@ func TestCompileStage(t *testing.T) {
 			op := d.exec(t, "compile "+tg.Name+" ")
 			ex := op.GetExec()
 			args := ex.Meta.Args
-			if args[0] != "/usr/local/go/bin/go" {
-				t.Errorf("compile must run go directly, no shell: args %q", args)
+			if args[0] != verifierBin || args[1] != "gobuild" {
+				t.Errorf("compile must run go through the static wrapper, no shell: args %q", args)
+			}
+			args = args[slices.Index(args, "--")+1:]
+			if args[0] != "/usr/local/go/bin/go" || args[3] != "build" {
+				t.Errorf("the wrapper must run go build: %q", args)
 			}
 			for _, want := range []string{"-trimpath", "./cli/docker-credential-ecr-login"} {
 				if !slices.Contains(args, want) {
@@ -315,6 +319,33 @@ func TestResolvedImagesArePinnedAndConfigApplied(t *testing.T) {
 			if v, ok := env[k]; ok && (v == "off" || v == "-tags=evil" || v == "/image/bin" || v == "1") {
 				t.Errorf("%s: the image's %s=%s leaked into the stage", name, k, v)
 			}
+		}
+	}
+}
+
+// A lock's module hash adds a check between download and compile; a
+// SOURCE_DATE_EPOCH reaches the wrapper that dates the binary.
+func TestModuleSumAndEpoch(t *testing.T) {
+	d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc=", SourceDateEpoch: 1700000000}).Output)
+	check := d.exec(t, "check the helper module against the lock")
+	if a := strings.Join(check.GetExec().Meta.Args, " "); !strings.Contains(a, "modsum") || !strings.Contains(a, "-want h1:abc=") {
+		t.Errorf("check args %q", a)
+	}
+	if check.GetExec().Network != pb.NetMode_NONE {
+		t.Error("the check needs no network")
+	}
+	op := d.exec(t, "compile docker_19.03.12 ")
+	mods := mount(t, op, modCache)
+	if !strings.HasPrefix(d.names[digest.Digest(op.Inputs[mods.Input].Digest)], "check the helper module") {
+		t.Error("compile does not take its modules from the check")
+	}
+	if a := strings.Join(op.GetExec().Meta.Args, " "); !strings.Contains(a, "-epoch 1700000000") {
+		t.Errorf("compile args %q lack the epoch", a)
+	}
+	plain := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{}).Output)
+	for dg, op := range plain.ops {
+		if op.GetExec() != nil && strings.HasPrefix(plain.names[dg], "check the helper module") {
+			t.Error("a check without a lock")
 		}
 	}
 }

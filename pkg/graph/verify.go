@@ -15,6 +15,10 @@ import (
 //go:embed verifier/main.go
 var verifierSource []byte
 
+// BuildInfoSuffix names the file beside each binary that holds its Go build
+// information (`go version -m`); the verifier writes it.
+const BuildInfoSuffix = ".buildinfo"
+
 const (
 	verifierDir = "/llbgen/verifier"
 	verifierBin = verifierDir + "/verifier"

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // SumsFile is the checksum file kept beside the binaries.
@@ -62,10 +63,11 @@ func (d *Dir) create() error {
 	return nil
 }
 
-// Write stages the file name with the content fill writes. The file counts
-// as staged only when fill, the sync and the close all succeed; otherwise
-// it is removed and the error returned. Staged files reach name at Commit.
-func (d *Dir) Write(name string, mode os.FileMode, fill func(io.Writer) error) error {
+// Write stages the file name with the content fill writes, dated mtime
+// (unless zero). The file counts as staged only when fill, the sync and the
+// close all succeed; otherwise it is removed and the error returned. Staged
+// files reach name at Commit.
+func (d *Dir) Write(name string, mode os.FileMode, mtime time.Time, fill func(io.Writer) error) error {
 	if name != filepath.Base(name) || name == "" || strings.HasPrefix(name, ".") || name == SumsFile {
 		return fmt.Errorf("refusing to write %q into the output directory", name)
 	}
@@ -87,6 +89,9 @@ func (d *Dir) Write(name string, mode os.FileMode, fill func(io.Writer) error) e
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && !mtime.IsZero() {
+		err = os.Chtimes(p, mtime, mtime)
 	}
 	if err != nil {
 		os.Remove(p)

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, d *Dir, name, body string) {
 	t.Helper()
-	if err := d.Write(name, 0o755, func(w io.Writer) error {
+	if err := d.Write(name, 0o755, time.Time{}, func(w io.Writer) error {
 		_, err := io.WriteString(w, body)
 		return err
 	}); err != nil {
@@ -105,7 +106,7 @@ func TestWriteRefusesNamesOutsideTheDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"../x", "a/b", ".hidden", SumsFile, ""} {
-		if err := d.Write(name, 0o644, func(io.Writer) error { return nil }); err == nil {
+		if err := d.Write(name, 0o644, time.Time{}, func(io.Writer) error { return nil }); err == nil {
 			t.Errorf("Write(%q) accepted", name)
 		}
 	}
@@ -119,7 +120,7 @@ func TestFailedWriteNeverLands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = d.Write("bin-a", 0o755, func(w io.Writer) error {
+	err = d.Write("bin-a", 0o755, time.Time{}, func(w io.Writer) error {
 		io.WriteString(w, "HALF")
 		return errors.New("disk full")
 	})
@@ -202,7 +203,7 @@ func TestConcurrentCommits(t *testing.T) {
 			}
 			body := strings.Repeat(string(rune('a'+i)), 1<<20)
 			for _, name := range []string{"bin-x", "bin-y"} {
-				if err := d.Write(name, 0o755, func(w io.Writer) error {
+				if err := d.Write(name, 0o755, time.Time{}, func(w io.Writer) error {
 					_, err := io.WriteString(w, body)
 					return err
 				}); err != nil {

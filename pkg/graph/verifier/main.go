@@ -8,15 +8,24 @@
 //	    runs BIN version in the image it is mounted in; copies BIN to FILE only
 //	    when the run succeeds and its output ends in VERSION.
 //	verifier sums -dir DIR -out FILE
-//	    writes FILE in `sha256sum -c` format for the files of DIR, sorted by name.
+//	    writes FILE in `sha256sum -c` format for the binaries of DIR, sorted
+//	    by name.
+//	verifier modsum -ziphash FILE -want h1:...
+//	    fails unless the downloaded module's hash is the locked one.
+//	verifier gobuild -info INFO -commit-var VAR [-epoch N] -out BIN -- go build ...
+//	    runs the go command; when the module proxy's INFO reports the origin
+//	    commit, adds `-X VAR=<7-char commit>` to its -ldflags; then dates BIN
+//	    at N (SOURCE_DATE_EPOCH) or else at the version's time from INFO.
 package main
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +49,10 @@ func main() {
 		err = runCheck(os.Args[2:])
 	case "sums":
 		err = runSums(os.Args[2:])
+	case "gobuild":
+		err = runGoBuild(os.Args[2:])
+	case "modsum":
+		err = runModSum(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -70,6 +83,9 @@ func runCheck(args []string) error {
 		return err
 	}
 	if err := copyFile(*in, *out); err != nil {
+		return fmt.Errorf("target %s: %w", *target, err)
+	}
+	if err := writeBuildInfo(*out); err != nil {
 		return fmt.Errorf("target %s: %w", *target, err)
 	}
 	fmt.Printf("target %s: verified: %s\n", *target, strings.TrimSpace(output))
@@ -138,12 +154,17 @@ func missingInterpreter(bin string) string {
 	return ""
 }
 
+// copyFile copies src to dst, keeping its modification time.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
@@ -155,7 +176,30 @@ func copyFile(src, dst string) error {
 		out.Close()
 		return fmt.Errorf("copying %s: %w", src, err)
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+}
+
+// BuildInfoSuffix names the file beside each binary that holds its Go build
+// information, as `go version -m` prints it.
+const BuildInfoSuffix = ".buildinfo"
+
+func writeBuildInfo(bin string) error {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return fmt.Errorf("reading the build information: %w", err)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return err
+	}
+	path := bin + BuildInfoSuffix
+	if err := os.WriteFile(path, []byte(goVersionM(filepath.Base(bin), info)), 0o644); err != nil {
+		return err
+	}
+	return os.Chtimes(path, fi.ModTime(), fi.ModTime())
 }
 
 func runSums(args []string) error {
@@ -175,8 +219,17 @@ func runSums(args []string) error {
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(*out, data, 0o644)
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		return err
+	}
+	if !sumsTime.IsZero() {
+		return os.Chtimes(*out, sumsTime, sumsTime)
+	}
+	return nil
 }
+
+// sumsTime is the newest binary's time: SHA256SUMS is dated like its files.
+var sumsTime time.Time
 
 // sums returns `sha256sum -c` lines ("HEX  NAME") for the regular files of
 // dir, sorted by name.
@@ -186,11 +239,16 @@ func sums(dir string) ([]byte, error) {
 		return nil, err
 	}
 	var names []string
+	var newest time.Time
 	for _, e := range entries {
-		if e.Type().IsRegular() && e.Name() != "SHA256SUMS" {
+		if e.Type().IsRegular() && e.Name() != "SHA256SUMS" && !strings.HasSuffix(e.Name(), BuildInfoSuffix) {
 			names = append(names, e.Name())
+			if fi, err := e.Info(); err == nil && fi.ModTime().After(newest) {
+				newest = fi.ModTime()
+			}
 		}
 	}
+	sumsTime = newest
 	sort.Strings(names)
 	var b strings.Builder
 	for _, name := range names {
@@ -207,4 +265,94 @@ func sums(dir string) ([]byte, error) {
 		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(h.Sum(nil)), name)
 	}
 	return []byte(b.String()), nil
+}
+
+// goVersionM formats build information as `go version -m FILE` prints it.
+func goVersionM(name string, info *buildinfo.BuildInfo) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n", name, info.GoVersion)
+	for _, line := range strings.Split(strings.TrimRight(info.String(), "\n"), "\n") {
+		if !strings.HasPrefix(line, "go\t") {
+			b.WriteString("\t" + line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// moduleInfo is the part of a module proxy's .info file llbgen reads.
+type moduleInfo struct {
+	Version string
+	Time    time.Time
+	Origin  *struct{ VCS, URL, Hash string }
+}
+
+func runGoBuild(args []string) error {
+	fs := flag.NewFlagSet("gobuild", flag.ContinueOnError)
+	infoPath := fs.String("info", "", "the module proxy's .info file of the module built")
+	commitVar := fs.String("commit-var", "", "variable to stamp with the origin commit")
+	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH for the binary's time (0: the version's time)")
+	out := fs.String("out", "", "the binary go build writes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cmdArgs := fs.Args()
+	if *infoPath == "" || *out == "" || len(cmdArgs) == 0 {
+		return errors.New("gobuild needs -info, -out and a command after --")
+	}
+	data, err := os.ReadFile(*infoPath)
+	if err != nil {
+		return fmt.Errorf("reading the module's info: %w", err)
+	}
+	var info moduleInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return fmt.Errorf("reading the module's info: %w", err)
+	}
+	cmdArgs = stampCommit(cmdArgs, *commitVar, info)
+	cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(cmdArgs, " "), err)
+	}
+	t := info.Time
+	if *epoch > 0 {
+		t = time.Unix(*epoch, 0)
+	}
+	if t.IsZero() {
+		return nil
+	}
+	return os.Chtimes(*out, t, t)
+}
+
+// stampCommit adds the origin commit to the -ldflags argument, when the
+// proxy reported one, as upstream's release build does.
+func stampCommit(args []string, commitVar string, info moduleInfo) []string {
+	if commitVar == "" || info.Origin == nil || len(info.Origin.Hash) < 7 {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == "-ldflags" {
+			out[i+1] += " -X " + commitVar + "=" + info.Origin.Hash[:7]
+			return out
+		}
+	}
+	return out
+}
+
+func runModSum(args []string) error {
+	fs := flag.NewFlagSet("modsum", flag.ContinueOnError)
+	ziphash := fs.String("ziphash", "", "the module cache's .ziphash file of the module")
+	want := fs.String("want", "", "the locked h1: hash")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*ziphash)
+	if err != nil {
+		return fmt.Errorf("reading the module's hash: %w", err)
+	}
+	if got := strings.TrimSpace(string(data)); got != *want {
+		return fmt.Errorf("the helper module's hash is %s, the lock says %s: the module changed under its version, or the lock is stale (run llbgen lock)", got, *want)
+	}
+	fmt.Printf("module hash %s matches the lock\n", *want)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheck(t *testing.T) {
@@ -75,5 +76,67 @@ func TestSums(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("sha256sum -c rejects our file: %v\n%s", err, out)
 		}
+	}
+}
+
+func TestStampCommit(t *testing.T) {
+	args := []string{"go", "build", "-ldflags", "-s -buildid=", "./x"}
+	withOrigin := moduleInfo{Origin: &struct{ VCS, URL, Hash string }{Hash: "0123456789abcdef"}}
+	got := stampCommit(args, "m/version.GitCommitSHA", withOrigin)
+	if got[3] != "-s -buildid= -X m/version.GitCommitSHA=0123456" {
+		t.Errorf("ldflags %q", got[3])
+	}
+	if args[3] != "-s -buildid=" {
+		t.Error("stampCommit changed its input")
+	}
+	if got := stampCommit(args, "m/version.GitCommitSHA", moduleInfo{}); strings.Join(got, " ") != strings.Join(args, " ") {
+		t.Errorf("no origin: args changed to %q", got)
+	}
+}
+
+func TestModSum(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "v1.ziphash")
+	if err := os.WriteFile(f, []byte("h1:abc="), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := runModSum([]string{"-ziphash", f, "-want", "h1:abc="}); err != nil {
+		t.Errorf("matching hash refused: %v", err)
+	}
+	if err := runModSum([]string{"-ziphash", f, "-want", "h1:xyz="}); err == nil || !strings.Contains(err.Error(), "the lock says h1:xyz=") {
+		t.Errorf("a changed module passed: %v", err)
+	}
+}
+
+// The copy keeps the binary's time; the .buildinfo beside it holds what
+// `go version -m` prints.
+func TestCopyKeepsTimeAndWritesBuildInfo(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "out", "dst")
+	if err := copyFile(self, src); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Unix(1700000000, 0)
+	if err := os.Chtimes(src, when, when); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeBuildInfo(dst); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dst, dst + BuildInfoSuffix} {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.ModTime().Equal(when) {
+			t.Errorf("%s: time %v (%v), want %v", p, fi.ModTime(), err, when)
+		}
+	}
+	info, _ := os.ReadFile(dst + BuildInfoSuffix)
+	if !strings.HasPrefix(string(info), "dst: go1.") || !strings.Contains(string(info), "\n\tpath\t") {
+		t.Errorf("build info %q", info)
 	}
 }

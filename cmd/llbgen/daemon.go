@@ -1,0 +1,108 @@
+package main
+
+import (
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/llbgen/llbgen/pkg/build"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// daemonOptions are the flags of every verb that talks to a BuildKit daemon.
+type daemonOptions struct {
+	addr     string
+	progress string
+	tls      build.TLS
+}
+
+func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh:// (default $BUILDKIT_HOST, then "+build.DefaultAddr+")")
+	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
+	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
+	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
+	fs.StringVar(&o.tls.Key, "tlskey", "", "client key for a tcp:// daemon")
+	fs.StringVar(&o.tls.ServerName, "tlsservername", "", "server name the daemon's certificate must carry (default: the address's host)")
+}
+
+// addrSchemes are the address forms buildctl accepts.
+var addrSchemes = []string{"unix", "tcp", "docker-container", "kube-pod", "podman-container", "nerdctl-container", "ssh", "npipe"}
+
+// Validate fills defaults from the environment and refuses bad values
+// before anything is contacted or written.
+func (o *daemonOptions) Validate(stderr io.Writer) error {
+	addrFrom := "--addr"
+	if o.addr == "" {
+		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
+	}
+	if o.addr == "" {
+		o.addr = build.DefaultAddr
+	}
+	scheme, _, ok := strings.Cut(o.addr, "://")
+	if !ok || !slices.Contains(addrSchemes, scheme) {
+		return usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME or ssh://USER@HOST", addrFrom, o.addr)
+	}
+	progressFrom := "--progress"
+	if o.progress == "" {
+		o.progress, progressFrom = os.Getenv("BUILDKIT_PROGRESS"), "BUILDKIT_PROGRESS"
+	}
+	if o.progress == "" {
+		o.progress = string(progressui.AutoMode)
+	}
+	switch progressui.DisplayMode(o.progress) {
+	case progressui.AutoMode, progressui.PlainMode, progressui.RawJSONMode, progressui.QuietMode:
+	case progressui.TtyMode:
+		if f, ok := stderr.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+			return usagef("%s tty: standard error is not a terminal; use auto or plain", progressFrom)
+		}
+	default:
+		return usagef("%s %q: want auto, tty, plain, rawjson or quiet", progressFrom, o.progress)
+	}
+	if (o.tls.Cert == "") != (o.tls.Key == "") {
+		return usagef("--tlscert and --tlskey go together")
+	}
+	for flag, path := range map[string]string{"--tlscacert": o.tls.CACert, "--tlscert": o.tls.Cert, "--tlskey": o.tls.Key} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return usagef("%s: %v", flag, err)
+		}
+	}
+	return nil
+}
+
+// options is what the pkg/build engine takes from these flags.
+func (o *daemonOptions) options(stderr io.Writer) (build.Options, error) {
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return build.Options{}, err
+	}
+	return build.Options{
+		Addr:            o.addr,
+		TLS:             o.tls,
+		Progress:        progressui.DisplayMode(o.progress),
+		ProgressOut:     stderr,
+		Env:             graph.EnvFromOS(),
+		SourceDateEpoch: epoch,
+	}, nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH, the reproducible-builds date
+// every exported file then carries.
+func sourceDateEpoch() (int64, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, usagef("SOURCE_DATE_EPOCH %q: want seconds since 1970, e.g. 1700000000", v)
+	}
+	return n, nil
+}

@@ -1,0 +1,98 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/client/llb"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Lock resolves every input of list on the daemon: each image to its
+// manifest digest for the daemon's platform, and the helper module to its
+// hash, as the download stage (checksum database on) fetched it.
+func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, error) {
+	opt.Lock, opt.Provenance = nil, false
+	var f *lock.File
+	var col *collector
+	err := Session(ctx, opt, func(c *collector, platform ocispecs.Platform) gateway.BuildFunc {
+		col = c
+		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			var err error
+			f, err = resolveLock(ctx, gc, list, opt, platform)
+			return nil, err
+		}
+	}, "")
+	if err != nil {
+		if vs := col.failedIfAny("download "); len(vs) > 0 {
+			return nil, fmt.Errorf("downloading %s@%s: %s", targets.HelperModule, list.Helper.Version, lastGoError(vs[0]))
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt Options, platform ocispecs.Platform) (*lock.File, error) {
+	resolved, unresolved := ResolveImages(ctx, gc, lock.Refs(list), platform)
+	if len(unresolved) > 0 {
+		var msgs []string
+		for ref, err := range unresolved {
+			msgs = append(msgs, ImageCause("image", ref, err))
+		}
+		sort.Strings(msgs)
+		return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
+	}
+	mods, err := graph.Modules(list, graph.Options{Env: opt.Env, Images: resolved})
+	if err != nil {
+		return nil, err
+	}
+	def, err := mods.Marshal(ctx, llb.Platform(platform))
+	if err != nil {
+		return nil, fmt.Errorf("marshalling the download: %w", err)
+	}
+	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	if err != nil {
+		return nil, fmt.Errorf("downloading the helper module: %w", err)
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, fmt.Errorf("downloading the helper module: %w", err)
+	}
+	sum, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper.Version, ".ziphash")})
+	if err != nil {
+		return nil, fmt.Errorf("reading the helper module's hash: %w", err)
+	}
+	f := &lock.File{
+		Helper: lock.Helper{
+			Module:  targets.HelperModule,
+			Version: list.Helper.Version,
+			Sum:     strings.TrimSpace(string(sum)),
+		},
+		Platform: platforms.Format(platform),
+		Images:   map[string]string{},
+	}
+	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper.Version, ".info")}); err == nil {
+		var info struct {
+			Time   string
+			Origin *struct{ Hash string }
+		}
+		if json.Unmarshal(data, &info) == nil {
+			f.Helper.Time = info.Time
+			if info.Origin != nil {
+				f.Helper.Commit = info.Origin.Hash
+			}
+		}
+	}
+	for ref, r := range resolved {
+		f.Images[ref] = r.Digest.String()
+	}
+	return f, nil
+}

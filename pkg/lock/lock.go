@@ -1,0 +1,194 @@
+// Package lock is a target list's lock file (targets.yaml.lock): every image
+// pinned to its manifest digest for the platform built, and the helper
+// module's checksum from the Go checksum database. With a lock, every way of
+// building a list builds from exactly these inputs.
+package lock
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
+	digest "github.com/opencontainers/go-digest"
+	"go.yaml.in/yaml/v3"
+)
+
+// File is a lock.
+type File struct {
+	Helper   Helper            `yaml:"helper"`
+	Platform string            `yaml:"platform"`
+	Images   map[string]string `yaml:"images"` // full reference -> manifest digest
+}
+
+// Helper pins the helper module.
+type Helper struct {
+	Module  string `yaml:"module"`
+	Version string `yaml:"version"`
+	Sum     string `yaml:"sum"`              // h1: hash, as in go.sum
+	Time    string `yaml:"time,omitempty"`   // the version's time, from the module proxy
+	Commit  string `yaml:"commit,omitempty"` // origin commit, when the proxy reports it
+}
+
+// Path is the lock of a list file: FILE.lock beside it.
+func Path(list string) string { return list + ".lock" }
+
+const header = "# Written by `llbgen lock`: every input of the target list, pinned.\n# Commit it; `llbgen lock --check` says when it is out of date.\n"
+
+// Marshal encodes f in its stable, diff-friendly form: one line per image,
+// sorted by reference.
+func (f *File) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("encoding the lock: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encoding the lock: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Write replaces the lock file at path atomically.
+func (f *File) Write(path string) error {
+	data, err := f.Marshal()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read reads a lock; a missing file is os.ErrNotExist.
+func Read(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a lock, strictly.
+func Parse(path string, data []byte) (*File, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w; run llbgen lock to write it again", path, err)
+	}
+	return &f, nil
+}
+
+// MismatchError says a lock does not cover its list.
+type MismatchError struct {
+	Path    string
+	Entries []string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s does not match the target list: %s; run llbgen lock", e.Path, strings.Join(e.Entries, "; "))
+}
+
+// Check reports, naming each entry, where f does not cover list.
+func (f *File) Check(path string, list *targets.List) error {
+	var bad []string
+	if f.Helper.Module != targets.HelperModule || f.Helper.Version != list.Helper.Version {
+		bad = append(bad, fmt.Sprintf("helper: locked %s@%s, the list wants %s@%s", f.Helper.Module, f.Helper.Version, targets.HelperModule, list.Helper.Version))
+	}
+	if f.Helper.Sum == "" {
+		bad = append(bad, "helper: no sum")
+	}
+	for _, ref := range Refs(list) {
+		if f.Images[ref] == "" {
+			bad = append(bad, fmt.Sprintf("images: %s is not locked", ref))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &MismatchError{Path: path, Entries: bad}
+}
+
+// Resolved gives the locked digests in the form the graph takes.
+func (f *File) Resolved() map[string]graph.Resolved {
+	out := make(map[string]graph.Resolved, len(f.Images))
+	for ref, d := range f.Images {
+		out[ref] = graph.Resolved{Digest: digest.Digest(d)}
+	}
+	return out
+}
+
+// Refs lists every image a list uses, the toolchain's first, each once.
+func Refs(list *targets.List) []string {
+	seen := map[string]bool{list.Go.Full: true}
+	refs := []string{list.Go.Full}
+	var rest []string
+	for _, t := range list.Targets {
+		if !seen[t.Image.Full] {
+			seen[t.Image.Full] = true
+			rest = append(rest, t.Image.Full)
+		}
+	}
+	sort.Strings(rest)
+	return append(refs, rest...)
+}
+
+// Diff lists what changed from old to new, one entry per line.
+func Diff(old, new *File) []string {
+	var d []string
+	if old.Helper != new.Helper {
+		d = append(d, fmt.Sprintf("helper: %+v -> %+v", old.Helper, new.Helper))
+	}
+	if old.Platform != new.Platform {
+		d = append(d, fmt.Sprintf("platform: %s -> %s", old.Platform, new.Platform))
+	}
+	keys := map[string]bool{}
+	for k := range old.Images {
+		keys[k] = true
+	}
+	for k := range new.Images {
+		keys[k] = true
+	}
+	var sorted []string
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		if a, b := old.Images[k], new.Images[k]; a != b {
+			switch {
+			case a == "":
+				d = append(d, fmt.Sprintf("images: %s added (%s)", k, b))
+			case b == "":
+				d = append(d, fmt.Sprintf("images: %s no longer used", k))
+			default:
+				d = append(d, fmt.Sprintf("images: %s moved from %s to %s", k, a, b))
+			}
+		}
+	}
+	return d
+}

@@ -1,0 +1,82 @@
+package lock
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+func sample() *File {
+	return &File{
+		Helper:   Helper{Module: targets.HelperModule, Version: "v0.12.0", Sum: "h1:JFWXO6QPihCknDdnL6VaQE57km4ZKheHIGd9YiOGcTo=", Time: "2026-02-25T22:29:07Z"},
+		Platform: "linux/amd64",
+		Images: map[string]string{
+			"docker.io/library/golang:1.26":      "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+			"docker.io/library/docker:19.03.12":  "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+			"docker.io/gitlab/gitlab-runner:v13": "sha256:3333333333333333333333333333333333333333333333333333333333333333",
+		},
+	}
+}
+
+func TestRoundTripIsStableAndSorted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "targets.yaml.lock")
+	if err := sample().Write(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	text := string(data)
+	a := strings.Index(text, "docker.io/gitlab")
+	b := strings.Index(text, "docker.io/library/docker")
+	c := strings.Index(text, "docker.io/library/golang")
+	if !(a < b && b < c) {
+		t.Errorf("images are not one sorted line each:\n%s", text)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := got.Marshal()
+	if string(again) != text {
+		t.Errorf("read and written again, the lock changed:\n%s\nvs\n%s", again, text)
+	}
+	if _, err := Read(filepath.Join(t.TempDir(), "none.lock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing lock: %v", err)
+	}
+	if _, err := Parse("x.lock", []byte("helper: {}\nimagez: {}\n")); err == nil {
+		t.Error("an unknown key was accepted")
+	}
+}
+
+func TestCheckNamesTheEntry(t *testing.T) {
+	list, err := targets.Parse("targets.yaml", []byte("helper: {version: v0.12.0}\ntargets:\n  - image: docker:19.03.12\n  - image: alpine:3.12\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sample().Check("targets.yaml.lock", list)
+	if err == nil || !strings.Contains(err.Error(), "images: docker.io/library/alpine:3.12 is not locked") {
+		t.Errorf("err %v", err)
+	}
+	list.Helper.Version = "v0.11.0"
+	if err := sample().Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: locked") {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	old, new := sample(), sample()
+	new.Images["docker.io/library/docker:19.03.12"] = "sha256:9999"
+	delete(new.Images, "docker.io/gitlab/gitlab-runner:v13")
+	d := strings.Join(Diff(old, new), "\n")
+	for _, want := range []string{"docker.io/library/docker:19.03.12 moved from sha256:1111", "docker.io/gitlab/gitlab-runner:v13 no longer used"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("diff lacks %q:\n%s", want, d)
+		}
+	}
+	if len(Diff(sample(), sample())) != 0 {
+		t.Error("equal locks differ")
+	}
+}
