@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llbgen/llbgen/internal/testbed"
+	"github.com/llbgen/llbgen/pkg/lock"
 )
 
 // repoCopy copies the repository (without .git, bin, out) into a new
@@ -163,4 +164,37 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// With a lock beside the list, the pipe and bake build from it too: the
+// module hash is checked and the images are pulled by their locked digests.
+func TestLockUsedByPipeAndBake(t *testing.T) {
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	list := filepath.Join(repo, "targets.yaml")
+	if r := runLLBGen(t, bed.Addr, "lock", "-f", list, "--progress", "quiet"); r.code != 0 {
+		t.Fatalf("lock: exit %d\n%s", r.code, r.stderr)
+	}
+	lk, err := lock.Read(lock.Path(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := lk.Images["docker.io/library/docker:19.03.12"]
+	_, log, err := pipe(t, bed, "-f", list)
+	if err != nil {
+		t.Fatalf("pipe: %v\n%s", err, tail(log, 20))
+	}
+	for _, want := range []string{"check the helper module against the lock", "docker.io/library/docker@" + digest} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the pipe's build log lacks %q", want)
+		}
+	}
+	log, err = bake(t, x, repo)
+	if err != nil {
+		t.Fatalf("bake: %v\n%s", err, tail(log, 20))
+	}
+	if !strings.Contains(log, "check the helper module against the lock") {
+		t.Errorf("bake did not use the lock:\n%s", tail(log, 30))
+	}
 }

@@ -278,8 +278,8 @@ func runUntilCompiling(t *testing.T, addr, list, out string, interrupt func(*exe
 	var stopped time.Time
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
-		if strings.Contains(sc.Text(), " compile docker_19.03.12 in ") {
-			time.Sleep(2 * time.Second) // well inside a cold compile
+		if strings.Contains(sc.Text(), " compile the helper once") {
+			time.Sleep(2 * time.Second) // well inside the cold compile
 			stopped = time.Now()
 			interrupt(cmd)
 			break

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,7 +24,11 @@ type config struct {
 	work     string
 	sizes    []int
 	skipSlow bool
+	only     map[string]bool // scenario groups to run; empty: all
 }
+
+// runs reports whether the scenario group is selected.
+func (c config) selected(group string) bool { return len(c.only) == 0 || c.only[group] }
 
 func main() {
 	var c config
@@ -30,8 +36,23 @@ func main() {
 	flag.StringVar(&c.llbgen, "llbgen", "bin/llbgen", "the llbgen binary to measure")
 	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "file whose generated section is rewritten")
 	flag.BoolVar(&c.skipSlow, "quick", false, "skip the one-build-per-image and bake scenarios (for trying the program)")
+	only := flag.String("only", "", "comma-separated scenario groups to run: cold, warm, add, one, bake, gen, profile (default all)")
+	sizes := flag.String("sizes", "1,2,4,8", "N for the cold scenario")
 	flag.Parse()
-	c.sizes = []int{1, 2, 4, 8}
+	c.only = map[string]bool{}
+	for _, g := range strings.Split(*only, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			c.only[g] = true
+		}
+	}
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 8 {
+			fmt.Fprintf(os.Stderr, "bench: -sizes: %q is not a number from 1 to 8\n", f)
+			os.Exit(2)
+		}
+		c.sizes = append(c.sizes, n)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, c); err != nil {
@@ -60,11 +81,20 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("repetition %d: %w", rep, err)
 		}
 	}
-	gen, err := measureGeneration(1000, 5)
-	if err != nil {
-		return fmt.Errorf("generation: %w", err)
+	if c.selected("gen") {
+		gen, err := measureGeneration(1000, 5)
+		if err != nil {
+			return fmt.Errorf("generation: %w", err)
+		}
+		b.record("generation", 1000, gen...)
 	}
-	b.record("generation", 1000, gen...)
+	if c.selected("profile") {
+		stages, total, err := b.profile(ctx)
+		if err != nil {
+			return fmt.Errorf("profile: %w", err)
+		}
+		b.profileText = profileMarkdown(stages, total, 14)
+	}
 	rep := b.report()
 	fmt.Print(rep.markdown())
 	return rep.writeDoc(c.doc)

@@ -104,6 +104,7 @@ func (r *report) markdown() string {
 	abs("add one image to N=8", key{"add one", 9}, 5*time.Second)
 	abs("generate the definition for 1,000 targets", key{"generation", 1000}, time.Second)
 	fmt.Fprintln(&w)
+	w.WriteString(r.b.profileText)
 	return w.String()
 }
 

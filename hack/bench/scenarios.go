@@ -22,6 +22,8 @@ type bench struct {
 	images  []string // distinct stand-ins, alternately musl and glibc
 	results map[key][]time.Duration
 	order   []key
+	// profileText is the markdown of one profiled cold build.
+	profileText string
 }
 
 const (
@@ -59,7 +61,7 @@ func (b *bench) prepare(ctx context.Context) error {
 		}
 		b.images = append(b.images, ref)
 	}
-	for _, n := range b.cfg.sizes {
+	for _, n := range append([]int{8}, b.cfg.sizes...) {
 		if err := b.writeList(fmt.Sprintf("list-%d.yaml", n), b.images[:n]); err != nil {
 			return err
 		}
@@ -78,51 +80,68 @@ func (b *bench) writeList(name string, images []string) error {
 
 // repetition runs every scenario once, in a fixed order.
 func (b *bench) repetition(ctx context.Context, rep int) error {
-	for _, n := range b.cfg.sizes {
-		if err := b.prune(ctx); err != nil {
+	if b.cfg.selected("cold") {
+		for _, n := range b.cfg.sizes {
+			if err := b.prune(ctx); err != nil {
+				return err
+			}
+			d, err := b.llbgenBuild(ctx, fmt.Sprintf("list-%d.yaml", n))
+			if err != nil {
+				return err
+			}
+			b.record("cold", n, d)
+		}
+	}
+	if b.cfg.selected("warm") {
+		if _, err := b.llbgenBuild(ctx, "list-8.yaml"); err != nil { // built, if cold did not
 			return err
 		}
-		d, err := b.llbgenBuild(ctx, fmt.Sprintf("list-%d.yaml", n))
+		d, err := b.llbgenBuild(ctx, "list-8.yaml")
 		if err != nil {
 			return err
 		}
-		b.record("cold", n, d)
+		b.record("warm", 8, d)
 	}
-	d, err := b.llbgenBuild(ctx, "list-8.yaml")
-	if err != nil {
-		return err
+	if b.cfg.selected("add") {
+		if _, err := b.llbgenBuild(ctx, "list-8.yaml"); err != nil {
+			return err
+		}
+		added, err := b.distinctImage(ctx, "musl", fmt.Sprintf("added-%d", rep), fmt.Sprint(time.Now().UnixNano()))
+		if err != nil {
+			return err
+		}
+		if err := b.writeList("list-add.yaml", append(append([]string(nil), b.images...), added)); err != nil {
+			return err
+		}
+		d, err := b.llbgenBuild(ctx, "list-add.yaml")
+		if err != nil {
+			return err
+		}
+		b.record("add one", 9, d)
 	}
-	b.record("warm", 8, d)
-
-	added, err := b.distinctImage(ctx, "musl", fmt.Sprintf("added-%d", rep), fmt.Sprint(time.Now().UnixNano()))
-	if err != nil {
-		return err
-	}
-	if err := b.writeList("list-add.yaml", append(append([]string(nil), b.images...), added)); err != nil {
-		return err
-	}
-	if d, err = b.llbgenBuild(ctx, "list-add.yaml"); err != nil {
-		return err
-	}
-	b.record("add one", 9, d)
-
 	if b.cfg.skipSlow {
 		return nil
 	}
-	if err := b.prune(ctx); err != nil {
-		return err
+	if b.cfg.selected("one") {
+		if err := b.prune(ctx); err != nil {
+			return err
+		}
+		d, err := b.onePerImage(ctx, b.images)
+		if err != nil {
+			return err
+		}
+		b.record("one build per image", 8, d)
 	}
-	if d, err = b.onePerImage(ctx, b.images); err != nil {
-		return err
+	if b.cfg.selected("bake") {
+		if err := b.prune(ctx); err != nil {
+			return err
+		}
+		d, err := b.bakeMatrix(ctx, b.images)
+		if err != nil {
+			return err
+		}
+		b.record("bake matrix", 8, d)
 	}
-	b.record("one build per image", 8, d)
-	if err := b.prune(ctx); err != nil {
-		return err
-	}
-	if d, err = b.bakeMatrix(ctx, b.images); err != nil {
-		return err
-	}
-	b.record("bake matrix", 8, d)
 	return nil
 }
 

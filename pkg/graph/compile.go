@@ -21,11 +21,28 @@ func (b *builder) ldflags() string {
 	return fmt.Sprintf("-s -buildid= -X %s/version.Version=%s", targets.HelperModule, b.list.Helper.Bare())
 }
 
+// warm compiles the helper once, in the go image, filling the shared build
+// cache. Every target's compile waits for it and then only links, all at
+// once: without it, N compiles started together either all compile the
+// same packages (shared cache) or queue behind one another (locked).
+func (b *builder) warm(goImg, modules, verifier llb.State) llb.State {
+	return b.goBuild(goImg, goImg, modules, verifier, llb.CacheMountLocked,
+		"compile the helper once, into the shared build cache")
+}
+
 // compile builds the helper in a stage rooted in the target image, so the
-// binary is made where it will run. No shell: the image may have none. The
-// verifier wraps go build to stamp the origin commit and date the binary.
-func (b *builder) compile(t targets.Target, img, goImg, modules, verifier llb.State) llb.State {
-	root := img.With(b.goEnv()).
+// binary is made where it will run. No shell: the image may have none.
+func (b *builder) compile(t targets.Target, img, goImg, modules, verifier, warm llb.State) llb.State {
+	return b.goBuild(img, goImg, modules, verifier, llb.CacheMountShared,
+		fmt.Sprintf("compile %s in %s", t.Name, t.Image.Ref),
+		llb.AddMount("/llbgen/after-warm", warm, llb.Readonly))
+}
+
+// goBuild runs upstream's release build in root, network none, as root,
+// without a shell. The verifier wraps go build to stamp the origin commit
+// and date the binary.
+func (b *builder) goBuild(root, goImg, modules, verifier llb.State, sharing llb.CacheMountSharingMode, name string, extra ...llb.RunOption) llb.State {
+	root = root.With(b.goEnv()).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod").
 		AddEnv("GOPROXY", "off").
@@ -39,7 +56,7 @@ func (b *builder) compile(t targets.Target, img, goImg, modules, verifier llb.St
 	if b.opt.SourceDateEpoch != 0 {
 		wrapper = append(wrapper, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
 	}
-	run := root.Run(
+	opts := append([]llb.RunOption{
 		llb.Args(append(wrapper, "--",
 			goBin, "-C", b.moduleDir(), "build",
 			"-trimpath",
@@ -50,9 +67,9 @@ func (b *builder) compile(t targets.Target, img, goImg, modules, verifier llb.St
 		withToolchain(goImg),
 		llb.AddMount(verifierDir, verifier, llb.Readonly),
 		llb.AddMount(modCache, modules, llb.Readonly),
-		withBuildCache(),
+		withBuildCache(sharing),
 		withTmp(),
-		llb.WithCustomName(fmt.Sprintf("compile %s in %s", t.Name, t.Image.Ref)),
-	)
-	return run.AddMount(binDir, llb.Scratch())
+		llb.WithCustomName(name),
+	}, extra...)
+	return root.Run(opts...).AddMount(binDir, llb.Scratch())
 }

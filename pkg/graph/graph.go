@@ -6,9 +6,11 @@
 //	           checked against the Go checksum database, fetched once.
 //	verifier   go image, network none: a tiny static program that checks
 //	           binaries inside images that may have no shell.
-//	compile    per target, rooted in the target image, network none, as root,
-//	           no shell: the toolchain and modules mounted read-only, one Go
-//	           build cache shared by every target.
+//	warm       go image, network none: the helper compiled once, filling the
+//	           one Go build cache every stage shares.
+//	compile    per target, after warm, rooted in the target image, network
+//	           none, as root, no shell: the toolchain and modules mounted
+//	           read-only, the shared build cache; all targets link at once.
 //	verify     per target, in the target image: the binary must run and report
 //	           the expected version; only then is it copied out.
 //	export     every verified binary plus SHA256SUMS.
@@ -79,14 +81,15 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 	}
 	verifier := b.verifier(goImg)
 	modules := b.checkModule(goImg, verifier, b.download(goImg))
+	warm := b.warm(goImg, modules, verifier)
 	var bins []llb.State
 	for _, t := range list.Targets {
 		img, err := b.image(t.Image.Full)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
-		bin := b.compile(t, img, goImg, modules, verifier)
-		v := b.verify(t, img, bin, verifier)
+		bin := b.compile(t, img, goImg, modules, verifier, warm)
+		v := b.verify(t, img, bin, verifier, modules)
 		g.Verified[t.Name] = v
 		bins = append(bins, v)
 	}
@@ -112,7 +115,7 @@ func (b *builder) image(ref string) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	return llb.Image(pinned.String(), llb.WithCustomName("image "+ref)), nil
+	return llb.Image(pinned.String(), llb.WithCustomName("image "+pinned.String())), nil
 }
 
 // DefaultPlatform is what a definition is marshalled for when no daemon was

@@ -167,8 +167,12 @@ func TestCompileStage(t *testing.T) {
 				t.Errorf("module mount %+v: want read-only output of the download stage", mods)
 			}
 			cache := mount(t, op, goBuildCache)
-			if cache.MountType != pb.MountType_CACHE || cache.CacheOpt.ID != goBuildCacheID || cache.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
-				t.Errorf("build cache mount %+v: want the shared locked cache %s", cache, goBuildCacheID)
+			if cache.MountType != pb.MountType_CACHE || cache.CacheOpt.ID != goBuildCacheID || cache.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
+				t.Errorf("build cache mount %+v: want the one cache %s, shared (the warm stage filled it)", cache, goBuildCacheID)
+			}
+			after := mount(t, op, "/llbgen/after-warm")
+			if !after.Readonly || !strings.HasPrefix(d.names[digest.Digest(op.Inputs[after.Input].Digest)], "compile the helper once") {
+				t.Errorf("compile does not wait for the warm stage: %+v", after)
 			}
 			if tmp := mount(t, op, "/tmp"); tmp.MountType != pb.MountType_TMPFS {
 				t.Errorf("/tmp is %v, want tmpfs", tmp.MountType)
@@ -177,6 +181,22 @@ func TestCompileStage(t *testing.T) {
 				t.Errorf("binary mount %+v: want a writable output", out)
 			}
 		})
+	}
+}
+
+// The warm stage fills the cache alone (locked), in the go image.
+func TestWarmStage(t *testing.T) {
+	l := testList("docker:19.03.12", "alpine:3.12")
+	d := decode(t, mustBuild(t, l, Options{}).Output)
+	op := d.exec(t, "compile the helper once")
+	if c := mount(t, op, goBuildCache); c.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+		t.Errorf("warm cache sharing %v, want locked", c.CacheOpt.Sharing)
+	}
+	if got := imageRef(d.input(op, mount(t, op, "/"))); got != l.Go.Full {
+		t.Errorf("warm runs in %q, want the go image", got)
+	}
+	if op.GetExec().Network != pb.NetMode_NONE {
+		t.Error("warm needs no network")
 	}
 }
 

@@ -33,11 +33,11 @@ func withToolchain(goImg llb.State) llb.RunOption {
 	return llb.AddMount(goRoot, goImg, llb.SourcePath(goRoot), llb.Readonly)
 }
 
-// withBuildCache mounts the shared build cache. Locked, not shared: when N
-// stages start together, the first compiles and the others reuse its work
-// instead of all compiling the same packages at once.
-func withBuildCache() llb.RunOption {
-	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID, llb.CacheMountLocked))
+// withBuildCache mounts the one build cache every stage shares. The stage
+// that fills it holds it locked; the stages that run after it only read
+// and link, so they share it (Go's cache is safe for concurrent use).
+func withBuildCache(sharing llb.CacheMountSharingMode) llb.RunOption {
+	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID, sharing))
 }
 
 func withTmp() llb.RunOption {

@@ -3,6 +3,7 @@ package graph
 import (
 	_ "embed"
 	"fmt"
+	"strconv"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
@@ -39,7 +40,7 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-ldflags", "-s -buildid=", "-o", verifierBin, "."}),
 			llb.AddMount("/llbgen/src", src, llb.Readonly),
 			withToolchain(goImg),
-			withBuildCache(),
+			withBuildCache(llb.CacheMountLocked),
 			withTmp(),
 			llb.WithCustomName("compile the verifier"),
 		)
@@ -49,21 +50,27 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 // verify runs the binary in the target image and passes it on only when it
 // reports the expected version. The verifier's arguments carry the target
 // name, so BuildKit's "process ... did not complete" error names it too.
-func (b *builder) verify(t targets.Target, img, bin, verifier llb.State) llb.State {
+func (b *builder) verify(t targets.Target, img, bin, verifier, modules llb.State) llb.State {
 	root := img.
 		AddEnv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").
 		User("0:0").
 		Dir("/").
 		Network(pb.NetMode_NONE)
+	args := []string{
+		verifierBin, "check",
+		"-target", t.Name,
+		"-want", b.list.Helper.Bare(),
+		"-in", verifyIn + "/" + binName,
+		"-out", verifyOut + "/" + t.FileName(),
+		"-info", b.moduleFile(".info"),
+	}
+	if b.opt.SourceDateEpoch != 0 {
+		args = append(args, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
+	}
 	run := root.Run(
-		llb.Args([]string{
-			verifierBin, "check",
-			"-target", t.Name,
-			"-want", b.list.Helper.Bare(),
-			"-in", verifyIn + "/" + binName,
-			"-out", verifyOut + "/" + t.FileName(),
-		}),
+		llb.Args(args),
 		llb.AddMount(verifierDir, verifier, llb.Readonly),
+		llb.AddMount(modCache, modules, llb.Readonly),
 		llb.AddMount(verifyIn, bin, llb.Readonly),
 		withTmp(),
 		llb.WithCustomName(fmt.Sprintf("verify %s in %s", t.Name, t.Image.Ref)),

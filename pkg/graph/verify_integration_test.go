@@ -80,7 +80,7 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := b.verify(tg, img, llb.Local("bin"), b.verifier(goImg))
+	st := b.verify(tg, img, llb.Local("bin"), b.verifier(goImg), llb.Scratch())
 	def, err := Definition(context.Background(), st, DefaultPlatform())
 	if err != nil {
 		t.Fatal(err)

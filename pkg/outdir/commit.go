@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,7 +54,7 @@ func (d *Dir) Commit(list []string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.writeAtomic(SumsFile, sums); err != nil {
+	if err := d.writeAtomic(SumsFile, sums, newest(d.path, list)); err != nil {
 		return err
 	}
 	return syncDir(d.path)
@@ -76,7 +77,19 @@ func (d *Dir) lock() (func(), error) {
 	}, nil
 }
 
-func (d *Dir) writeAtomic(name string, data []byte) error {
+// newest is the latest time of the files of list in dir: SHA256SUMS is dated
+// like the binaries it lists (fixed, for reproducible output).
+func newest(dir string, list []string) time.Time {
+	var t time.Time
+	for _, name := range list {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.ModTime().After(t) {
+			t = fi.ModTime()
+		}
+	}
+	return t
+}
+
+func (d *Dir) writeAtomic(name string, data []byte, mtime time.Time) error {
 	f, err := os.CreateTemp(d.path, "."+name+tmpMarker+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
@@ -96,6 +109,11 @@ func (d *Dir) writeAtomic(name string, data []byte) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if !mtime.IsZero() {
+		if err := os.Chtimes(f.Name(), mtime, mtime); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
 	}
 	if err := os.Rename(f.Name(), filepath.Join(d.path, name)); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)

@@ -69,6 +69,8 @@ func runCheck(args []string) error {
 	in := fs.String("in", "", "binary to run")
 	out := fs.String("out", "", "where to copy the binary once verified")
 	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
+	infoPath := fs.String("info", "", "the module proxy's .info file: the files are dated at the version's time")
+	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH: date the files at this time instead")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +89,17 @@ func runCheck(args []string) error {
 	}
 	if err := writeBuildInfo(*out); err != nil {
 		return fmt.Errorf("target %s: %w", *target, err)
+	}
+	// Dated here, not only where compiled: BuildKit's cache keys ignore
+	// file times, so a cached copy could carry another run's time.
+	if t, err := fileTime(*infoPath, *epoch); err != nil {
+		return fmt.Errorf("target %s: %w", *target, err)
+	} else if !t.IsZero() {
+		for _, p := range []string{*out, *out + BuildInfoSuffix} {
+			if err := os.Chtimes(p, t, t); err != nil {
+				return fmt.Errorf("target %s: %w", *target, err)
+			}
+		}
 	}
 	fmt.Printf("target %s: verified: %s\n", *target, strings.TrimSpace(output))
 	return nil
@@ -206,6 +219,7 @@ func runSums(args []string) error {
 	fs := flag.NewFlagSet("sums", flag.ContinueOnError)
 	dir := fs.String("dir", "", "directory of binaries")
 	out := fs.String("out", "", "SHA256SUMS file to write")
+	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH: date the file at this time (default: its newest binary's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -221,6 +235,9 @@ func runSums(args []string) error {
 	}
 	if err := os.WriteFile(*out, data, 0o644); err != nil {
 		return err
+	}
+	if *epoch > 0 {
+		sumsTime = time.Unix(*epoch, 0)
 	}
 	if !sumsTime.IsZero() {
 		return os.Chtimes(*out, sumsTime, sumsTime)
@@ -277,6 +294,29 @@ func goVersionM(name string, info *buildinfo.BuildInfo) string {
 		}
 	}
 	return b.String()
+}
+
+// fileTime is when exported files are dated: SOURCE_DATE_EPOCH when given,
+// else the version's time from the module proxy; zero when neither is known.
+func fileTime(infoPath string, epoch int64) (time.Time, error) {
+	if epoch > 0 {
+		return time.Unix(epoch, 0), nil
+	}
+	if infoPath == "" {
+		return time.Time{}, nil
+	}
+	data, err := os.ReadFile(infoPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, nil // no proxy info: leave the times as they are
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the module's info: %w", err)
+	}
+	var info moduleInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return time.Time{}, fmt.Errorf("reading the module's info: %w", err)
+	}
+	return info.Time, nil
 }
 
 // moduleInfo is the part of a module proxy's .info file llbgen reads.
