@@ -89,7 +89,7 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 	gopt := graph.Options{Env: graph.EnvFromOS(), SourceDateEpoch: epoch}
 	platform := graph.DefaultPlatform()
 	if lk != nil {
-		gopt.Images, gopt.ModuleSum = lk.Resolved(), lk.Helper.Sum
+		lk.Apply(&gopt)
 		if platform, err = platforms.Parse(lk.Platform); err != nil {
 			return usagef("%s: platform %q: %v", lock.Path(opts.file), lk.Platform, err)
 		}

@@ -45,7 +45,7 @@ type Options struct {
 func (o Options) graphOptions(resolved map[string]graph.Resolved) graph.Options {
 	g := graph.Options{Env: o.Env, Images: resolved, SourceDateEpoch: o.SourceDateEpoch}
 	if o.Lock != nil {
-		g.ModuleSum = o.Lock.Helper.Sum
+		o.Lock.Apply(&g)
 	}
 	return g
 }

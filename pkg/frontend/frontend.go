@@ -15,6 +15,7 @@ package frontend
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,11 +85,15 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 		platform = bc.BuildPlatforms[0]
 	}
 	if lk != nil {
-		if platform, err = platforms.Parse(lk.Platform); err != nil {
+		locked, err := platforms.Parse(lk.Platform)
+		if err != nil {
 			return nil, fmt.Errorf("%s: platform %q: %w", lock.Path(src.Filename), lk.Platform, err)
 		}
-		gopt.Images, gopt.ModuleSum = lk.Resolved(), lk.Helper.Sum
-		return solve(ctx, c, list, gopt, platform)
+		if len(bc.TargetPlatforms) > 0 && platforms.Format(bc.TargetPlatforms[0]) != platforms.Format(locked) {
+			return nil, fmt.Errorf("%s is for %s, the build asks for %s; run llbgen lock for that platform", lock.Path(src.Filename), lk.Platform, platforms.Format(bc.TargetPlatforms[0]))
+		}
+		lk.Apply(&gopt)
+		return solve(ctx, c, list, gopt, locked)
 	}
 	resolved, unresolved := build.ResolveImages(ctx, c, refs, platform)
 	if err, bad := unresolved[list.Go.Full]; bad {
@@ -142,7 +147,15 @@ func readLock(ctx context.Context, c gateway.Client, file string, list *targets.
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if _, err := ref.StatFile(ctx, gateway.StatRequest{Path: name}); err != nil {
+	dir := path.Dir(name)
+	if dir == "." {
+		dir = "/"
+	}
+	entries, err := ref.ReadDir(ctx, gateway.ReadDirRequest{Path: dir, IncludePattern: path.Base(name)})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if len(entries) == 0 {
 		return nil, nil // no lock beside the list
 	}
 	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name})

@@ -56,6 +56,9 @@ func (b *builder) goBuild(root, goImg, modules, verifier llb.State, sharing llb.
 	if b.opt.SourceDateEpoch != 0 {
 		wrapper = append(wrapper, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
 	}
+	if b.opt.ModuleSum != "" {
+		wrapper = append(wrapper, "-locked", "-commit", b.opt.LockedCommit, "-time", b.opt.LockedTime)
+	}
 	opts := append([]llb.RunOption{
 		llb.Args(append(wrapper, "--",
 			goBin, "-C", b.moduleDir(), "build",

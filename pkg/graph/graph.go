@@ -46,8 +46,11 @@ type Options struct {
 	// Unresolved images are used by reference.
 	Images map[string]Resolved
 	// ModuleSum is the helper module's locked h1: hash; when set, the build
-	// fails unless the downloaded module has it.
-	ModuleSum string
+	// fails unless the downloaded module has it, and the version's commit
+	// and time come from LockedCommit and LockedTime, not from the proxy.
+	ModuleSum    string
+	LockedCommit string // origin commit the lock recorded; "" for none
+	LockedTime   string // version time the lock recorded, RFC 3339
 	// SourceDateEpoch, when not zero, dates every exported file; otherwise
 	// they carry the helper version's time from the module proxy.
 	SourceDateEpoch int64

@@ -67,6 +67,9 @@ func (b *builder) verify(t targets.Target, img, bin, verifier, modules llb.State
 	if b.opt.SourceDateEpoch != 0 {
 		args = append(args, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
 	}
+	if b.opt.ModuleSum != "" && b.opt.LockedTime != "" {
+		args = append(args, "-time", b.opt.LockedTime)
+	}
 	run := root.Run(
 		llb.Args(args),
 		llb.AddMount(verifierDir, verifier, llb.Readonly),

@@ -127,10 +127,25 @@ func (f *File) Check(path string, list *targets.List) error {
 			bad = append(bad, fmt.Sprintf("images: %s is not locked", ref))
 		}
 	}
+	for ref, d := range f.Images {
+		if _, err := digest.Parse(d); err != nil {
+			bad = append(bad, fmt.Sprintf("images: %s: %q is not a digest (%v)", ref, d, err))
+		}
+	}
+	sort.Strings(bad)
 	if len(bad) == 0 {
 		return nil
 	}
 	return &MismatchError{Path: path, Entries: bad}
+}
+
+// Apply pins opt to the lock: image digests, the module hash, and the
+// version's commit and time as the lock recorded them.
+func (f *File) Apply(opt *graph.Options) {
+	opt.Images = f.Resolved()
+	opt.ModuleSum = f.Helper.Sum
+	opt.LockedCommit = f.Helper.Commit
+	opt.LockedTime = f.Helper.Time
 }
 
 // Resolved gives the locked digests in the form the graph takes.

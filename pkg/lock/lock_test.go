@@ -60,6 +60,12 @@ func TestCheckNamesTheEntry(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "images: docker.io/library/alpine:3.12 is not locked") {
 		t.Errorf("err %v", err)
 	}
+	bad := sample()
+	bad.Images["docker.io/library/golang:1.26"] = "sha256:not-hex"
+	list.Targets = list.Targets[:1]
+	if err := bad.Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), `images: docker.io/library/golang:1.26: "sha256:not-hex" is not a digest`) {
+		t.Errorf("a damaged digest: %v", err)
+	}
 	list.Helper.Version = "v0.11.0"
 	if err := sample().Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: locked") {
 		t.Errorf("err %v", err)

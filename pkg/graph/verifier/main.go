@@ -71,6 +71,7 @@ func runCheck(args []string) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
 	infoPath := fs.String("info", "", "the module proxy's .info file: the files are dated at the version's time")
 	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH: date the files at this time instead")
+	lockedTime := fs.String("time", "", "the locked version time (RFC 3339), used instead of INFO")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,7 +93,13 @@ func runCheck(args []string) error {
 	}
 	// Dated here, not only where compiled: BuildKit's cache keys ignore
 	// file times, so a cached copy could carry another run's time.
-	if t, err := fileTime(*infoPath, *epoch); err != nil {
+	when := func() (time.Time, error) {
+		if *lockedTime != "" && *epoch == 0 {
+			return time.Parse(time.RFC3339, *lockedTime)
+		}
+		return fileTime(*infoPath, *epoch)
+	}
+	if t, err := when(); err != nil {
 		return fmt.Errorf("target %s: %w", *target, err)
 	} else if !t.IsZero() {
 		for _, p := range []string{*out, *out + BuildInfoSuffix} {
@@ -331,6 +338,9 @@ func runGoBuild(args []string) error {
 	infoPath := fs.String("info", "", "the module proxy's .info file of the module built")
 	commitVar := fs.String("commit-var", "", "variable to stamp with the origin commit")
 	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH for the binary's time (0: the version's time)")
+	locked := fs.Bool("locked", false, "take the commit and time from -commit and -time (a lock), not from INFO")
+	commit := fs.String("commit", "", "with -locked: the locked origin commit (empty: none)")
+	lockedTime := fs.String("time", "", "with -locked: the locked version time (RFC 3339)")
 	out := fs.String("out", "", "the binary go build writes")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -347,6 +357,11 @@ func runGoBuild(args []string) error {
 	if err := json.Unmarshal(data, &info); err != nil {
 		return fmt.Errorf("reading the module's info: %w", err)
 	}
+	if *locked {
+		if info, err = lockedInfo(*commit, *lockedTime); err != nil {
+			return err
+		}
+	}
 	cmdArgs = stampCommit(cmdArgs, *commitVar, info)
 	cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -361,6 +376,23 @@ func runGoBuild(args []string) error {
 		return nil
 	}
 	return os.Chtimes(*out, t, t)
+}
+
+// lockedInfo is what a lock recorded of the module proxy's info: a locked
+// build uses it, so the proxy cannot change the bits after locking.
+func lockedInfo(commit, when string) (moduleInfo, error) {
+	var info moduleInfo
+	if commit != "" {
+		info.Origin = &struct{ VCS, URL, Hash string }{Hash: commit}
+	}
+	if when != "" {
+		t, err := time.Parse(time.RFC3339, when)
+		if err != nil {
+			return info, fmt.Errorf("the locked time %q: %w", when, err)
+		}
+		info.Time = t
+	}
+	return info, nil
 }
 
 // stampCommit adds the origin commit to the -ldflags argument, when the

@@ -140,3 +140,17 @@ func TestCopyKeepsTimeAndWritesBuildInfo(t *testing.T) {
 		t.Errorf("build info %q", info)
 	}
 }
+
+// A locked build takes the commit and time from the lock, not the proxy.
+func TestLockedInfo(t *testing.T) {
+	info, err := lockedInfo("0123456789abcdef", "2026-02-25T22:29:07Z")
+	if err != nil || info.Origin == nil || info.Origin.Hash != "0123456789abcdef" || info.Time.Unix() != 1772058547 {
+		t.Errorf("info %+v, err %v", info, err)
+	}
+	if info, err := lockedInfo("", ""); err != nil || info.Origin != nil || !info.Time.IsZero() {
+		t.Errorf("empty lock entries: %+v %v", info, err)
+	}
+	if _, err := lockedInfo("", "yesterday"); err == nil {
+		t.Error("a bad locked time was accepted")
+	}
+}
