@@ -73,10 +73,6 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 		gopt.SourceDateEpoch = n
 	}
 
-	refs := []string{list.Go.Full}
-	for _, t := range list.Targets {
-		refs = append(refs, t.Image.Full)
-	}
 	platform := graph.DefaultPlatform()
 	switch {
 	case len(bc.TargetPlatforms) > 0:
@@ -95,7 +91,7 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 		lk.Apply(&gopt)
 		return solve(ctx, c, list, gopt, locked)
 	}
-	resolved, unresolved := build.ResolveImages(ctx, c, refs, platform)
+	resolved, unresolved := build.ResolveImages(ctx, c, lock.Refs(list), platform)
 	if err, bad := unresolved[list.Go.Full]; bad {
 		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
 	}

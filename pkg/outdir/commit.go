@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llbgen/llbgen/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,32 +91,8 @@ func newest(dir string, list []string) time.Time {
 }
 
 func (d *Dir) writeAtomic(name string, data []byte, mtime time.Time) error {
-	f, err := os.CreateTemp(d.path, "."+name+tmpMarker+strconv.Itoa(os.Getpid())+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if !mtime.IsZero() {
-		if err := os.Chtimes(f.Name(), mtime, mtime); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
-		}
-	}
-	if err := os.Rename(f.Name(), filepath.Join(d.path, name)); err != nil {
+	pattern := "." + name + tmpMarker + strconv.Itoa(os.Getpid()) + "-*"
+	if err := atomicfile.Write(filepath.Join(d.path, name), pattern, data, 0o644, mtime); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	return nil
