@@ -93,13 +93,7 @@ func runCheck(args []string) error {
 	}
 	// Dated here, not only where compiled: BuildKit's cache keys ignore
 	// file times, so a cached copy could carry another run's time.
-	when := func() (time.Time, error) {
-		if *lockedTime != "" && *epoch == 0 {
-			return time.Parse(time.RFC3339, *lockedTime)
-		}
-		return fileTime(*infoPath, *epoch)
-	}
-	if t, err := when(); err != nil {
+	if t, err := fileTime(*infoPath, *lockedTime, *epoch); err != nil {
 		return fmt.Errorf("target %s: %w", *target, err)
 	} else if !t.IsZero() {
 		for _, p := range []string{*out, *out + BuildInfoSuffix} {
@@ -304,26 +298,35 @@ func goVersionM(name string, info *buildinfo.BuildInfo) string {
 }
 
 // fileTime is when exported files are dated: SOURCE_DATE_EPOCH when given,
-// else the version's time from the module proxy; zero when neither is known.
-func fileTime(infoPath string, epoch int64) (time.Time, error) {
-	if epoch > 0 {
+// else the locked version time, else the version's time from the module
+// proxy's info file; zero when none is known.
+func fileTime(infoPath, lockedTime string, epoch int64) (time.Time, error) {
+	switch {
+	case epoch > 0:
 		return time.Unix(epoch, 0), nil
-	}
-	if infoPath == "" {
+	case lockedTime != "":
+		return time.Parse(time.RFC3339, lockedTime)
+	case infoPath == "":
 		return time.Time{}, nil
 	}
-	data, err := os.ReadFile(infoPath)
+	info, err := readInfo(infoPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return time.Time{}, nil // no proxy info: leave the times as they are
 	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the module's info: %w", err)
-	}
+	return info.Time, err
+}
+
+// readInfo reads a module proxy's .info file.
+func readInfo(path string) (moduleInfo, error) {
 	var info moduleInfo
-	if err := json.Unmarshal(data, &info); err != nil {
-		return time.Time{}, fmt.Errorf("reading the module's info: %w", err)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return info, fmt.Errorf("reading the module's info: %w", err)
 	}
-	return info.Time, nil
+	if err := json.Unmarshal(data, &info); err != nil {
+		return info, fmt.Errorf("reading the module's info: %w", err)
+	}
+	return info, nil
 }
 
 // moduleInfo is the part of a module proxy's .info file llbgen reads.
@@ -349,13 +352,9 @@ func runGoBuild(args []string) error {
 	if *infoPath == "" || *out == "" || len(cmdArgs) == 0 {
 		return errors.New("gobuild needs -info, -out and a command after --")
 	}
-	data, err := os.ReadFile(*infoPath)
+	info, err := readInfo(*infoPath)
 	if err != nil {
-		return fmt.Errorf("reading the module's info: %w", err)
-	}
-	var info moduleInfo
-	if err := json.Unmarshal(data, &info); err != nil {
-		return fmt.Errorf("reading the module's info: %w", err)
+		return err
 	}
 	if *locked {
 		if info, err = lockedInfo(*commit, *lockedTime); err != nil {
@@ -368,14 +367,13 @@ func runGoBuild(args []string) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w", strings.Join(cmdArgs, " "), err)
 	}
-	t := info.Time
 	if *epoch > 0 {
-		t = time.Unix(*epoch, 0)
+		info.Time = time.Unix(*epoch, 0)
 	}
-	if t.IsZero() {
+	if info.Time.IsZero() {
 		return nil
 	}
-	return os.Chtimes(*out, t, t)
+	return os.Chtimes(*out, info.Time, info.Time)
 }
 
 // lockedInfo is what a lock recorded of the module proxy's info: a locked
