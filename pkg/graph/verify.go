@@ -1,9 +1,12 @@
 package graph
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
@@ -13,8 +16,8 @@ import (
 // verifierSource is a standard-library-only program, compiled inside the
 // build so that checks run in images that have no shell.
 //
-//go:embed verifier/main.go
-var verifierSource []byte
+//go:embed verifier/*.go
+var verifierSource embed.FS
 
 // BuildInfoSuffix names the file beside each binary that holds its Go build
 // information (`go version -m`); the verifier writes it.
@@ -29,9 +32,7 @@ const (
 
 // verifier compiles the checking program, statically, in the go image.
 func (b *builder) verifier(goImg llb.State) llb.State {
-	src := llb.Scratch().
-		File(llb.Mkfile("/main.go", 0o644, verifierSource), llb.WithCustomName("verifier source")).
-		File(llb.Mkfile("/go.mod", 0o644, []byte("module llbgen.invalid/verifier\n\ngo 1.22\n")))
+	src := verifierFiles()
 	run := goImg.With(b.goEnv()).
 		AddEnv("GOPROXY", "off").
 		AddEnv("CGO_ENABLED", "0").
@@ -79,4 +80,25 @@ func (b *builder) verify(t targets.Target, img, bin, verifier, modules llb.State
 		llb.WithCustomName(fmt.Sprintf("verify %s in %s", t.Name, t.Image.Ref)),
 	)
 	return run.AddMount(verifyOut, llb.Scratch())
+}
+
+// verifierFiles is the verifier's source, tests left out, in name order.
+func verifierFiles() llb.State {
+	names, err := fs.Glob(verifierSource, "verifier/*.go")
+	if err != nil {
+		panic(err) // a constant pattern
+	}
+	sort.Strings(names)
+	fa := llb.Mkfile("/go.mod", 0o644, []byte("module llbgen.invalid/verifier\n\ngo 1.22\n"))
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		data, err := verifierSource.ReadFile(n)
+		if err != nil {
+			panic(err) // embedded
+		}
+		fa = fa.Mkfile("/"+strings.TrimPrefix(n, "verifier/"), 0o644, data)
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName("verifier source"))
 }
