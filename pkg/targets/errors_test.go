@@ -12,7 +12,7 @@ func TestStrings(t *testing.T) {
 		{"error", (&Error{Pos: p, Msg: "target name \"x\" is used twice"}).Error(), "targets.yaml:7:5: target name \"x\" is used twice"},
 		{"error list", list.Error(), "targets.yaml:7:5: a\n--image:2:1: b"},
 		{"bare version", Helper{Version: "v0.12.0"}.Bare(), "0.12.0"},
-		{"file name", Target{Name: "docker_19.03.12"}.FileName(), "docker-credential-ecr-login-docker_19.03.12"},
+		{"file name", Target{Name: "docker_19.03.12"}.Binaries()[0].FileName(), "docker-credential-ecr-login-docker_19.03.12"},
 		{"default go", defaultGo().Full, "docker.io/library/golang:1.26"},
 	}
 	for _, tt := range tests {

@@ -74,11 +74,21 @@ func checkList(t *testing.T, l *List) {
 	}
 	seen := map[string]bool{}
 	for _, tg := range l.Targets {
-		if !ValidName(tg.Name) || len(tg.FileName()) > 255 || seen[tg.Name] {
+		if !ValidName(tg.Name) || seen[tg.Name] {
 			t.Errorf("accepted bad or repeated name %q", tg.Name)
 		}
 		seen[tg.Name] = true
-		if tg.Image.Full == "" || tg.Pos.Line < 1 {
+	}
+	files := map[string]bool{}
+	for _, b := range l.Binaries() {
+		if !ValidName(b.Name) || len(b.FileName()) > 255 || files[b.Name] {
+			t.Errorf("accepted bad, long or repeated file %q", b.FileName())
+		}
+		files[b.Name] = true
+		if len(b.Target.Setup) > 0 && !b.Target.Cgo {
+			t.Errorf("accepted setup without cgo in %q", b.Name)
+		}
+		if tg := b.Target; tg.Image.Full == "" || tg.Pos.Line < 1 {
 			t.Errorf("accepted target without a full reference or position: %+v", tg)
 		}
 	}

@@ -113,7 +113,7 @@ func (d *decoder) syntax(err error) {
 var (
 	topKeys    = []string{"helper", "go", "targets"}
 	helperKeys = []string{"version"}
-	targetKeys = []string{"image", "name"}
+	targetKeys = []string{"image", "name", "cgo", "setup", "platforms"}
 )
 
 func (d *decoder) list(root *yaml.Node) *List {
@@ -172,7 +172,7 @@ func (d *decoder) targets(t field) []Target {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errs.add(d.pos(t.value), "targets must be a list of {image, name}; write each target as `- image: REF`")
+		d.errs.add(d.pos(t.value), "targets must be a list of {image, name, cgo, setup, platforms}; write each target as `- image: REF`")
 		return nil
 	}
 	var named []Target // targets with a name, explicit or derived
@@ -190,7 +190,7 @@ func (d *decoder) target(i int, item *yaml.Node) (t Target, ok bool) {
 	where := fmt.Sprintf("targets[%d]", i)
 	t.Pos = d.pos(item)
 	f, ok := d.fields(item, where,
-		where+" must be a mapping {image, name}; write it as `- image: REF`",
+		where+" must be a mapping {image, name, cgo, setup, platforms}; write it as `- image: REF`",
 		targetKeys...)
 	if !ok {
 		return t, false
@@ -201,6 +201,7 @@ func (d *decoder) target(i int, item *yaml.Node) (t Target, ok bool) {
 	} else if ref, p, ok := d.str(v.value, where+".image", exampleImage); ok {
 		t.Image, named = checkImage(&d.errs, "image", exampleImage, ref, p)
 	}
+	d.buildOptions(&t, where, f)
 	if v, ok := f["name"]; ok {
 		name, p, ok := d.str(v.value, where+".name", "docker_19.03.12")
 		switch {

@@ -2,6 +2,7 @@ package targets
 
 import (
 	"errors"
+	"github.com/containerd/platforms"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,8 +128,8 @@ func TestParsePositions(t *testing.T) {
 			t.Errorf("%s at %s, want %s", c.what, c.got, c.want)
 		}
 	}
-	if l.Go.Ref != DefaultGoImage || tg.Image.Ref != "docker:19.03.12" || tg.FileName() != BinaryPrefix+"d" {
-		t.Errorf("got go %q, image %q, file %q", l.Go.Ref, tg.Image.Ref, tg.FileName())
+	if l.Go.Ref != DefaultGoImage || tg.Image.Ref != "docker:19.03.12" || tg.Binaries()[0].FileName() != BinaryPrefix+"d" {
+		t.Errorf("got go %q, image %q, file %q", l.Go.Ref, tg.Image.Ref, tg.Binaries()[0].FileName())
 	}
 }
 
@@ -176,10 +177,10 @@ func TestParseRefusals(t *testing.T) {
 		{"targets missing", "helper: {version: v0.12.0}\n", []string{"1:1 targets is missing"}},
 		{"targets empty list", "helper: {version: v0.12.0}\ntargets: []\n", []string{"2:1 targets: the list is empty; add at least one `- image: REF`"}},
 		{"targets null", "helper: {version: v0.12.0}\ntargets:\n", []string{"2:1 targets: the list is empty"}},
-		{"targets a mapping", "helper: {version: v0.12.0}\ntargets: {image: docker:1}\n", []string{"2:10 targets must be a list of {image, name}"}},
-		{"target is a string", valid + "  - docker:1\n", []string{"4:5 targets[0] must be a mapping {image, name}"}},
+		{"targets a mapping", "helper: {version: v0.12.0}\ntargets: {image: docker:1}\n", []string{"2:10 targets must be a list of {image, name, cgo, setup, platforms}"}},
+		{"target is a string", valid + "  - docker:1\n", []string{"4:5 targets[0] must be a mapping {image, name, cgo, setup, platforms}"}},
 		{"unknown key in target", valid + "  - image: docker:1\n    tag: x\n",
-			[]string{`5:5 unknown key "tag" in targets[0]; known keys: image, name`}},
+			[]string{`5:5 unknown key "tag" in targets[0]; known keys: image, name, cgo, setup, platforms`}},
 		{"duplicate key in target", valid + "  - image: docker:1\n    image: docker:2\n", []string{`5:5 key "image" appears twice in targets[0] (first at line 4)`}},
 		{"image missing", valid + "  - name: x\n", []string{"4:5 targets[0] has no image; add `image: REF`"}},
 		{"image bad", valid + "  - image: Docker:1\n",
@@ -200,6 +201,22 @@ func TestParseRefusals(t *testing.T) {
 			[]string{`6:11 target name "docker_1" is used twice (first at line 4)`}},
 		{"alias to a bad name", valid + "  - image: docker:1\n    name: &n ../x\n  - image: alpine\n    name: *n\n",
 			[]string{`5:11 target name "../x" is not allowed`, `7:11 target name "../x" is not allowed`}},
+		{"cgo not a boolean", valid + "  - image: docker:1\n    cgo: yes\n", []string{`5:10 targets[0].cgo must be true or false, not a string "yes"`}},
+		{"setup without cgo", valid + "  - image: docker:1\n    setup: [apk add gcc]\n", []string{"5:5 targets[0].setup runs only before a cgo compile"}},
+		{"setup a string", valid + "  - image: docker:1\n    cgo: true\n    setup: apk add gcc\n", []string{"6:12 targets[0].setup must be a list of shell commands"}},
+		{"setup entry empty", valid + "  - image: docker:1\n    cgo: true\n    setup: [\"\", \"x\"]\n", []string{"6:13 targets[0].setup[0] is empty"}},
+		{"setup entry a list", valid + "  - image: docker:1\n    cgo: true\n    setup: [[a]]\n", []string{"6:13 targets[0].setup[0] must be a string, not a list"}},
+		{"platforms a string", valid + "  - image: docker:1\n    platforms: linux/arm64\n", []string{"5:16 targets[0].platforms must be a list of platforms, e.g. [linux/amd64, linux/arm64]"}},
+		{"platforms empty", valid + "  - image: docker:1\n    platforms: []\n", []string{"5:16 targets[0].platforms must be a list"}},
+		{"platform without os", valid + "  - image: docker:1\n    platforms: [arm64]\n", []string{`5:17 targets[0].platforms[0]: platform "arm64" has no OS; write OS/ARCH[/VARIANT], e.g. linux/arm64`}},
+		{"platform not linux", valid + "  - image: docker:1\n    platforms: [windows/amd64]\n", []string{`5:17 targets[0].platforms[0]: platform "windows/amd64" is not Linux`}},
+		{"platform unknown", valid + "  - image: docker:1\n    platforms: [linux/amd64/v2/x]\n", []string{`5:17 targets[0].platforms[0]: platform "linux/amd64/v2/x"`}},
+		{"platform twice once normalized", valid + "  - image: docker:1\n    platforms: [linux/arm64, linux/aarch64]\n",
+			[]string{"5:30 targets[0].platforms[1]: linux/arm64 is listed twice (first at line 5"}},
+		{"platform file collides with a name", valid + "  - image: docker:1\n    name: a\n    platforms: [linux/amd64, linux/arm64]\n  - image: docker:2\n    name: a-linux-arm64\n",
+			[]string{"6:30 target \"a\" on linux/arm64 writes docker-credential-ecr-login-a-linux-arm64, as target \"a-linux-arm64\" at line 7 does"}},
+		{"platform file too long", valid + "  - image: docker:1\n    name: " + strings.Repeat("a", maxName-5) + "\n    platforms: [linux/amd64, linux/arm64]\n",
+			[]string{"6:17 the file name of target", "6:30 the file name of target"}},
 		{"every refusal, sorted", "helper: {version: 0.12.0}\nfoo: 1\ntargets:\n  - image: Docker:1\n    name: ../x\n  - {image: alpine, bar: 2}\n",
 			[]string{
 				`1:19 helper.version "0.12.0"`,
@@ -283,5 +300,51 @@ func TestParseAliasBomb(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Parse did not return within 5s")
+	}
+}
+
+func TestParseBuildOptions(t *testing.T) {
+	l, err := Parse(file, []byte(valid+`  - image: gitlab/gitlab-runner:v13.2.1
+    name: runner-cgo
+    cgo: true
+    setup:
+      - apt-get update
+      - apt-get install -y --no-install-recommends gcc libc6-dev
+  - image: docker:19.03.12
+    platforms: [linux/amd64, linux/aarch64, linux/arm/v6]
+  - image: alpine:3
+    platforms: [linux/arm64]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgo := l.Targets[0]
+	if !cgo.Cgo || len(cgo.Setup) != 2 || cgo.Setup[1] != "apt-get install -y --no-install-recommends gcc libc6-dev" || len(cgo.Platforms) != 0 {
+		t.Errorf("cgo target: %+v", cgo)
+	}
+	var files, plats []string
+	for _, b := range l.Binaries() {
+		files = append(files, b.FileName())
+		p := "default"
+		if b.Platform != nil {
+			p = platforms.Format(*b.Platform)
+		}
+		plats = append(plats, p)
+	}
+	wantFiles := []string{
+		BinaryPrefix + "runner-cgo",
+		BinaryPrefix + "docker_19.03.12-linux-amd64",
+		BinaryPrefix + "docker_19.03.12-linux-arm64",
+		BinaryPrefix + "docker_19.03.12-linux-arm-v6",
+		BinaryPrefix + "alpine_3", // one platform keeps the plain name
+	}
+	if strings.Join(files, " ") != strings.Join(wantFiles, " ") {
+		t.Errorf("files:\n got %q\nwant %q", files, wantFiles)
+	}
+	if got := strings.Join(plats, " "); got != "default linux/amd64 linux/arm64 linux/arm/v6 linux/arm64" {
+		t.Errorf("platforms: %s", got)
+	}
+	if p := l.Targets[1].Platforms[1].Pos.String(); p != "targets.yaml:11:30" {
+		t.Errorf("platform position %s", p)
 	}
 }

@@ -11,9 +11,21 @@
 //	  - image: docker:19.03.12
 //	  - image: gitlab/gitlab-runner:v13.2.1
 //	    name: gitlab-runner_v13.2.1   # optional, see DeriveName
+//	  - image: gitlab/gitlab-runner:v13.2.1
+//	    name: runner-cgo
+//	    cgo: true                     # link against the image's own libc
+//	    setup: [apt-get update, apt-get install -y gcc libc6-dev]
+//	  - image: docker:19.03.12
+//	    name: docker-multi
+//	    platforms: [linux/amd64, linux/arm64]  # one binary per platform
 package targets
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/containerd/platforms"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 const (
 	// HelperModule is the Go module whose binary is built for each target.
@@ -52,8 +64,74 @@ type Target struct {
 	Image Image
 	Name  string // explicit, or derived by DeriveName
 	Pos   Pos    // position of the list item
+	// Cgo links the binary against the image's own C library
+	// (CGO_ENABLED=1, with the image's C compiler).
+	Cgo bool
+	// Setup is shell commands run once in the image, network on, before a
+	// cgo compile; their result is the compile stage's root.
+	Setup []string
+	// Platforms are the platforms built for; empty means the one platform
+	// the daemon builds for.
+	Platforms []Platform
 
 	namePos Pos // where an explicit name was written; zero when derived
+}
+
+// Platform is one entry of a target's platforms, normalized.
+type Platform struct {
+	ocispecs.Platform
+	Pos Pos
+}
+
+func (p Platform) String() string { return platforms.Format(p.Platform) }
+
+// Binary is one file a list builds: a target on one platform.
+type Binary struct {
+	Target Target
+	// Platform is the target's platform for this binary; nil when the
+	// target names none and the binary is built for the daemon's platform.
+	Platform *ocispecs.Platform
+	// Name is the target's name, followed by -OS-ARCH[-VARIANT] when the
+	// target has several platforms.
+	Name string
+}
+
+// FileName is the binary's file name in the output directory.
+func (b Binary) FileName() string { return BinaryPrefix + b.Name }
+
+// Binaries lists the files t builds, in the order of its platforms.
+func (t Target) Binaries() []Binary {
+	if len(t.Platforms) == 0 {
+		return []Binary{{Target: t, Name: t.Name}}
+	}
+	if len(t.Platforms) == 1 {
+		p := t.Platforms[0].Platform
+		return []Binary{{Target: t, Platform: &p, Name: t.Name}}
+	}
+	out := make([]Binary, 0, len(t.Platforms))
+	for _, tp := range t.Platforms {
+		p := tp.Platform
+		out = append(out, Binary{Target: t, Platform: &p, Name: t.Name + "-" + PlatformSuffix(p)})
+	}
+	return out
+}
+
+// PlatformSuffix is how a platform ends a file name: linux-arm64, linux-arm-v7.
+func PlatformSuffix(p ocispecs.Platform) string {
+	s := p.OS + "-" + p.Architecture
+	if p.Variant != "" {
+		s += "-" + p.Variant
+	}
+	return s
+}
+
+// Binaries lists every file the list builds, in list order.
+func (l *List) Binaries() []Binary {
+	var out []Binary
+	for _, t := range l.Targets {
+		out = append(out, t.Binaries()...)
+	}
+	return out
 }
 
 // Pos is a place in a target list: file, 1-based line and column.
@@ -71,6 +149,3 @@ func (h Helper) Bare() string {
 	}
 	return h.Version
 }
-
-// FileName is the name of the binary built for t.
-func (t Target) FileName() string { return BinaryPrefix + t.Name }

@@ -98,6 +98,7 @@ var (
 // checkNames refuses names that could not be file names, and names used twice.
 func checkNames(errs *ErrorList, ts []Target, src source) {
 	first := make(map[string]Pos, len(ts))
+	var good []Target
 	for _, t := range ts {
 		p := t.namePos
 		if p == (Pos{}) {
@@ -116,5 +117,36 @@ func checkNames(errs *ErrorList, ts []Target, src source) {
 			continue
 		}
 		first[t.Name] = p
+		good = append(good, t)
+	}
+	checkFiles(errs, good)
+}
+
+// checkFiles refuses per-platform file names that are too long or that
+// another target's binary has: "a" on linux/arm64 and a target named
+// "a-linux-arm64" would write one file.
+func checkFiles(errs *ErrorList, ts []Target) {
+	owner := map[string]Binary{}
+	for _, t := range ts {
+		if len(t.Platforms) < 2 {
+			owner[t.Name] = Binary{Target: t, Name: t.Name}
+		}
+	}
+	for _, t := range ts {
+		if len(t.Platforms) < 2 {
+			continue
+		}
+		for i, b := range t.Binaries() {
+			p := t.Platforms[i].Pos
+			if len(b.Name) > maxName {
+				errs.add(p, "the file name of target %q on %s is %d bytes; give the target a shorter name, so %q fits in %d", t.Name, t.Platforms[i], len(b.Name), "NAME-"+PlatformSuffix(t.Platforms[i].Platform), maxName)
+				continue
+			}
+			if o, ok := owner[b.Name]; ok {
+				errs.add(p, "target %q on %s writes %s, as target %q at line %d does; set `name:` on one of them", t.Name, t.Platforms[i], b.FileName(), o.Target.Name, o.Target.Pos.Line)
+				continue
+			}
+			owner[b.Name] = b
+		}
 	}
 }

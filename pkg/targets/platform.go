@@ -1,0 +1,33 @@
+package targets
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/containerd/platforms"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ParsePlatform reads OS/ARCH[/VARIANT] as containerd does and normalizes
+// it (linux/aarch64 is linux/arm64, linux/arm is linux/arm/v7). Only Linux
+// is built: the images are Linux images.
+func ParsePlatform(s string) (ocispecs.Platform, error) {
+	if strings.TrimSpace(s) == "" {
+		return ocispecs.Platform{}, fmt.Errorf("the platform is empty; write OS/ARCH, e.g. linux/arm64")
+	}
+	if !strings.Contains(s, "/") {
+		return ocispecs.Platform{}, fmt.Errorf("platform %q has no OS; write OS/ARCH[/VARIANT], e.g. linux/%s", s, s)
+	}
+	p, err := platforms.Parse(s)
+	if err != nil {
+		return ocispecs.Platform{}, fmt.Errorf("platform %q: %v; write OS/ARCH[/VARIANT], e.g. linux/arm64", s, err)
+	}
+	p = platforms.Normalize(p)
+	if p.OS != "linux" {
+		return ocispecs.Platform{}, fmt.Errorf("platform %q is not Linux; the helper runs in Linux images, write linux/%s", s, p.Architecture)
+	}
+	if !ValidName(PlatformSuffix(p)) {
+		return ocispecs.Platform{}, fmt.Errorf("platform %q cannot be part of a file name; write OS/ARCH[/VARIANT] with letters and digits", s)
+	}
+	return p, nil
+}
