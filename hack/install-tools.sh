@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the test bed needs, once: Debian's runc and debootstrap, and
-# buildkitd/buildctl, crane and buildx built from their Go modules into
-# LLBGEN_CACHE.
+# Installs what the test bed needs, once: Debian's runc and debootstrap, QEMU
+# user emulation (qemu-user-static, binfmt-support) with its binfmt_misc
+# handlers registered, and buildkitd/buildctl, crane and buildx built from
+# their Go modules into LLBGEN_CACHE.
 # Safe to run again: every step checks whether its result is already there.
 source "$(dirname "$0")/lib.sh"
 
@@ -11,12 +12,61 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v flock >/dev/null || need_apt+=(util-linux)
+[[ -x /usr/bin/qemu-aarch64-static ]] || need_apt+=(qemu-user-static)
+command -v update-binfmts >/dev/null || need_apt+=(binfmt-support)
 if ((${#need_apt[@]})); then
 	[[ $(id -u) == 0 ]] || die "need root to apt-get install ${need_apt[*]}"
 	log "apt-get install ${need_apt[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+# QEMU user emulation, so that BuildKit can run linux/arm64 (and other) images.
+# binfmt-support's postinst registers nothing where no init system runs (it is
+# denied by policy-rc.d in containers and CI images), so register here: mount
+# binfmt_misc, then enable Debian's qemu-* handlers (and only those, not
+# binfmt-support's others such as jar or python). Debian registers them with
+# the F (fix-binary) flag: the kernel opens the emulator at registration, so it
+# also runs inside containers whose root file system has no qemu, BuildKit's.
+# A qemu-aarch64 handler that lacks F (registered by something else) or is
+# disabled is registered again, by hand, from Debian's description of it.
+BINFMT=/proc/sys/fs/binfmt_misc
+binfmt_up() {
+	local name
+	if [[ ! -e $BINFMT/register ]]; then
+		[[ $(id -u) == 0 ]] || die "need root to mount binfmt_misc at $BINFMT"
+		mount -t binfmt_misc binfmt_misc "$BINFMT" || die "cannot mount binfmt_misc at $BINFMT"
+	fi
+	for name in /usr/share/binfmts/qemu-*; do
+		name=${name##*/}
+		[[ -e $BINFMT/$name ]] && continue
+		[[ $(id -u) == 0 ]] || die "need root to register binfmt handler $name"
+		update-binfmts --enable "$name" >/dev/null 2>&1 || log "warning: update-binfmts --enable $name failed"
+	done
+	[[ -e $BINFMT/qemu-aarch64 && $(head -1 "$BINFMT/qemu-aarch64") == enabled ]] &&
+		grep -q '^flags: .*F' "$BINFMT/qemu-aarch64" && return
+	log "registering qemu-aarch64 with binfmt_misc by hand, with the F flag"
+	[[ $(id -u) == 0 ]] || die "need root to register binfmt handler qemu-aarch64"
+	binfmt_register_fixed qemu-aarch64
+	grep -q '^flags: .*F' "$BINFMT/qemu-aarch64" || die "qemu-aarch64 has no F flag: $(cat "$BINFMT/qemu-aarch64")"
+}
+
+# binfmt_register_fixed NAME: (re)registers Debian's handler NAME with flags
+# OCF (P too when Debian's asks to preserve argv[0]; its -binfmt-P emulator
+# path expects it).
+binfmt_register_fixed() {
+	local name=$1 desc=/usr/share/binfmts/$1 flags=OCF
+	[[ -f $desc ]] || die "no $desc (is qemu-user-static installed?)"
+	[[ $(desc_field "$desc" preserve) == yes ]] && flags=P$flags
+	[[ -e $BINFMT/$name ]] && echo -1 >"$BINFMT/$name"
+	# %s keeps the \x escapes for the kernel, which decodes them itself.
+	printf ':%s:M:%s:%s:%s:%s:%s' "$name" "$(desc_field "$desc" offset)" "$(desc_field "$desc" magic)" \
+		"$(desc_field "$desc" mask)" "$(desc_field "$desc" interpreter)" "$flags" >"$BINFMT/register"
+}
+
+# desc_field FILE KEY: the value of KEY in a binfmt-support description.
+desc_field() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
+binfmt_up
 
 # go_module_build MODULE VERSION OUTDIR PKG...: builds PKGs of MODULE@VERSION.
 # `go install mod@v` refuses modules whose go.mod has exclude directives

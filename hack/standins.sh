@@ -6,46 +6,80 @@
 # tested on. They are made from Debian packages to have the property that
 # matters to llbgen, the C library each real image carries:
 #
-#   musl   busybox-static + Debian's musl at /lib/ld-musl-x86_64.so.1 (Alpine's
-#          layout); stands in for docker:19.03.12 and
-#          gitlab/gitlab-runner:alpine-v13.2.1 (both Alpine 3.12 based).
-#   glibc  debootstrap --variant=minbase bookworm; stands in for
-#          gitlab/gitlab-runner:v13.2.1 (Ubuntu 18.04 based). Its config sets
-#          USER nobody and a WORKDIR that does not exist, so tests prove that
-#          llbgen runs as root whatever the image says.
+#   musl   busybox-static + Debian's musl as Alpine lays it out: libc at
+#          /lib/ld-musl-<arch>.so.1, /lib/libc.musl-<arch>.so.1 a symlink to
+#          it. Built for linux/amd64 (x86_64) and linux/arm64 (aarch64, from
+#          Debian's arm64 packages) and pushed as multi-platform image indexes
+#          (both platforms) as standin/musl:latest, library/docker:19.03.12 and
+#          gitlab/gitlab-runner:alpine-v13.2.1, standing in for the real two
+#          (both Alpine 3.12 based, both multi-platform). The per-platform
+#          images are also tagged <tag>-amd64 and <tag>-arm64.
+#   glibc  debootstrap --variant=minbase bookworm; linux/amd64 only. Stands in
+#          for gitlab/gitlab-runner:v13.2.1 (Ubuntu 18.04 based). Its config
+#          sets USER nobody and a WORKDIR that does not exist, so tests prove
+#          that llbgen runs as root whatever the image says.
 #   golang the glibc root plus this machine's Go tree at /usr/local/go and its
-#          CA bundle; stands in for golang:1.26.
+#          CA bundle; linux/amd64 only. Stands in for golang:1.26.
 #
-# Root file systems are cached as tarballs under LLBGEN_CACHE/standins; a
-# second run only pushes what the registry lacks.
+# Running the arm64 stand-ins needs QEMU user emulation (install-tools.sh
+# registers it) and a buildkitd started after that (testbed.sh sees to it).
+#
+# Root file systems are cached as tarballs under LLBGEN_CACHE/standins-v3; a
+# stamp per reference under LLBGEN_STATE/pushed records what was pushed and its
+# digest, so a second run pushes only what changed or what the registry lost.
 #
 # Usage: hack/standins.sh REGISTRY   (e.g. 127.0.0.1:5000)
 source "$(dirname "$0")/lib.sh"
 
 registry=${1:?usage: hack/standins.sh REGISTRY}
-STANDINS=$LLBGEN_CACHE/standins-v2
+STANDINS=$LLBGEN_CACHE/standins-v3
 PUSHED=$LLBGEN_STATE/pushed
 mkdir -p "$STANDINS"
-arch=amd64
+arch=amd64 # the glibc and golang stand-ins' only platform
 
+# musl_triple ARCH: the architecture in musl's file names for Debian's ARCH.
+musl_triple() {
+	case $1 in
+	amd64) echo x86_64 ;;
+	arm64) echo aarch64 ;;
+	*) die "no musl stand-in for $1" ;;
+	esac
+}
+
+# apt_download DIR PKG...: downloads Debian packages into DIR, updating the
+# package lists once when they lack them (a foreign architecture just added).
+apt_download() {
+	local dir=$1
+	shift
+	(cd "$dir" && { apt-get download -qq -o APT::Sandbox::User=root "$@" >/dev/null 2>&1 ||
+		{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root "$@" >/dev/null; }; })
+}
+
+# build_musl ARCH: the musl stand-in's root file system for Debian's ARCH.
 build_musl() {
-	local out=$STANDINS/musl-$arch.tar
+	local a=$1 triple
+	triple=$(musl_triple "$a")
+	local out=$STANDINS/musl-$a.tar
 	[[ -s $out ]] && return
-	log "building musl stand-in root file system"
+	log "building musl stand-in root file system ($a)"
+	if [[ $a != "$(dpkg --print-architecture)" ]] && ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+		log "dpkg --add-architecture $a (to download its busybox-static and musl)"
+		dpkg --add-architecture "$a"
+		apt-get update -qq
+	fi
 	local work
 	work=$(mktemp -d)
-	(cd "$work" && { apt-get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" "musl:$arch" >/dev/null 2>&1 ||
-		{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root "busybox-static:$arch" "musl:$arch" >/dev/null; }; })
+	apt_download "$work" "busybox-static:$a" "musl:$a"
 	mkdir -p "$work/deb" "$work/root"/{bin,sbin,lib,etc,tmp,root,usr/bin,usr/sbin}
 	for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/deb"; done
 	local busybox libc
 	busybox=$(find "$work/deb" -path '*bin/busybox' -type f -perm -u+x | head -1)
-	libc=$(find "$work/deb" -path '*x86_64-linux-musl/libc.so' -type f | head -1)
-	[[ -n $busybox && -n $libc ]] || die "busybox or musl libc.so not found in the Debian packages"
+	libc=$(find "$work/deb" -path "*$triple-linux-musl/libc.so" -type f | head -1)
+	[[ -n $busybox && -n $libc ]] || die "busybox or musl libc.so not found in the Debian $a packages"
 	cp "$busybox" "$work/root/bin/busybox"
 	# Alpine's layout: the dynamic loader is libc itself.
-	cp "$libc" "$work/root/lib/ld-musl-x86_64.so.1"
-	ln -s ld-musl-x86_64.so.1 "$work/root/lib/libc.musl-x86_64.so.1"
+	cp "$libc" "$work/root/lib/ld-musl-$triple.so.1"
+	ln -s "ld-musl-$triple.so.1" "$work/root/lib/libc.musl-$triple.so.1"
 	for applet in sh ls cat echo env sed grep; do ln -s busybox "$work/root/bin/$applet"; done
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' >"$work/root/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/root/etc/group"
@@ -89,43 +123,85 @@ build_gotree() {
 	echo "$out"
 }
 
-# push REF TAR [BASE] [crane mutate flags...]: one image from a rootfs layer.
-# A stamp records what was pushed, so a second run pushes only what changed.
-push() {
-	local ref=$1 tar=$2 base=$3
-	shift 3
-	local stamp key
-	stamp=$PUSHED/$(printf '%s' "$ref" | tr '/:' '__')
-	key="$tar $(stat -c %Y.%s "$tar") $base $*"
-	if [[ -f $stamp && "$(cat "$stamp")" == "$key" ]] && "$CRANE" digest --insecure "$ref" >/dev/null 2>&1; then
-		return
-	fi
-	log "pushing stand-in $ref"
-	local out
+stamp_of() { printf '%s/%s' "$PUSHED" "$(printf '%s' "$1" | tr '/:' '__')"; }
+remote_digest() { "$CRANE" digest --insecure "$1" 2>/dev/null; }
+
+# pushed_already REF KEY: true when REF's stamp records KEY, and the digest
+# the stamp records is the one the registry serves for REF now; sets $digest.
+# A stamp is two lines, key and digest: older stamps (one line, no digest,
+# written before the image indexes) never match, so they are pushed again.
+pushed_already() {
+	local stamp key want
+	stamp=$(stamp_of "$1")
+	[[ -f $stamp ]] || return 1
+	{ IFS= read -r key && IFS= read -r want; } <"$stamp" || return 1
+	[[ $key == "$2" && $want == sha256:* ]] || return 1
+	digest=$(remote_digest "$1") && [[ $digest == "$want" ]]
+}
+
+# record REF KEY: writes REF's stamp after a push; sets $digest.
+record() {
+	digest=$(remote_digest "$1") || die "pushed $1, but the registry has no digest for it"
 	mkdir -p "$PUSHED"
+	printf '%s\n%s\n' "$2" "$digest" >"$(stamp_of "$1").tmp"
+	mv "$(stamp_of "$1").tmp" "$(stamp_of "$1")"
+}
+
+# push ARCH REF TAR [BASE] [crane mutate flags...]: one linux/ARCH image from a
+# rootfs layer, on BASE when not empty; sets $digest. Pushes only when its
+# inputs changed or the registry does not serve what was pushed.
+push() {
+	local a=$1 ref=$2 tar=$3 base=$4
+	shift 4
+	local key=${base:+$base@} mtime
+	[[ -z $base ]] || key+=$(remote_digest "$base") || die "no base image $base in the registry"
+	mtime=$(stat -c %Y.%s "$tar")
+	key="image linux/$a $tar $mtime $key $*"
+	pushed_already "$ref" "$key" && return
+	log "pushing stand-in $ref (linux/$a)"
+	local out
 	if [[ -n $base ]]; then
 		out=$("$CRANE" append --insecure -b "$base" -f "$tar" -t "$ref.tmp" 2>&1) || die "crane append: $out"
 	else
 		out=$("$CRANE" append --insecure --oci-empty-base -f "$tar" -t "$ref.tmp" 2>&1) || die "crane append: $out"
 	fi
-	out=$("$CRANE" mutate --insecure --set-platform "linux/$arch" \
+	out=$("$CRANE" mutate --insecure --set-platform "linux/$a" \
 		-l org.opencontainers.image.description="llbgen test stand-in, not the real image" \
 		"$@" -t "$ref" "$ref.tmp" 2>&1) || die "crane mutate: $out"
-	printf '%s' "$key" >"$stamp"
+	record "$ref" "$key"
 }
 
-build_musl
+# push_multi REF [crane mutate flags...]: the musl stand-in for every platform
+# in MUSL_ARCHES, each as REF-ARCH, and REF an image index of them (crane
+# takes each one's platform from its config).
+MUSL_ARCHES=(amd64 arm64)
+push_multi() {
+	local ref=$1 a key=index args=()
+	shift
+	for a in "${MUSL_ARCHES[@]}"; do
+		push "$a" "$ref-$a" "$STANDINS/musl-$a.tar" "" "$@"
+		key+=" ${ref%:*}@$digest"
+		args+=(-m "${ref%:*}@$digest")
+	done
+	pushed_already "$ref" "$key" && return
+	log "pushing stand-in $ref (image index: ${MUSL_ARCHES[*]})"
+	local out
+	out=$("$CRANE" index append --insecure "${args[@]}" -t "$ref" 2>&1) || die "crane index append: $out"
+	record "$ref" "$key"
+}
+
+for a in "${MUSL_ARCHES[@]}"; do build_musl "$a"; done
 build_glibc
 gotree=$(build_gotree)
 
 std_path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 r=$registry
-push "$r/standin/musl:latest" "$STANDINS/musl-$arch.tar" "" -e "$std_path"
-push "$r/standin/glibc:latest" "$STANDINS/glibc-$arch.tar" "" -e "$std_path"
-push "$r/library/docker:19.03.12" "$STANDINS/musl-$arch.tar" "" -e "$std_path" -e DOCKER_VERSION=19.03.12
-push "$r/gitlab/gitlab-runner:alpine-v13.2.1" "$STANDINS/musl-$arch.tar" "" -e "$std_path"
-push "$r/gitlab/gitlab-runner:v13.2.1" "$STANDINS/glibc-$arch.tar" "" -e "$std_path" \
+push_multi "$r/standin/musl:latest" -e "$std_path"
+push "$arch" "$r/standin/glibc:latest" "$STANDINS/glibc-$arch.tar" "" -e "$std_path"
+push_multi "$r/library/docker:19.03.12" -e "$std_path" -e DOCKER_VERSION=19.03.12
+push_multi "$r/gitlab/gitlab-runner:alpine-v13.2.1" -e "$std_path"
+push "$arch" "$r/gitlab/gitlab-runner:v13.2.1" "$STANDINS/glibc-$arch.tar" "" -e "$std_path" \
 	-u nobody -w /no/such/workdir
-push "$r/library/golang:1.26" "$gotree" "$r/standin/glibc:latest" \
+push "$arch" "$r/library/golang:1.26" "$gotree" "$r/standin/glibc:latest" \
 	-e "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" -e GOLANG_VERSION=1.26 -e GOPATH=/go
 log "stand-in images are in $registry"

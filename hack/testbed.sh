@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The test bed: a registry on loopback holding the stand-in images, and a
 # buildkitd of its own whose docker.io mirror is that registry, so that
-# `docker:19.03.12` and `golang:1.26` resolve to the stand-ins.
+# `docker:19.03.12` and `golang:1.26` resolve to the stand-ins. buildkitd starts
+# after install-tools.sh has registered QEMU's binfmt handlers, so it runs
+# linux/arm64 (and other) images under emulation; one that was started before
+# and lists no linux/arm64 is restarted.
 #
 #   hack/testbed.sh up     install, start what is not running, print the env file
 #   hack/testbed.sh down   stop the registry and buildkitd
@@ -62,7 +65,8 @@ TOML
 	)
 	if pid_alive "$BK_PID" && [[ -S $BK_SOCK ]] && [[ "$(cat "$BK_CONF" 2>/dev/null)" == "$conf" ]] &&
 		"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers >/dev/null 2>&1; then
-		return
+		buildkitd_emulates && return
+		log "buildkitd does not list linux/arm64 though QEMU can run it (started before binfmt registration): restarting it"
 	fi
 	buildkitd_down
 	printf '%s\n' "$conf" >"$BK_CONF"
@@ -70,6 +74,17 @@ TOML
 }
 
 buildkitd_down() { stop_pid "$BK_PID"; rm -f "$BK_SOCK"; }
+
+# buildkitd_emulates: false when the kernel has an enabled qemu-aarch64 binfmt
+# handler (install-tools.sh registers it) but the daemon does not list
+# linux/arm64. buildkitd probes which platforms it can emulate once, when it
+# starts, so one started before the registration never lists them.
+buildkitd_emulates() {
+	local handler=/proc/sys/fs/binfmt_misc/qemu-aarch64
+	[[ -r $handler && $(head -1 "$handler") == enabled ]] || return 0
+	"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers -v 2>/dev/null |
+		grep -E '^Platforms:' | grep -qE '(^|[ ,])linux/arm64(/v8)?($|[ ,])'
+}
 
 # buildx_up registers the daemon as a `remote` buildx builder in a Docker
 # config directory of the test bed's own, so the user's is never touched.

@@ -34,6 +34,7 @@ type buildOptions struct {
 	print      bool
 	locked     bool
 	provenance bool
+	strict     bool
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -43,6 +44,7 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.print, "print", false, "print the resolved targets as JSON on stdout and build nothing")
 	fs.BoolVar(&o.locked, "locked", false, "require FILE.lock (see llbgen lock) and build from its pinned digests; without the flag a lock is used when it exists")
 	fs.BoolVar(&o.provenance, "provenance", false, "also write BuildKit's SLSA provenance attestation (mode=max) into the output directory")
+	fs.BoolVar(&o.strict, "require-verified", false, "exit 1 when a binary was written without being run in its image (a platform the daemon cannot emulate)")
 }
 
 // Validate refuses bad values before anything is contacted or written.
@@ -72,7 +74,10 @@ Images are resolved on the daemon with your registry credentials
 (~/.docker/config.json or $DOCKER_CONFIG). All targets build in parallel.
 When some fail, the others still land, a failed target keeps whatever file
 it had, and SHA256SUMS always matches the list's binaries that are present.
-A summary table follows on stderr. Exit status: 0 all verified, 1 some
+A binary for a platform the daemon can neither run nor emulate is built
+and written but not run; the summary says "NOT VERIFIED" and why, and it
+is never counted as verified (--require-verified makes that exit 1).
+A summary table follows on stderr. Exit status: 0 all written, 1 some
 target or the build failed, 2 bad input.`,
 		Example: buildExample,
 		Args:    cobra.NoArgs,
@@ -108,6 +113,9 @@ target or the build failed, 2 bad input.`,
 			if n := outcome.Failed(); n > 0 {
 				return errTargetsFailed{n: n, of: len(outcome.Results)}
 			}
+			if n := outcome.Unverified(); n > 0 && opts.strict {
+				return errTargetsFailed{n: n, of: len(outcome.Results), what: "not verified (--require-verified)"}
+			}
 			return nil
 		},
 	}
@@ -116,8 +124,14 @@ target or the build failed, 2 bad input.`,
 }
 
 // errTargetsFailed ends a run whose summary already named each failure.
-type errTargetsFailed struct{ n, of int }
+type errTargetsFailed struct {
+	n, of int
+	what  string // "failed" when empty
+}
 
 func (e errTargetsFailed) Error() string {
-	return fmt.Sprintf("%d of %d targets failed", e.n, e.of)
+	if e.what == "" {
+		e.what = "failed"
+	}
+	return fmt.Sprintf("%d of %d binaries %s", e.n, e.of, e.what)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/containerd/platforms"
 	"io"
 
 	"github.com/llbgen/llbgen/pkg/targets"
@@ -30,7 +31,18 @@ type planImage struct {
 type planTarget struct {
 	Name string `json:"name"`
 	planImage
-	File string `json:"file"`
+	Cgo       bool     `json:"cgo,omitempty"`
+	Setup     []string `json:"setup,omitempty"`
+	Platforms []string `json:"platforms,omitempty"` // none: the daemon's
+	// File is the target's one file; a target of several platforms has
+	// Files instead.
+	File  string     `json:"file,omitempty"`
+	Files []planFile `json:"files,omitempty"`
+}
+
+type planFile struct {
+	Platform string `json:"platform"`
+	File     string `json:"file"`
 }
 
 func printPlan(w io.Writer, list *targets.List, out string) error {
@@ -40,7 +52,19 @@ func printPlan(w io.Writer, list *targets.List, out string) error {
 		Output: out,
 	}
 	for _, t := range list.Targets {
-		p.Targets = append(p.Targets, planTarget{Name: t.Name, planImage: planImage{Image: t.Image.Ref, Ref: t.Image.Full}, File: t.FileName()})
+		pt := planTarget{Name: t.Name, planImage: planImage{Image: t.Image.Ref, Ref: t.Image.Full}, Cgo: t.Cgo, Setup: t.Setup}
+		for _, tp := range t.Platforms {
+			pt.Platforms = append(pt.Platforms, tp.String())
+		}
+		bins := t.Binaries()
+		if len(bins) == 1 {
+			pt.File = bins[0].FileName()
+		} else {
+			for _, b := range bins {
+				pt.Files = append(pt.Files, planFile{Platform: platforms.Format(*b.Platform), File: b.FileName()})
+			}
+		}
+		p.Targets = append(p.Targets, pt)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

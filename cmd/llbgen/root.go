@@ -27,7 +27,7 @@ const rootExample = `  # build the images of targets.yaml on a BuildKit daemon
 // run is the whole program: parse args, do the work, return the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newRootCmd(stdout)
-	cmd.AddCommand(newBuildCmd(stdout, stderr), newLockCmd(stderr), newSchemaCmd(stdout), newFrontendCmd())
+	cmd.AddCommand(newBuildCmd(stdout, stderr), newMatrixCmd(stdout, stderr), newLockCmd(stderr), newSchemaCmd(stdout), newFrontendCmd())
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -94,6 +94,7 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 			return usagef("%s: platform %q: %v", lock.Path(opts.file), lk.Platform, err)
 		}
 	}
+	gopt.Platform = platform
 	g, err := graph.Build(list, gopt)
 	if err != nil {
 		return fmt.Errorf("making the graph: %w", err)

@@ -11,32 +11,44 @@ import (
 )
 
 // writeSummary prints the table that ends `llbgen build`: one row per
-// target, then one line per failure with its cause.
+// binary (a target on one platform), then one line per binary written
+// without verification and one per failure, with its cause.
 func writeSummary(w io.Writer, o *build.Outcome) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
+	fmt.Fprintln(tw, "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
 	for _, r := range o.Results {
 		image := r.Target.Image.Ref
 		if r.Digest != "" && !strings.Contains(image, "@") {
 			image += "@" + shortDigest(r.Digest.String())
 		}
 		size, sum, verified := "-", "-", "FAILED"
-		if r.Verified {
+		if r.Written() {
 			size, sum, verified = humanSize(r.Size), r.SHA256[:12], "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target.Name, image, r.File, size, sum, verified)
+		if r.Unverified != "" {
+			verified = "NOT VERIFIED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Target.Name, r.Platform, image, r.File, size, sum, verified)
 	}
 	tw.Flush()
 	dir := filepath.Clean(o.Out.Path()) + string(filepath.Separator)
-	ok := len(o.Results) - o.Failed()
-	fmt.Fprintf(w, "%d of %d targets verified and written to %s\n", ok, len(o.Results), dir)
+	verified := len(o.Results) - o.Failed() - o.Unverified()
+	fmt.Fprintf(w, "%d of %d binaries verified and written to %s\n", verified, len(o.Results), dir)
+	if o.Unverified() > 0 {
+		fmt.Fprintln(w, "written WITHOUT verification (they were never run in their image):")
+		for _, r := range o.Results {
+			if r.Unverified != "" {
+				fmt.Fprintf(w, "  %s: %s\n", r.File, oneLine(r.Unverified))
+			}
+		}
+	}
 	if o.Failed() == 0 {
 		return
 	}
 	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
 	for _, r := range o.Results {
-		if !r.Verified {
-			fmt.Fprintf(w, "  %s: %s\n", r.Target.Name, oneLine(r.Cause))
+		if !r.Written() {
+			fmt.Fprintf(w, "  %s: %s\n", r.Binary.Name, oneLine(r.Cause))
 		}
 	}
 }

@@ -45,6 +45,9 @@ targets:
   - image: registry.example:5000/team/missing:1
   - image: alpine:3.12
     name: alpine
+  - image: docker:19.03.12
+    name: multi
+    platforms: [linux/amd64, linux/arm64]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -54,10 +57,12 @@ targets:
 		t.Fatal(err)
 	}
 	res := []build.Result{
-		{Target: l.Targets[0], File: l.Targets[0].FileName(), Digest: "sha256:fa942ead9d5a0123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
-		{Target: l.Targets[1], File: l.Targets[1].FileName(), Digest: "sha256:6aebce2f9d950123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
-		{Target: l.Targets[2], File: l.Targets[2].FileName(), Cause: "image registry.example:5000/team/missing:1 not found or not authorised: registry.example:5000/team/missing:1: not found"},
-		{Target: l.Targets[3], File: l.Targets[3].FileName(), Digest: "sha256:0123456789ab0123456789abcdef0123456789abcdef0123456789abcdef01", Cause: "verify failed: the binary does not run in its image: fork/exec /llbgen/in/docker-credential-ecr-login: no such file or directory"},
+		{Target: l.Targets[0], Binary: l.Targets[0].Binaries()[0], Platform: "linux/amd64", File: l.Targets[0].Binaries()[0].FileName(), Digest: "sha256:fa942ead9d5a0123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
+		{Target: l.Targets[1], Binary: l.Targets[1].Binaries()[0], Platform: "linux/amd64", File: l.Targets[1].Binaries()[0].FileName(), Digest: "sha256:6aebce2f9d950123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
+		{Target: l.Targets[2], Binary: l.Targets[2].Binaries()[0], Platform: "linux/amd64", File: l.Targets[2].Binaries()[0].FileName(), Cause: "image registry.example:5000/team/missing:1 not found or not authorised: registry.example:5000/team/missing:1: not found"},
+		{Target: l.Targets[3], Binary: l.Targets[3].Binaries()[0], Platform: "linux/amd64", File: l.Targets[3].Binaries()[0].FileName(), Digest: "sha256:0123456789ab0123456789abcdef0123456789abcdef0123456789abcdef01", Cause: "verify failed: the binary does not run in its image: fork/exec /llbgen/in/docker-credential-ecr-login: no such file or directory"},
+		{Target: l.Targets[4], Binary: l.Targets[4].Binaries()[0], Platform: "linux/amd64", File: l.Targets[4].Binaries()[0].FileName(), Digest: "sha256:fa942ead9d5a0123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
+		{Target: l.Targets[4], Binary: l.Targets[4].Binaries()[1], Platform: "linux/arm64", File: l.Targets[4].Binaries()[1].FileName(), Digest: "sha256:1b2c3d4e5f600123456789abcdef0123456789abcdef0123456789abcdef01", Size: 8912345, SHA256: "9a8b7c6d5e4f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Unverified: "not verified: no emulator for linux/arm64"},
 	}
 	var buf bytes.Buffer
 	writeSummary(&buf, &build.Outcome{Out: out, Results: res})

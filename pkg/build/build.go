@@ -42,8 +42,8 @@ type Options struct {
 	Provenance bool
 }
 
-func (o Options) graphOptions(resolved map[string]graph.Resolved) graph.Options {
-	g := graph.Options{Env: o.Env, Images: resolved, SourceDateEpoch: o.SourceDateEpoch}
+func (o Options) graphOptions(d daemon, resolved map[graph.ImageKey]graph.Resolved) graph.Options {
+	g := graph.Options{Platform: d.platform, CanRun: d.canRun, Env: o.Env, Images: resolved, SourceDateEpoch: o.SourceDateEpoch}
 	if o.Lock != nil {
 		o.Lock.Apply(&g)
 	}
@@ -55,16 +55,25 @@ type TLS struct {
 	CACert, Cert, Key, ServerName string
 }
 
-// Result is what happened to one target.
+// Result is what happened to one binary: a target on one platform.
 type Result struct {
 	Target   targets.Target
+	Binary   targets.Binary
+	Platform string        // the platform built for, e.g. linux/arm64
 	Digest   digest.Digest // the image's resolved manifest digest; "" if unresolved
 	File     string        // file name in the output directory
 	Size     int64
 	SHA256   string
-	Verified bool   // built, verified in its image, and written
-	Cause    string // one line, when not Verified
+	Verified bool // built, verified in its image, and written
+	// Unverified says why a binary was written without being run in its
+	// image ("not verified: no emulator for linux/arm64"). Such a binary is
+	// never counted as verified, nor as failed.
+	Unverified string
+	Cause      string // one line, when neither Verified nor Unverified
 }
+
+// Written reports whether the binary landed in the output directory.
+func (r Result) Written() bool { return r.Verified || r.Unverified != "" }
 
 // Outcome is a whole run: one Result per target, in list order.
 type Outcome struct {
@@ -72,11 +81,22 @@ type Outcome struct {
 	Results []Result
 }
 
-// Failed counts the targets that were not verified.
+// Failed counts the binaries that were not written.
 func (o *Outcome) Failed() int {
 	n := 0
 	for _, r := range o.Results {
-		if !r.Verified {
+		if !r.Written() {
+			n++
+		}
+	}
+	return n
+}
+
+// Unverified counts the binaries written without being run in their image.
+func (o *Outcome) Unverified() int {
+	n := 0
+	for _, r := range o.Results {
+		if r.Unverified != "" {
 			n++
 		}
 	}

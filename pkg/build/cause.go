@@ -7,12 +7,13 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// cause turns a target's failed solve into one line that says what went
+// cause turns a binary's failed solve into one line that says what went
 // wrong, read from the vertices that failed: the download, the target's
-// compile or its verify stage.
-func (c *collector) cause(t targets.Target, solveErr error) string {
-	if vs := c.failed("verify " + t.Name + " "); len(vs) > 0 {
-		prefix := "llbgen: target " + t.Name + ": "
+// setup, the binary's compile or its verify stage. name is the binary's
+// (targets.Binary.Name).
+func (c *collector) cause(name string, solveErr error) string {
+	if vs := c.failed("verify " + name + " "); len(vs) > 0 {
+		prefix := "llbgen: target " + name + ": "
 		for i := len(vs[0].lines) - 1; i >= 0; i-- {
 			if _, msg, ok := strings.Cut(vs[0].lines[i], prefix); ok {
 				return "verify failed: " + msg
@@ -20,7 +21,11 @@ func (c *collector) cause(t targets.Target, solveErr error) string {
 		}
 		return "verify failed: " + lastLines(vs[0], 3, vs[0].err)
 	}
-	if vs := c.failed("compile " + t.Name + " "); len(vs) > 0 {
+	if vs := c.failed("setup " + name + " "); len(vs) > 0 {
+		_, cmd, _ := strings.Cut(vs[0].name, "): ")
+		return fmt.Sprintf("setup command %q failed: %s", cmd, lastLines(vs[0], 3, vs[0].err))
+	}
+	if vs := c.failed("compile " + name + " "); len(vs) > 0 {
 		return "compile error: " + lastLines(vs[0], 3, vs[0].err)
 	}
 	if vs := c.failed("download "); len(vs) > 0 {

@@ -69,7 +69,7 @@ func TestCause(t *testing.T) {
 			for _, u := range tc.updates {
 				c.add(u)
 			}
-			if got := c.cause(tg, errors.New("solve failed\nmore")); got != tc.want {
+			if got := c.cause(tg.Name, errors.New("solve failed\nmore")); got != tc.want {
 				t.Errorf("cause:\n got %q\nwant %q", got, tc.want)
 			}
 		})

@@ -17,17 +17,17 @@ import (
 )
 
 // Lock resolves every input of list on the daemon: each image to its
-// manifest digest for the daemon's platform, and the helper module to its
+// manifest digest for its platform (the daemon's, or a target's), and the helper module to its
 // hash, as the download stage (checksum database on) fetched it.
 func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, error) {
 	opt.Lock, opt.Provenance = nil, false
 	var f *lock.File
 	var col *collector
-	err := Session(ctx, opt, func(c *collector, platform ocispecs.Platform) gateway.BuildFunc {
+	err := Session(ctx, opt, func(c *collector, d daemon) gateway.BuildFunc {
 		col = c
 		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			var err error
-			f, err = resolveLock(ctx, gc, list, opt, platform)
+			f, err = resolveLock(ctx, gc, list, opt, d.platform)
 			return nil, err
 		}
 	}, "")
@@ -41,16 +41,16 @@ func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, err
 }
 
 func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt Options, platform ocispecs.Platform) (*lock.File, error) {
-	resolved, unresolved := ResolveImages(ctx, gc, lock.Refs(list), platform)
+	resolved, unresolved := ResolveImages(ctx, gc, graph.Images(list, platform))
 	if len(unresolved) > 0 {
 		var msgs []string
-		for ref, err := range unresolved {
-			msgs = append(msgs, ImageCause("image", ref, err))
+		for k, err := range unresolved {
+			msgs = append(msgs, ImageCause("image", k.String(), err))
 		}
 		sort.Strings(msgs)
 		return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
 	}
-	mods, err := graph.Modules(list, graph.Options{Env: opt.Env, Images: resolved})
+	mods, err := graph.Modules(list, graph.Options{Platform: platform, Env: opt.Env, Images: resolved})
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt
 			}
 		}
 	}
-	for ref, r := range resolved {
-		f.Images[ref] = r.Digest.String()
+	for k, r := range resolved {
+		f.Set(k, r.Digest.String())
 	}
 	return f, nil
 }

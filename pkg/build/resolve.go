@@ -2,43 +2,55 @@ package build
 
 import (
 	"context"
+	"fmt"
+	"github.com/containerd/platforms"
 	"sync"
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// ResolveImages resolves every image for platform on the daemon, in
+// ResolveImages resolves every image on its platform on the daemon, in
 // parallel, with the session's registry credentials. It returns what
-// resolved and, per full reference, why the others did not.
-func ResolveImages(ctx context.Context, c gateway.Client, refs []string, platform ocispecs.Platform) (map[string]graph.Resolved, map[string]error) {
-	unique := map[string]bool{}
-	for _, ref := range refs {
-		unique[ref] = true
+// resolved and, per image, why the others did not.
+func ResolveImages(ctx context.Context, c gateway.Client, keys []graph.ImageKey) (map[graph.ImageKey]graph.Resolved, map[graph.ImageKey]error) {
+	unique := map[graph.ImageKey]bool{}
+	for _, k := range keys {
+		unique[k] = true
 	}
 	var mu sync.Mutex
-	ok := map[string]graph.Resolved{}
-	failed := map[string]error{}
+	ok := map[graph.ImageKey]graph.Resolved{}
+	failed := map[graph.ImageKey]error{}
 	var wg sync.WaitGroup
-	for ref := range unique {
+	for k := range unique {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := platform
-			_, dgst, cfg, err := c.ResolveImageConfig(ctx, ref, sourceresolver.Opt{
-				ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p},
-			})
+			r, err := resolveImage(ctx, c, k)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				failed[ref] = err
+				failed[k] = err
 				return
 			}
-			ok[ref] = graph.Resolved{Digest: dgst, Config: cfg}
+			ok[k] = r
 		}()
 	}
 	wg.Wait()
 	return ok, failed
+}
+
+func resolveImage(ctx context.Context, c gateway.Client, k graph.ImageKey) (graph.Resolved, error) {
+	p, err := platforms.Parse(k.Platform)
+	if err != nil {
+		return graph.Resolved{}, fmt.Errorf("platform %q: %w", k.Platform, err)
+	}
+	_, dgst, cfg, err := c.ResolveImageConfig(ctx, k.Ref, sourceresolver.Opt{
+		ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p},
+	})
+	if err != nil {
+		return graph.Resolved{}, err
+	}
+	return graph.Resolved{Digest: dgst, Config: cfg}, nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
 )
 
@@ -48,8 +47,8 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		defer os.RemoveAll(dir)
 		attest = dir
 	}
-	err := Session(ctx, opt, func(col *collector, platform ocispecs.Platform) gateway.BuildFunc {
-		s = newSolve(list, out, opt, platform, col)
+	err := Session(ctx, opt, func(col *collector, d daemon) gateway.BuildFunc {
+		s = newSolve(list, out, opt, d, col)
 		s.returnResult = opt.Provenance
 		return s.build
 	}, attest)
@@ -75,22 +74,22 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 
 // Session connects to the daemon and runs one build session with BuildKit's
 // progress display and the user's registry credentials. prepare receives
-// the collector of the session's progress and the daemon's platform, and
+// the collector of the session's progress and what the daemon builds, and
 // returns the build function.
 //
 // With attestDir, BuildKit's provenance attestation (mode=max) of the
 // result is exported there.
-func Session(ctx context.Context, opt Options, prepare func(*collector, ocispecs.Platform) gateway.BuildFunc, attestDir string) error {
-	c, platform, err := connect(ctx, opt)
+func Session(ctx context.Context, opt Options, prepare func(*collector, daemon) gateway.BuildFunc, attestDir string) error {
+	c, d, err := connect(ctx, opt)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if opt.Lock != nil && opt.Lock.Platform != platforms.Format(platform) {
-		return fmt.Errorf("the lock is for %s, the daemon at %s builds for %s; run llbgen lock against this daemon", opt.Lock.Platform, opt.Addr, platforms.Format(platform))
+	if opt.Lock != nil && opt.Lock.Platform != platforms.Format(d.platform) {
+		return fmt.Errorf("the lock is for %s, the daemon at %s builds for %s; run llbgen lock against this daemon", opt.Lock.Platform, opt.Addr, platforms.Format(d.platform))
 	}
 	col := newCollector()
-	fn := prepare(col, platform)
+	fn := prepare(col, d)
 	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress, col)
 	if err != nil {
 		return err

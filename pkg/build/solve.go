@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/containerd/platforms"
 	"io"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
@@ -23,32 +23,45 @@ import (
 
 // solve is the state of one build session.
 type solve struct {
-	list     *targets.List
-	out      *outdir.Dir
-	opt      Options
-	platform ocispecs.Platform
-	col      *collector
-	results  []Result // one per target, in list order
-	errs     []error  // each target's solve error
+	list    *targets.List
+	out     *outdir.Dir
+	opt     Options
+	daemon  daemon
+	col     *collector
+	results []Result // one per binary, in list order
+	errs    []error  // each binary's solve error
 	// returnResult makes the session's result the verified binaries, for
 	// an exporter (provenance) to see.
 	returnResult bool
 }
 
-func newSolve(list *targets.List, out *outdir.Dir, opt Options, platform ocispecs.Platform, col *collector) *solve {
-	s := &solve{list: list, out: out, opt: opt, platform: platform, col: col,
-		results: make([]Result, len(list.Targets)), errs: make([]error, len(list.Targets))}
-	for i, t := range list.Targets {
-		s.results[i] = Result{Target: t, File: t.FileName()}
+func newSolve(list *targets.List, out *outdir.Dir, opt Options, d daemon, col *collector) *solve {
+	bins := list.Binaries()
+	s := &solve{list: list, out: out, opt: opt, daemon: d, col: col,
+		results: make([]Result, len(bins)), errs: make([]error, len(bins))}
+	for i, b := range bins {
+		p := d.platform
+		if b.Platform != nil {
+			p = *b.Platform
+		}
+		s.results[i] = Result{Target: b.Target, Binary: b, Platform: platforms.Format(p), File: b.FileName()}
 	}
 	return s
 }
 
-// build runs inside the session: resolve, make the graph, then solve every
-// target in parallel and stage its binary. It fails only for the whole run.
-func (s *solve) build(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+// prepared is the graph of the binaries whose images resolved.
+type prepared struct {
+	g   *graph.Graph
+	idx map[string]int // binary name -> index in results
+}
+
+// prepare resolves the images and makes the graph of what can be built;
+// binaries whose images did not resolve get their cause. The graph is nil
+// when nothing can be built.
+func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, error) {
 	resolved, unresolved := s.images(ctx, gc)
-	if err, bad := unresolved[s.list.Go.Full]; bad {
+	goKey := graph.ImageKey{Ref: s.list.Go.Full, Platform: platforms.Format(s.daemon.platform)}
+	if err, bad := unresolved[goKey]; bad {
 		for i := range s.results {
 			s.results[i].Cause = ImageCause("toolchain image", s.list.Go.Ref, err)
 		}
@@ -56,53 +69,99 @@ func (s *solve) build(ctx context.Context, gc gateway.Client) (*gateway.Result, 
 	}
 	good := *s.list
 	good.Targets = nil
-	var idx []int
-	for i, t := range s.list.Targets {
-		if err, bad := unresolved[t.Image.Full]; bad {
-			s.results[i].Cause = ImageCause("image", t.Image.Ref, err)
-			continue
+	p := &prepared{idx: map[string]int{}}
+	i := 0
+	for _, t := range s.list.Targets {
+		bins := t.Binaries()
+		cause := ""
+		for k, b := range bins {
+			for _, key := range imagesOf(s.list, b, s.daemon.platform) {
+				if err, bad := unresolved[key]; bad && cause == "" {
+					role := "image"
+					if key.Ref == s.list.Go.Full && key.Ref != t.Image.Full {
+						role = "toolchain image"
+					}
+					cause = ImageCause(role, key.Ref+" for "+key.Platform, err)
+				}
+			}
+			s.results[i+k].Digest = resolved[graph.ImageKey{Ref: t.Image.Full, Platform: s.results[i+k].Platform}].Digest
 		}
-		s.results[i].Digest = resolved[t.Image.Full].Digest
-		good.Targets = append(good.Targets, t)
-		idx = append(idx, i)
+		if cause != "" {
+			// A target's files are built together or not at all.
+			for k := range bins {
+				s.results[i+k].Cause = cause
+			}
+		} else {
+			good.Targets = append(good.Targets, t)
+			for k, b := range bins {
+				p.idx[b.Name] = i + k
+			}
+		}
+		i += len(bins)
 	}
 	if len(good.Targets) == 0 {
 		return nil, ctx.Err()
 	}
-	g, err := graph.Build(&good, s.opt.graphOptions(resolved))
+	g, err := graph.Build(&good, s.opt.graphOptions(s.daemon, resolved))
 	if err != nil {
 		return nil, fmt.Errorf("making the graph: %w", err)
 	}
+	p.g = g
+	return p, nil
+}
+
+// imagesOf lists the images one binary's stages use, besides the
+// toolchain on the daemon's platform.
+func imagesOf(list *targets.List, b targets.Binary, def ocispecs.Platform) []graph.ImageKey {
+	one := *list
+	t := b.Target
+	if b.Platform != nil {
+		t.Platforms = []targets.Platform{{Platform: *b.Platform}}
+	}
+	one.Targets = []targets.Target{t}
+	return graph.Images(&one, def)
+}
+
+// build runs inside the session: resolve, make the graph, then solve every
+// binary in parallel and stage it. It fails only for the whole run.
+func (s *solve) build(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	p, err := s.prepare(ctx, gc)
+	if p == nil || err != nil {
+		return nil, err
+	}
 	var wg sync.WaitGroup
-	for k, t := range good.Targets {
-		i := idx[k]
+	for name, i := range p.idx {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.errs[i] = s.target(ctx, gc, g.Verified[t.Name], t, &s.results[i])
+			s.errs[i] = s.binary(ctx, gc, p.g.Verified[name], &s.results[i])
+			if s.errs[i] == nil {
+				s.results[i].Unverified = p.g.Unverified[name]
+				s.results[i].Verified = s.results[i].Unverified == ""
+			}
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil || !s.returnResult {
 		return nil, err
 	}
-	return s.verifiedResult(ctx, gc, g, good.Targets, idx)
+	return s.verifiedResult(ctx, gc, p)
 }
 
-// verifiedResult solves the verified binaries together, as the session's
+// verifiedResult solves the written binaries together, as the session's
 // result.
-func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, g *graph.Graph, ts []targets.Target, idx []int) (*gateway.Result, error) {
+func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepared) (*gateway.Result, error) {
 	var states []llb.State
-	for k, t := range ts {
-		if s.errs[idx[k]] == nil {
-			states = append(states, g.Verified[t.Name])
+	for _, r := range s.results {
+		if i, ok := p.idx[r.Binary.Name]; ok && s.errs[i] == nil {
+			states = append(states, p.g.Verified[r.Binary.Name])
 		}
 	}
 	st := llb.Scratch()
 	if len(states) > 0 {
 		st = llb.Merge(states)
 	}
-	def, err := st.Marshal(ctx, llb.Platform(s.platform))
+	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling the result: %w", err)
 	}
@@ -115,39 +174,39 @@ func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, g *graph.
 
 // images resolves the list's images on the daemon, or takes them from the
 // lock.
-func (s *solve) images(ctx context.Context, gc gateway.Client) (map[string]graph.Resolved, map[string]error) {
+func (s *solve) images(ctx context.Context, gc gateway.Client) (map[graph.ImageKey]graph.Resolved, map[graph.ImageKey]error) {
 	if s.opt.Lock != nil {
 		return s.opt.Lock.Resolved(), nil
 	}
-	return ResolveImages(ctx, gc, lock.Refs(s.list), s.platform)
+	return ResolveImages(ctx, gc, graph.Images(s.list, s.daemon.platform))
 }
 
 // chunk keeps each read under gRPC's message size limit.
 const chunk = 4 << 20
 
-// target solves one target's verified binary and stages it.
-func (s *solve) target(ctx context.Context, gc gateway.Client, st llb.State, t targets.Target, r *Result) error {
-	def, err := st.Marshal(ctx, llb.Platform(s.platform))
+// binary solves one binary's verified state and stages it.
+func (s *solve) binary(ctx context.Context, gc gateway.Client, st llb.State, r *Result) error {
+	name := r.Binary.Name
+	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
 	if err != nil {
-		return fmt.Errorf("marshalling %s: %w", t.Name, err)
+		return fmt.Errorf("marshalling %s: %w", name, err)
 	}
 	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
 	if err != nil {
-		return fmt.Errorf("solving %s: %w", t.Name, err)
+		return fmt.Errorf("solving %s: %w", name, err)
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
-		return fmt.Errorf("solving %s: %w", t.Name, err)
+		return fmt.Errorf("solving %s: %w", name, err)
 	}
-	name := t.FileName()
-	sum, size, err := s.copyOut(ctx, ref, name, 0o755)
+	sum, size, err := s.copyOut(ctx, ref, r.File, 0o755)
 	if err != nil {
-		return fmt.Errorf("reading the verified binary of %s: %w", t.Name, err)
+		return fmt.Errorf("reading the binary of %s: %w", name, err)
 	}
-	if _, _, err := s.copyOut(ctx, ref, name+graph.BuildInfoSuffix, 0o644); err != nil {
-		return fmt.Errorf("reading the build information of %s: %w", t.Name, err)
+	if _, _, err := s.copyOut(ctx, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
+		return fmt.Errorf("reading the build information of %s: %w", name, err)
 	}
-	r.Size, r.SHA256, r.Verified = size, sum, true
+	r.Size, r.SHA256 = size, sum
 	return nil
 }
 
@@ -194,7 +253,7 @@ func (s *solve) lostConnection() error {
 func (s *solve) explainFailures() {
 	for i, err := range s.errs {
 		if err != nil && s.results[i].Cause == "" {
-			s.results[i].Cause = s.col.cause(s.results[i].Target, err)
+			s.results[i].Cause = s.col.cause(s.results[i].Binary.Name, err)
 		}
 	}
 }
@@ -202,8 +261,8 @@ func (s *solve) explainFailures() {
 // files names every output file of the list.
 func (s *solve) files() []string {
 	var names []string
-	for _, t := range s.list.Targets {
-		names = append(names, t.FileName())
+	for _, b := range s.list.Binaries() {
+		names = append(names, b.FileName())
 	}
 	return names
 }

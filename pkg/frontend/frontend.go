@@ -88,16 +88,19 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 		if len(bc.TargetPlatforms) > 0 && platforms.Format(bc.TargetPlatforms[0]) != platforms.Format(locked) {
 			return nil, fmt.Errorf("%s is for %s, the build asks for %s; run llbgen lock for that platform", lock.Path(src.Filename), lk.Platform, platforms.Format(bc.TargetPlatforms[0]))
 		}
+		gopt.Platform = platforms.Normalize(locked)
 		lk.Apply(&gopt)
 		return solve(ctx, c, list, gopt, locked)
 	}
-	resolved, unresolved := build.ResolveImages(ctx, c, lock.Refs(list), platform)
-	if err, bad := unresolved[list.Go.Full]; bad {
+	gopt.Platform = platforms.Normalize(platform)
+	keys := graph.Images(list, gopt.Platform)
+	resolved, unresolved := build.ResolveImages(ctx, c, keys)
+	if err, bad := unresolved[keys[0]]; bad {
 		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
 	}
-	for _, t := range list.Targets {
-		if err, bad := unresolved[t.Image.Full]; bad {
-			return nil, fmt.Errorf("target %s: %s", t.Name, build.ImageCause("image", t.Image.Ref, err))
+	for _, k := range keys[1:] {
+		if err, bad := unresolved[k]; bad {
+			return nil, fmt.Errorf("%s", build.ImageCause("image", k.String(), err))
 		}
 	}
 	gopt.Images = resolved

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/containerd/platforms"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const (
@@ -21,32 +23,60 @@ func (b *builder) ldflags() string {
 	return fmt.Sprintf("-s -buildid= -X %s/version.Version=%s", targets.HelperModule, b.list.Helper.Bare())
 }
 
-// warm compiles the helper once, in the go image, filling the shared build
-// cache. Every target's compile waits for it and then only links, all at
-// once: without it, N compiles started together either all compile the
-// same packages (shared cache) or queue behind one another (locked).
-func (b *builder) warm(goImg, modules, verifier llb.State) llb.State {
-	return b.goBuild(goImg, goImg, modules, verifier, llb.CacheMountLocked,
-		"compile the helper once, into the shared build cache")
+// warm compiles the helper once for platform p, in the go image on the
+// daemon's platform, filling the shared build cache. Every static compile
+// for p waits for it and then only links, all at once: without it, N
+// compiles started together either all compile the same packages (shared
+// cache) or queue behind one another (locked).
+func (b *builder) warm(p ocispecs.Platform) llb.State {
+	key := platforms.Format(p)
+	if w, ok := b.warms[key]; ok {
+		return w
+	}
+	name := "compile the helper once, into the shared build cache"
+	if key != platforms.Format(b.opt.Platform) {
+		name += " (for " + key + ")"
+	}
+	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, llb.CacheMountLocked, name)
+	b.warms[key] = w
+	return w
 }
 
-// compile builds the helper in a stage rooted in the target image, so the
+// compile builds one binary in a stage rooted in the target image, so the
 // binary is made where it will run. No shell: the image may have none.
-func (b *builder) compile(t targets.Target, img, goImg, modules, verifier, warm llb.State) llb.State {
-	return b.goBuild(img, goImg, modules, verifier, llb.CacheMountShared,
-		fmt.Sprintf("compile %s in %s", t.Name, t.Image.Ref),
-		llb.AddMount("/llbgen/after-warm", warm, llb.Readonly))
+//
+// A static binary is cross-compiled: the stage runs on the daemon's
+// platform whatever the image's, and waits for the warm stage. A cgo binary
+// is compiled on its own platform, in the result of the target's setup,
+// with the image's C compiler and the toolchain image of that platform.
+func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform) (llb.State, error) {
+	name := fmt.Sprintf("compile %s in %s", bin.Name, bin.Target.Image.Ref)
+	if bin.Platform != nil {
+		name += " (" + platforms.Format(p) + ")"
+	}
+	if !bin.Target.Cgo {
+		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, llb.CacheMountShared, name,
+			llb.AddMount("/llbgen/after-warm", b.warm(p), llb.Readonly)), nil
+	}
+	goImg := b.goImg
+	if platforms.Format(p) != platforms.Format(b.opt.Platform) {
+		var err error
+		if goImg, err = b.image(b.list.Go.Full, p); err != nil {
+			return llb.State{}, err
+		}
+	}
+	root := b.setup(bin, img)
+	return b.goBuild(root.Platform(p), goImg, p, true, llb.CacheMountShared, name+" with cgo"), nil
 }
 
-// goBuild runs upstream's release build in root, network none, as root,
-// without a shell. The verifier wraps go build to stamp the origin commit
-// and date the binary.
-func (b *builder) goBuild(root, goImg, modules, verifier llb.State, sharing llb.CacheMountSharingMode, name string, extra ...llb.RunOption) llb.State {
-	root = root.With(b.goEnv()).
+// goBuild runs upstream's release build for platform p in root, network
+// none, as root, without a shell. The verifier wraps go build to stamp the
+// origin commit and date the binary.
+func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, sharing llb.CacheMountSharingMode, name string, extra ...llb.RunOption) llb.State {
+	root = root.With(b.goEnv(), goTarget(p, cgo)).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod").
 		AddEnv("GOPROXY", "off").
-		AddEnv("CGO_ENABLED", "0").
 		Network(pb.NetMode_NONE)
 	out := binDir + "/" + binName
 	wrapper := []string{verifierBin, "gobuild",
@@ -68,11 +98,29 @@ func (b *builder) goBuild(root, goImg, modules, verifier llb.State, sharing llb.
 			"./cli/docker-credential-ecr-login",
 		)),
 		withToolchain(goImg),
-		llb.AddMount(verifierDir, verifier, llb.Readonly),
-		llb.AddMount(modCache, modules, llb.Readonly),
+		llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+		llb.AddMount(modCache, b.modules, llb.Readonly),
 		withBuildCache(sharing),
 		withTmp(),
 		llb.WithCustomName(name),
 	}, extra...)
 	return root.Run(opts...).AddMount(binDir, llb.Scratch())
+}
+
+// goTarget sets what go builds for: GOOS, GOARCH and the variant's
+// setting, and whether cgo is on.
+func goTarget(p ocispecs.Platform, cgo bool) llb.StateOption {
+	return func(s llb.State) llb.State {
+		s = s.AddEnv("GOOS", p.OS).AddEnv("GOARCH", p.Architecture)
+		switch {
+		case p.Architecture == "arm" && p.Variant != "":
+			s = s.AddEnv("GOARM", p.Variant[1:])
+		case p.Architecture == "amd64" && p.Variant != "" && p.Variant != "v1":
+			s = s.AddEnv("GOAMD64", p.Variant)
+		}
+		if cgo {
+			return s.AddEnv("CGO_ENABLED", "1")
+		}
+		return s.AddEnv("CGO_ENABLED", "0")
+	}
 }

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"github.com/containerd/platforms"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
@@ -78,8 +79,11 @@ func ModuleFile(version, ext string) string {
 // and every module its build needs, checked against the Go checksum
 // database. `llbgen lock` reads the helper's hash from it.
 func Modules(list *targets.List, opt Options) (llb.State, error) {
+	if opt.Platform.OS == "" {
+		opt.Platform = DefaultPlatform()
+	}
 	b := &builder{list: list, opt: opt}
-	goImg, err := b.image(list.Go.Full)
+	goImg, err := b.image(list.Go.Full, platforms.Normalize(opt.Platform))
 	if err != nil {
 		return llb.State{}, err
 	}

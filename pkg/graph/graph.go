@@ -8,11 +8,16 @@
 //	           binaries inside images that may have no shell.
 //	warm       go image, network none: the helper compiled once, filling the
 //	           one Go build cache every stage shares.
-//	compile    per target, after warm, rooted in the target image, network
-//	           none, as root, no shell: the toolchain and modules mounted
-//	           read-only, the shared build cache; all targets link at once.
-//	verify     per target, in the target image: the binary must run and report
-//	           the expected version; only then is it copied out.
+//	setup      per cgo target: its setup commands, in its image, network on.
+//	compile    per binary (a target on one platform), rooted in the target
+//	           image (or its setup), network none, as root, no shell: the
+//	           toolchain and modules mounted read-only, the shared build
+//	           cache. Static binaries are cross-compiled by the toolchain on
+//	           the daemon's platform after warm, all at once; cgo binaries
+//	           are compiled on their own platform with the image's C compiler.
+//	verify     per binary, in the target image on the binary's platform: the
+//	           binary must run and report the expected version; only then is
+//	           it copied out.
 //	export     every verified binary plus SHA256SUMS.
 //
 // Build returns that last state; the caller marshals it for buildctl or
@@ -23,6 +28,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
@@ -36,15 +42,23 @@ var PassThroughEnv = []string{"GOPROXY", "GONOSUMDB", "GOPRIVATE", "GOINSECURE"}
 
 // Options adjust a graph without changing what it builds.
 type Options struct {
+	// Platform is the daemon's: the toolchain runs on it, and targets that
+	// name no platforms are built for it. Zero means DefaultPlatform().
+	Platform ocispecs.Platform
+	// CanRun, when set, says whether the daemon runs binaries of a platform,
+	// natively or under emulation. A binary it cannot run is passed on
+	// unverified, and Graph.Unverified says why. When nil every binary is
+	// verified, and one the daemon cannot run fails its verify stage.
+	CanRun func(ocispecs.Platform) bool
 	// Env holds values for PassThroughEnv; other keys are ignored.
 	Env map[string]string
-	// Images holds what a daemon resolved, by the image's full reference.
+	// Images holds what a daemon resolved, by reference and platform.
 	// A resolved image is pinned to its digest. Its config is not applied:
 	// every stage runs as root in /, without a shell, with an environment of
 	// llbgen's own, so an image's USER, WORKDIR or ENV (GOFLAGS, GOSUMDB=off,
 	// ...) can change neither what is built nor how it is checked.
 	// Unresolved images are used by reference.
-	Images map[string]Resolved
+	Images map[ImageKey]Resolved
 	// ModuleSum is the helper module's locked h1: hash; when set, the build
 	// fails unless the downloaded module has it, and the version's commit
 	// and time come from LockedCommit and LockedTime, not from the proxy.
@@ -56,7 +70,15 @@ type Options struct {
 	SourceDateEpoch int64
 }
 
-// Resolved is an image as a daemon resolved it for the platform built.
+// ImageKey names an image on one platform.
+type ImageKey struct {
+	Ref      string // full reference
+	Platform string // platforms.Format of a normalized platform
+}
+
+func (k ImageKey) String() string { return k.Ref + " (" + k.Platform + ")" }
+
+// Resolved is an image as a daemon resolved it for one platform.
 type Resolved struct {
 	Digest digest.Digest
 	Config []byte // the image config JSON, as BuildKit returns it (kept for reports)
@@ -66,9 +88,18 @@ type Resolved struct {
 type Graph struct {
 	// Output is what gets exported: the binaries and SHA256SUMS.
 	Output llb.State
-	// Verified maps target name to its verified binary (one file at
-	// /<file name>).
+	// Verified maps a binary's name (targets.Binary.Name) to its result:
+	// the binary at /<file name> and its build information beside it.
+	// Binaries named in Unverified are in it too, not run.
 	Verified map[string]llb.State
+	// Unverified maps a binary's name to why it was passed on without
+	// being run: "not verified: no emulator for linux/arm64".
+	Unverified map[string]string
+	// Built maps a binary's name to its compile output, the binary at
+	// /docker-credential-ecr-login, before any check.
+	Built map[string]llb.State
+
+	b *builder
 }
 
 // Build makes the graph for list.
@@ -76,39 +107,69 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 	if len(list.Targets) == 0 {
 		return nil, fmt.Errorf("no targets to build")
 	}
-	b := &builder{list: list, opt: opt}
-	g := &Graph{Verified: map[string]llb.State{}}
-	goImg, err := b.image(list.Go.Full)
+	if opt.Platform.OS == "" {
+		opt.Platform = DefaultPlatform()
+	}
+	opt.Platform = platforms.Normalize(opt.Platform)
+	b := &builder{list: list, opt: opt, warms: map[string]llb.State{}}
+	g := &Graph{Verified: map[string]llb.State{}, Unverified: map[string]string{}, Built: map[string]llb.State{}, b: b}
+	goImg, err := b.image(list.Go.Full, opt.Platform)
 	if err != nil {
 		return nil, err
 	}
-	verifier := b.verifier(goImg)
-	modules := b.checkModule(goImg, verifier, b.download(goImg))
-	warm := b.warm(goImg, modules, verifier)
+	b.goImg = goImg
+	b.verifierSt = b.verifier(goImg)
+	b.modules = b.checkModule(goImg, b.verifierSt, b.download(goImg))
 	var bins []llb.State
-	for _, t := range list.Targets {
-		img, err := b.image(t.Image.Full)
+	for _, bin := range list.Binaries() {
+		p := b.platformOf(bin)
+		img, err := b.image(bin.Target.Image.Full, p)
 		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			return nil, fmt.Errorf("target %s: %w", bin.Target.Name, err)
 		}
-		bin := b.compile(t, img, goImg, modules, verifier, warm)
-		v := b.verify(t, img, bin, verifier, modules)
-		g.Verified[t.Name] = v
+		built, err := b.compile(bin, img, p)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", bin.Target.Name, err)
+		}
+		g.Built[bin.Name] = built
+		var v llb.State
+		if b.opt.CanRun != nil && !b.opt.CanRun(p) {
+			reason := "not verified: no emulator for " + platforms.Format(p)
+			g.Unverified[bin.Name] = reason
+			v = b.pass(bin, built, reason)
+		} else {
+			v = b.verify(bin, img, built)
+		}
+		g.Verified[bin.Name] = v
 		bins = append(bins, v)
 	}
-	g.Output = b.export(goImg, verifier, bins)
+	g.Output = b.export(goImg, b.verifierSt, bins)
 	return g, nil
 }
 
 type builder struct {
 	list *targets.List
 	opt  Options
+
+	goImg      llb.State // the toolchain image, on the daemon's platform
+	verifierSt llb.State // the verifier, built for the daemon's platform
+	modules    llb.State // the module cache
+	warms      map[string]llb.State
 }
 
-func (b *builder) image(ref string) (llb.State, error) {
-	r, ok := b.opt.Images[ref]
+// platformOf is the platform a binary is built for.
+func (b *builder) platformOf(bin targets.Binary) ocispecs.Platform {
+	if bin.Platform != nil {
+		return *bin.Platform
+	}
+	return b.opt.Platform
+}
+
+// image is ref on platform p, pinned when the daemon resolved it.
+func (b *builder) image(ref string, p ocispecs.Platform) (llb.State, error) {
+	r, ok := b.opt.Images[ImageKey{Ref: ref, Platform: platforms.Format(p)}]
 	if !ok {
-		return llb.Image(ref, llb.WithCustomName("image "+ref)), nil
+		return llb.Image(ref, llb.Platform(p), llb.WithCustomName("image "+ref+" ("+platforms.Format(p)+")")), nil
 	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
@@ -118,11 +179,11 @@ func (b *builder) image(ref string) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	return llb.Image(pinned.String(), llb.WithCustomName("image "+pinned.String())), nil
+	return llb.Image(pinned.String(), llb.Platform(p), llb.WithCustomName("image "+pinned.String()+" ("+platforms.Format(p)+")")), nil
 }
 
 // DefaultPlatform is what a definition is marshalled for when no daemon was
 // asked (the LLB pipe): linux on the architecture llbgen runs on.
 func DefaultPlatform() ocispecs.Platform {
-	return ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	return platforms.Normalize(ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH})
 }

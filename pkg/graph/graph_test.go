@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"github.com/containerd/platforms"
 	"slices"
 	"strings"
 	"testing"
@@ -316,13 +317,13 @@ func TestResolvedImagesArePinnedAndConfigApplied(t *testing.T) {
 	l := testList("docker:19.03.12")
 	const dg = "sha256:7a218ab8f8e8a8fd159156fd98294d080253a5c60951574d072185b4a0d6660c"
 	cfg := `{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/image/bin","GOSUMDB=off","GOFLAGS=-tags=evil","CGO_ENABLED=1"],"User":"nobody","WorkingDir":"/no/such/dir"}}`
-	g := mustBuild(t, l, Options{Images: map[string]Resolved{
-		"docker.io/library/docker:19.03.12": {Digest: dg, Config: []byte(cfg)},
+	g := mustBuild(t, l, Options{Images: map[ImageKey]Resolved{
+		{Ref: "docker.io/library/docker:19.03.12", Platform: platforms.Format(DefaultPlatform())}: {Digest: dg, Config: []byte(cfg)},
 	}})
 	d := decode(t, g.Output)
 	l.Go.Full = "docker.io/library/docker:19.03.12" // the same image as toolchain, so download sees it too
-	g = mustBuild(t, l, Options{Images: map[string]Resolved{
-		"docker.io/library/docker:19.03.12": {Digest: dg, Config: []byte(cfg)},
+	g = mustBuild(t, l, Options{Images: map[ImageKey]Resolved{
+		{Ref: "docker.io/library/docker:19.03.12", Platform: platforms.Format(DefaultPlatform())}: {Digest: dg, Config: []byte(cfg)},
 	}})
 	d = decode(t, g.Output)
 	for _, name := range []string{"download github.com/", "compile docker_19.03.12 ", "verify docker_19.03.12 "} {

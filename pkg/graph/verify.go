@@ -3,6 +3,7 @@ package graph
 import (
 	"embed"
 	"fmt"
+	"github.com/containerd/platforms"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -48,23 +49,49 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 	return run.AddMount(verifierDir, llb.Scratch())
 }
 
-// verify runs the binary in the target image and passes it on only when it
-// reports the expected version. The verifier's arguments carry the target
-// name, so BuildKit's "process ... did not complete" error names it too.
-func (b *builder) verify(t targets.Target, img, bin, verifier, modules llb.State) llb.State {
-	root := img.
-		AddEnv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").
+// verify runs the binary in the target image on the binary's platform and
+// passes it on only when it reports the expected version. The stage runs
+// on the daemon's platform (the verifier is built for it); the binary runs
+// natively or under the kernel's emulation, and when nothing can run it
+// the verifier says so. Its arguments carry the binary's name, so
+// BuildKit's "process ... did not complete" error names it too.
+func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
+	return b.deliver("check", bin, img, built, nil,
+		fmt.Sprintf("verify %s in %s%s", bin.Name, bin.Target.Image.Ref, b.platformNote(bin)))
+}
+
+// pass passes a binary on without running it, for a platform the daemon
+// cannot run; reason says so in the build log.
+func (b *builder) pass(bin targets.Binary, built llb.State, reason string) llb.State {
+	return b.deliver("pass", bin, b.goImg, built, []string{"-reason", reason},
+		fmt.Sprintf("pass %s on, %s", bin.Name, reason))
+}
+
+// platformNote is " (linux/arm64)" for a binary of a named platform.
+func (b *builder) platformNote(bin targets.Binary) string {
+	if bin.Platform == nil {
+		return ""
+	}
+	return " (" + platforms.Format(*bin.Platform) + ")"
+}
+
+// deliver runs a verifier mode that copies the built binary out, with its
+// build information, dated.
+func (b *builder) deliver(mode string, bin targets.Binary, root, built llb.State, extra []string, name string) llb.State {
+	root = root.
+		AddEnv("PATH", stdPath).
 		User("0:0").
 		Dir("/").
-		Network(pb.NetMode_NONE)
-	args := []string{
-		verifierBin, "check",
-		"-target", t.Name,
+		Network(pb.NetMode_NONE).
+		Platform(b.opt.Platform)
+	args := append([]string{
+		verifierBin, mode,
+		"-target", bin.Name,
 		"-want", b.list.Helper.Bare(),
 		"-in", verifyIn + "/" + binName,
-		"-out", verifyOut + "/" + t.FileName(),
+		"-out", verifyOut + "/" + bin.FileName(),
 		"-info", b.moduleFile(".info"),
-	}
+	}, extra...)
 	if b.opt.SourceDateEpoch != 0 {
 		args = append(args, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
 	}
@@ -73,11 +100,11 @@ func (b *builder) verify(t targets.Target, img, bin, verifier, modules llb.State
 	}
 	run := root.Run(
 		llb.Args(args),
-		llb.AddMount(verifierDir, verifier, llb.Readonly),
-		llb.AddMount(modCache, modules, llb.Readonly),
-		llb.AddMount(verifyIn, bin, llb.Readonly),
+		llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+		llb.AddMount(modCache, b.modules, llb.Readonly),
+		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
-		llb.WithCustomName(fmt.Sprintf("verify %s in %s", t.Name, t.Image.Ref)),
+		llb.WithCustomName(name),
 	)
 	return run.AddMount(verifyOut, llb.Scratch())
 }

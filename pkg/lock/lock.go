@@ -7,6 +7,7 @@ package lock
 import (
 	"bytes"
 	"fmt"
+	"github.com/containerd/platforms"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,9 +23,63 @@ import (
 
 // File is a lock.
 type File struct {
-	Helper   Helper            `yaml:"helper"`
-	Platform string            `yaml:"platform"`
-	Images   map[string]string `yaml:"images"` // full reference -> manifest digest
+	Helper Helper `yaml:"helper"`
+	// Platform is the daemon's, which targets without platforms build for.
+	Platform string `yaml:"platform"`
+	// Images pins the images used on Platform: full reference -> digest.
+	Images map[string]string `yaml:"images"`
+	// Platforms pins the images used on other platforms (targets'
+	// platforms): platform -> full reference -> digest.
+	Platforms map[string]map[string]string `yaml:"platforms,omitempty"`
+}
+
+// Digest is the locked digest of k, or "".
+func (f *File) Digest(k graph.ImageKey) string {
+	if k.Platform == f.Platform {
+		return f.Images[k.Ref]
+	}
+	return f.Platforms[k.Platform][k.Ref]
+}
+
+// Set pins k to d.
+func (f *File) Set(k graph.ImageKey, d string) {
+	if k.Platform == f.Platform {
+		if f.Images == nil {
+			f.Images = map[string]string{}
+		}
+		f.Images[k.Ref] = d
+		return
+	}
+	if f.Platforms == nil {
+		f.Platforms = map[string]map[string]string{}
+	}
+	if f.Platforms[k.Platform] == nil {
+		f.Platforms[k.Platform] = map[string]string{}
+	}
+	f.Platforms[k.Platform][k.Ref] = d
+}
+
+// entries is every pinned image.
+func (f *File) entries() map[graph.ImageKey]string {
+	out := map[graph.ImageKey]string{}
+	for ref, d := range f.Images {
+		out[graph.ImageKey{Ref: ref, Platform: f.Platform}] = d
+	}
+	for p, m := range f.Platforms {
+		for ref, d := range m {
+			out[graph.ImageKey{Ref: ref, Platform: p}] = d
+		}
+	}
+	return out
+}
+
+// name is how messages name an entry: the reference, with its platform
+// when it is not the lock's.
+func (f *File) name(k graph.ImageKey) string {
+	if k.Platform == f.Platform {
+		return k.Ref
+	}
+	return k.String()
 }
 
 // Helper pins the helper module.
@@ -108,14 +163,19 @@ func (f *File) Check(path string, list *targets.List) error {
 	if f.Helper.Sum == "" {
 		bad = append(bad, "helper: no sum")
 	}
-	for _, ref := range Refs(list) {
-		if f.Images[ref] == "" {
-			bad = append(bad, fmt.Sprintf("images: %s is not locked", ref))
+	def, err := platforms.Parse(f.Platform)
+	if err != nil {
+		bad = append(bad, fmt.Sprintf("platform: %q: %v", f.Platform, err))
+	} else {
+		for _, k := range graph.Images(list, def) {
+			if f.Digest(k) == "" {
+				bad = append(bad, fmt.Sprintf("images: %s is not locked", f.name(k)))
+			}
 		}
 	}
-	for ref, d := range f.Images {
+	for k, d := range f.entries() {
 		if _, err := digest.Parse(d); err != nil {
-			bad = append(bad, fmt.Sprintf("images: %s: %q is not a digest (%v)", ref, d, err))
+			bad = append(bad, fmt.Sprintf("images: %s: %q is not a digest (%v)", f.name(k), d, err))
 		}
 	}
 	sort.Strings(bad)
@@ -135,27 +195,12 @@ func (f *File) Apply(opt *graph.Options) {
 }
 
 // Resolved gives the locked digests in the form the graph takes.
-func (f *File) Resolved() map[string]graph.Resolved {
-	out := make(map[string]graph.Resolved, len(f.Images))
-	for ref, d := range f.Images {
-		out[ref] = graph.Resolved{Digest: digest.Digest(d)}
+func (f *File) Resolved() map[graph.ImageKey]graph.Resolved {
+	out := map[graph.ImageKey]graph.Resolved{}
+	for k, d := range f.entries() {
+		out[k] = graph.Resolved{Digest: digest.Digest(d)}
 	}
 	return out
-}
-
-// Refs lists every image a list uses, the toolchain's first, each once.
-func Refs(list *targets.List) []string {
-	seen := map[string]bool{list.Go.Full: true}
-	refs := []string{list.Go.Full}
-	var rest []string
-	for _, t := range list.Targets {
-		if !seen[t.Image.Full] {
-			seen[t.Image.Full] = true
-			rest = append(rest, t.Image.Full)
-		}
-	}
-	sort.Strings(rest)
-	return append(refs, rest...)
 }
 
 // Diff lists what changed from old to new, one entry per line.
@@ -167,27 +212,28 @@ func Diff(old, new *File) []string {
 	if old.Platform != new.Platform {
 		d = append(d, fmt.Sprintf("platform: %s -> %s", old.Platform, new.Platform))
 	}
-	keys := map[string]bool{}
-	for k := range old.Images {
+	olds, news := old.entries(), new.entries()
+	keys := map[graph.ImageKey]bool{}
+	for k := range olds {
 		keys[k] = true
 	}
-	for k := range new.Images {
+	for k := range news {
 		keys[k] = true
 	}
-	var sorted []string
+	var sorted []graph.ImageKey
 	for k := range keys {
 		sorted = append(sorted, k)
 	}
-	sort.Strings(sorted)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].String() < sorted[j].String() })
 	for _, k := range sorted {
-		if a, b := old.Images[k], new.Images[k]; a != b {
+		if a, b := olds[k], news[k]; a != b {
 			switch {
 			case a == "":
-				d = append(d, fmt.Sprintf("images: %s added (%s)", k, b))
+				d = append(d, fmt.Sprintf("images: %s added (%s)", new.name(k), b))
 			case b == "":
-				d = append(d, fmt.Sprintf("images: %s no longer used", k))
+				d = append(d, fmt.Sprintf("images: %s no longer used", old.name(k)))
 			default:
-				d = append(d, fmt.Sprintf("images: %s moved from %s to %s", k, a, b))
+				d = append(d, fmt.Sprintf("images: %s moved from %s to %s", new.name(k), a, b))
 			}
 		}
 	}

@@ -2,11 +2,16 @@
 //
 // llbgen compiles it (standard library only, statically linked) in the Go
 // toolchain image and mounts it into every target image, which may have no
-// shell at all. It has two jobs:
+// shell at all. Its modes:
 //
 //	verifier check -target NAME -want VERSION -in BIN -out FILE
 //	    runs BIN version in the image it is mounted in; copies BIN to FILE only
-//	    when the run succeeds and its output ends in VERSION.
+//	    when the run succeeds and its output ends in VERSION, else fails and
+//	    says why in one line (see diagnose).
+//	verifier cell -in BIN -want VERSION -out FILE [-timeout D]
+//	    runs BIN version as check does, for one cell of a matrix: writes FILE
+//	    as JSON {"ok": ..., "output": ..., "cause": ...} and fails only for
+//	    its own errors (flags, writing FILE), never because BIN did.
 //	verifier sums -dir DIR -out FILE
 //	    writes FILE in `sha256sum -c` format for the binaries of DIR, sorted
 //	    by name.
@@ -39,13 +44,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: verifier check|sums [flags]")
+		fmt.Fprintln(os.Stderr, "usage: verifier check|cell|sums|gobuild|modsum [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "check":
 		err = runCheck(os.Args[2:])
+	case "cell":
+		err = runCell(os.Args[2:])
 	case "sums":
 		err = runSums(os.Args[2:])
 	case "gobuild":
@@ -78,10 +85,7 @@ func runCheck(args []string) error {
 		return errors.New("check needs -target, -want, -in and -out")
 	}
 	output, err := run(*in, *timeout)
-	if err != nil && errors.Is(err, os.ErrNotExist) {
-		err = fmt.Errorf("%w%s", err, missingInterpreter(*in))
-	}
-	if err := check(*target, *want, output, err); err != nil {
+	if err := check(*target, "/", *in, *want, output, err); err != nil {
 		return err
 	}
 	if err := copyFile(*in, *out); err != nil {
@@ -124,23 +128,39 @@ func run(bin string, timeout time.Duration) (string, error) {
 	return buf.String(), err
 }
 
-// check decides whether one run proves the binary works in its image.
-func check(target, want, output string, runErr error) error {
-	printed := strings.TrimSpace(output)
-	shown := printed
-	if shown == "" {
-		shown = "(nothing)"
-	}
+// check decides whether one run of `bin version` proves the binary works in
+// the image whose root file system is root.
+func check(target, root, bin, want, output string, runErr error) error {
+	cause := why(root, bin, want, output, runErr)
 	switch {
-	case runErr != nil && errors.Is(runErr, os.ErrNotExist):
-		return fmt.Errorf("target %s: the binary does not run in its image: %v "+
-			"(its ELF interpreter or a library it needs is missing: it was linked against another libc)", target, runErr)
+	case cause == "":
+		return nil
 	case runErr != nil:
-		return fmt.Errorf("target %s: the binary does not run in its image: `version` failed: %v; it printed: %s", target, runErr, shown)
-	case printed != want && !strings.HasSuffix(printed, " "+want):
-		return fmt.Errorf("target %s: `version` printed %q, want output ending in %q", target, shown, want)
+		return fmt.Errorf("target %s: the binary does not run in its image: %s", target, cause)
 	}
-	return nil
+	return fmt.Errorf("target %s: %s", target, cause)
+}
+
+// why says why one run of `bin version` does not prove the binary works in
+// the image whose root file system is root, "" when it does: a binary that
+// did not run is diagnosed, one that did must print want last.
+func why(root, bin, want, output string, runErr error) string {
+	if runErr != nil {
+		return diagnose(root, bin, runErr, output)
+	}
+	return versionMismatch(want, output)
+}
+
+// versionMismatch is "" when output ends in the version want, as a word.
+func versionMismatch(want, output string) string {
+	printed := strings.TrimSpace(output)
+	if printed == want || strings.HasSuffix(printed, " "+want) {
+		return ""
+	}
+	if printed == "" {
+		printed = "(nothing)"
+	}
+	return fmt.Sprintf("`version` printed %q, want output ending in %q", printed, want)
 }
 
 // copyFile copies src to dst, keeping its modification time.

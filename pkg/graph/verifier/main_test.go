@@ -24,13 +24,15 @@ func TestCheck(t *testing.T) {
 		{"development build", "docker-credential-ecr-login (x) development", nil, "want output ending in \"0.12.0\""},
 		{"no output", "", nil, "(nothing)"},
 		{"longer version", strings.Replace(ok, "0.12.0", "10.12.0", 1), nil, "want output ending in"},
-		{"missing interpreter", "", &os.PathError{Op: "fork/exec", Path: "/llbgen/in/x", Err: os.ErrNotExist}, "another libc"},
+		// The binary cannot be read here: diagnose falls back to the run.
+		{"unreadable binary", "", &os.PathError{Op: "fork/exec", Path: "/llbgen/in/x", Err: os.ErrNotExist}, "does not run in its image: `version` failed: fork/exec /llbgen/in/x: file does not exist; it printed nothing"},
 		{"exit status", "Error relocating: __vfprintf_chk: symbol not found", &exec.ExitError{}, "symbol not found"},
 		{"timeout", "", errors.New("timed out after 2m0s"), "timed out"},
 	}
+	bin := filepath.Join(t.TempDir(), "x") // none: see diagnose_test.go for real ones
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := check("docker_19.03.12", "0.12.0", tc.output, tc.runErr)
+			err := check("docker_19.03.12", "/", bin, "0.12.0", tc.output, tc.runErr)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)

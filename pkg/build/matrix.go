@@ -1,0 +1,147 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/containerd/platforms"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/client/llb"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+)
+
+// Matrix is every binary of a list run in every image of the list.
+type Matrix struct {
+	Rows    []MatrixRow    // one per binary, in list order
+	Columns []graph.Column // one per image and platform, in list order
+}
+
+// MatrixRow is one binary and its cells, one per column.
+type MatrixRow struct {
+	Binary   targets.Binary
+	Platform string
+	Cause    string // why the binary could not be built; then Cells is nil
+	Cells    []Cell
+}
+
+// Cell is one binary run in one image: `version`, network none, no shell.
+type Cell struct {
+	OK     bool   `json:"ok"`
+	Output string `json:"output"`
+	Cause  string `json:"cause"`
+}
+
+// Built counts the rows whose binary was built.
+func (m *Matrix) Built() int {
+	n := 0
+	for _, r := range m.Rows {
+		if r.Cause == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// RunMatrix builds the list's binaries on the daemon, then runs each in
+// each target image, all in parallel, and reads back what happened. It
+// writes nothing. It returns an error only when the run as a whole failed.
+func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, error) {
+	opt.Provenance = false
+	var m *Matrix
+	err := Session(ctx, opt, func(col *collector, d daemon) gateway.BuildFunc {
+		s := newSolve(list, nil, opt, d, col)
+		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			var err error
+			m, err = s.matrix(ctx, gc)
+			return nil, err
+		}
+	}, "")
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) {
+	p, err := s.prepare(ctx, gc)
+	if err != nil {
+		return nil, err
+	}
+	m := &Matrix{Rows: make([]MatrixRow, len(s.results))}
+	for i, r := range s.results {
+		m.Rows[i] = MatrixRow{Binary: r.Binary, Platform: r.Platform, Cause: r.Cause}
+	}
+	if p == nil {
+		return m, nil
+	}
+	m.Columns = p.g.Columns()
+	var wg sync.WaitGroup
+	for name, i := range p.idx {
+		row := &m.Rows[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.evaluate(ctx, gc, p.g.Built[name]); err != nil {
+				row.Cause = s.col.cause(name, err)
+				return
+			}
+			row.Cells = make([]Cell, len(m.Columns))
+			var cells sync.WaitGroup
+			for j, c := range m.Columns {
+				cells.Add(1)
+				go func() {
+					defer cells.Done()
+					row.Cells[j] = s.cell(ctx, gc, p.g, name, c)
+				}()
+			}
+			cells.Wait()
+		}()
+	}
+	wg.Wait()
+	return m, ctx.Err()
+}
+
+// evaluate solves st and waits for it.
+func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) error {
+	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
+	if err != nil {
+		return fmt.Errorf("marshalling: %w", err)
+	}
+	_, err = gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	return err
+}
+
+// cell runs one binary in one column's image and reads its verdict.
+func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name string, c graph.Column) Cell {
+	failed := func(err error) Cell {
+		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error()))}
+	}
+	st, err := g.Cell(name, c)
+	if err != nil {
+		return failed(err)
+	}
+	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
+	if err != nil {
+		return failed(err)
+	}
+	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	if err != nil {
+		return failed(err)
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return failed(err)
+	}
+	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.CellFile})
+	if err != nil {
+		return failed(err)
+	}
+	var cell Cell
+	if err := json.Unmarshal(data, &cell); err != nil {
+		return failed(fmt.Errorf("reading %s: %w", graph.CellFile, err))
+	}
+	return cell
+}

@@ -1,0 +1,43 @@
+package graph
+
+import (
+	"sort"
+
+	"github.com/containerd/platforms"
+	"github.com/llbgen/llbgen/pkg/targets"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Images lists every image the graph of list uses when the daemon's
+// platform is def: the toolchain on def first, then, sorted, the toolchain
+// on each other platform a cgo target compiles on, and every target's
+// image on each of its platforms. Each once.
+func Images(list *targets.List, def ocispecs.Platform) []ImageKey {
+	def = platforms.Normalize(def)
+	first := ImageKey{Ref: list.Go.Full, Platform: platforms.Format(def)}
+	seen := map[ImageKey]bool{first: true}
+	var rest []ImageKey
+	add := func(k ImageKey) {
+		if !seen[k] {
+			seen[k] = true
+			rest = append(rest, k)
+		}
+	}
+	for _, bin := range list.Binaries() {
+		p := def
+		if bin.Platform != nil {
+			p = *bin.Platform
+		}
+		add(ImageKey{Ref: bin.Target.Image.Full, Platform: platforms.Format(p)})
+		if bin.Target.Cgo {
+			add(ImageKey{Ref: list.Go.Full, Platform: platforms.Format(p)})
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool {
+		if rest[i].Ref != rest[j].Ref {
+			return rest[i].Ref < rest[j].Ref
+		}
+		return rest[i].Platform < rest[j].Platform
+	})
+	return append([]ImageKey{first}, rest...)
+}

@@ -1,0 +1,74 @@
+package graph
+
+import (
+	"fmt"
+
+	"github.com/containerd/platforms"
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// CellFile is the file a matrix cell writes: JSON {ok, output, cause}.
+const CellFile = "cell.json"
+
+// Column is one image of the matrix: a target's image on one platform.
+type Column struct {
+	Image    targets.Image
+	Platform ocispecs.Platform
+}
+
+// Key is the column's image and platform.
+func (c Column) Key() ImageKey {
+	return ImageKey{Ref: c.Image.Full, Platform: platforms.Format(c.Platform)}
+}
+
+// Columns lists the images the list's binaries are built for, each once,
+// in list order: the matrix's columns.
+func (g *Graph) Columns() []Column {
+	var cols []Column
+	seen := map[ImageKey]bool{}
+	for _, bin := range g.b.list.Binaries() {
+		c := Column{Image: bin.Target.Image, Platform: g.b.platformOf(bin)}
+		if !seen[c.Key()] {
+			seen[c.Key()] = true
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// Cell runs a built binary (a targets.Binary's Name) in a column's image,
+// network none, without a shell, like verify, but never fails because the
+// binary did: its result holds CellFile, which says whether the binary ran
+// and reported the expected version, and if not, why.
+func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
+	b := g.b
+	built, ok := g.Built[binary]
+	if !ok {
+		return llb.State{}, fmt.Errorf("no binary %q in the graph", binary)
+	}
+	img, err := b.image(col.Image.Full, col.Platform)
+	if err != nil {
+		return llb.State{}, err
+	}
+	run := img.
+		AddEnv("PATH", stdPath).
+		User("0:0").
+		Dir("/").
+		Network(pb.NetMode_NONE).
+		Platform(b.opt.Platform).
+		Run(
+			llb.Args([]string{verifierBin, "cell",
+				"-want", b.list.Helper.Bare(),
+				"-in", verifyIn + "/" + binName,
+				"-out", verifyOut + "/" + CellFile,
+			}),
+			llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+			llb.AddMount(verifyIn, built, llb.Readonly),
+			withTmp(),
+			llb.WithCustomName(fmt.Sprintf("run %s in %s (%s)", binary, col.Image.Ref, platforms.Format(col.Platform))),
+		)
+	return run.AddMount(verifyOut, llb.Scratch()), nil
+}

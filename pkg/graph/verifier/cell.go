@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// cellResult is what cell mode writes: whether the binary ran in the image
+// and reported the version, what it printed, and why not.
+type cellResult struct {
+	OK     bool   `json:"ok"`
+	Output string `json:"output"`
+	Cause  string `json:"cause"`
+}
+
+// maxCellOutput bounds the output a cell keeps.
+const maxCellOutput = 2 << 10
+
+// runCell runs `BIN version` like check, for one cell of a matrix of
+// binaries and images: the outcome goes to FILE, and only the verifier's own
+// errors (flags, a missing BIN, writing FILE) fail it.
+func runCell(args []string) error {
+	fs := flag.NewFlagSet("cell", flag.ContinueOnError)
+	in := fs.String("in", "", "binary to run")
+	want := fs.String("want", "", "version the binary must report")
+	out := fs.String("out", "", "JSON file to write the outcome to")
+	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || *want == "" || *out == "" || fs.NArg() > 0 {
+		return errors.New("cell needs -in, -want and -out, and no other arguments")
+	}
+	if _, err := os.Stat(*in); err != nil {
+		return fmt.Errorf("cell: %w", err)
+	}
+	output, runErr := run(*in, *timeout)
+	res := cell("/", *in, *want, output, runErr)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(res); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fmt.Errorf("cell: %w", err)
+	}
+	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("cell: %w", err)
+	}
+	if res.OK {
+		fmt.Printf("cell %s: ok: %s\n", *in, res.Output)
+	} else {
+		fmt.Printf("cell %s: not ok: %s\n", *in, res.Cause)
+	}
+	return nil
+}
+
+// cell judges one run of `bin version` in the image whose root file system
+// is root, by the rule check applies.
+func cell(root, bin, want, output string, runErr error) cellResult {
+	cause := why(root, bin, want, output, runErr)
+	return cellResult{OK: cause == "", Output: clip(strings.TrimSpace(output), maxCellOutput), Cause: cause}
+}
