@@ -8,10 +8,13 @@
 //	    runs BIN version in the image it is mounted in; copies BIN to FILE only
 //	    when the run succeeds and its output ends in VERSION, else fails and
 //	    says why in one line (see diagnose).
+//	verifier pass -target NAME -reason WHY -in BIN -out FILE
+//	    copies BIN to FILE without running it (a platform nothing here runs).
 //	verifier cell -in BIN -want VERSION -out FILE [-timeout D]
 //	    runs BIN version as check does, for one cell of a matrix: writes FILE
 //	    as JSON {"ok": ..., "output": ..., "cause": ...} and fails only for
-//	    its own errors (flags, writing FILE), never because BIN did.
+//	    its own errors (flags, a missing BIN, writing FILE), never because
+//	    BIN failed.
 //	verifier sums -dir DIR -out FILE
 //	    writes FILE in `sha256sum -c` format for the binaries of DIR, sorted
 //	    by name.
@@ -44,13 +47,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: verifier check|cell|sums|gobuild|modsum [flags]")
+		fmt.Fprintln(os.Stderr, "usage: verifier check|pass|cell|sums|gobuild|modsum [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "check":
 		err = runCheck(os.Args[2:])
+	case "pass":
+		err = runPass(os.Args[2:])
 	case "cell":
 		err = runCell(os.Args[2:])
 	case "sums":
@@ -88,24 +93,32 @@ func runCheck(args []string) error {
 	if err := check(*target, "/", *in, *want, output, err); err != nil {
 		return err
 	}
-	if err := copyFile(*in, *out); err != nil {
+	if err := deliver(*in, *out, *infoPath, *lockedTime, *epoch); err != nil {
 		return fmt.Errorf("target %s: %w", *target, err)
-	}
-	if err := writeBuildInfo(*out); err != nil {
-		return fmt.Errorf("target %s: %w", *target, err)
-	}
-	// Dated here, not only where compiled: BuildKit's cache keys ignore
-	// file times, so a cached copy could carry another run's time.
-	if t, err := fileTime(*infoPath, *lockedTime, *epoch); err != nil {
-		return fmt.Errorf("target %s: %w", *target, err)
-	} else if !t.IsZero() {
-		for _, p := range []string{*out, *out + BuildInfoSuffix} {
-			if err := os.Chtimes(p, t, t); err != nil {
-				return fmt.Errorf("target %s: %w", *target, err)
-			}
-		}
 	}
 	fmt.Printf("target %s: verified: %s\n", *target, strings.TrimSpace(output))
+	return nil
+}
+
+// deliver copies the binary to out with its build information beside it,
+// both dated. Dated here, not only where compiled: BuildKit's cache keys
+// ignore file times, so a cached copy could carry another run's time.
+func deliver(in, out, infoPath, lockedTime string, epoch int64) error {
+	if err := copyFile(in, out); err != nil {
+		return err
+	}
+	if err := writeBuildInfo(out); err != nil {
+		return err
+	}
+	t, err := fileTime(infoPath, lockedTime, epoch)
+	if err != nil || t.IsZero() {
+		return err
+	}
+	for _, p := range []string{out, out + BuildInfoSuffix} {
+		if err := os.Chtimes(p, t, t); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,146 @@
+package graph
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+var (
+	amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+)
+
+func multiList() *targets.List {
+	l := testList("docker:19.03.12")
+	l.Targets[0].Name = "multi"
+	l.Targets[0].Platforms = []targets.Platform{{Platform: amd64}, {Platform: arm64}}
+	return l
+}
+
+func opPlatform(op *pb.Op) string {
+	if op.Platform == nil {
+		return ""
+	}
+	return op.Platform.OS + "/" + op.Platform.Architecture
+}
+
+// A static binary for another platform is cross-compiled by the toolchain
+// on the daemon's platform, in a stage rooted in the image of its own
+// platform, after a warm stage for that platform; it is verified from the
+// daemon's platform in its own image.
+func TestCrossCompile(t *testing.T) {
+	d := decode(t, mustBuild(t, multiList(), Options{Platform: amd64}).Output)
+	for _, c := range []struct{ name, arch string }{{"multi-linux-amd64", "amd64"}, {"multi-linux-arm64", "arm64"}} {
+		op := d.exec(t, "compile "+c.name+" ")
+		if got := opPlatform(op); got != "linux/amd64" {
+			t.Errorf("%s: compile runs on %q, want the daemon's linux/amd64", c.name, got)
+		}
+		env := envOf(op)
+		if env["GOOS"] != "linux" || env["GOARCH"] != c.arch || env["CGO_ENABLED"] != "0" {
+			t.Errorf("%s: env %v", c.name, env)
+		}
+		root := d.input(op, mount(t, op, "/"))
+		if got := opPlatform(root); got != "linux/"+c.arch {
+			t.Errorf("%s: compile rooted in the image for %q, want linux/%s", c.name, got, c.arch)
+		}
+		warm := d.input(op, mount(t, op, "/llbgen/after-warm"))
+		if warm == nil || envOf(warm)["GOARCH"] != c.arch {
+			t.Errorf("%s: does not wait for a warm stage for %s", c.name, c.arch)
+		}
+		v := d.exec(t, "verify "+c.name+" ")
+		if got := opPlatform(v); got != "linux/amd64" {
+			t.Errorf("%s: verify runs on %q, want the daemon's platform (the verifier is built for it)", c.name, got)
+		}
+		if got := opPlatform(d.input(v, mount(t, v, "/"))); got != "linux/"+c.arch {
+			t.Errorf("%s: verified in the image for %q", c.name, got)
+		}
+		if !slices.Contains(v.GetExec().Meta.Args, "/llbgen/out/docker-credential-ecr-login-"+c.name) {
+			t.Errorf("%s: verify writes %q", c.name, v.GetExec().Meta.Args)
+		}
+	}
+}
+
+// A platform the daemon cannot run is passed on without a run, and said so.
+func TestUnverifiablePlatform(t *testing.T) {
+	g := mustBuild(t, multiList(), Options{Platform: amd64, CanRun: func(p ocispecs.Platform) bool { return p.Architecture == "amd64" }})
+	if got := g.Unverified["multi-linux-arm64"]; got != "not verified: no emulator for linux/arm64" {
+		t.Errorf("Unverified = %q", got)
+	}
+	if _, ok := g.Unverified["multi-linux-amd64"]; ok {
+		t.Error("the native binary is marked unverified")
+	}
+	d := decode(t, g.Output)
+	op := d.exec(t, "pass multi-linux-arm64 on")
+	if args := op.GetExec().Meta.Args; args[1] != "pass" || !slices.Contains(args, "not verified: no emulator for linux/arm64") {
+		t.Errorf("pass args %q", args)
+	}
+	d.exec(t, "verify multi-linux-amd64 ")
+}
+
+// A cgo target runs its setup in its image with a shell, network on, then
+// compiles there with CGO_ENABLED=1, and is verified in the image as it
+// was, without what setup installed.
+func TestCgoTarget(t *testing.T) {
+	l := testList("gitlab/gitlab-runner:v13.2.1")
+	l.Targets[0].Name = "runner-cgo"
+	l.Targets[0].Cgo = true
+	l.Targets[0].Setup = []string{"apt-get update", "apt-get install -y gcc libc6-dev"}
+	d := decode(t, mustBuild(t, l, Options{Platform: amd64}).Output)
+
+	s2 := d.exec(t, "setup runner-cgo (2/2): apt-get install")
+	if args := s2.GetExec().Meta.Args; strings.Join(args, " ") != "/bin/sh -c apt-get install -y gcc libc6-dev" {
+		t.Errorf("setup args %q", args)
+	}
+	if s2.GetExec().Network == pb.NetMode_NONE {
+		t.Error("setup has no network; it must reach package mirrors")
+	}
+	s1 := d.exec(t, "setup runner-cgo (1/2): apt-get update")
+	if d.input(s2, mount(t, s2, "/")) != s1 {
+		t.Error("setup commands do not run one after another")
+	}
+	c := d.exec(t, "compile runner-cgo ")
+	if d.input(c, mount(t, c, "/")) != s2 {
+		t.Error("the cgo compile is not rooted in the setup's result")
+	}
+	env := envOf(c)
+	if env["CGO_ENABLED"] != "1" || c.GetExec().Network != pb.NetMode_NONE {
+		t.Errorf("cgo compile env %v network %v", env, c.GetExec().Network)
+	}
+	for _, m := range c.GetExec().Mounts {
+		if m.Dest == "/llbgen/after-warm" {
+			t.Error("a cgo compile waits for the static warm stage it cannot use")
+		}
+	}
+	v := d.exec(t, "verify runner-cgo ")
+	if root := d.input(v, mount(t, v, "/")); root == nil || root.GetSource() == nil {
+		t.Error("the cgo binary is not verified in the image itself")
+	}
+}
+
+// Images lists every image and platform a list uses, the toolchain first.
+func TestImages(t *testing.T) {
+	l := multiList()
+	cgo := testList("alpine:3.12").Targets[0]
+	cgo.Cgo = true
+	cgo.Platforms = []targets.Platform{{Platform: arm64}}
+	l.Targets = append(l.Targets, cgo)
+	var got []string
+	for _, k := range Images(l, amd64) {
+		got = append(got, k.String())
+	}
+	want := []string{
+		"docker.io/library/golang:1.26 (linux/amd64)",
+		"docker.io/library/alpine:3.12 (linux/arm64)",
+		"docker.io/library/docker:19.03.12 (linux/amd64)",
+		"docker.io/library/docker:19.03.12 (linux/arm64)",
+		"docker.io/library/golang:1.26 (linux/arm64)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Images:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
