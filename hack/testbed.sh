@@ -77,13 +77,16 @@ buildkitd_down() { stop_pid "$BK_PID"; rm -f "$BK_SOCK"; }
 
 # buildkitd_emulates: false when the kernel has an enabled qemu-aarch64 binfmt
 # handler (install-tools.sh registers it) but the daemon does not list
-# linux/arm64. buildkitd probes which platforms it can emulate once, when it
-# starts, so one started before the registration never lists them.
+# linux/arm64. buildkitd probes which platforms it can emulate when it starts;
+# v0.34.2 probes again only when asked for its workers and its last probe is
+# older than 20 s (platformsCacheMaxAge), so one started before the
+# registration may not list them. (Its arm64 execs would run all the same: the
+# kernel's handler runs them. The list is what clients and tests read.)
 buildkitd_emulates() {
 	local handler=/proc/sys/fs/binfmt_misc/qemu-aarch64
 	[[ -r $handler && $(head -1 "$handler") == enabled ]] || return 0
 	"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers -v 2>/dev/null |
-		grep -E '^Platforms:' | grep -qE '(^|[ ,])linux/arm64(/v8)?($|[ ,])'
+		grep -E '^Platforms:' | grep -qE '(^|[[:space:],])linux/arm64(/v8)?($|[[:space:],])'
 }
 
 # buildx_up registers the daemon as a `remote` buildx builder in a Docker

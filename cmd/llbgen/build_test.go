@@ -90,7 +90,7 @@ func TestBuildLandsGoodTargetsWhenOneImageIsMissing(t *testing.T) {
 	if !strings.Contains(r.stderr, "missing_1: image "+missing+" not found or not authorised") {
 		t.Errorf("the summary does not name the failed target and its cause:\n%s", tail(r.stderr, 12))
 	}
-	if !strings.Contains(r.stderr, "2 of 3 targets verified") {
+	if !strings.Contains(r.stderr, "2 of 3 binaries verified") {
 		t.Errorf("the summary does not count the good targets:\n%s", tail(r.stderr, 12))
 	}
 	if got, _ := os.ReadFile(filepath.Join(out, "notes.txt")); string(got) != "mine" {

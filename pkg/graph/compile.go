@@ -65,7 +65,7 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 			return llb.State{}, err
 		}
 	}
-	root := b.setup(bin, img)
+	root := b.setup(bin, img, p)
 	return b.goBuild(root.Platform(p), goImg, p, true, llb.CacheMountShared, name+" with cgo"), nil
 }
 

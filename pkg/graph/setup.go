@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
@@ -13,9 +14,11 @@ const stdPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 // setup runs a cgo target's setup commands in its image, one exec each, as
 // root in /, network on (package mirrors), with /bin/sh. Their result is
 // the compile stage's root; the binary is still verified in the image as
-// it is, without what setup installed.
-func (b *builder) setup(bin targets.Binary, img llb.State) llb.State {
+// it is, without what setup installed. The commands run on the binary's
+// platform, emulated when it is not the daemon's.
+func (b *builder) setup(bin targets.Binary, img llb.State, p ocispecs.Platform) llb.State {
 	st := img.
+		Platform(p).
 		AddEnv("PATH", stdPath).
 		AddEnv("HOME", "/root").
 		AddEnv("DEBIAN_FRONTEND", "noninteractive").

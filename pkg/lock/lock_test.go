@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"github.com/llbgen/llbgen/pkg/graph"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +85,41 @@ func TestDiff(t *testing.T) {
 	}
 	if len(Diff(sample(), sample())) != 0 {
 		t.Error("equal locks differ")
+	}
+}
+
+// Images on a target's other platforms are pinned per platform; the lock's
+// own platform keeps the flat form.
+func TestPlatforms(t *testing.T) {
+	list, err := targets.Parse("targets.yaml", []byte("helper: {version: v0.12.0}\ntargets:\n  - image: docker:19.03.12\n    platforms: [linux/amd64, linux/arm64]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := sample()
+	err = f.Check("targets.yaml.lock", list)
+	if err == nil || !strings.Contains(err.Error(), "images: docker.io/library/docker:19.03.12 (linux/arm64) is not locked") {
+		t.Fatalf("err %v", err)
+	}
+	arm := graph.ImageKey{Ref: "docker.io/library/docker:19.03.12", Platform: "linux/arm64"}
+	f.Set(arm, "sha256:4444444444444444444444444444444444444444444444444444444444444444")
+	if err := f.Check("targets.yaml.lock", list); err != nil {
+		t.Fatal(err)
+	}
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("x.lock", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Digest(arm) != f.Digest(arm) || back.Resolved()[arm].Digest != "sha256:4444444444444444444444444444444444444444444444444444444444444444" {
+		t.Errorf("arm64 entry lost:\n%s", data)
+	}
+	if !strings.Contains(string(data), "platforms:\n  linux/arm64:\n    docker.io/library/docker:19.03.12: sha256:4444") {
+		t.Errorf("unexpected form:\n%s", data)
+	}
+	if d := Diff(sample(), back); len(d) != 1 || !strings.Contains(d[0], "docker.io/library/docker:19.03.12 (linux/arm64) added") {
+		t.Errorf("diff %q", d)
 	}
 }
