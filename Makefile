@@ -7,7 +7,7 @@ TESTBED_ENV = $$(hack/testbed.sh env)
 
 BUILDX ?= docker buildx
 
-.PHONY: all llbgen build demo pipe bake demo-bake bench buildkitd test unit testbed testbed-down vet fuzz clean
+.PHONY: all llbgen build demo pipe bake demo-bake matrix demo-matrix bench buildkitd test unit testbed testbed-down vet fuzz clean
 
 all: llbgen
 
@@ -35,6 +35,16 @@ bake:
 # bake on the test bed, with its standalone buildx and remote builder.
 demo-bake: testbed
 	source $(TESTBED_ENV) && DOCKER_CONFIG=$$LLBGEN_BUILDX_CONFIG buildx --builder $$LLBGEN_BUILDX_BUILDER bake
+
+# Which binary of $(FILE) runs in which of its images, and why not.
+matrix: llbgen
+	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
+	bin/llbgen matrix -f $(FILE)
+
+# The matrix on the test bed, for a list that shows the original bug: a cgo
+# binary linked in the glibc stand-in, run in the musl one, and arm64.
+demo-matrix: llbgen testbed
+	source $(TESTBED_ENV) && bin/llbgen matrix -f hack/demo/compat.yaml
 
 # A BuildKit daemon at the default address (root, Linux).
 buildkitd:

@@ -23,3 +23,19 @@ func TestRepositoryList(t *testing.T) {
 		t.Errorf("helper %q go %q", l.Helper.Version, l.Go.Full)
 	}
 }
+
+// The demo list of `make demo-matrix` has a cgo target and two platforms.
+func TestDemoCompatList(t *testing.T) {
+	l, err := Load("../../hack/demo/compat.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, b := range l.Binaries() {
+		files = append(files, b.Name)
+	}
+	want := []string{"runner-cgo", "docker_19.03.12", "gitlab-runner_v13.2.1", "docker-multi-linux-amd64", "docker-multi-linux-arm64"}
+	if !slices.Equal(files, want) || !l.Targets[0].Cgo || len(l.Targets[0].Setup) != 2 {
+		t.Errorf("binaries %q, want %q; cgo target %+v", files, want, l.Targets[0])
+	}
+}
