@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
 	"sync"
 
 	"github.com/containerd/platforms"
@@ -32,6 +34,8 @@ type Cell struct {
 	OK     bool   `json:"ok"`
 	Output string `json:"output"`
 	Cause  string `json:"cause"`
+
+	err error // the solve's, when the cell could not be run at all
 }
 
 // Built counts the rows whose binary was built.
@@ -50,21 +54,47 @@ func (m *Matrix) Built() int {
 // writes nothing. It returns an error only when the run as a whole failed.
 func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, error) {
 	opt.Provenance = false
+	var s *solve
 	var m *Matrix
 	err := Session(ctx, opt, func(col *collector, d daemon) gateway.BuildFunc {
-		s := newSolve(list, nil, opt, d, col)
+		s = newSolve(list, nil, opt, d, col)
 		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			var err error
 			m, err = s.matrix(ctx, gc)
 			return nil, err
 		}
 	}, "")
+	if err == nil && s != nil && m != nil {
+		for _, r := range m.Rows {
+			for _, c := range r.Cells {
+				if c.err != nil && grpcerrors.Code(c.err) == codes.Unavailable {
+					err = c.err
+				}
+			}
+		}
+		if err == nil {
+			err = s.lostConnection()
+		}
+		if err != nil {
+			err = runError(ctx, opt.Addr, err)
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	// Causes are read once the session is over: a failed step's last logs
+	// may arrive after its solve returned.
+	for i := range m.Rows {
+		if err := s.errs[i]; err != nil {
+			m.Rows[i].Cause = s.col.cause(m.Rows[i].Binary.Name, err)
+			m.Rows[i].Cells = nil
+		}
 	}
 	return m, nil
 }
 
+// matrix builds every binary and runs it in every column; a binary that
+// does not build leaves its error in s.errs.
 func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) {
 	p, err := s.prepare(ctx, gc)
 	if err != nil {
@@ -85,7 +115,7 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 		go func() {
 			defer wg.Done()
 			if err := s.evaluate(ctx, gc, p.g.Built[name]); err != nil {
-				row.Cause = s.col.cause(name, err)
+				s.errs[i] = err
 				return
 			}
 			row.Cells = make([]Cell, len(m.Columns))
@@ -117,7 +147,7 @@ func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) e
 // cell runs one binary in one column's image and reads its verdict.
 func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name string, c graph.Column) Cell {
 	failed := func(err error) Cell {
-		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error()))}
+		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error())), err: err}
 	}
 	st, err := g.Cell(name, c)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"github.com/containerd/platforms"
+	"github.com/llbgen/llbgen/pkg/targets"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"sync"
 
 	"github.com/llbgen/llbgen/pkg/graph"
@@ -53,4 +55,21 @@ func resolveImage(ctx context.Context, c gateway.Client, k graph.ImageKey) (grap
 		return graph.Resolved{}, err
 	}
 	return graph.Resolved{Digest: dgst, Config: cfg}, nil
+}
+
+// UnresolvedTarget names the first binary of list, in list order, one of
+// whose images did not resolve, and why; nil when none.
+func UnresolvedTarget(list *targets.List, def ocispecs.Platform, unresolved map[graph.ImageKey]error) error {
+	for _, b := range list.Binaries() {
+		for _, k := range imagesOf(list, b, def) {
+			if err, bad := unresolved[k]; bad {
+				role := "image"
+				if k.Ref == list.Go.Full && k.Ref != b.Target.Image.Full {
+					role = "toolchain image"
+				}
+				return fmt.Errorf("target %s (%s): %s", b.Target.Name, k.Platform, ImageCause(role, k.Ref, err))
+			}
+		}
+	}
+	return nil
 }

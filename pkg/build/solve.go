@@ -81,10 +81,17 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 					if key.Ref == s.list.Go.Full && key.Ref != t.Image.Full {
 						role = "toolchain image"
 					}
-					cause = ImageCause(role, key.Ref+" for "+key.Platform, err)
+					name := key.Ref
+					if key.Platform != platforms.Format(s.daemon.platform) {
+						name += " (" + key.Platform + ")"
+					}
+					cause = ImageCause(role, name, err)
 				}
 			}
 			s.results[i+k].Digest = resolved[graph.ImageKey{Ref: t.Image.Full, Platform: s.results[i+k].Platform}].Digest
+			if pl := s.results[i+k].Platform; t.Cgo && cause == "" && b.Platform != nil && !s.daemon.canRun(*b.Platform) {
+				cause = fmt.Sprintf("a cgo target compiles on its own platform, and the daemon cannot run %s (no emulator); give it QEMU user emulation, or build %s without cgo", pl, pl)
+			}
 		}
 		if cause != "" {
 			// A target's files are built together or not at all.

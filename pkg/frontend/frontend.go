@@ -98,10 +98,8 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if err, bad := unresolved[keys[0]]; bad {
 		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
 	}
-	for _, k := range keys[1:] {
-		if err, bad := unresolved[k]; bad {
-			return nil, fmt.Errorf("%s", build.ImageCause("image", k.String(), err))
-		}
+	if err := build.UnresolvedTarget(list, gopt.Platform, unresolved); err != nil {
+		return nil, err
 	}
 	gopt.Images = resolved
 	return solve(ctx, c, list, gopt, platform)

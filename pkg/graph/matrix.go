@@ -64,6 +64,7 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 				"-want", b.list.Helper.Bare(),
 				"-in", verifyIn + "/" + binName,
 				"-out", verifyOut + "/" + CellFile,
+				"-platform", platforms.Format(col.Platform),
 			}),
 			llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
 			llb.AddMount(verifyIn, built, llb.Readonly),

@@ -22,7 +22,7 @@ var verifierSource embed.FS
 
 // BuildInfoSuffix names the file beside each binary that holds its Go build
 // information (`go version -m`); the verifier writes it.
-const BuildInfoSuffix = ".buildinfo"
+const BuildInfoSuffix = targets.BuildInfoSuffix
 
 const (
 	verifierDir = "/llbgen/verifier"

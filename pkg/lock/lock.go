@@ -141,6 +141,9 @@ func Parse(path string, data []byte) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%s: %w; run llbgen lock to write it again", path, err)
 	}
+	if _, ok := f.Platforms[f.Platform]; ok {
+		return nil, fmt.Errorf("%s: platforms: %s is the lock's own platform, whose images belong under images:; run llbgen lock to write it again", path, f.Platform)
+	}
 	return &f, nil
 }
 

@@ -47,6 +47,9 @@ func TestRoundTripIsStableAndSorted(t *testing.T) {
 	if _, err := Read(filepath.Join(t.TempDir(), "none.lock")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a missing lock: %v", err)
 	}
+	if _, err := Parse("x.lock", []byte("platform: linux/amd64\nplatforms: {linux/amd64: {a: b}}\n")); err == nil || !strings.Contains(err.Error(), "the lock's own platform") {
+		t.Errorf("an entry for the lock's own platform under platforms: %v", err)
+	}
 	if _, err := Parse("x.lock", []byte("helper: {}\nimagez: {}\n")); err == nil {
 		t.Error("an unknown key was accepted")
 	}

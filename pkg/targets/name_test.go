@@ -71,3 +71,12 @@ func TestValidName(t *testing.T) {
 		})
 	}
 }
+
+// The longest name a list accepts still fits, staged as pkg/outdir stages
+// it, in a 255-byte file name, build information included.
+func TestMaxNameFitsStaged(t *testing.T) {
+	longest := "." + BinaryPrefix + strings.Repeat("a", maxName) + BuildInfoSuffix + ".llbgen-tmp-" + "4194304" + "-" + strings.Repeat("f", 12)
+	if len(longest) > 255 {
+		t.Errorf("a staged build-information file of the longest name is %d bytes", len(longest))
+	}
+}

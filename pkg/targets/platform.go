@@ -26,8 +26,34 @@ func ParsePlatform(s string) (ocispecs.Platform, error) {
 	if p.OS != "linux" {
 		return ocispecs.Platform{}, fmt.Errorf("platform %q is not Linux; the helper runs in Linux images, write linux/%s", s, p.Architecture)
 	}
+	if err := checkVariant(s, p); err != nil {
+		return ocispecs.Platform{}, err
+	}
 	if !ValidName(PlatformSuffix(p)) {
 		return ocispecs.Platform{}, fmt.Errorf("platform %q cannot be part of a file name; write OS/ARCH[/VARIANT] with letters and digits", s)
 	}
 	return p, nil
+}
+
+// variants are the variants Go can build for, by architecture (GOARM,
+// GOAMD64); an architecture not named has none.
+var variants = map[string][]string{
+	"arm":   {"v5", "v6", "v7"},
+	"amd64": {"v1", "v2", "v3", "v4"},
+}
+
+func checkVariant(s string, p ocispecs.Platform) error {
+	if p.Variant == "" {
+		return nil
+	}
+	known := variants[p.Architecture]
+	for _, v := range known {
+		if v == p.Variant {
+			return nil
+		}
+	}
+	if len(known) == 0 {
+		return fmt.Errorf("platform %q: Go builds %s without a variant; write linux/%s", s, p.Architecture, p.Architecture)
+	}
+	return fmt.Errorf("platform %q: Go builds %s variants %s only", s, p.Architecture, strings.Join(known, ", "))
 }

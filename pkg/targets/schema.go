@@ -27,7 +27,7 @@ type DocHelper struct {
 // DocTarget is one entry of targets.
 type DocTarget struct {
 	Image     string   `json:"image" jsonschema:"required,minLength=1,description=Image reference the binary is built in and for.,example=docker:19.03.12"`
-	Name      string   `json:"name,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$,maxLength=227,description=Target name; the file is docker-credential-ecr-login-NAME. Default: last path element of the repository _ tag."`
+	Name      string   `json:"name,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$,maxLength=180,description=Target name; the file is docker-credential-ecr-login-NAME. Default: last path element of the repository _ tag."`
 	Cgo       bool     `json:"cgo,omitempty" jsonschema:"default=false,description=Link against the image's own C library (CGO_ENABLED=1 with the image's C compiler); the image needs one or setup must install it."`
 	Setup     []string `json:"setup,omitempty" jsonschema:"minItems=1,description=Shell commands run once in the image (network on) before a cgo compile; only with cgo: true. The image needs /bin/sh.,example=apt-get update"`
 	Platforms []string `json:"platforms,omitempty" jsonschema:"minItems=1,uniqueItems=true,description=Linux platforms to build for (OS/ARCH[/VARIANT]); default: the daemon's. With several the files are NAME-OS-ARCH[-VARIANT].,example=linux/arm64"`

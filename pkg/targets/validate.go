@@ -8,8 +8,16 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-// maxName keeps FileName within the 255-byte limit of common file systems.
-const maxName = 255 - len(BinaryPrefix)
+// BuildInfoSuffix ends the file of build information beside each binary.
+const BuildInfoSuffix = ".buildinfo"
+
+// stagingOverhead is what the output directory adds to a file's name while
+// it is staged: "." before, ".llbgen-tmp-PID-RANDOM" after (see pkg/outdir).
+const stagingOverhead = 1 + len(".llbgen-tmp-") + 7 + 1 + 16
+
+// maxName keeps every file a target writes, staged, within the 255-byte
+// limit of common file systems: the binary and its build information.
+const maxName = 255 - len(BinaryPrefix) - len(BuildInfoSuffix) - stagingOverhead
 
 // checkVersion refuses a helper version that is not a full module version:
 // "v1" or "0.12.0" would reach `go install` as a query or fail there.
@@ -107,6 +115,9 @@ func checkNames(errs *ErrorList, ts []Target, src source) {
 		switch {
 		case !ValidName(t.Name):
 			errs.add(p, "target name %q is not allowed; use letters, digits, '.', '_' and '-', starting with a letter or digit, so no name can escape the output directory", t.Name)
+			continue
+		case strings.HasSuffix(t.Name, BuildInfoSuffix):
+			errs.add(p, "target name %q ends in %s, as the build-information file beside each binary does; %s the target to give it another", t.Name, BuildInfoSuffix, src.setName)
 			continue
 		case len(t.Name) > maxName:
 			errs.add(p, "target name %q is %d bytes; %s the target to give it one of at most %d, so its file name fits", t.Name, len(t.Name), src.setName, maxName)

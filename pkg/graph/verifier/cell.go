@@ -32,6 +32,7 @@ func runCell(args []string) error {
 	want := fs.String("want", "", "version the binary must report")
 	out := fs.String("out", "", "JSON file to write the outcome to")
 	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
+	platform := fs.String("platform", "", "the image's platform (os/arch[/variant]): a binary for another one is not run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,8 +42,13 @@ func runCell(args []string) error {
 	if _, err := os.Stat(*in); err != nil {
 		return fmt.Errorf("cell: %w", err)
 	}
-	output, runErr := run(*in, *timeout)
-	res := cell("/", *in, *want, output, runErr)
+	var res cellResult
+	if c := otherPlatform(*in, *platform); c != "" {
+		res = cellResult{Cause: c}
+	} else {
+		output, runErr := run(*in, *timeout)
+		res = cell("/", *in, *want, output, runErr)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -68,4 +74,34 @@ func runCell(args []string) error {
 func cell(root, bin, want, output string, runErr error) cellResult {
 	cause := why(root, bin, want, output, runErr)
 	return cellResult{OK: cause == "", Output: clip(strings.TrimSpace(output), maxCellOutput), Cause: cause}
+}
+
+// otherPlatform says why a binary built for another platform than the
+// image's does not run there, or "". Run here, it might: this machine may
+// emulate it, the image's own machines need not.
+func otherPlatform(bin, platform string) string {
+	if platform == "" {
+		return ""
+	}
+	got, err := elfPlatform(bin)
+	if err != nil {
+		return ""
+	}
+	if samePlatform(got, platform) {
+		return ""
+	}
+	return fmt.Sprintf("the binary is for %s, the image for %s: not run, it needs a machine of its own platform (or an emulator)", got, platform)
+}
+
+// samePlatform compares os/arch, ignoring a variant ("linux/arm" is
+// "linux/arm/v7" as far as an ELF header tells).
+func samePlatform(a, b string) bool {
+	osArch := func(p string) string {
+		parts := strings.SplitN(p, "/", 3)
+		if len(parts) < 2 {
+			return p
+		}
+		return parts[0] + "/" + parts[1]
+	}
+	return osArch(a) == osArch(b)
 }

@@ -55,6 +55,15 @@ int main(void) { sleep(30); return 0; }
 	if res := runCellFile(t, "-in", slow, "-want", "0.12.0", "-timeout", "200ms"); res.OK || !strings.Contains(res.Cause, "timed out after 200ms") {
 		t.Errorf("slow binary: %+v", res)
 	}
+	// A binary for another platform than the image's is not run: this
+	// machine may emulate it, the image's machines need not.
+	if res := runCellFile(t, "-in", ok, "-want", "0.12.0", "-platform", "linux/arm64"); res.OK ||
+		res.Cause != "the binary is for linux/amd64, the image for linux/arm64: not run, it needs a machine of its own platform (or an emulator)" {
+		t.Errorf("other platform: %+v", res)
+	}
+	if res := runCellFile(t, "-in", ok, "-want", "0.12.0", "-platform", "linux/amd64/v2"); !res.OK {
+		t.Errorf("same platform, with a variant: %+v", res)
+	}
 	if _, err := os.Stat(muslLoader); err != nil {
 		res := runCellFile(t, "-in", musl, "-want", "0.12.0")
 		if res.OK || !strings.HasPrefix(res.Cause, "missing ELF interpreter /lib/ld-musl-x86_64.so.1: the binary is linked against musl, the image has glibc (") {

@@ -55,6 +55,9 @@ func diagnose(root, bin string, runErr error, output string) string {
 	if len(causes) == 0 {
 		return ranWith(runErr, output)
 	}
+	if p := firstLines(output, 3, 300); p != "" {
+		causes = append(causes, "it printed: "+p)
+	}
 	return strings.Join(causes, "; ")
 }
 
