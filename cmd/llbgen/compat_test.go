@@ -135,6 +135,15 @@ func TestCgoStaticAndMultiPlatformTargets(t *testing.T) {
 		"docker-credential-ecr-login-multi-linux-amd64", arm, "docker-credential-ecr-login-runner-cgo")
 	assertNoStaging(t, out)
 
+	// The pipe builds the same list to the same bytes.
+	dir, log, err := pipe(t, bed, "-f", list)
+	if err != nil {
+		t.Fatalf("llbgen | buildctl: %v\n%s", err, tail(log, 20))
+	}
+	if a, b := readFile(t, filepath.Join(out, "SHA256SUMS")), readFile(t, filepath.Join(dir, "SHA256SUMS")); a != b {
+		t.Errorf("llbgen build and the pipe differ:\n%s\nvs\n%s", a, b)
+	}
+
 	// The matrix shows the original bug and names its cause.
 	m := runLLBGen(t, bed.Addr, "matrix", "-f", list, "--progress", "quiet")
 	if m.code != 0 {
@@ -142,8 +151,12 @@ func TestCgoStaticAndMultiPlatformTargets(t *testing.T) {
 	}
 	musl := strings.TrimPrefix(bed.Musl(), "")
 	wantLine := "✗ runner-cgo in " + musl + " (linux/amd64): missing ELF interpreter /lib64/ld-linux-x86-64.so.2: the binary is linked against glibc, the image has musl (/lib/ld-musl-x86_64.so.1)"
+	armLine := "✗ multi-linux-arm64 in " + musl + " (linux/amd64): the binary is for linux/arm64, the image for linux/amd64"
 	if !strings.Contains(m.stdout, wantLine) {
 		t.Errorf("matrix does not name ld-linux as the cause in the musl column; want line\n%s\ngot:\n%s", wantLine, m.stdout)
+	}
+	if !strings.Contains(m.stdout, armLine) {
+		t.Errorf("matrix does not refuse the arm64 binary in the amd64 column; want\n%s\ngot:\n%s", armLine, m.stdout)
 	}
 	lines := strings.Split(m.stdout, "\n")
 	head := lines[0]
@@ -164,8 +177,15 @@ func TestCgoStaticAndMultiPlatformTargets(t *testing.T) {
 	if got := strings.Join(cells("runner-cgo")[:2], " "); got != "✓ ✗" {
 		t.Errorf("runner-cgo in glibc, musl: %s, want ✓ ✗\n%s", got, m.stdout)
 	}
-	if got := strings.Join(cells("docker")[:2], " "); got != "✓ ✓" {
-		t.Errorf("the static binary in glibc, musl: %s, want ✓ ✓\n%s", got, m.stdout)
+	if got := strings.Join(cells("docker"), " "); got != "✓ ✓ ✗" {
+		t.Errorf("the static amd64 binary in glibc, musl, musl arm64: %s, want ✓ ✓ ✗\n%s", got, m.stdout)
+	}
+	want := "✗ ✗ ✓"
+	if !canRun(t, bed.Addr, "linux/arm64") {
+		want = "✗ ✗ ✗" // truthfully: nothing here runs it
+	}
+	if got := strings.Join(cells("multi-linux-arm64"), " "); got != want {
+		t.Errorf("the arm64 binary in glibc, musl, musl arm64: %s, want %s\n%s", got, want, m.stdout)
 	}
 }
 

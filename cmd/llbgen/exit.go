@@ -39,7 +39,12 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "llbgen: %v\n", err)
 		return exitBadInput
-	case errors.As(err, new(errTargetsFailed)):
+	}
+	var failed errTargetsFailed
+	if errors.As(err, &failed) {
+		if failed.what != "" {
+			fmt.Fprintf(stderr, "llbgen: %v\n", err)
+		}
 		return exitFailed // the summary has said why
 	}
 	fmt.Fprintf(stderr, "llbgen: %v\n", err)
