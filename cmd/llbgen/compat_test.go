@@ -151,12 +151,12 @@ func TestCgoStaticAndMultiPlatformTargets(t *testing.T) {
 	}
 	musl := strings.TrimPrefix(bed.Musl(), "")
 	wantLine := "✗ runner-cgo in " + musl + " (linux/amd64): missing ELF interpreter /lib64/ld-linux-x86-64.so.2: the binary is linked against glibc, the image has musl (/lib/ld-musl-x86_64.so.1)"
-	armLine := "✗ multi-linux-arm64 in " + musl + " (linux/amd64): the binary is for linux/arm64, the image for linux/amd64"
+	armLine := "✗ 5 more: a binary in an image of another platform; not run"
 	if !strings.Contains(m.stdout, wantLine) {
 		t.Errorf("matrix does not name ld-linux as the cause in the musl column; want line\n%s\ngot:\n%s", wantLine, m.stdout)
 	}
 	if !strings.Contains(m.stdout, armLine) {
-		t.Errorf("matrix does not refuse the arm64 binary in the amd64 column; want\n%s\ngot:\n%s", armLine, m.stdout)
+		t.Errorf("matrix does not count the cells across platforms; want\n%s\ngot:\n%s", armLine, m.stdout)
 	}
 	lines := strings.Split(m.stdout, "\n")
 	head := lines[0]

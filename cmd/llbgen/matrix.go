@@ -101,16 +101,24 @@ func writeMatrix(w io.Writer, m *build.Matrix) {
 	}
 	writeAligned(w, rows)
 	var lines []string
+	across := 0
 	for _, r := range m.Rows {
 		if r.Cells == nil {
 			lines = append(lines, fmt.Sprintf("%s: not built: %s", r.Binary.Name, oneLine(r.Cause)))
 			continue
 		}
 		for j, c := range r.Cells {
-			if !c.OK {
+			switch {
+			case c.OK:
+			case c.OtherPlatform:
+				across++
+			default:
 				lines = append(lines, fmt.Sprintf("✗ %s in %s: %s", r.Binary.Name, heads[j], oneLine(c.Cause)))
 			}
 		}
+	}
+	if across > 0 {
+		lines = append(lines, fmt.Sprintf("✗ %d more: a binary in an image of another platform; not run, a binary needs a machine of its own platform (or an emulator)", across))
 	}
 	if len(lines) > 0 {
 		fmt.Fprintln(w)

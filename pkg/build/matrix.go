@@ -34,6 +34,9 @@ type Cell struct {
 	OK     bool   `json:"ok"`
 	Output string `json:"output"`
 	Cause  string `json:"cause"`
+	// OtherPlatform: the binary is for another platform than the image's,
+	// so it was not run there.
+	OtherPlatform bool `json:"other_platform"`
 
 	err error // the solve's, when the cell could not be run at all
 }

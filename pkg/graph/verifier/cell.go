@@ -18,6 +18,9 @@ type cellResult struct {
 	OK     bool   `json:"ok"`
 	Output string `json:"output"`
 	Cause  string `json:"cause"`
+	// OtherPlatform: the binary is for another platform than the image, so
+	// it was not run.
+	OtherPlatform bool `json:"other_platform,omitempty"`
 }
 
 // maxCellOutput bounds the output a cell keeps.
@@ -44,7 +47,7 @@ func runCell(args []string) error {
 	}
 	var res cellResult
 	if c := otherPlatform(*in, *platform); c != "" {
-		res = cellResult{Cause: c}
+		res = cellResult{Cause: c, OtherPlatform: true}
 	} else {
 		output, runErr := run(*in, *timeout)
 		res = cell("/", *in, *want, output, runErr)
