@@ -30,8 +30,9 @@ fi
 # binfmt-support's others such as jar or python). Debian registers them with
 # the F (fix-binary) flag: the kernel opens the emulator at registration, so it
 # also runs inside containers whose root file system has no qemu, BuildKit's.
-# A qemu-aarch64 handler that lacks F (registered by something else) or is
-# disabled is registered again, by hand, from Debian's description of it.
+# A qemu-aarch64 handler that is disabled is enabled again; one that lacks F
+# (registered by something else) is registered again, by hand, from Debian's
+# description of it.
 BINFMT=/proc/sys/fs/binfmt_misc
 binfmt_up() {
 	local name
@@ -45,8 +46,12 @@ binfmt_up() {
 		[[ $(id -u) == 0 ]] || die "need root to register binfmt handler $name"
 		update-binfmts --enable "$name" >/dev/null 2>&1 || log "warning: update-binfmts --enable $name failed"
 	done
-	[[ -e $BINFMT/qemu-aarch64 && $(head -1 "$BINFMT/qemu-aarch64") == enabled ]] &&
-		grep -q '^flags: .*F' "$BINFMT/qemu-aarch64" && return
+	if [[ -e $BINFMT/qemu-aarch64 ]] && grep -q '^flags: .*F' "$BINFMT/qemu-aarch64"; then
+		# Registered as it should be; only switched off (a test disables it
+		# while it runs, and a killed test leaves it so): switch it on.
+		[[ $(head -1 "$BINFMT/qemu-aarch64") == enabled ]] || echo 1 >"$BINFMT/qemu-aarch64"
+		return
+	fi
 	log "registering qemu-aarch64 with binfmt_misc by hand, with the F flag"
 	[[ $(id -u) == 0 ]] || die "need root to register binfmt handler qemu-aarch64"
 	binfmt_register_fixed qemu-aarch64
@@ -54,10 +59,11 @@ binfmt_up() {
 }
 
 # binfmt_register_fixed NAME: (re)registers Debian's handler NAME with flags
-# OCF (P too when Debian's asks to preserve argv[0]; its -binfmt-P emulator
-# path expects it).
+# OF, as Debian's binfmt.d does (P too when Debian's asks to preserve argv[0];
+# its -binfmt-P emulator path expects it). No C: foreign setuid binaries get
+# no credentials.
 binfmt_register_fixed() {
-	local name=$1 desc=/usr/share/binfmts/$1 flags=OCF
+	local name=$1 desc=/usr/share/binfmts/$1 flags=OF
 	[[ -f $desc ]] || die "no $desc (is qemu-user-static installed?)"
 	[[ $(desc_field "$desc" preserve) == yes ]] && flags=P$flags
 	[[ -e $BINFMT/$name ]] && echo -1 >"$BINFMT/$name"

@@ -28,7 +28,9 @@ func newLockCmd(stderr io.Writer) *cobra.Command {
 		Short: "Pin every image and the helper module of a target list into FILE.lock",
 		Long: `lock resolves, on the BuildKit daemon and with your registry credentials,
 every image of the list (each target's and the go image) to its manifest
-digest for the daemon's platform, and downloads the helper module with the
+digest, for the daemon's platform and for each platform a target names
+(and the go image on the platforms its cgo targets compile on), and
+downloads the helper module with the
 Go checksum database on to record its h1: hash. It writes FILE.lock beside
 the list, one line per image.
 
@@ -63,7 +65,7 @@ would change the lock.`,
 			if err := f.Write(path); err != nil {
 				return err
 			}
-			fmt.Fprintf(stderr, "wrote %s: %d images, %s@%s %s\n", path, len(f.Images), f.Helper.Module, f.Helper.Version, f.Helper.Sum)
+			fmt.Fprintf(stderr, "wrote %s: %d images, %s@%s %s\n", path, f.Len(), f.Helper.Module, f.Helper.Version, f.Helper.Sum)
 			return nil
 		},
 	}

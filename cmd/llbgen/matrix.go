@@ -37,12 +37,14 @@ func newMatrixCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "matrix [-f FILE | --image REF [--name NAME]...] [--addr ADDR]",
 		Short: "Run every binary of the list in every image of the list, and say why one does not run",
 		Long: `matrix builds the list's binaries on a BuildKit daemon, then runs each one
-(` + "`version`" + `, network none, no shell) in each target image, and prints a table
-on stdout: rows binaries, columns images, ✓ when it ran and reported the
-expected version, ✗ when not. Under the table, one line per ✗ gives the
-cause, read from the binary (its ELF interpreter, needed libraries and
-symbol versions) held against what the image contains, and from what the
-run printed.
+(` + "`version`" + `, network none, no shell) in each target image of its platform,
+and prints a table on stdout: rows binaries, columns images, ✓ when it ran
+and reported the expected version, ✗ when not, ? when this daemon could not
+tell (no emulator for the binary's platform). Under the table, one line per
+✗ gives the cause, read from the binary (its ELF interpreter, needed
+libraries and symbol versions) held against what the image contains, and
+from what the run printed. A binary is not run in an image of another
+platform: those cells are ✗, counted in one line.
 
 It writes no files. Exit status: 0 when the table was made, whatever its
 cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
@@ -93,6 +95,8 @@ func writeMatrix(w io.Writer, m *build.Matrix) {
 				row = append(row, "-")
 			case r.Cells[j].OK:
 				row = append(row, "✓")
+			case r.Cells[j].NotRun:
+				row = append(row, "?")
 			default:
 				row = append(row, "✗")
 			}
@@ -100,7 +104,7 @@ func writeMatrix(w io.Writer, m *build.Matrix) {
 		rows = append(rows, row)
 	}
 	writeAligned(w, rows)
-	var lines []string
+	var lines, notRun []string
 	across := 0
 	for _, r := range m.Rows {
 		if r.Cells == nil {
@@ -112,6 +116,8 @@ func writeMatrix(w io.Writer, m *build.Matrix) {
 			case c.OK:
 			case c.OtherPlatform:
 				across++
+			case c.NotRun:
+				notRun = append(notRun, fmt.Sprintf("? %s in %s: %s", r.Binary.Name, heads[j], oneLine(c.Cause)))
 			default:
 				lines = append(lines, fmt.Sprintf("✗ %s in %s: %s", r.Binary.Name, heads[j], oneLine(c.Cause)))
 			}
@@ -120,6 +126,7 @@ func writeMatrix(w io.Writer, m *build.Matrix) {
 	if across > 0 {
 		lines = append(lines, fmt.Sprintf("✗ %d more: a binary in an image of another platform; not run, a binary needs a machine of its own platform (or an emulator)", across))
 	}
+	lines = append(lines, notRun...)
 	if len(lines) > 0 {
 		fmt.Fprintln(w)
 		for _, l := range lines {

@@ -60,12 +60,18 @@ func writeList(t *testing.T, body string) string {
 // a shell, as a user would, and returns the output directory.
 func pipe(t *testing.T, bed *testbed.Bed, args ...string) (dir, log string, err error) {
 	t.Helper()
+	return pipeAt(t, bed, bed.Addr, args...)
+}
+
+// pipeAt is pipe to the daemon at addr.
+func pipeAt(t *testing.T, bed *testbed.Bed, addr string, args ...string) (dir, log string, err error) {
+	t.Helper()
 	dir = t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	script := `"$LLBGEN" "$@" | "$BUILDCTL" --addr "$ADDR" build --progress plain --output "type=local,dest=$DEST"`
 	cmd := exec.CommandContext(ctx, "bash", append([]string{"-o", "pipefail", "-c", script, "pipe"}, args...)...)
-	cmd.Env = append(os.Environ(), "LLBGEN="+llbgenBinary(t), "BUILDCTL="+bed.Buildctl, "ADDR="+bed.Addr, "DEST="+dir)
+	cmd.Env = append(os.Environ(), "LLBGEN="+llbgenBinary(t), "BUILDCTL="+bed.Buildctl, "ADDR="+addr, "DEST="+dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()

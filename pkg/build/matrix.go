@@ -37,6 +37,9 @@ type Cell struct {
 	// OtherPlatform: the binary is for another platform than the image's,
 	// so it was not run there.
 	OtherPlatform bool `json:"other_platform"`
+	// NotRun: the cell says nothing either way: the daemon could not run
+	// the binary's platform (no emulator), or the cell could not be solved.
+	NotRun bool `json:"not_run"`
 
 	err error // the solve's, when the cell could not be run at all
 }
@@ -83,6 +86,9 @@ func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, e
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("canceled: %w", ctx.Err())
+		}
 		return nil, err
 	}
 	// Causes are read once the session is over: a failed step's last logs
@@ -150,7 +156,12 @@ func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) e
 // cell runs one binary in one column's image and reads its verdict.
 func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name string, c graph.Column) Cell {
 	failed := func(err error) Cell {
-		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error())), err: err}
+		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error())), NotRun: true, err: err}
+	}
+	// A binary is not run in an image of another platform: the daemon may
+	// emulate it, the image's own machines need not.
+	if bp := g.Platform(name); bp != platforms.Format(c.Platform) {
+		return Cell{OtherPlatform: true, Cause: fmt.Sprintf("the binary is for %s, the image for %s", bp, platforms.Format(c.Platform))}
 	}
 	st, err := g.Cell(name, c)
 	if err != nil {

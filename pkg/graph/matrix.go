@@ -10,7 +10,8 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// CellFile is the file a matrix cell writes: JSON {ok, output, cause}.
+// CellFile is the file a matrix cell writes: JSON {ok, output, cause,
+// other_platform, not_run} (see the verifier's cell mode).
 const CellFile = "cell.json"
 
 // Column is one image of the matrix: a target's image on one platform.
@@ -70,6 +71,19 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),
 			llb.WithCustomName(fmt.Sprintf("run %s in %s (%s)", binary, col.Image.Ref, platforms.Format(col.Platform))),
+			// A cell judges this daemon at this moment (its emulators, its
+			// load): never taken from the cache of an earlier run.
+			llb.IgnoreCache,
 		)
 	return run.AddMount(verifyOut, llb.Scratch()), nil
+}
+
+// Platform is the platform a built binary is for, formatted.
+func (g *Graph) Platform(binary string) string {
+	for _, bin := range g.b.list.Binaries() {
+		if bin.Name == binary {
+			return platforms.Format(g.b.platformOf(bin))
+		}
+	}
+	return ""
 }

@@ -56,8 +56,9 @@ func TestCrossCompile(t *testing.T) {
 		if got := opPlatform(v); got != "linux/amd64" {
 			t.Errorf("%s: verify runs on %q, want the daemon's platform (the verifier is built for it)", c.name, got)
 		}
-		if got := opPlatform(d.input(v, mount(t, v, "/"))); got != "linux/"+c.arch {
-			t.Errorf("%s: verified in the image for %q", c.name, got)
+		vroot := d.input(v, mount(t, v, "/"))
+		if got := opPlatform(vroot); got != "linux/"+c.arch || imageRef(vroot) != "docker.io/library/docker:19.03.12" {
+			t.Errorf("%s: verified in %q for %q, want the target image for linux/%s", c.name, imageRef(vroot), got, c.arch)
 		}
 		if !slices.Contains(v.GetExec().Meta.Args, "/llbgen/out/docker-credential-ecr-login-"+c.name) {
 			t.Errorf("%s: verify writes %q", c.name, v.GetExec().Meta.Args)
@@ -117,8 +118,8 @@ func TestCgoTarget(t *testing.T) {
 		}
 	}
 	v := d.exec(t, "verify runner-cgo ")
-	if root := d.input(v, mount(t, v, "/")); root == nil || root.GetSource() == nil {
-		t.Error("the cgo binary is not verified in the image itself")
+	if got := imageRef(d.input(v, mount(t, v, "/"))); got != "docker.io/library/gitlab/gitlab-runner:v13.2.1" {
+		t.Errorf("the cgo binary is verified in %q, want the target image itself, without setup", got)
 	}
 }
 

@@ -59,6 +59,9 @@ func (f *File) Set(k graph.ImageKey, d string) {
 	f.Platforms[k.Platform][k.Ref] = d
 }
 
+// Len counts the pinned images, on every platform.
+func (f *File) Len() int { return len(f.entries()) }
+
 // entries is every pinned image.
 func (f *File) entries() map[graph.ImageKey]string {
 	out := map[graph.ImageKey]string{}

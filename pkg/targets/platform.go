@@ -2,6 +2,7 @@ package targets
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -26,6 +27,9 @@ func ParsePlatform(s string) (ocispecs.Platform, error) {
 	if p.OS != "linux" {
 		return ocispecs.Platform{}, fmt.Errorf("platform %q is not Linux; the helper runs in Linux images, write linux/%s", s, p.Architecture)
 	}
+	if !slices.Contains(goArchs, p.Architecture) {
+		return ocispecs.Platform{}, fmt.Errorf("platform %q: Go does not build for Linux on %q; write one of linux/%s", s, p.Architecture, strings.Join(goArchs, ", linux/"))
+	}
 	if err := checkVariant(s, p); err != nil {
 		return ocispecs.Platform{}, err
 	}
@@ -34,6 +38,10 @@ func ParsePlatform(s string) (ocispecs.Platform, error) {
 	}
 	return p, nil
 }
+
+// goArchs are the architectures Go builds Linux binaries for
+// (`go tool dist list`), as containerd normalizes them.
+var goArchs = []string{"386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64", "ppc64le", "riscv64", "s390x"}
 
 // variants are the variants Go can build for, by architecture (GOARM,
 // GOAMD64); an architecture not named has none.

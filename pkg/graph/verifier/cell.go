@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type cellResult struct {
 	// OtherPlatform: the binary is for another platform than the image, so
 	// it was not run.
 	OtherPlatform bool `json:"other_platform,omitempty"`
+	// NotRun: nothing here runs the binary's platform (no emulator), so it
+	// says nothing of the image's own machines.
+	NotRun bool `json:"not_run,omitempty"`
 }
 
 // maxCellOutput bounds the output a cell keeps.
@@ -76,7 +80,8 @@ func runCell(args []string) error {
 // is root, by the rule check applies.
 func cell(root, bin, want, output string, runErr error) cellResult {
 	cause := why(root, bin, want, output, runErr)
-	return cellResult{OK: cause == "", Output: clip(strings.TrimSpace(output), maxCellOutput), Cause: cause}
+	return cellResult{OK: cause == "", Output: clip(strings.TrimSpace(output), maxCellOutput), Cause: cause,
+		NotRun: errors.Is(runErr, syscall.ENOEXEC)}
 }
 
 // otherPlatform says why a binary built for another platform than the

@@ -10,11 +10,11 @@
 //	    says why in one line (see diagnose).
 //	verifier pass -target NAME -reason WHY -in BIN -out FILE
 //	    copies BIN to FILE without running it (a platform nothing here runs).
-//	verifier cell -in BIN -want VERSION -out FILE [-timeout D]
-//	    runs BIN version as check does, for one cell of a matrix: writes FILE
-//	    as JSON {"ok": ..., "output": ..., "cause": ...} and fails only for
-//	    its own errors (flags, a missing BIN, writing FILE), never because
-//	    BIN failed.
+//	verifier cell -in BIN -want VERSION -out FILE [-platform P] [-timeout D]
+//	    runs BIN version as check does, for one cell of a matrix, and writes
+//	    FILE: JSON {ok, output, cause, other_platform, not_run}. A BIN for
+//	    another platform than P is not run (other_platform); one nothing here
+//	    can run is not_run. Fails only for its own errors.
 //	verifier sums -dir DIR -out FILE
 //	    writes FILE in `sha256sum -c` format for the binaries of DIR, sorted
 //	    by name.
