@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"debug/elf"
 	"io"
 	"os"
 	"path/filepath"
@@ -196,5 +197,32 @@ func TestLockUsedByPipeAndBake(t *testing.T) {
 	}
 	if !strings.Contains(log, "check the helper module against the lock") {
 		t.Errorf("bake did not use the lock:\n%s", tail(log, 30))
+	}
+}
+
+// bake's --platform says what targets that name no platforms are built
+// for, and the binary is verified in the image of that platform (under the
+// test bed's QEMU). The file keeps its plain name. (That the toolchain
+// still runs on the builder's platform is TestTargetPlatformCrossCompiles.)
+func TestBakePlatformCrossCompiles(t *testing.T) {
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	writeFile(t, filepath.Join(repo, "ci.yaml"), standInList(bed, bed.Musl()))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	log, err := x.Bake(ctx, repo, []string{"TARGETS_FILE=ci.yaml"},
+		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform=linux/arm64")
+	if err != nil {
+		t.Fatalf("buildx bake --set binaries.platform=linux/arm64: %v\n%s", err, tail(log, 30))
+	}
+	bin := filepath.Join(repo, "out", "docker-credential-ecr-login-docker_19.03.12")
+	if machine, interp, _ := elfOf(t, bin); machine != elf.EM_AARCH64 || interp != "" {
+		t.Errorf("%s: machine %v interpreter %q, want a static aarch64 binary", bin, machine, interp)
+	}
+	for _, want := range []string{"compile docker_19.03.12 in", "verify docker_19.03.12 in", "(linux/arm64)"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("bake log lacks %q", want)
+		}
 	}
 }

@@ -58,10 +58,11 @@ func resolveImage(ctx context.Context, c gateway.Client, k graph.ImageKey) (grap
 }
 
 // UnresolvedTarget names the first binary of list, in list order, one of
-// whose images did not resolve, and why; nil when none.
-func UnresolvedTarget(list *targets.List, def ocispecs.Platform, unresolved map[graph.ImageKey]error) error {
+// whose images did not resolve, and why; nil when none. def is the
+// daemon's platform, target (zero: def) the one of targets naming none.
+func UnresolvedTarget(list *targets.List, def, target ocispecs.Platform, unresolved map[graph.ImageKey]error) error {
 	for _, b := range list.Binaries() {
-		for _, k := range imagesOf(list, b, def) {
+		for _, k := range imagesOf(list, b, def, target) {
 			if err, bad := unresolved[k]; bad {
 				role := "image"
 				if k.Ref == list.Go.Full && k.Ref != b.Target.Image.Full {

@@ -119,14 +119,14 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 
 // imagesOf lists the images one binary's stages use, besides the
 // toolchain on the daemon's platform.
-func imagesOf(list *targets.List, b targets.Binary, def ocispecs.Platform) []graph.ImageKey {
+func imagesOf(list *targets.List, b targets.Binary, def ocispecs.Platform, target ...ocispecs.Platform) []graph.ImageKey {
 	one := *list
 	t := b.Target
 	if b.Platform != nil {
 		t.Platforms = []targets.Platform{{Platform: *b.Platform}}
 	}
 	one.Targets = []targets.Target{t}
-	return graph.Images(&one, def)
+	return graph.Images(&one, def, target...)
 }
 
 // build runs inside the session: resolve, make the graph, then solve every

@@ -73,36 +73,39 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 		gopt.SourceDateEpoch = n
 	}
 
+	// The toolchain runs on the build platform (the worker's); --platform
+	// only says what targets that name no platforms are built for.
 	platform := graph.DefaultPlatform()
-	switch {
-	case len(bc.TargetPlatforms) > 0:
-		platform = bc.TargetPlatforms[0]
-	case len(bc.BuildPlatforms) > 0:
+	if len(bc.BuildPlatforms) > 0 {
 		platform = bc.BuildPlatforms[0]
+	}
+	var target ocispecs.Platform
+	if len(bc.TargetPlatforms) > 0 {
+		target = platforms.Normalize(bc.TargetPlatforms[0])
 	}
 	if lk != nil {
 		locked, err := platforms.Parse(lk.Platform)
 		if err != nil {
 			return nil, fmt.Errorf("%s: platform %q: %w", lock.Path(src.Filename), lk.Platform, err)
 		}
-		if len(bc.TargetPlatforms) > 0 && platforms.Format(bc.TargetPlatforms[0]) != platforms.Format(locked) {
-			return nil, fmt.Errorf("%s is for %s, the build asks for %s; run llbgen lock for that platform", lock.Path(src.Filename), lk.Platform, platforms.Format(bc.TargetPlatforms[0]))
+		if target.OS != "" && platforms.Format(target) != platforms.Format(locked) {
+			return nil, fmt.Errorf("%s is for %s, the build asks for %s; run llbgen lock for that platform, or name the platforms in the list", lock.Path(src.Filename), lk.Platform, platforms.Format(target))
 		}
 		gopt.Platform = platforms.Normalize(locked)
 		lk.Apply(&gopt)
 		return solve(ctx, c, list, gopt, locked)
 	}
-	gopt.Platform = platforms.Normalize(platform)
-	keys := graph.Images(list, gopt.Platform)
+	gopt.Platform, gopt.Target = platforms.Normalize(platform), target
+	keys := graph.Images(list, gopt.Platform, target)
 	resolved, unresolved := build.ResolveImages(ctx, c, keys)
 	if err, bad := unresolved[keys[0]]; bad {
 		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
 	}
-	if err := build.UnresolvedTarget(list, gopt.Platform, unresolved); err != nil {
+	if err := build.UnresolvedTarget(list, gopt.Platform, target, unresolved); err != nil {
 		return nil, err
 	}
 	gopt.Images = resolved
-	return solve(ctx, c, list, gopt, platform)
+	return solve(ctx, c, list, gopt, gopt.Platform)
 }
 
 // solve builds the whole graph and returns it as the build's result.

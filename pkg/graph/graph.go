@@ -43,8 +43,12 @@ var PassThroughEnv = []string{"GOPROXY", "GONOSUMDB", "GOPRIVATE", "GOINSECURE"}
 // Options adjust a graph without changing what it builds.
 type Options struct {
 	// Platform is the daemon's: the toolchain runs on it, and targets that
-	// name no platforms are built for it. Zero means DefaultPlatform().
+	// name no platforms are built for it unless Target says otherwise. Zero
+	// means DefaultPlatform().
 	Platform ocispecs.Platform
+	// Target, when set, is the platform targets that name none are built
+	// for (a frontend's --platform); zero means Platform.
+	Target ocispecs.Platform
 	// CanRun, when set, says whether the daemon runs binaries of a platform,
 	// natively or under emulation. A binary it cannot run is passed on
 	// unverified, and Graph.Unverified says why. When nil every binary is
@@ -111,6 +115,10 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 		opt.Platform = DefaultPlatform()
 	}
 	opt.Platform = platforms.Normalize(opt.Platform)
+	if opt.Target.OS == "" {
+		opt.Target = opt.Platform
+	}
+	opt.Target = platforms.Normalize(opt.Target)
 	b := &builder{list: list, opt: opt, warms: map[string]llb.State{}}
 	g := &Graph{Verified: map[string]llb.State{}, Unverified: map[string]string{}, Built: map[string]llb.State{}, b: b}
 	goImg, err := b.image(list.Go.Full, opt.Platform)
@@ -162,7 +170,7 @@ func (b *builder) platformOf(bin targets.Binary) ocispecs.Platform {
 	if bin.Platform != nil {
 		return *bin.Platform
 	}
-	return b.opt.Platform
+	return b.opt.Target
 }
 
 // image is ref on platform p, pinned when the daemon resolved it.

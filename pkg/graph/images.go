@@ -9,11 +9,16 @@ import (
 )
 
 // Images lists every image the graph of list uses when the daemon's
-// platform is def: the toolchain on def first, then, sorted, the toolchain
-// on each other platform a cgo target compiles on, and every target's
-// image on each of its platforms. Each once.
-func Images(list *targets.List, def ocispecs.Platform) []ImageKey {
+// platform is def and targets that name no platforms are built for target
+// (zero: def): the toolchain on def first, then, sorted, the toolchain on
+// each other platform a cgo target compiles on, and every target's image on
+// each of its platforms. Each once.
+func Images(list *targets.List, def ocispecs.Platform, target ...ocispecs.Platform) []ImageKey {
 	def = platforms.Normalize(def)
+	tdef := def
+	if len(target) > 0 && target[0].OS != "" {
+		tdef = platforms.Normalize(target[0])
+	}
 	first := ImageKey{Ref: list.Go.Full, Platform: platforms.Format(def)}
 	seen := map[ImageKey]bool{first: true}
 	var rest []ImageKey
@@ -24,7 +29,7 @@ func Images(list *targets.List, def ocispecs.Platform) []ImageKey {
 		}
 	}
 	for _, bin := range list.Binaries() {
-		p := def
+		p := tdef
 		if bin.Platform != nil {
 			p = *bin.Platform
 		}

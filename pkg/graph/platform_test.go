@@ -145,3 +145,21 @@ func TestImages(t *testing.T) {
 		t.Errorf("Images:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A default target platform other than the daemon's (a frontend's
+// --platform) is cross-compiled like a named one: the toolchain stays on
+// the daemon's platform.
+func TestTargetPlatformCrossCompiles(t *testing.T) {
+	l := testList("docker:19.03.12")
+	d := decode(t, mustBuild(t, l, Options{Platform: amd64, Target: arm64}).Output)
+	op := d.exec(t, "compile docker_19.03.12 ")
+	if got, env := opPlatform(op), envOf(op); got != "linux/amd64" || env["GOARCH"] != "arm64" {
+		t.Errorf("compile on %q for GOARCH=%s, want on linux/amd64 for arm64", got, env["GOARCH"])
+	}
+	if got := opPlatform(d.input(op, mount(t, op, "/"))); got != "linux/arm64" {
+		t.Errorf("rooted in the image for %q", got)
+	}
+	if got := Images(l, amd64, arm64); len(got) != 2 || got[1].Platform != "linux/arm64" || got[0].Platform != "linux/amd64" {
+		t.Errorf("Images: %v", got)
+	}
+}
