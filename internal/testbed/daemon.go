@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +63,12 @@ func (b *Bed) StartDaemonWith(t *testing.T, d Daemon) *Daemon {
 	d.start(t, bin)
 	t.Cleanup(func() {
 		d.Stop(false)
-		os.RemoveAll(dir)
+		// A daemon killed mid-build leaves its containers' root file
+		// systems mounted; unmount them, or the directory stays behind.
+		unmountUnder(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Logf("removing the private daemon's directory: %v", err)
+		}
 	})
 	return dd
 }
@@ -135,3 +142,22 @@ func (d *Daemon) Prune(t *testing.T) {
 }
 
 func (d *Daemon) String() string { return fmt.Sprintf("private buildkitd at %s", d.Addr) }
+
+// unmountUnder detaches every mount below dir, deepest first.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
+}
