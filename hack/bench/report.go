@@ -101,6 +101,9 @@ func (r *report) markdown() string {
 	cmp("cold N=8 / one build per image, N=8", key{"cold", 8}, key{"one build per image", 8}, 0.2)
 	cmp("cold N=8 / bake matrix, N=8", key{"cold", 8}, key{"bake matrix", 8}, 1.0)
 	abs("warm rebuild, N=8", key{"warm", 8}, 2*time.Second)
+	if v, ok := r.ratio(key{"cold, one target, platforms", 2}, key{"cold, one target, platforms", 1}); ok {
+		fmt.Fprintf(&w, "| one target for amd64 + arm64 / for amd64 alone, cold | %.2f× | none set | - |\n", v)
+	}
 	abs("add one image to N=8", key{"add one", 9}, 5*time.Second)
 	abs("generate the definition for 1,000 targets", key{"generation", 1000}, time.Second)
 	fmt.Fprintln(&w)

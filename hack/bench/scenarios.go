@@ -66,6 +66,15 @@ func (b *bench) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	// One target on the musl stand-in, an image index for amd64 and arm64:
+	// for one platform, then for both (cross-compiled, verified under QEMU).
+	musl := b.env.registry + "/standin/musl:latest"
+	for name, plats := range map[string]string{"list-platform-1.yaml": "[linux/amd64]", "list-platform-2.yaml": "[linux/amd64, linux/arm64]"} {
+		body := fmt.Sprintf("helper:\n  version: %s\ngo: %s\ntargets:\n  - image: %s\n    name: musl\n    platforms: %s\n", helperVersion, b.goImage(), musl, plats)
+		if err := os.WriteFile(filepath.Join(b.cfg.work, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
 	return b.writeDockerfiles()
 }
 
@@ -118,6 +127,18 @@ func (b *bench) repetition(ctx context.Context, rep int) error {
 			return err
 		}
 		b.record("add one", 9, d)
+	}
+	if b.cfg.selected("platforms") {
+		for n := 1; n <= 2; n++ {
+			if err := b.prune(ctx); err != nil {
+				return err
+			}
+			d, err := b.llbgenBuild(ctx, fmt.Sprintf("list-platform-%d.yaml", n))
+			if err != nil {
+				return err
+			}
+			b.record("cold, one target, platforms", n, d)
+		}
 	}
 	if b.cfg.skipSlow {
 		return nil
