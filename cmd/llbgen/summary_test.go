@@ -77,3 +77,17 @@ func TestPrintGolden(t *testing.T) {
 	}
 	golden(t, "print.golden", stdout)
 }
+
+// --print shows cgo, setup, platforms and a file per platform.
+func TestPrintPlatformsGolden(t *testing.T) {
+	data, err := os.ReadFile("../../hack/demo/compat.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := dirWith(t, map[string]string{"targets.yaml": string(data)})
+	code, stdout, stderr := runCLI(t, dir, "build", "--print", "--out", "dist", "--addr", "unix:///nonexistent")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "print-platforms.golden", stdout)
+}
