@@ -143,7 +143,9 @@ func (d *Daemon) Prune(t *testing.T) {
 
 func (d *Daemon) String() string { return fmt.Sprintf("private buildkitd at %s", d.Addr) }
 
-// unmountUnder detaches every mount below dir, deepest first.
+// unmountUnder detaches every mount below dir, and every mount made from
+// it (BuildKit's read-only /tmp/buildkit-mount* views of its snapshots),
+// deepest first.
 func unmountUnder(dir string) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -152,7 +154,7 @@ func unmountUnder(dir string) {
 	var points []string
 	for _, line := range strings.Split(string(data), "\n") {
 		// ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] != "/" && strings.Contains(line, dir+"/") {
 			points = append(points, f[4])
 		}
 	}
