@@ -217,17 +217,11 @@ func countBinaries(t *testing.T, dir string) int {
 // it independent of any image's libc.
 func assertStatic(t *testing.T, path string) {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatalf("%s is not an ELF file: %v", path, err)
+	machine, interp, _ := elfOf(t, path)
+	if interp != "" {
+		t.Errorf("%s has an ELF interpreter: it is dynamically linked", path)
 	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Errorf("%s has an ELF interpreter: it is dynamically linked", path)
-		}
-	}
-	if f.Machine != elf.EM_X86_64 {
-		t.Errorf("%s is for %v, want x86-64", path, f.Machine)
+	if machine != elf.EM_X86_64 {
+		t.Errorf("%s is for %v, want x86-64", path, machine)
 	}
 }

@@ -91,10 +91,7 @@ func (b *bench) writeList(name string, images []string) error {
 func (b *bench) repetition(ctx context.Context, rep int) error {
 	if b.cfg.selected("cold") {
 		for _, n := range b.cfg.sizes {
-			if err := b.prune(ctx); err != nil {
-				return err
-			}
-			d, err := b.llbgenBuild(ctx, fmt.Sprintf("list-%d.yaml", n))
+			d, err := b.coldBuild(ctx, fmt.Sprintf("list-%d.yaml", n))
 			if err != nil {
 				return err
 			}
@@ -130,10 +127,7 @@ func (b *bench) repetition(ctx context.Context, rep int) error {
 	}
 	if b.cfg.selected("platforms") {
 		for n := 1; n <= 2; n++ {
-			if err := b.prune(ctx); err != nil {
-				return err
-			}
-			d, err := b.llbgenBuild(ctx, fmt.Sprintf("list-platform-%d.yaml", n))
+			d, err := b.coldBuild(ctx, fmt.Sprintf("list-platform-%d.yaml", n))
 			if err != nil {
 				return err
 			}
@@ -171,6 +165,14 @@ func (b *bench) repetition(ctx context.Context, rep int) error {
 func (b *bench) prune(ctx context.Context) error {
 	_, err := sh(ctx, nil, "", "buildctl", "--addr", b.env.addr, "prune", "--all")
 	return err
+}
+
+// coldBuild prunes the daemon, then times llbgen build of list.
+func (b *bench) coldBuild(ctx context.Context, list string) (time.Duration, error) {
+	if err := b.prune(ctx); err != nil {
+		return 0, err
+	}
+	return b.llbgenBuild(ctx, list)
 }
 
 func (b *bench) llbgenBuild(ctx context.Context, list string) (time.Duration, error) {

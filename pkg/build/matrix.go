@@ -11,7 +11,6 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
-	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 )
 
@@ -123,7 +122,7 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.evaluate(ctx, gc, p.g.Built[name]); err != nil {
+			if _, err := s.evaluate(ctx, gc, p.g.Built[name]); err != nil {
 				s.errs[i] = err
 				return
 			}
@@ -133,7 +132,7 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 				cells.Add(1)
 				go func() {
 					defer cells.Done()
-					row.Cells[j] = s.cell(ctx, gc, p.g, name, c)
+					row.Cells[j] = s.cell(ctx, gc, p.g, name, row.Platform, c)
 				}()
 			}
 			cells.Wait()
@@ -143,35 +142,22 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 	return m, ctx.Err()
 }
 
-// evaluate solves st and waits for it.
-func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) error {
-	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
-	if err != nil {
-		return fmt.Errorf("marshalling: %w", err)
-	}
-	_, err = gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
-	return err
-}
-
-// cell runs one binary in one column's image and reads its verdict.
-func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name string, c graph.Column) Cell {
+// cell runs one binary, built for platform, in one column's image and
+// reads its verdict.
+func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name, platform string, c graph.Column) Cell {
 	failed := func(err error) Cell {
 		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error())), NotRun: true, err: err}
 	}
 	// A binary is not run in an image of another platform: the daemon may
 	// emulate it, the image's own machines need not.
-	if bp := g.Platform(name); bp != platforms.Format(c.Platform) {
-		return Cell{OtherPlatform: true, Cause: fmt.Sprintf("the binary is for %s, the image for %s", bp, platforms.Format(c.Platform))}
+	if platform != platforms.Format(c.Platform) {
+		return Cell{OtherPlatform: true, Cause: fmt.Sprintf("the binary is for %s, the image for %s", platform, platforms.Format(c.Platform))}
 	}
 	st, err := g.Cell(name, c)
 	if err != nil {
 		return failed(err)
 	}
-	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
-	if err != nil {
-		return failed(err)
-	}
-	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	res, err := s.evaluate(ctx, gc, st)
 	if err != nil {
 		return failed(err)
 	}

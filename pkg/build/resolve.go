@@ -64,11 +64,7 @@ func UnresolvedTarget(list *targets.List, def, target ocispecs.Platform, unresol
 	for _, b := range list.Binaries() {
 		for _, k := range imagesOf(list, b, def, target) {
 			if err, bad := unresolved[k]; bad {
-				role := "image"
-				if k.Ref == list.Go.Full && k.Ref != b.Target.Image.Full {
-					role = "toolchain image"
-				}
-				return fmt.Errorf("target %s (%s): %s", b.Target.Name, k.Platform, ImageCause(role, k.Ref, err))
+				return fmt.Errorf("target %s (%s): %s", b.Target.Name, k.Platform, ImageCause(imageRole(list, b.Target, k), k.Ref, err))
 			}
 		}
 	}

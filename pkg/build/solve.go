@@ -77,15 +77,11 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 		for k, b := range bins {
 			for _, key := range imagesOf(s.list, b, s.daemon.platform) {
 				if err, bad := unresolved[key]; bad && cause == "" {
-					role := "image"
-					if key.Ref == s.list.Go.Full && key.Ref != t.Image.Full {
-						role = "toolchain image"
-					}
 					name := key.Ref
 					if key.Platform != platforms.Format(s.daemon.platform) {
 						name += " (" + key.Platform + ")"
 					}
-					cause = ImageCause(role, name, err)
+					cause = ImageCause(imageRole(s.list, t, key), name, err)
 				}
 			}
 			s.results[i+k].Digest = resolved[graph.ImageKey{Ref: t.Image.Full, Platform: s.results[i+k].Platform}].Digest
@@ -115,6 +111,16 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 	}
 	p.g = g
 	return p, nil
+}
+
+// imageRole names what an image is to a target in messages: its own
+// "image", or the "toolchain image" (the go image, unless it is the
+// target's own).
+func imageRole(list *targets.List, t targets.Target, k graph.ImageKey) string {
+	if k.Ref == list.Go.Full && k.Ref != t.Image.Full {
+		return "toolchain image"
+	}
+	return "image"
 }
 
 // imagesOf lists the images one binary's stages use, besides the
@@ -168,11 +174,7 @@ func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepar
 	if len(states) > 0 {
 		st = llb.Merge(states)
 	}
-	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
-	if err != nil {
-		return nil, fmt.Errorf("marshalling the result: %w", err)
-	}
-	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	res, err := s.evaluate(ctx, gc, st)
 	if err != nil {
 		return nil, fmt.Errorf("solving the result: %w", err)
 	}
@@ -188,17 +190,24 @@ func (s *solve) images(ctx context.Context, gc gateway.Client) (map[graph.ImageK
 	return ResolveImages(ctx, gc, graph.Images(s.list, s.daemon.platform))
 }
 
+// evaluate marshals st for the daemon's platform and solves it, waiting
+// for the result. A solve error is returned as it is, so callers can tell
+// a lost connection.
+func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) (*gateway.Result, error) {
+	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
+	if err != nil {
+		return nil, fmt.Errorf("marshalling: %w", err)
+	}
+	return gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+}
+
 // chunk keeps each read under gRPC's message size limit.
 const chunk = 4 << 20
 
 // binary solves one binary's verified state and stages it.
 func (s *solve) binary(ctx context.Context, gc gateway.Client, st llb.State, r *Result) error {
 	name := r.Binary.Name
-	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
-	if err != nil {
-		return fmt.Errorf("marshalling %s: %w", name, err)
-	}
-	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	res, err := s.evaluate(ctx, gc, st)
 	if err != nil {
 		return fmt.Errorf("solving %s: %w", name, err)
 	}

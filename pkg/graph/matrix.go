@@ -77,13 +77,3 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 		)
 	return run.AddMount(verifyOut, llb.Scratch()), nil
 }
-
-// Platform is the platform a built binary is for, formatted.
-func (g *Graph) Platform(binary string) string {
-	for _, bin := range g.b.list.Binaries() {
-		if bin.Name == binary {
-			return platforms.Format(g.b.platformOf(bin))
-		}
-	}
-	return ""
-}
