@@ -18,10 +18,15 @@ func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 // ErrorList holds every refusal found in one list, sorted by position.
 type ErrorList []*Error
 
+// Error is one line per refusal, the first MaxErrors of them, then
+// "and N more" when there are more: fixing those first changes the rest.
 func (l ErrorList) Error() string {
-	lines := make([]string, len(l))
-	for i, e := range l {
-		lines[i] = e.Error()
+	lines := make([]string, 0, min(len(l), MaxErrors)+1)
+	for _, e := range l[:min(len(l), MaxErrors)] {
+		lines = append(lines, e.Error())
+	}
+	if len(l) > MaxErrors {
+		lines = append(lines, fmt.Sprintf("and %d more", len(l)-MaxErrors))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -15,9 +15,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads and parses a target list file.
+// Load reads and parses a target list file. It reads at most one byte more
+// than MaxFileBytes, whatever the file is (/dev/zero, a pipe, a FIFO), and
+// Parse refuses a list of that size.
 func Load(file string) (*List, error) {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
@@ -28,8 +35,13 @@ func Load(file string) (*List, error) {
 // On refusal it returns an ErrorList with every problem found.
 func Parse(file string, data []byte) (*List, error) {
 	d := &decoder{file: file}
+	if len(data) > MaxFileBytes {
+		d.errs.add(Pos{file, 1, 1}, "the file is more than %d bytes (%d KiB), the most a target list may have; check that this is the target list, or split it into several",
+			MaxFileBytes, MaxFileBytes>>10)
+		return nil, d.errs.err()
+	}
 	root := d.document(data)
-	if root == nil {
+	if root == nil || !d.countNodes(root) {
 		return nil, d.errs.err()
 	}
 	l := d.list(root)
@@ -44,6 +56,11 @@ func Parse(file string, data []byte) (*List, error) {
 type decoder struct {
 	file string
 	errs ErrorList
+
+	binaries   int  // files the targets read so far build
+	setupSteps int  // setup steps they run, once per platform
+	overBins   bool // MaxBinaries was passed and said so
+	overSetup  bool // MaxSetupStepsTotal was passed and said so
 }
 
 // field is one key of a mapping with its value.
@@ -77,6 +94,42 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		return nil
 	}
 	return doc.Content[0]
+}
+
+// countNodes refuses a document of more than MaxNodes nodes, each alias
+// counted as the nodes it repeats, before anything walks it: the YAML
+// library keeps aliases as pointers, and a walk that follows them is
+// otherwise bounded by nothing.
+func (d *decoder) countNodes(root *yaml.Node) bool {
+	n := 0
+	var via *yaml.Node // the outermost alias being expanded
+	var walk func(x *yaml.Node) bool
+	walk = func(x *yaml.Node) bool {
+		if n++; n > MaxNodes {
+			if via != nil {
+				d.errs.add(d.pos(via), "the alias *%s takes the list past %d YAML values (keys, values and list entries, each alias counted as all it repeats); write the values out, or alias less",
+					clip(via.Value), MaxNodes)
+			} else {
+				d.errs.add(d.pos(x), "the list has more than %d YAML values (keys, values and list entries) by here; a list of %d targets needs far fewer, so check the file or split it into several",
+					MaxNodes, MaxTargets)
+			}
+			return false
+		}
+		if x.Kind == yaml.AliasNode && x.Alias != nil {
+			if via == nil {
+				via = x
+				defer func() { via = nil }()
+			}
+			return walk(x.Alias)
+		}
+		for _, c := range x.Content {
+			if !walk(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return walk(root)
 }
 
 // decode guards against a panic inside the YAML parser: a malformed file
@@ -130,7 +183,7 @@ func (d *decoder) list(root *yaml.Node) *List {
 		d.errs.add(d.pos(root), "helper is missing; add `helper: {version: %s}`", DefaultHelperVersion)
 	}
 	if g, ok := f["go"]; ok {
-		if ref, p, ok := d.str(g.value, "go", DefaultGoImage); ok {
+		if ref, p, ok := d.str(g.value, "go", DefaultGoImage, refLimit); ok {
 			if img, named := checkImage(&d.errs, "go image", DefaultGoImage, ref, p); named != nil {
 				l.Go = img
 			}
@@ -157,7 +210,7 @@ func (d *decoder) helper(h field) Helper {
 		return Helper{}
 	}
 	// A bare 1.0 is a YAML float; take its text so the version check can say how to write it.
-	version, p, ok := d.text(v.value, "helper.version", DefaultHelperVersion, true)
+	version, p, ok := d.text(v.value, "helper.version", DefaultHelperVersion, versionLimit, true)
 	if !ok {
 		return Helper{}
 	}
@@ -173,6 +226,10 @@ func (d *decoder) targets(t field) []Target {
 	}
 	if n.Kind != yaml.SequenceNode {
 		d.errs.add(d.pos(t.value), "targets must be a list of {image, name, cgo, setup, platforms}; write each target as `- image: REF`")
+		return nil
+	}
+	if len(n.Content) > MaxTargets {
+		d.errs.add(d.pos(t.key), "targets has %d entries, more than the %d a list may have; split it into several lists", len(n.Content), MaxTargets)
 		return nil
 	}
 	var named []Target // targets with a name, explicit or derived
@@ -198,12 +255,12 @@ func (d *decoder) target(i int, item *yaml.Node) (t Target, ok bool) {
 	var named reference.Named
 	if v, ok := f["image"]; !ok {
 		d.errs.add(t.Pos, "%s has no image; add `image: REF`", where)
-	} else if ref, p, ok := d.str(v.value, where+".image", exampleImage); ok {
+	} else if ref, p, ok := d.str(v.value, where+".image", exampleImage, refLimit); ok {
 		t.Image, named = checkImage(&d.errs, "image", exampleImage, ref, p)
 	}
 	d.buildOptions(&t, where, f)
 	if v, ok := f["name"]; ok {
-		name, p, ok := d.str(v.value, where+".name", "docker_19.03.12")
+		name, p, ok := d.str(v.value, where+".name", "docker_19.03.12", valueLimit)
 		switch {
 		case !ok:
 			return t, false
@@ -238,17 +295,20 @@ func (d *decoder) fields(n *yaml.Node, where, notMapping string, known ...string
 		case k.Kind != yaml.ScalarNode:
 			d.errs.add(d.pos(key), "a key in %s is %s; keys are plain words: %s", where, kindName(k), strings.Join(known, ", "))
 			continue
+		case len(k.Value) > MaxValueBytes:
+			d.errs.add(d.pos(key), "a key in %s is %d bytes, more than the %d allowed: %s; keys are plain words: %s", where, len(k.Value), MaxValueBytes, quote(k.Value), strings.Join(known, ", "))
+			continue
 		case k.ShortTag() == "!!merge":
 			d.errs.add(d.pos(key), "merge keys (<<) are not supported in %s; write the keys out", where)
 			continue
 		}
 		if first, ok := seen[k.Value]; ok {
-			d.errs.add(d.pos(key), "key %q appears twice in %s (first at line %d); keep one", k.Value, where, first.Line)
+			d.errs.add(d.pos(key), "key %s appears twice in %s (first at line %d); keep one", quote(k.Value), where, first.Line)
 			continue
 		}
 		seen[k.Value] = key
 		if !slices.Contains(known, k.Value) {
-			d.errs.add(d.pos(key), "unknown key %q in %s; known keys: %s", k.Value, where, strings.Join(known, ", "))
+			d.errs.add(d.pos(key), "unknown key %s in %s; known keys: %s", quote(k.Value), where, strings.Join(known, ", "))
 			continue
 		}
 		f[k.Value] = field{key: key, value: value}
@@ -257,14 +317,14 @@ func (d *decoder) fields(n *yaml.Node, where, notMapping string, known ...string
 }
 
 // str reads n as a string; an empty value reads as "". what names n in
-// messages and example is a value to suggest.
-func (d *decoder) str(n *yaml.Node, what, example string) (string, Pos, bool) {
-	return d.text(n, what, example, false)
+// messages, example is a value to suggest and limit bounds its length.
+func (d *decoder) str(n *yaml.Node, what, example string, limit lengthLimit) (string, Pos, bool) {
+	return d.text(n, what, example, limit, false)
 }
 
 // text reads a scalar's text; unless anyScalar, only YAML strings are taken,
 // so that `name: 1.10` cannot silently become "1.1".
-func (d *decoder) text(n *yaml.Node, what, example string, anyScalar bool) (string, Pos, bool) {
+func (d *decoder) text(n *yaml.Node, what, example string, limit lengthLimit, anyScalar bool) (string, Pos, bool) {
 	p := d.pos(n)
 	s := resolve(n)
 	switch {
@@ -273,11 +333,14 @@ func (d *decoder) text(n *yaml.Node, what, example string, anyScalar bool) (stri
 		return "", p, false
 	case isNull(s):
 		return "", p, true
+	case len(s.Value) > limit.max:
+		d.errs.add(p, "%s is %d bytes, more than the %d allowed: %s; %s", what, len(s.Value), limit.max, quote(s.Value), limit.hint)
+		return "", p, false
 	case !anyScalar && s.Style&yaml.TaggedStyle != 0 && s.ShortTag() != "!!str":
-		d.errs.add(p, "%s is tagged %s; write it as a plain string, quoted if need be", what, s.ShortTag())
+		d.errs.add(p, "%s is tagged %s; write it as a plain string, quoted if need be", what, clip(s.ShortTag()))
 		return "", p, false
 	case !anyScalar && s.ShortTag() != "!!str":
-		d.errs.add(p, "%s must be a string, but YAML reads %s as %s; quote it: %q", what, s.Value, kindName(s), s.Value)
+		d.errs.add(p, "%s must be a string, but YAML reads %s as %s; quote it: %s", what, clip(s.Value), kindName(s), quote(s.Value))
 		return "", p, false
 	}
 	return s.Value, p, true
@@ -315,5 +378,5 @@ func kindName(n *yaml.Node) string {
 	case "!!str":
 		return "a string"
 	}
-	return "a value tagged " + n.ShortTag()
+	return "a value tagged " + clip(n.ShortTag())
 }

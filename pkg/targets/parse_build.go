@@ -16,14 +16,27 @@ func (d *decoder) buildOptions(t *Target, where string, f map[string]field) {
 	if v, ok := f["cgo"]; ok {
 		t.Cgo, _ = d.bool(v.value, where+".cgo")
 	}
+	// One binary per platform, or one for the daemon's: counted as written,
+	// before any is read, so that a long list is refused without reading it.
+	builds := 1
+	if v, ok := f["platforms"]; ok {
+		if n := resolve(v.value); n.Kind == yaml.SequenceNode {
+			builds = max(1, len(n.Content))
+		}
+	}
+	if d.binaries += builds; d.binaries > MaxBinaries {
+		if !d.overBins {
+			d.overBins = true
+			d.errs.add(t.Pos, "%s takes the list past %d binaries (one per target and platform); build fewer platforms, or split the list into several", where, MaxBinaries)
+		}
+	} else if v, ok := f["platforms"]; ok {
+		t.Platforms = d.platforms(v, where)
+	}
 	if v, ok := f["setup"]; ok {
-		t.Setup = d.setup(v, where)
+		t.Setup = d.setup(v, where, builds)
 		if len(t.Setup) > 0 && !t.Cgo {
 			d.errs.add(d.pos(v.key), "%s.setup runs only before a cgo compile (a static build uses nothing from the image); add `cgo: true` or remove setup", where)
 		}
-	}
-	if v, ok := f["platforms"]; ok {
-		t.Platforms = d.platforms(v, where)
 	}
 }
 
@@ -37,17 +50,28 @@ func (d *decoder) bool(n *yaml.Node, what string) (bool, bool) {
 	return s.Value == "true", true
 }
 
-// setup reads a list of shell commands.
-func (d *decoder) setup(v field, where string) []string {
+// setup reads a list of shell commands, run once for each of builds platforms.
+func (d *decoder) setup(v field, where string, builds int) []string {
 	n := resolve(v.value)
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
 		d.errs.add(d.pos(v.value), "%s.setup must be a list of shell commands, e.g. [apt-get update, apt-get install -y gcc libc6-dev]", where)
 		return nil
 	}
+	if len(n.Content) > MaxSetupSteps {
+		d.errs.add(d.pos(v.value), "%s.setup has %d steps, more than the %d a target may have; join commands with && or install with fewer", where, len(n.Content), MaxSetupSteps)
+		return nil
+	}
+	if d.setupSteps += len(n.Content) * builds; d.setupSteps > MaxSetupStepsTotal {
+		if !d.overSetup {
+			d.overSetup = true
+			d.errs.add(d.pos(v.value), "%s.setup takes the list past %d setup steps in all (each target's counted once per platform it is built for); use fewer steps or platforms, or split the list into several", where, MaxSetupStepsTotal)
+		}
+		return nil
+	}
 	var cmds []string
 	for i, item := range n.Content {
 		what := fmt.Sprintf("%s.setup[%d]", where, i)
-		cmd, p, ok := d.str(item, what, "apt-get update")
+		cmd, p, ok := d.str(item, what, "apt-get update", setupLimit)
 		if !ok {
 			continue
 		}
@@ -71,7 +95,7 @@ func (d *decoder) platforms(v field, where string) []Platform {
 	seen := map[string]Pos{}
 	for i, item := range n.Content {
 		what := fmt.Sprintf("%s.platforms[%d]", where, i)
-		s, p, ok := d.str(item, what, "linux/arm64")
+		s, p, ok := d.str(item, what, "linux/arm64", valueLimit)
 		if !ok {
 			continue
 		}
@@ -94,7 +118,7 @@ func (d *decoder) platforms(v field, where string) []Platform {
 // describe says what a node holds, for messages: "a list", "the string "yes"".
 func describe(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		return fmt.Sprintf("%s %q", kindName(n), n.Value)
+		return kindName(n) + " " + quote(n.Value)
 	}
 	return kindName(n)
 }

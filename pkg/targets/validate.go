@@ -38,7 +38,7 @@ func checkVersion(errs *ErrorList, v string, p Pos) {
 	case semver.IsValid("v" + v):
 		hint = semver.Canonical("v" + v)
 	}
-	errs.add(p, "helper.version %q is not a full semantic version; write it as a module version, e.g. %s", v, hint)
+	errs.add(p, "helper.version %s is not a full semantic version; write it as a module version, e.g. %s", quote(v), hint)
 }
 
 // fullSemver reports whether v is valid semver with all three numbers.
@@ -58,9 +58,13 @@ func checkImage(errs *ErrorList, what, example, ref string, p Pos) (img Image, n
 		errs.add(p, "%s is empty; write an image reference, e.g. %s", what, example)
 		return Image{Pos: p}, nil
 	}
+	if len(ref) > MaxImageRefBytes {
+		errs.add(p, "%s is %d bytes, more than the %d allowed: %s; %s", what, len(ref), MaxImageRefBytes, quote(ref), refLimit.hint)
+		return Image{Pos: p}, nil
+	}
 	named, err := normalize(ref)
 	if err != nil {
-		errs.add(p, "%s %q: %v; write a reference `docker pull` accepts, e.g. %s", what, ref, err, example)
+		errs.add(p, "%s %s: %v; write a reference `docker pull` accepts, e.g. %s", what, quote(ref), err, example)
 		return Image{Ref: ref, Pos: p}, nil
 	}
 	return Image{Ref: ref, Full: named.String(), Pos: p}, named
@@ -76,6 +80,14 @@ func normalize(ref string) (reference.Named, error) {
 		return named, nil // pinned already; a tag would only add doubt
 	}
 	return reference.TagNameOnly(named), nil
+}
+
+// namePosOr is where t's name was written, or its image when derived.
+func (t Target) namePosOr() Pos {
+	if t.namePos == (Pos{}) {
+		return t.Image.Pos
+	}
+	return t.namePos
 }
 
 func defaultGo() Image {
@@ -103,44 +115,47 @@ var (
 	}
 )
 
-// checkNames refuses names that could not be file names, and names used twice.
+// checkNames refuses names that could not be file names, and names used
+// twice, in any case: on a case-insensitive volume (macOS, Windows) "A" and
+// "a" write one file.
 func checkNames(errs *ErrorList, ts []Target, src source) {
-	first := make(map[string]Pos, len(ts))
+	first := make(map[string]Target, len(ts)) // by lower-case name
 	var good []Target
 	for _, t := range ts {
-		p := t.namePos
-		if p == (Pos{}) {
-			p = t.Image.Pos
-		}
+		p := t.namePosOr()
 		switch {
 		case !ValidName(t.Name):
-			errs.add(p, "target name %q is not allowed; use letters, digits, '.', '_' and '-', starting with a letter or digit, so no name can escape the output directory", t.Name)
+			errs.add(p, "target name %s is not allowed; use letters, digits, '.', '_' and '-', starting with a letter or digit, so no name can escape the output directory", quote(t.Name))
 			continue
-		case strings.HasSuffix(t.Name, BuildInfoSuffix):
-			errs.add(p, "target name %q ends in %s, as the build-information file beside each binary does; %s the target to give it another", t.Name, BuildInfoSuffix, src.setName)
+		case strings.HasSuffix(strings.ToLower(t.Name), BuildInfoSuffix):
+			errs.add(p, "target name %s ends in %s (in any case), as the build-information file beside each binary does; %s the target to give it another", quote(t.Name), BuildInfoSuffix, src.setName)
 			continue
 		case len(t.Name) > maxName:
-			errs.add(p, "target name %q is %d bytes; %s the target to give it one of at most %d, so its file name fits", t.Name, len(t.Name), src.setName, maxName)
+			errs.add(p, "target name %s is %d bytes; %s the target to give it one of at most %d, so its file name fits", quote(t.Name), len(t.Name), src.setName, maxName)
 			continue
 		}
-		if f, ok := first[t.Name]; ok {
-			errs.add(p, "target name %q is used twice (%s); %s one of them to tell them apart", t.Name, src.first(f), src.setName)
+		key := strings.ToLower(t.Name)
+		if f, ok := first[key]; ok && f.Name == t.Name {
+			errs.add(p, "target name %q is used twice (%s); %s one of them to tell them apart", t.Name, src.first(f.namePosOr()), src.setName)
+			continue
+		} else if ok {
+			errs.add(p, "target name %q differs from %q (%s) only in case, so both write one file on a case-insensitive volume (macOS, Windows); %s one of them to tell them apart", t.Name, f.Name, src.first(f.namePosOr()), src.setName)
 			continue
 		}
-		first[t.Name] = p
+		first[key] = t
 		good = append(good, t)
 	}
 	checkFiles(errs, good)
 }
 
 // checkFiles refuses per-platform file names that are too long or that
-// another target's binary has: "a" on linux/arm64 and a target named
-// "a-linux-arm64" would write one file.
+// another target's binary has, in any case: "a" on linux/arm64 and a target
+// named "a-linux-arm64" (or "A-Linux-arm64") would write one file.
 func checkFiles(errs *ErrorList, ts []Target) {
-	owner := map[string]Binary{}
+	owner := map[string]Binary{} // by lower-case name
 	for _, t := range ts {
 		if len(t.Platforms) < 2 {
-			owner[t.Name] = Binary{Target: t, Name: t.Name}
+			owner[strings.ToLower(t.Name)] = Binary{Target: t, Name: t.Name}
 		}
 	}
 	for _, t := range ts {
@@ -153,11 +168,15 @@ func checkFiles(errs *ErrorList, ts []Target) {
 				errs.add(p, "the file name of target %q on %s is %d bytes; give the target a shorter name, so %q fits in %d", t.Name, t.Platforms[i], len(b.Name), "NAME-"+PlatformSuffix(t.Platforms[i].Platform), maxName)
 				continue
 			}
-			if o, ok := owner[b.Name]; ok {
+			key := strings.ToLower(b.Name)
+			if o, ok := owner[key]; ok && o.Name == b.Name {
 				errs.add(p, "target %q on %s writes %s, as target %q at line %d does; set `name:` on one of them", t.Name, t.Platforms[i], b.FileName(), o.Target.Name, o.Target.Pos.Line)
 				continue
+			} else if ok {
+				errs.add(p, "target %q on %s writes %s, which differs only in case from %s of target %q at line %d, so both are one file on a case-insensitive volume (macOS, Windows); set `name:` on one of them", t.Name, t.Platforms[i], b.FileName(), o.FileName(), o.Target.Name, o.Target.Pos.Line)
+				continue
 			}
-			owner[b.Name] = b
+			owner[key] = b
 		}
 	}
 }
