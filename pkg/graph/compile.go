@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -37,7 +39,7 @@ func (b *builder) warm(p ocispecs.Platform) llb.State {
 	if key != platforms.Format(b.opt.Platform) {
 		name += " (for " + key + ")"
 	}
-	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, llb.CacheMountLocked, name)
+	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, withBuildCache(llb.CacheMountLocked), name)
 	b.warms[key] = w
 	return w
 }
@@ -55,7 +57,7 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 		name += " (" + platforms.Format(p) + ")"
 	}
 	if !bin.Target.Cgo {
-		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, llb.CacheMountShared, name,
+		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, withBuildCache(llb.CacheMountShared), name,
 			llb.AddMount("/llbgen/after-warm", b.warm(p), llb.Readonly)), nil
 	}
 	goImg := b.goImg
@@ -65,14 +67,33 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 			return llb.State{}, err
 		}
 	}
+	id, err := b.privateCacheID(bin, p)
+	if err != nil {
+		return llb.State{}, err
+	}
 	root := b.setup(bin, img, p)
-	return b.goBuild(root.Platform(p), goImg, p, true, llb.CacheMountShared, name+" with cgo"), nil
+	return b.goBuild(root.Platform(p), goImg, p, true, withPrivateBuildCache(id), name+" with cgo"), nil
+}
+
+// privateCacheID keys a cgo compile's own build cache: the image's C
+// compiler (and whatever setup installed) writes into it, so it is shared
+// with nothing that differs in binary, pinned image, platform or setup.
+func (b *builder) privateCacheID(bin targets.Binary, p ocispecs.Platform) (string, error) {
+	pinned, err := b.pinned(bin.Target.Image.Full, p)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, part := range append([]string{bin.Name, pinned, platforms.Format(p)}, bin.Target.Setup...) {
+		fmt.Fprintf(h, "%d:%s\n", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
 // goBuild runs upstream's release build for platform p in root, network
 // none, as root, without a shell. The verifier wraps go build to stamp the
 // origin commit and date the binary.
-func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, sharing llb.CacheMountSharingMode, name string, extra ...llb.RunOption) llb.State {
+func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, cache llb.RunOption, name string, extra ...llb.RunOption) llb.State {
 	root = root.With(b.goEnv(), goTarget(p, cgo)).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod").
@@ -100,7 +121,7 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 		withToolchain(goImg),
 		llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
-		withBuildCache(sharing),
+		cache,
 		withTmp(),
 		llb.WithCustomName(name),
 	}, extra...)

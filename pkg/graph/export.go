@@ -10,10 +10,24 @@ import (
 // SumsFile is the checksum file written beside the binaries.
 const SumsFile = "SHA256SUMS"
 
-// export merges the verified binaries and adds SHA256SUMS, computed over
-// exactly those binaries.
-func (b *builder) export(goImg, verifier llb.State, bins []llb.State) llb.State {
-	all := llb.Merge(bins, llb.WithCustomName("collect verified binaries"))
+// export takes from each delivered binary's stage exactly its own files,
+// by path, and adds SHA256SUMS, computed over exactly those binaries. No
+// tree is merged: whatever else a stage's output held never lands.
+func (b *builder) export(goImg, verifier llb.State, bins []delivered) llb.State {
+	all := llb.Scratch()
+	if len(bins) > 0 {
+		var fa *llb.FileAction
+		for _, d := range bins {
+			for _, f := range []string{"/" + d.file, "/" + d.file + BuildInfoSuffix} {
+				if fa == nil {
+					fa = llb.Copy(d.st, f, f)
+				} else {
+					fa = fa.Copy(d.st, f, f)
+				}
+			}
+		}
+		all = all.File(fa, llb.WithCustomName("collect verified binaries"))
+	}
 	args := []string{verifierBin, "sums", "-dir", verifyIn, "-out", verifyOut + "/" + SumsFile}
 	if b.opt.SourceDateEpoch != 0 {
 		args = append(args, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
@@ -29,5 +43,11 @@ func (b *builder) export(goImg, verifier llb.State, bins []llb.State) llb.State 
 			llb.WithCustomName("write "+SumsFile),
 		).
 		AddMount(verifyOut, llb.Scratch())
-	return llb.Merge([]llb.State{all, sums}, llb.WithCustomName("binaries and "+SumsFile))
+	return all.File(llb.Copy(sums, "/"+SumsFile, "/"+SumsFile), llb.WithCustomName("binaries and "+SumsFile))
+}
+
+// delivered is one binary's deliver stage and the file it holds.
+type delivered struct {
+	st   llb.State
+	file string
 }

@@ -33,11 +33,23 @@ func withToolchain(goImg llb.State) llb.RunOption {
 	return llb.AddMount(goRoot, goImg, llb.SourcePath(goRoot), llb.Readonly)
 }
 
-// withBuildCache mounts the one build cache every stage shares. The stage
-// that fills it holds it locked; the stages that run after it only read
-// and link, so they share it (Go's cache is safe for concurrent use).
+// withBuildCache mounts the one build cache the trusted stages share: those
+// that run only the toolchain (warm, static compiles, the verifier). The
+// stage that fills it holds it locked; the stages that run after it only
+// read and link, so they share it (Go's cache is safe for concurrent use).
+// No stage that runs code from a target image ever mounts it: Go trusts
+// its cache entries, so a writer could change what every static binary
+// links, now and in later runs.
 func withBuildCache(sharing llb.CacheMountSharingMode) llb.RunOption {
 	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID, sharing))
+}
+
+// withPrivateBuildCache mounts a build cache of one binary's own, for a
+// stage that runs image code (a cgo compile runs the image's C compiler):
+// keyed by id, which names the binary, its pinned image, platform and
+// setup, so no other target and no other image ever reads what it wrote.
+func withPrivateBuildCache(id string) llb.RunOption {
+	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID+"-private-"+id, llb.CacheMountLocked))
 }
 
 func withTmp() llb.RunOption {

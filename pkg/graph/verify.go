@@ -29,6 +29,9 @@ const (
 	verifierBin = verifierDir + "/verifier"
 	verifyIn    = "/llbgen/in"
 	verifyOut   = "/llbgen/out"
+	// verdictDir is where deliver reads the check's verdict, verdictFile.
+	verdictDir  = "/llbgen/verdict"
+	verdictFile = "verdict"
 )
 
 // verifier compiles the checking program, statically, in the go image.
@@ -50,20 +53,47 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 }
 
 // verify runs the binary in the target image on the binary's platform and
-// passes it on only when it reports the expected version. The stage runs
+// passes it on only when it reports the expected version. The check runs
 // on the daemon's platform (the verifier is built for it); the binary runs
 // natively or under the kernel's emulation, and when nothing can run it
 // the verifier says so. Its arguments carry the binary's name, so
 // BuildKit's "process ... did not complete" error names it too.
+//
+// The image's loader and libc (its /etc/ld.so.preload too) run in the
+// check, so only its verdict leaves it: the binary that lands is copied
+// from the compile's output by a deliver stage in the toolchain image, and
+// the export takes from that stage exactly this binary's files.
 func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
-	return b.deliver("check", bin, img, built, nil,
-		fmt.Sprintf("verify %s in %s%s", bin.Name, bin.Target.Image.Ref, b.platformNote(bin)))
+	check := img.
+		AddEnv("PATH", stdPath).
+		User("0:0").
+		Dir("/").
+		Network(pb.NetMode_NONE).
+		Platform(b.opt.Platform).
+		Run(
+			llb.Args([]string{
+				verifierBin, "check",
+				"-target", bin.Name,
+				"-want", b.list.Helper.Bare(),
+				"-in", verifyIn + "/" + binName,
+				"-out", verifyOut + "/" + verdictFile,
+			}),
+			llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+			llb.AddMount(verifyIn, built, llb.Readonly),
+			withTmp(),
+			llb.WithCustomName(fmt.Sprintf("verify %s in %s%s", bin.Name, bin.Target.Image.Ref, b.platformNote(bin))),
+		).
+		AddMount(verifyOut, llb.Scratch())
+	return b.deliver("deliver", bin, built,
+		[]string{"-verdict", verdictDir + "/" + verdictFile},
+		fmt.Sprintf("deliver %s", bin.Name),
+		llb.AddMount(verdictDir, check, llb.Readonly))
 }
 
 // pass passes a binary on without running it, for a platform the daemon
 // cannot run; reason says so in the build log.
 func (b *builder) pass(bin targets.Binary, built llb.State, reason string) llb.State {
-	return b.deliver("pass", bin, b.goImg, built, []string{"-reason", reason},
+	return b.deliver("pass", bin, built, []string{"-reason", reason},
 		fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 }
 
@@ -75,10 +105,11 @@ func (b *builder) platformNote(bin targets.Binary) string {
 	return " (" + platforms.Format(*bin.Platform) + ")"
 }
 
-// deliver runs a verifier mode that copies the built binary out, with its
-// build information, dated.
-func (b *builder) deliver(mode string, bin targets.Binary, root, built llb.State, extra []string, name string) llb.State {
-	root = root.
+// deliver copies the built binary out, with its build information, dated,
+// in the toolchain image on the daemon's platform: no code of a target
+// image runs there, so its output holds exactly this binary's files.
+func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extra []string, name string, opts ...llb.RunOption) llb.State {
+	root := b.goImg.
 		AddEnv("PATH", stdPath).
 		User("0:0").
 		Dir("/").
@@ -87,7 +118,6 @@ func (b *builder) deliver(mode string, bin targets.Binary, root, built llb.State
 	args := append([]string{
 		verifierBin, mode,
 		"-target", bin.Name,
-		"-want", b.list.Helper.Bare(),
 		"-in", verifyIn + "/" + binName,
 		"-out", verifyOut + "/" + bin.FileName(),
 		"-info", b.moduleFile(".info"),
@@ -98,14 +128,14 @@ func (b *builder) deliver(mode string, bin targets.Binary, root, built llb.State
 	if b.opt.ModuleSum != "" && b.opt.LockedTime != "" {
 		args = append(args, "-time", b.opt.LockedTime)
 	}
-	run := root.Run(
+	run := root.Run(append([]llb.RunOption{
 		llb.Args(args),
 		llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
 		llb.WithCustomName(name),
-	)
+	}, opts...)...)
 	return run.AddMount(verifyOut, llb.Scratch())
 }
 

@@ -4,12 +4,15 @@
 // toolchain image and mounts it into every target image, which may have no
 // shell at all. Its modes:
 //
-//	verifier check -target NAME -want VERSION -in BIN -out FILE
-//	    runs BIN version in the image it is mounted in; copies BIN to FILE only
+//	verifier check -target NAME -want VERSION -in BIN -out VERDICT
+//	    runs BIN version in the image it is mounted in; writes VERDICT only
 //	    when the run succeeds and its output ends in VERSION, else fails and
-//	    says why in one line (see diagnose).
+//	    says why in one line (see diagnose). Nothing else leaves the stage.
+//	verifier deliver -target NAME -verdict VERDICT -in BIN -out FILE
+//	    in the toolchain image: copies BIN to FILE with its build information,
+//	    dated, once a check wrote VERDICT.
 //	verifier pass -target NAME -reason WHY -in BIN -out FILE
-//	    copies BIN to FILE without running it (a platform nothing here runs).
+//	    the same without a check (a platform nothing here runs).
 //	verifier cell -in BIN -want VERSION -out FILE [-platform P] [-timeout D]
 //	    runs BIN version as check does, for one cell of a matrix, and writes
 //	    FILE: JSON {ok, output, cause, other_platform, not_run}. A BIN for
@@ -54,8 +57,8 @@ func main() {
 	switch os.Args[1] {
 	case "check":
 		err = runCheck(os.Args[2:])
-	case "pass":
-		err = runPass(os.Args[2:])
+	case "pass", "deliver":
+		err = runDeliver(os.Args[1], os.Args[2:])
 	case "cell":
 		err = runCell(os.Args[2:])
 	case "sums":
@@ -78,11 +81,8 @@ func runCheck(args []string) error {
 	target := fs.String("target", "", "target name, for messages")
 	want := fs.String("want", "", "version the binary must report")
 	in := fs.String("in", "", "binary to run")
-	out := fs.String("out", "", "where to copy the binary once verified")
+	out := fs.String("out", "", "where to write the verdict once verified")
 	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
-	infoPath := fs.String("info", "", "the module proxy's .info file: the files are dated at the version's time")
-	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH: date the files at this time instead")
-	lockedTime := fs.String("time", "", "the locked version time (RFC 3339), used instead of INFO")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,12 +93,17 @@ func runCheck(args []string) error {
 	if err := check(*target, "/", *in, *want, output, err); err != nil {
 		return err
 	}
-	if err := deliver(*in, *out, *infoPath, *lockedTime, *epoch); err != nil {
-		return fmt.Errorf("target %s: %w", *target, err)
+	// Only a verdict leaves this stage: the image's loader and libc ran in
+	// it, so nothing it wrote is taken for a binary (deliver does that).
+	if err := os.WriteFile(*out, []byte(verdictOK+": "+strings.TrimSpace(output)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("target %s: writing the verdict: %w", *target, err)
 	}
 	fmt.Printf("target %s: verified: %s\n", *target, strings.TrimSpace(output))
 	return nil
 }
+
+// verdictOK starts the verdict a check writes for deliver.
+const verdictOK = "verified"
 
 // deliver copies the binary to out with its build information beside it,
 // both dated. Dated here, not only where compiled: BuildKit's cache keys

@@ -1,0 +1,149 @@
+package graph
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// No stage that runs code from a target image can write to what another
+// target, a later run or the export reads. Each such stage is checked for
+// every writable place it has: cache mounts, and outputs that are read on.
+func TestImageCodeIsolation(t *testing.T) {
+	l := testList("docker:19.03.12", "gitlab/gitlab-runner:v13.2.1", "other:1")
+	l.Targets[1].Name = "runner-cgo"
+	l.Targets[1].Cgo = true
+	l.Targets[1].Setup = []string{"apt-get update", "apt-get install -y gcc libc6-dev"}
+	l.Targets[2].Name = "other-cgo"
+	l.Targets[2].Cgo = true
+	g := mustBuild(t, l, Options{Platform: amd64})
+	d := decode(t, g.Output)
+
+	t.Run("a cgo compile has a build cache of its own", func(t *testing.T) {
+		ids := map[string]string{}
+		for _, name := range []string{"runner-cgo", "other-cgo"} {
+			c := d.exec(t, "compile "+name+" ")
+			m := mount(t, c, goBuildCache)
+			if m.MountType != pb.MountType_CACHE || m.CacheOpt.ID == goBuildCacheID {
+				t.Fatalf("%s: build cache %+v, want a private cache mount", name, m)
+			}
+			if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+				t.Errorf("%s: private cache sharing %v, want locked", name, m.CacheOpt.Sharing)
+			}
+			ids[name] = m.CacheOpt.ID
+		}
+		if ids["runner-cgo"] == ids["other-cgo"] {
+			t.Errorf("two cgo targets share the writable cache %s", ids["runner-cgo"])
+		}
+		for dg, op := range d.ops {
+			ex := op.GetExec()
+			if ex == nil {
+				continue
+			}
+			for _, m := range ex.Mounts {
+				if m.MountType == pb.MountType_CACHE && m.CacheOpt.ID == goBuildCacheID && strings.HasSuffix(d.names[dg], "with cgo") {
+					t.Errorf("%s mounts the shared build cache", d.names[dg])
+				}
+			}
+		}
+	})
+
+	t.Run("the private cache follows the image, the setup and the binary", func(t *testing.T) {
+		id := func(mut func(*Options)) string {
+			l := testList("gitlab/gitlab-runner:v13.2.1")
+			l.Targets[0].Name = "runner-cgo"
+			l.Targets[0].Cgo = true
+			opt := Options{Platform: amd64}
+			if mut != nil {
+				mut(&opt)
+			}
+			d := decode(t, mustBuild(t, l, opt).Output)
+			return mount(t, d.exec(t, "compile runner-cgo "), goBuildCache).CacheOpt.ID
+		}
+		base := id(nil)
+		pinned := id(func(o *Options) {
+			o.Images = map[ImageKey]Resolved{{Ref: "docker.io/library/gitlab/gitlab-runner:v13.2.1", Platform: "linux/amd64"}: {Digest: digest.FromString("x")}}
+		})
+		if base == pinned {
+			t.Error("a new image digest reuses the cache another image's compiler wrote")
+		}
+	})
+
+	t.Run("verify leaves only a verdict, read by deliver alone", func(t *testing.T) {
+		for _, name := range []string{"docker_19.03.12", "runner-cgo", "other-cgo"} {
+			v := d.exec(t, "verify "+name+" ")
+			vd := opDigest(d, v)
+			for dg, op := range d.ops {
+				for i, in := range op.Inputs {
+					if digest.Digest(in.Digest) != vd {
+						continue
+					}
+					ex := op.GetExec()
+					if ex == nil || !strings.HasPrefix(d.names[dg], "deliver "+name) {
+						t.Errorf("%s reads verify %s's output", d.names[dg], name)
+						continue
+					}
+					for _, m := range ex.Mounts {
+						if m.Input == int64(i) && (m.Dest != verdictDir || !m.Readonly) {
+							t.Errorf("deliver %s mounts the verify output at %s (readonly %v)", name, m.Dest, m.Readonly)
+						}
+					}
+				}
+			}
+			for _, m := range v.GetExec().Mounts {
+				if m.MountType == pb.MountType_CACHE {
+					t.Errorf("verify %s mounts a cache (%s)", name, m.CacheOpt.ID)
+				}
+			}
+		}
+	})
+
+	t.Run("the export copies each binary's own files by path, merging nothing", func(t *testing.T) {
+		for dg, op := range d.ops {
+			if op.GetMerge() != nil {
+				t.Errorf("%s merges trees", d.names[dg])
+			}
+		}
+		var copies []string
+		for _, op := range d.ops {
+			f := op.GetFile()
+			if f == nil {
+				continue
+			}
+			for _, a := range f.Actions {
+				if c := a.GetCopy(); c != nil {
+					from := d.names[digest.Digest(op.Inputs[a.SecondaryInput].Digest)]
+					if !strings.HasPrefix(from, "deliver ") && from != "write "+SumsFile {
+						t.Errorf("copies %s from %q, want a deliver stage (toolchain image)", c.Src, from)
+					}
+					copies = append(copies, c.Src)
+				}
+			}
+		}
+		for _, bin := range l.Binaries() {
+			for _, f := range []string{"/" + bin.FileName(), "/" + bin.FileName() + BuildInfoSuffix} {
+				n := 0
+				for _, c := range copies {
+					if c == f {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("%s copied %d times, want once", f, n)
+				}
+			}
+		}
+	})
+}
+
+// opDigest is the digest of a decoded op.
+func opDigest(d *decoded, op *pb.Op) digest.Digest {
+	for dg, o := range d.ops {
+		if o == op {
+			return dg
+		}
+	}
+	return ""
+}
