@@ -12,13 +12,20 @@
 //	compile    per binary (a target on one platform), rooted in the target
 //	           image (or its setup), network none, as root, no shell: the
 //	           toolchain and modules mounted read-only, the shared build
-//	           cache. Static binaries are cross-compiled by the toolchain on
+//	           cache (a private one for cgo, which runs the image's code). Static binaries are cross-compiled by the toolchain on
 //	           the daemon's platform after warm, all at once; cgo binaries
 //	           are compiled on their own platform with the image's C compiler.
 //	verify     per binary, in the target image on the binary's platform: the
-//	           binary must run and report the expected version; only then is
-//	           it copied out.
-//	export     every verified binary plus SHA256SUMS.
+//	           binary must run and report the expected version. Only its
+//	           verdict leaves the stage: the image's loader ran there.
+//	deliver    per binary, in the go image: once verified, the binary is
+//	           copied from its compile's output, with its build information.
+//	export     each delivered binary's own files, by path, plus SHA256SUMS.
+//
+// No stage that runs code from a target image (cgo setup and compile,
+// verify, matrix cells) can write to anything another target, a later run
+// or the export reads: a cgo compile has a build cache of its own, a
+// verify stage's only writable place is its verdict.
 //
 // Build returns that last state; the caller marshals it for buildctl or
 // solves it directly.
@@ -128,7 +135,7 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 	b.goImg = goImg
 	b.verifierSt = b.verifier(goImg)
 	b.modules = b.checkModule(goImg, b.verifierSt, b.download(goImg))
-	var bins []llb.State
+	var bins []delivered
 	for _, bin := range list.Binaries() {
 		p := b.platformOf(bin)
 		img, err := b.image(bin.Target.Image.Full, p)
@@ -149,7 +156,7 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 			v = b.verify(bin, img, built)
 		}
 		g.Verified[bin.Name] = v
-		bins = append(bins, v)
+		bins = append(bins, delivered{st: v, file: bin.FileName()})
 	}
 	g.Output = b.export(goImg, b.verifierSt, bins)
 	return g, nil
@@ -175,19 +182,29 @@ func (b *builder) platformOf(bin targets.Binary) ocispecs.Platform {
 
 // image is ref on platform p, pinned when the daemon resolved it.
 func (b *builder) image(ref string, p ocispecs.Platform) (llb.State, error) {
+	pinned, err := b.pinned(ref, p)
+	if err != nil {
+		return llb.State{}, err
+	}
+	return llb.Image(pinned, llb.Platform(p), llb.WithCustomName("image "+pinned+" ("+platforms.Format(p)+")")), nil
+}
+
+// pinned is ref with the digest the daemon resolved for platform p, or ref
+// as it is when it was not resolved.
+func (b *builder) pinned(ref string, p ocispecs.Platform) (string, error) {
 	r, ok := b.opt.Images[ImageKey{Ref: ref, Platform: platforms.Format(p)}]
 	if !ok {
-		return llb.Image(ref, llb.Platform(p), llb.WithCustomName("image "+ref+" ("+platforms.Format(p)+")")), nil
+		return ref, nil
 	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
-		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
+		return "", fmt.Errorf("image %s: %w", ref, err)
 	}
-	pinned, err := reference.WithDigest(reference.TrimNamed(named), r.Digest)
+	withDigest, err := reference.WithDigest(reference.TrimNamed(named), r.Digest)
 	if err != nil {
-		return llb.State{}, fmt.Errorf("image %s: %w", ref, err)
+		return "", fmt.Errorf("image %s: %w", ref, err)
 	}
-	return llb.Image(pinned.String(), llb.Platform(p), llb.WithCustomName("image "+pinned.String()+" ("+platforms.Format(p)+")")), nil
+	return withDigest.String(), nil
 }
 
 // DefaultPlatform is what a definition is marshalled for when no daemon was
