@@ -16,24 +16,26 @@ func (b *builder) moduleDir() string {
 }
 
 // download fetches the helper module, then every module its build needs,
-// into a fresh module cache. The checksum database stays on: the helper is
-// checked against it, its dependencies against its go.sum.
+// into a fresh module cache. The checksum database stays on (CheckSumDB
+// refuses settings that would skip it for the helper): the helper is checked
+// against it, its dependencies against its go.sum, which `go mod download`
+// run inside the module always consults.
 func (b *builder) download(goImg llb.State) llb.State {
 	mod := targets.HelperModule + "@" + b.list.Helper.Version
 	base := goImg.With(b.goEnv(), b.passThrough()).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod")
-	fetch := base.Run(
+	fetch := base.Run(append([]llb.RunOption{
 		llb.Args([]string{goBin, "mod", "download", "-x", mod}),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
-		llb.WithCustomName("download "+mod),
-	)
+		llb.WithCustomName("download " + mod),
+	}, b.proxySecret()...)...)
 	mods := fetch.AddMount(modCache, llb.Scratch())
-	deps := base.Run(
+	deps := base.Run(append([]llb.RunOption{
 		llb.Args([]string{goBin, "-C", b.moduleDir(), "mod", "download", "-x"}),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
-		llb.WithCustomName("download the dependencies of "+mod),
-	)
+		llb.WithCustomName("download the dependencies of " + mod),
+	}, b.proxySecret()...)...)
 	return deps.AddMount(modCache, mods)
 }
 
@@ -57,10 +59,15 @@ func (b *builder) checkModule(goImg, verifier, modules llb.State) llb.State {
 }
 
 // passThrough copies the module-fetching settings given to llbgen, in a fixed
-// order so the definition does not depend on map order.
+// order so the definition does not depend on map order. A GOPROXY that
+// comes from a secret is left out: it is never plain text.
 func (b *builder) passThrough() llb.StateOption {
+	fromSecret, _ := b.proxyFromSecret()
 	return func(s llb.State) llb.State {
 		for _, k := range PassThroughEnv {
+			if k == "GOPROXY" && fromSecret {
+				continue
+			}
 			if v, ok := b.opt.Env[k]; ok && v != "" {
 				s = s.AddEnv(k, v)
 			}
@@ -81,6 +88,9 @@ func ModuleFile(version, ext string) string {
 func Modules(list *targets.List, opt Options) (llb.State, error) {
 	if opt.Platform.OS == "" {
 		opt.Platform = DefaultPlatform()
+	}
+	if err := CheckSumDB(opt.Env, false, ""); err != nil {
+		return llb.State{}, err
 	}
 	b := &builder{list: list, opt: opt}
 	goImg, err := b.image(list.Go.Full, platforms.Normalize(opt.Platform))

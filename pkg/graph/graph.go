@@ -61,8 +61,12 @@ type Options struct {
 	// unverified, and Graph.Unverified says why. When nil every binary is
 	// verified, and one the daemon cannot run fails its verify stage.
 	CanRun func(ocispecs.Platform) bool
-	// Env holds values for PassThroughEnv; other keys are ignored.
+	// Env holds values for PassThroughEnv; other keys are ignored. A GOPROXY
+	// with credentials is read from the secret ProxySecretID instead.
 	Env map[string]string
+	// ProxySecret: with no GOPROXY in Env, the download stage takes GOPROXY
+	// from the secret ProxySecretID when the build has one (the frontend).
+	ProxySecret bool
 	// Images holds what a daemon resolved, by reference and platform.
 	// A resolved image is pinned to its digest. Its config is not applied:
 	// every stage runs as root in /, without a shell, with an environment of
@@ -117,6 +121,9 @@ type Graph struct {
 func Build(list *targets.List, opt Options) (*Graph, error) {
 	if len(list.Targets) == 0 {
 		return nil, fmt.Errorf("no targets to build")
+	}
+	if err := CheckSumDB(opt.Env, opt.ModuleSum != "", ""); err != nil {
+		return nil, err
 	}
 	if opt.Platform.OS == "" {
 		opt.Platform = DefaultPlatform()
