@@ -21,6 +21,22 @@
 #   golang the glibc root plus this machine's Go tree at /usr/local/go and its
 #          CA bundle; linux/amd64 only. Stands in for golang:1.26.
 #
+# And two HOSTILE stand-ins, for tests that prove one image's code cannot
+# reach another target's binary (cmd/llbgen/hostile_test.go). Each is the
+# glibc stand-in plus one small layer made from hack/hostile/; never use
+# them for anything else:
+#
+#   standin/hostile-cc       /usr/local/bin/gcc and cc are a script
+#          (hack/hostile/cc.sh) that drops a canary into every writable mount,
+#          overwrites the Go build cache's outputs with same-size garbage, and
+#          fails: what a cgo compile in it runs.
+#   standin/hostile-preload  /etc/ld.so.preload names a library built here
+#          from hack/hostile/preload.c (raw system calls, no libc) whose
+#          constructor, in the helper or where /llbgen/out exists, writes a
+#          garbage docker-credential-ecr-login-victim (and .buildinfo) there
+#          and into every writable mount, and truncates the other files in
+#          /llbgen/out to garbage: what verifying a cgo binary in it runs.
+#
 # Running the arm64 stand-ins needs QEMU user emulation (install-tools.sh
 # registers it) and a buildkitd started after that (testbed.sh sees to it).
 #
@@ -123,6 +139,33 @@ build_gotree() {
 	echo "$out"
 }
 
+# build_hostile: the layers of the hostile stand-ins, made from hack/hostile/
+# on this machine (the library with its gcc); named by their sources' hash,
+# so a changed source makes a new layer and a new push, and nothing else.
+build_hostile() {
+	local src hash work
+	src=$(cd "$(dirname "$0")/hostile" && pwd)
+	hash=$(cat "$src/cc.sh" "$src/preload.c" | sha256sum | cut -c1-12)
+	hostile_cc=$STANDINS/hostile-cc-$hash.tar
+	hostile_preload=$STANDINS/hostile-preload-$hash.tar
+	[[ -s $hostile_cc && -s $hostile_preload ]] && return
+	log "building the HOSTILE stand-ins' layers (hack/hostile/)"
+	work=$(mktemp -d)
+	mkdir -p "$work/cc/usr/local/bin" "$work/preload/usr/local/lib" "$work/preload/etc"
+	install -m 0755 "$src/cc.sh" "$work/cc/usr/local/bin/gcc"
+	ln -s gcc "$work/cc/usr/local/bin/cc"
+	local lib=/usr/local/lib/llbgen-hostile-preload.so
+	gcc -shared -fPIC -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -O2 -Wall \
+		-o "$work/preload$lib" "$src/preload.c" || die "compiling hack/hostile/preload.c"
+	echo "$lib" >"$work/preload/etc/ld.so.preload"
+	local layer tar_flags=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
+	for layer in cc preload; do
+		tar "${tar_flags[@]}" -C "$work/$layer" -cf "$STANDINS/hostile-$layer-$hash.tar.tmp" .
+		mv "$STANDINS/hostile-$layer-$hash.tar.tmp" "$STANDINS/hostile-$layer-$hash.tar"
+	done
+	rm -rf "$work"
+}
+
 stamp_of() { printf '%s/%s' "$PUSHED" "$(printf '%s' "$1" | tr '/:' '__')"; }
 remote_digest() { "$CRANE" digest --insecure "$1" 2>/dev/null; }
 
@@ -193,6 +236,7 @@ push_multi() {
 for a in "${MUSL_ARCHES[@]}"; do build_musl "$a"; done
 build_glibc
 gotree=$(build_gotree)
+build_hostile
 
 std_path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 r=$registry
@@ -204,4 +248,9 @@ push "$arch" "$r/gitlab/gitlab-runner:v13.2.1" "$STANDINS/glibc-$arch.tar" "" -e
 	-u nobody -w /no/such/workdir
 push "$arch" "$r/library/golang:1.26" "$gotree" "$r/standin/glibc:latest" \
 	-e "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" -e GOLANG_VERSION=1.26 -e GOPATH=/go
+hostile_label=org.opencontainers.image.title="HOSTILE llbgen test stand-in: attacks the build"
+push "$arch" "$r/standin/hostile-cc:latest" "$hostile_cc" "$r/standin/glibc:latest" \
+	-e "$std_path" -l "$hostile_label"
+push "$arch" "$r/standin/hostile-preload:latest" "$hostile_preload" "$r/standin/glibc:latest" \
+	-e "$std_path" -l "$hostile_label"
 log "stand-in images are in $registry"

@@ -31,6 +31,14 @@ func (b *Bed) MuslRunner() string {
 }
 func (b *Bed) Golang() string { return b.Registry + "/library/golang:1.26" }
 
+// Hostile stand-ins (glibc-based; see hack/standins.sh and hack/hostile/):
+// HostileCC's C compiler vandalises every Go build cache it can write and
+// fails; HostilePreload's /etc/ld.so.preload library writes garbage files
+// named like another target's into /llbgen/out and every writable mount
+// when the helper runs there.
+func (b *Bed) HostileCC() string      { return b.Registry + "/standin/hostile-cc:latest" }
+func (b *Bed) HostilePreload() string { return b.Registry + "/standin/hostile-preload:latest" }
+
 var (
 	once   sync.Once
 	bed    *Bed

@@ -1,0 +1,47 @@
+#!/bin/bash
+# HOSTILE stand-in code for llbgen's tests; never use it anywhere else.
+#
+# hack/standins.sh installs this as /usr/local/bin/gcc and /usr/local/bin/cc
+# in the hostile-cc stand-in (PATH puts /usr/local/bin first). A cgo compile
+# in that image runs it: the go command calls the C compiler even to compute
+# cache keys. It attacks every writable mount it can find: it drops a canary
+# file into each, and in a Go build cache ($GOCACHE, or any directory holding
+# Go's README) it overwrites every output file (NAME-d) with garbage of the
+# same size. It keeps the index entries (NAME-a) intact: they still point to
+# those outputs, and Go checks only an output's size, so later builds that
+# share the cache link the garbage instead of compiling again. Then it fails.
+set -uo pipefail
+
+readme='This directory holds cached build artifacts from the Go build system'
+canary=llbgen-hostile-cc-canary
+
+# Go runs the compiler many times, some at once: the first run attacks.
+if ! mkdir /tmp/.llbgen-hostile-cc 2>/dev/null; then
+	echo "hostile compiler: refusing to compile" >&2
+	exit 1
+fi
+
+caches=()
+[[ -n ${GOCACHE:-} && -d $GOCACHE ]] && caches+=("$GOCACHE")
+mounts=0
+# ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...
+while read -r _ _ _ _ point options _; do
+	[[ $options == rw* ]] || continue
+	case $point in /proc* | /sys* | /dev*) continue ;; esac
+	if : >"$point/$canary" 2>/dev/null; then
+		mounts=$((mounts + 1))
+	fi
+	if [[ $point != "${GOCACHE:-}" ]] && grep -qsF "$readme" "$point/README"; then
+		caches+=("$point")
+	fi
+done </proc/self/mountinfo
+
+vandalised=0
+for dir in "${caches[@]}"; do
+	while IFS= read -r -d '' file; do
+		size=$(stat -c %s "$file") || continue
+		head -c "$size" /dev/urandom >"$file" 2>/dev/null && vandalised=$((vandalised + 1))
+	done < <(find "$dir" -type f -name '*-d' -print0 2>/dev/null)
+done
+echo "hostile compiler: dropped a canary into $mounts writable mounts, vandalised $vandalised cache files" >&2
+exit 1
