@@ -10,7 +10,7 @@ import (
 
 // Write replaces path with data: written to a temporary file beside it
 // (named by pattern, as os.CreateTemp takes it), synced, given mode, dated
-// mtime unless it is zero, then renamed over path.
+// mtime unless it is zero, then renamed over path, and the directory synced.
 func Write(path, pattern string, data []byte, mode os.FileMode, mtime time.Time) error {
 	f, err := os.CreateTemp(filepath.Dir(path), pattern)
 	if err != nil {
@@ -33,5 +33,18 @@ func Write(path, pattern string, data []byte, mode os.FileMode, mtime time.Time)
 	if err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename in dir last through a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client"
@@ -69,7 +70,29 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 	if err := out.Commit(s.files()); err != nil {
 		return nil, fmt.Errorf("writing into %s: %w", out.Path(), err)
 	}
+	s.markRefused(out.Refused())
 	return &Outcome{Out: out, Results: s.results}, nil
+}
+
+// markRefused fails the binaries whose file or build information the
+// output directory would not replace (a directory, symlink or special file
+// at the name): they did not land.
+func (s *solve) markRefused(refused map[string]error) {
+	for i := range s.results {
+		r := &s.results[i]
+		for _, name := range []string{r.File, r.File + graph.BuildInfoSuffix} {
+			err, ok := refused[name]
+			switch {
+			case !ok:
+				continue
+			case r.Written() || r.Cause == "":
+				r.Verified, r.Unverified, r.Cause = false, "", err.Error()
+			default:
+				r.Cause += "; " + err.Error() // failed already, and left out of SHA256SUMS
+			}
+			break
+		}
+	}
 }
 
 // Session connects to the daemon and runs one build session with BuildKit's

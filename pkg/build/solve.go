@@ -215,26 +215,31 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, st llb.State, r *
 	if err != nil {
 		return fmt.Errorf("solving %s: %w", name, err)
 	}
-	sum, size, err := s.copyOut(ctx, ref, r.File, 0o755)
+	// the binary and its build information land together or not at all
+	u := s.out.Unit()
+	sum, size, err := copyOut(ctx, u, ref, r.File, 0o755)
 	if err != nil {
+		u.Drop()
 		return fmt.Errorf("reading the binary of %s: %w", name, err)
 	}
-	if _, _, err := s.copyOut(ctx, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
+	if _, _, err := copyOut(ctx, u, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
+		u.Drop()
 		return fmt.Errorf("reading the build information of %s: %w", name, err)
 	}
+	u.Stage()
 	r.Size, r.SHA256 = size, sum
 	return nil
 }
 
-// copyOut stages one file of a solved result in the output directory, with
-// its time, and returns its sha256 and size.
-func (s *solve) copyOut(ctx context.Context, ref gateway.Reference, name string, mode os.FileMode) (string, int64, error) {
+// copyOut stages one file of a solved result in unit u, with its time, and
+// returns its sha256 and size.
+func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, name string, mode os.FileMode) (string, int64, error) {
 	stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
 	if err != nil {
 		return "", 0, err
 	}
 	h := sha256.New()
-	err = s.out.Write(name, mode, time.Unix(0, stat.ModTime), func(f io.Writer) error {
+	err = u.Write(name, mode, time.Unix(0, stat.ModTime), func(f io.Writer) error {
 		w := io.MultiWriter(f, h)
 		for off := 0; off < int(stat.Size); off += chunk {
 			data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Offset: off, Length: min(chunk, int(stat.Size)-off)}})

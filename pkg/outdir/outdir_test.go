@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func write(t *testing.T, d *Dir, name, body string) {
@@ -159,25 +161,59 @@ func TestNoTraceWhenNothingLands(t *testing.T) {
 	}
 }
 
-// Staging files of a killed run are removed by the next run's commit; a
-// live run's are not.
-func TestLeftoversOfDeadRunsAreRemoved(t *testing.T) {
+// A staging file is alive while its writer holds a lock on it, whatever
+// its name says: a live run in another PID namespace (its pid unknown here)
+// keeps its files, and a dead run's go even when its pid is in use here.
+func TestLeftoversAreDecidedByLocks(t *testing.T) {
 	dir := t.TempDir()
-	dead := ".bin-a" + tmpMarker + "999999999-abc"
-	live := ".bin-b" + tmpMarker + strconv.Itoa(os.Getpid()) + "-abc"
-	writeFileT(t, filepath.Join(dir, dead), "x")
-	writeFileT(t, filepath.Join(dir, live), "y")
+	deadPidInUse := ".bin-a" + tmpMarker + strconv.Itoa(os.Getpid()) + "-abc"
+	deadPid1 := ".bin-b" + tmpMarker + "1-abc"
+	deadTemp := "." + SumsFile + tmpMarker + "123456"
+	liveOtherNamespace := ".bin-c" + tmpMarker + "999999999-abc"
+	live := ".bin-d" + tmpMarker + "0123456789abcdef"
+	for _, name := range []string{deadPidInUse, deadPid1, deadTemp, liveOtherNamespace, live} {
+		writeFileT(t, filepath.Join(dir, name), "x")
+	}
+	for _, name := range []string{liveOtherNamespace, live} {
+		holdLock(t, filepath.Join(dir, name))
+	}
 	d, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(t, d, "bin-a", "new")
-	if err := d.Commit([]string{"bin-a"}); err != nil {
+	// another run, here in this process, commits meanwhile: it must keep this run's staged file
+	other, err := Open(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := listDir(t, dir); got != live+" SHA256SUMS bin-a" {
-		t.Errorf("directory holds %q", got)
+	write(t, other, "bin-e", "other")
+	if err := other.Commit([]string{"bin-e"}); err != nil {
+		t.Fatal(err)
 	}
+	if err := d.Commit([]string{"bin-a", "bin-e"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listDir(t, dir), liveOtherNamespace+" "+live+" SHA256SUMS bin-a bin-e"; got != want {
+		t.Errorf("directory holds %q, want %q", got, want)
+	}
+	if read(t, filepath.Join(dir, "bin-a")) != "new" {
+		t.Error("the staged file did not land after another run's commit")
+	}
+}
+
+// holdLock keeps an exclusive flock on path for the test, as a live run
+// in another process would.
+func holdLock(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 func writeFileT(t *testing.T, path, body string) {

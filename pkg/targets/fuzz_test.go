@@ -3,14 +3,40 @@ package targets
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that any input either parses into a usable list or is
-// refused with positioned, one-line messages; never a panic.
+// refused with positioned, one-line messages, within maxParseTime and
+// maxParseAlloc; never a panic.
 func FuzzParse(f *testing.F) {
+	platforms := "[" + strings.Repeat("linux/amd64, ", 999) + "linux/amd64]"
+	steps := "[" + strings.Repeat("apt-get install -y gcc, ", 99) + "apt-get update]"
+	seeds := map[string]bool{} // large seeds are run; large mutations are not
 	for _, seed := range []string{
+		// The attacks of TestLimits: aliased platforms and setup, a huge
+		// tag, many targets, many refusals.
+		targetsOf(1000, func(i int) string {
+			if i == 0 {
+				return "  - {image: a:0, platforms: &p " + platforms + "}\n"
+			}
+			return fmt.Sprintf("  - {image: a:%d, platforms: *p}\n", i)
+		}),
+		targetsOf(100, func(i int) string {
+			if i == 0 {
+				return "  - {image: a:0, cgo: true, setup: &s " + steps + "}\n"
+			}
+			return fmt.Sprintf("  - {image: a:%d, cgo: true, setup: *s}\n", i)
+		}),
+		valid + "  - image: docker:" + strings.Repeat("1", 400<<10) + "\n",
+		targetsOf(MaxTargets+1, func(i int) string { return fmt.Sprintf("  - image: a:%d\n", i) }),
+		targetsOf(MaxTargets, func(i int) string { return fmt.Sprintf("  - image: Bad:%d\n", i) }),
+		laughs(),
+		valid + "  - image: docker:1\n    name: A\n  - image: docker:2\n    name: a\n",
+		valid + "  - {image: a, name: A, platforms: [linux/amd64, linux/arm64]}\n  - {image: b, name: a-linux-ARM64}\n",
 		"",
 		valid + "  - image: docker:19.03.12\n  - image: gitlab/gitlab-runner:v13.2.1\n    name: runner\n",
 		"helper: {version: v0.12.0}\ngo: golang:1.26\ntargets: [{image: alpine, name: a}]\n",
@@ -22,16 +48,28 @@ func FuzzParse(f *testing.F) {
 		"---\n...\n---\n",
 		"helper: {version: 1.0}\ntargets: {image: 1}\n",
 	} {
+		seeds[seed] = true
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Past 512 bytes new coverage is only the YAML reader refilling its
 		// buffer, and minimizing such inputs stalls the fuzzer for a minute
 		// each; large inputs have their own tests (alias bomb, deep nesting).
-		if len(data) > 512 {
+		if len(data) > 512 && !seeds[string(data)] {
 			t.Skip()
 		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
 		l, err := Parse(file, data)
+		took := time.Since(start)
+		runtime.ReadMemStats(&after)
+		if took > maxParseTime {
+			t.Errorf("Parse took %v, want < %v", took, maxParseTime)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > maxParseAlloc {
+			t.Errorf("Parse allocated %d MB, want < %d MB", alloc>>20, maxParseAlloc>>20)
+		}
 		if err == nil {
 			checkList(t, l)
 			return
@@ -48,6 +86,9 @@ func FuzzParse(f *testing.F) {
 		if len(errs) == 0 {
 			t.Fatal("empty ErrorList returned as an error")
 		}
+		if printed := strings.Count(err.Error(), "\n") + 1; printed > MaxErrors+1 {
+			t.Errorf("%d refusals print %d lines, want at most %d", len(errs), printed, MaxErrors+1)
+		}
 		for i, e := range errs {
 			p := e.Pos
 			if p.File != file || p.Line < 1 || p.Col < 1 {
@@ -58,6 +99,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if e.Msg == "" || strings.Contains(e.Msg, "\n") {
 				t.Errorf("refusal %d message %q is empty or spans lines", i, e.Msg)
+			}
+			if len(e.Msg) > 1000 {
+				t.Errorf("refusal %d is %d bytes: %.300s", i, len(e.Msg), e.Msg)
 			}
 			if i > 0 && (p.Line < errs[i-1].Pos.Line || p.Line == errs[i-1].Pos.Line && p.Col < errs[i-1].Pos.Col) {
 				t.Errorf("refusals %d and %d are out of order", i-1, i)
@@ -72,24 +116,40 @@ func checkList(t *testing.T, l *List) {
 	if l.File != file || !fullSemver(l.Helper.Version) || l.Go.Full == "" || len(l.Targets) == 0 {
 		t.Fatalf("accepted a list without file, version, go or targets: %+v", l)
 	}
+	if len(l.Targets) > MaxTargets || len(l.Binaries()) > MaxBinaries || len(l.Go.Ref) > MaxImageRefBytes || len(l.Helper.Version) > MaxValueBytes {
+		t.Errorf("accepted a list past a limit: %d targets, %d binaries, go %d bytes, version %d bytes",
+			len(l.Targets), len(l.Binaries()), len(l.Go.Ref), len(l.Helper.Version))
+	}
 	seen := map[string]bool{}
 	for _, tg := range l.Targets {
-		if !ValidName(tg.Name) || seen[tg.Name] {
+		if !ValidName(tg.Name) || seen[strings.ToLower(tg.Name)] {
 			t.Errorf("accepted bad or repeated name %q", tg.Name)
 		}
-		seen[tg.Name] = true
+		seen[strings.ToLower(tg.Name)] = true
+		if len(tg.Image.Ref) > MaxImageRefBytes || len(tg.Setup) > MaxSetupSteps {
+			t.Errorf("accepted target %q past a limit: image %d bytes, %d setup steps", tg.Name, len(tg.Image.Ref), len(tg.Setup))
+		}
+		for _, c := range tg.Setup {
+			if len(c) > MaxSetupBytes {
+				t.Errorf("accepted a setup command of %d bytes", len(c))
+			}
+		}
 	}
-	files := map[string]bool{}
+	files, steps := map[string]bool{}, 0
 	for _, b := range l.Binaries() {
-		if !ValidName(b.Name) || len(b.FileName()) > 255 || files[b.Name] {
+		if !ValidName(b.Name) || len(b.FileName()) > 255 || files[strings.ToLower(b.Name)] {
 			t.Errorf("accepted bad, long or repeated file %q", b.FileName())
 		}
-		files[b.Name] = true
+		files[strings.ToLower(b.Name)] = true
+		steps += len(b.Target.Setup)
 		if len(b.Target.Setup) > 0 && !b.Target.Cgo {
 			t.Errorf("accepted setup without cgo in %q", b.Name)
 		}
 		if tg := b.Target; tg.Image.Full == "" || tg.Pos.Line < 1 {
 			t.Errorf("accepted target without a full reference or position: %+v", tg)
 		}
+	}
+	if steps > MaxSetupStepsTotal {
+		t.Errorf("accepted %d setup steps in all", steps)
 	}
 }

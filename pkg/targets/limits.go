@@ -31,10 +31,10 @@ const (
 	MaxSetupStepsTotal = 4_000
 	// MaxSetupBytes bounds one setup command.
 	MaxSetupBytes = 4 << 10
-	// MaxImageRefBytes bounds an image reference (image, go): the longest
-	// distribution/reference accepts, a 255-byte name, ":" and a 128-byte
-	// tag, "@" and a sha512 digest.
-	MaxImageRefBytes = 255 + 1 + 128 + 1 + len("sha512:") + 128
+	// MaxImageRefBytes bounds an image reference (image, go). A registry's
+	// DNS name (253 bytes) and port, a path of the 255 bytes
+	// distribution/reference allows, a 128-byte tag and a sha512 digest fit.
+	MaxImageRefBytes = 1024
 	// MaxValueBytes bounds every other string: helper.version, a name, a
 	// platform, a key.
 	MaxValueBytes = 255
