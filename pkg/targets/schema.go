@@ -15,23 +15,27 @@ import (
 // Document is a whole target list.
 type Document struct {
 	Helper  DocHelper   `json:"helper" jsonschema:"required,title=Helper,description=The docker-credential-ecr-login to build."`
-	Go      string      `json:"go,omitempty" jsonschema:"title=Toolchain image,description=Image whose /usr/local/go is the Go toolchain (default golang:1.26).,default=golang:1.26,example=golang:1.26"`
-	Targets []DocTarget `json:"targets" jsonschema:"required,minItems=1,title=Targets,description=One binary is built for each image and verified in it."`
+	Go      string      `json:"go,omitempty" jsonschema:"maxLength=1024,title=Toolchain image,description=Image whose /usr/local/go is the Go toolchain (default golang:1.26).,default=golang:1.26,example=golang:1.26"`
+	Targets []DocTarget `json:"targets" jsonschema:"required,minItems=1,maxItems=1000,title=Targets,description=One binary is built for each image and verified in it."`
 }
 
 // DocHelper is the helper block.
 type DocHelper struct {
-	Version string `json:"version" jsonschema:"required,pattern=^v[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$,description=Module version of github.com/awslabs/amazon-ecr-credential-helper/ecr-login.,example=v0.12.0"`
+	Version string `json:"version" jsonschema:"required,maxLength=255,pattern=^v[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$,description=Module version of github.com/awslabs/amazon-ecr-credential-helper/ecr-login.,example=v0.12.0"`
 }
 
 // DocTarget is one entry of targets.
 type DocTarget struct {
-	Image     string   `json:"image" jsonschema:"required,minLength=1,description=Image reference the binary is built in and for.,example=docker:19.03.12"`
+	Image     string   `json:"image" jsonschema:"required,minLength=1,maxLength=1024,description=Image reference the binary is built in and for.,example=docker:19.03.12"`
 	Name      string   `json:"name,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$,maxLength=180,description=Target name; the file is docker-credential-ecr-login-NAME. Default: last path element of the repository _ tag."`
 	Cgo       bool     `json:"cgo,omitempty" jsonschema:"default=false,description=Link against the image's own C library (CGO_ENABLED=1 with the image's C compiler); the image needs one or setup must install it."`
-	Setup     []string `json:"setup,omitempty" jsonschema:"minItems=1,description=Shell commands run once in the image (network on) before a cgo compile; only with cgo: true. The image needs /bin/sh.,example=apt-get update"`
-	Platforms []string `json:"platforms,omitempty" jsonschema:"minItems=1,uniqueItems=true,description=Linux platforms to build for (OS/ARCH[/VARIANT]); default: the daemon's. With several the files are NAME-OS-ARCH[-VARIANT].,example=linux/arm64"`
+	Setup     []string `json:"setup,omitempty" jsonschema:"minItems=1,maxItems=100,maxLength=4096,description=Shell commands run once in the image (network on) before a cgo compile; only with cgo: true. The image needs /bin/sh.,example=apt-get update"`
+	Platforms []string `json:"platforms,omitempty" jsonschema:"minItems=1,uniqueItems=true,maxLength=255,description=Linux platforms to build for (OS/ARCH[/VARIANT]); default: the daemon's. With several the files are NAME-OS-ARCH[-VARIANT].,example=linux/arm64"`
 }
+
+// The limits above are those of limits.go; TestSchemaStatesLimits keeps them
+// in step. A schema cannot say the rest (file size, binaries, setup steps in
+// all, aliases).
 
 // SchemaID is where the schema of this version is published.
 const SchemaID = "https://github.com/llbgen/llbgen/targets.schema.json"

@@ -67,12 +67,15 @@ func TestRepositoryListMatchesSchema(t *testing.T) {
 func TestSchemaRefuses(t *testing.T) {
 	s := compileSchema(t)
 	for name, doc := range map[string]string{
-		"unknown key":     "helper: {version: v0.12.0}\ntargets: [{image: a, platform: x}]\n",
-		"no version":      "helper: {}\ntargets: [{image: a}]\n",
-		"short version":   "helper: {version: v1}\ntargets: [{image: a}]\n",
-		"empty targets":   "helper: {version: v0.12.0}\ntargets: []\n",
-		"escaping name":   "helper: {version: v0.12.0}\ntargets: [{image: a, name: ../x}]\n",
-		"top-level extra": "helper: {version: v0.12.0}\ntargets: [{image: a}]\nextra: 1\n",
+		"unknown key":      "helper: {version: v0.12.0}\ntargets: [{image: a, platform: x}]\n",
+		"no version":       "helper: {}\ntargets: [{image: a}]\n",
+		"short version":    "helper: {version: v1}\ntargets: [{image: a}]\n",
+		"empty targets":    "helper: {version: v0.12.0}\ntargets: []\n",
+		"escaping name":    "helper: {version: v0.12.0}\ntargets: [{image: a, name: ../x}]\n",
+		"top-level extra":  "helper: {version: v0.12.0}\ntargets: [{image: a}]\nextra: 1\n",
+		"long image":       "helper: {version: v0.12.0}\ntargets: [{image: a:" + strings.Repeat("1", MaxImageRefBytes) + "}]\n",
+		"many setup steps": "helper: {version: v0.12.0}\ntargets: [{image: a, cgo: true, setup: [" + strings.Repeat("x, ", MaxSetupSteps) + "x]}]\n",
+		"long setup step":  "helper: {version: v0.12.0}\ntargets: [{image: a, cgo: true, setup: [" + strings.Repeat("x", MaxSetupBytes+1) + "]}]\n",
 	} {
 		if _, err := Parse("t.yaml", []byte(doc)); err == nil {
 			t.Fatalf("%s: the parser accepts it; the case is wrong", name)
@@ -128,4 +131,57 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
+}
+
+// The schema states the limits of limits.go that JSON Schema can express.
+func TestSchemaStatesLimits(t *testing.T) {
+	data, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type str struct {
+		MaxLength int `json:"maxLength"`
+	}
+	type list struct {
+		MaxItems int `json:"maxItems"`
+		Items    str `json:"items"`
+	}
+	var s struct {
+		Properties struct {
+			Helper struct {
+				Properties struct{ Version str } `json:"properties"`
+			} `json:"helper"`
+			Go      str `json:"go"`
+			Targets struct {
+				MaxItems int `json:"maxItems"`
+				Items    struct {
+					Properties struct {
+						Image, Name      str
+						Setup, Platforms list
+					} `json:"properties"`
+				} `json:"items"`
+			} `json:"targets"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	p, tp := s.Properties, s.Properties.Targets.Items.Properties
+	for _, c := range []struct {
+		what      string
+		got, want int
+	}{
+		{"helper.version maxLength", p.Helper.Properties.Version.MaxLength, MaxValueBytes},
+		{"go maxLength", p.Go.MaxLength, MaxImageRefBytes},
+		{"targets maxItems", p.Targets.MaxItems, MaxTargets},
+		{"image maxLength", tp.Image.MaxLength, MaxImageRefBytes},
+		{"name maxLength", tp.Name.MaxLength, maxName},
+		{"setup maxItems", tp.Setup.MaxItems, MaxSetupSteps},
+		{"setup items maxLength", tp.Setup.Items.MaxLength, MaxSetupBytes},
+		{"platforms items maxLength", tp.Platforms.Items.MaxLength, MaxValueBytes},
+	} {
+		if c.got != c.want {
+			t.Errorf("schema %s is %d, the parser's limit %d", c.what, c.got, c.want)
+		}
+	}
 }
