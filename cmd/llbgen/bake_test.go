@@ -226,3 +226,38 @@ func TestBakePlatformCrossCompiles(t *testing.T) {
 		}
 	}
 }
+
+// Several --platform values: every one is built, not only the first, each
+// binary named for its platform; a platform Go cannot build is refused,
+// naming it.
+func TestBakeEveryPlatform(t *testing.T) {
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	writeFile(t, filepath.Join(repo, "ci.yaml"), standInList(bed, bed.Musl()))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	log, err := x.Bake(ctx, repo, []string{"TARGETS_FILE=ci.yaml"},
+		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform=linux/amd64,linux/arm64")
+	if err != nil {
+		t.Fatalf("buildx bake --set binaries.platform=linux/amd64,linux/arm64: %v\n%s", err, tail(log, 30))
+	}
+	for bin, want := range map[string]elf.Machine{
+		"docker-credential-ecr-login-docker_19.03.12-linux-amd64": elf.EM_X86_64,
+		"docker-credential-ecr-login-docker_19.03.12-linux-arm64": elf.EM_AARCH64,
+	} {
+		if machine, _, _ := elfOf(t, filepath.Join(repo, "out", bin)); machine != want {
+			t.Errorf("%s: machine %v, want %v", bin, machine, want)
+		}
+	}
+	sums := readFile(t, filepath.Join(repo, "out", "SHA256SUMS"))
+	if n := strings.Count(sums, "\n"); n != 2 {
+		t.Errorf("SHA256SUMS lists %d files, want 2:\n%s", n, sums)
+	}
+
+	log, err = x.Bake(ctx, repo, []string{"TARGETS_FILE=ci.yaml"},
+		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform=linux/amd64,windows/amd64")
+	if err == nil || !strings.Contains(log, `--platform: platform "windows/amd64" is not Linux`) {
+		t.Errorf("bake for windows/amd64: %v, want a refusal naming it\n%s", err, tail(log, 20))
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/llbgen/llbgen/pkg/build"
@@ -95,14 +94,10 @@ func (o *daemonOptions) options(stderr io.Writer) (build.Options, error) {
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH, the reproducible-builds date
 // every exported file then carries.
-func sourceDateEpoch() (int64, error) {
-	v := os.Getenv("SOURCE_DATE_EPOCH")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, usagef("SOURCE_DATE_EPOCH %q: want seconds since 1970, e.g. 1700000000", v)
+func sourceDateEpoch() (*int64, error) {
+	n, err := graph.ParseSourceDateEpoch("SOURCE_DATE_EPOCH", os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return nil, usageError{err}
 	}
 	return n, nil
 }

@@ -85,6 +85,21 @@ func TestLockedBuildsAreReproducible(t *testing.T) {
 			t.Errorf("%s: time %v, want SOURCE_DATE_EPOCH", f, fi.ModTime())
 		}
 	}
+	// 0 is a date (1970), not "unset"; past 2262 file times wrap, so refused.
+	t.Setenv("SOURCE_DATE_EPOCH", "0")
+	zero := t.TempDir()
+	if r := runLLBGen(t, d.Addr, "build", "-f", list, "--out", zero, "--progress", "quiet"); r.code != 0 {
+		t.Fatalf("build with SOURCE_DATE_EPOCH=0: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, f := range []string{"docker-credential-ecr-login-docker_19.03.12", "docker-credential-ecr-login-docker_19.03.12.buildinfo", "SHA256SUMS"} {
+		if fi, err := os.Stat(filepath.Join(zero, f)); err != nil || fi.ModTime().Unix() != 0 {
+			t.Errorf("%s: time %v, want 1970-01-01 (SOURCE_DATE_EPOCH=0)", f, fi.ModTime())
+		}
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "9223372037")
+	if r := runLLBGen(t, d.Addr, "build", "-f", list, "--out", t.TempDir(), "--progress", "quiet"); r.code != 2 || !strings.Contains(r.stderr, "SOURCE_DATE_EPOCH") {
+		t.Errorf("SOURCE_DATE_EPOCH past 2262: exit %d, want 2\n%s", r.code, r.stderr)
+	}
 	t.Setenv("SOURCE_DATE_EPOCH", "")
 
 	// A target the lock does not know: refused, naming the entry.

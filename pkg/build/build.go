@@ -29,17 +29,21 @@ type Options struct {
 	// "auto" and "tty", an *os.File on a terminal gets the live display.
 	Progress    progressui.DisplayMode
 	ProgressOut io.Writer
-	// Env is passed to graph.Options.Env (module proxy settings).
+	// Env is passed to graph.Options.Env (module proxy settings). A GOPROXY
+	// with credentials reaches the daemon only as the session's secret
+	// graph.ProxySecretID.
 	Env map[string]string
 	// ConnectTimeout bounds the first contact with the daemon.
 	ConnectTimeout time.Duration
 	// Lock, when set, pins every image and the helper module's hash.
 	Lock *lock.File
-	// SourceDateEpoch, when not zero, dates the exported files.
-	SourceDateEpoch int64
-	// Provenance asks BuildKit for a SLSA provenance attestation (mode=max)
-	// of the verified binaries, written beside them.
-	Provenance bool
+	// SourceDateEpoch, when set (0 is 1970), dates the exported files.
+	SourceDateEpoch *int64
+	// Provenance asks BuildKit for a SLSA provenance attestation of the
+	// verified binaries, written beside them: mode=min, or with
+	// ProvenanceMax mode=max, which also records the build's definition.
+	Provenance    bool
+	ProvenanceMax bool
 }
 
 func (o Options) graphOptions(d daemon, resolved map[graph.ImageKey]graph.Resolved) graph.Options {

@@ -8,6 +8,10 @@
 //	HELPER_VERSION=v...   override helper.version
 //	GOPROXY, GONOSUMDB, GOPRIVATE, GOINSECURE   as llbgen's environment elsewhere
 //
+// A GOPROXY with credentials comes as the secret GOPROXY, never as a build
+// argument; settings that would skip the checksum database for the helper
+// fail the build unless a lock pins its hash.
+//
 // The result is the same state the LLB path exports: every verified binary
 // plus SHA256SUMS.
 package frontend
@@ -17,7 +21,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -54,23 +57,21 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if list, err = Select(list, bc.BuildArgs); err != nil {
 		return nil, err
 	}
-	env := map[string]string{}
-	for _, k := range graph.PassThroughEnv {
-		if v, ok := bc.BuildArgs[k]; ok {
-			env[k] = v
-		}
+	env, err := ModuleEnv(bc.BuildArgs)
+	if err != nil {
+		return nil, err
 	}
 	lk, err := readLock(ctx, c, src.Filename, list)
 	if err != nil {
 		return nil, err
 	}
-	gopt := graph.Options{Env: env}
-	if v := bc.BuildArgs["SOURCE_DATE_EPOCH"]; v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("build-arg:SOURCE_DATE_EPOCH %q: want seconds since 1970", v)
-		}
-		gopt.SourceDateEpoch = n
+	if err := graph.CheckSumDB(env, lk != nil && lk.Helper.Sum != "", "build-arg:"); err != nil {
+		return nil, err
+	}
+	// Credentials come only as the secret (bake: secret = ["id=GOPROXY,env=GOPROXY"]).
+	gopt := graph.Options{Env: env, ProxySecret: true}
+	if gopt.SourceDateEpoch, err = graph.ParseSourceDateEpoch("build-arg:SOURCE_DATE_EPOCH", bc.BuildArgs["SOURCE_DATE_EPOCH"]); err != nil {
+		return nil, err
 	}
 
 	// The toolchain runs on the build platform (the worker's); --platform
@@ -79,9 +80,20 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if len(bc.BuildPlatforms) > 0 {
 		platform = bc.BuildPlatforms[0]
 	}
+	requested, err := TargetPlatforms(bc.TargetPlatforms)
+	if err != nil {
+		return nil, err
+	}
 	var target ocispecs.Platform
-	if len(bc.TargetPlatforms) > 0 {
-		target = platforms.Normalize(bc.TargetPlatforms[0])
+	switch {
+	case len(requested) == 1:
+		target = requested[0]
+	case len(requested) > 1 && lk != nil:
+		return nil, fmt.Errorf("%s pins one platform, the build asks for %s; name the platforms in the list (platforms: [...]) and run llbgen lock", lock.Path(src.Filename), formatAll(requested))
+	case len(requested) > 1:
+		if list, err = WithPlatforms(list, requested); err != nil {
+			return nil, err
+		}
 	}
 	if lk != nil {
 		locked, err := platforms.Parse(lk.Platform)
@@ -106,6 +118,24 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	}
 	gopt.Images = resolved
 	return solve(ctx, c, list, gopt, gopt.Platform)
+}
+
+// ModuleEnv reads the module settings from the build arguments. A GOPROXY
+// with credentials is refused: build arguments are recorded in the build's
+// history and provenance, a secret is not.
+func ModuleEnv(args map[string]string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, k := range graph.PassThroughEnv {
+		if v, ok := args[k]; ok {
+			env[k] = v
+		}
+	}
+	if v := env["GOPROXY"]; graph.ProxyHasCredentials(v) {
+		return nil, fmt.Errorf("build-arg:GOPROXY=%s carries credentials, and build arguments are recorded in the build's history and provenance; "+
+			"pass GOPROXY as a secret instead and leave the build argument unset: docker-bake.hcl reads it from the environment (secret = [\"id=%s,env=GOPROXY\"]), "+
+			"docker buildx build takes --secret id=%s,env=GOPROXY", graph.RedactProxy(v), graph.ProxySecretID, graph.ProxySecretID)
+	}
+	return env, nil
 }
 
 // solve builds the whole graph and returns it as the build's result.
@@ -209,4 +239,57 @@ func Select(list *targets.List, args map[string]string) (*targets.List, error) {
 		out.Targets = append(out.Targets, t)
 	}
 	return &out, nil
+}
+
+// TargetPlatforms checks the build's --platform values as the CLI checks a
+// list's platforms: Linux, architectures and variants Go builds, each once.
+func TargetPlatforms(ps []ocispecs.Platform) ([]ocispecs.Platform, error) {
+	var out []ocispecs.Platform
+	seen := map[string]bool{}
+	for _, p := range ps {
+		norm, err := targets.ParsePlatform(platforms.Format(p))
+		if err != nil {
+			return nil, fmt.Errorf("--platform: %w", err)
+		}
+		if key := platforms.Format(norm); !seen[key] {
+			seen[key] = true
+			out = append(out, norm)
+		}
+	}
+	return out, nil
+}
+
+// WithPlatforms builds every target that names no platforms for each of ps,
+// as if the list named them: one binary per platform, its name suffixed
+// with the platform (docker-credential-ecr-login-NAME-linux-arm64). A file
+// name that two binaries would then share is refused, naming both.
+func WithPlatforms(list *targets.List, ps []ocispecs.Platform) (*targets.List, error) {
+	out := *list
+	out.Targets = make([]targets.Target, len(list.Targets))
+	for i, t := range list.Targets {
+		if len(t.Platforms) == 0 {
+			for _, p := range ps {
+				t.Platforms = append(t.Platforms, targets.Platform{Platform: p, Pos: t.Pos})
+			}
+		}
+		out.Targets[i] = t
+	}
+	byFile := map[string]targets.Binary{}
+	for _, b := range out.Binaries() {
+		key := strings.ToLower(b.FileName())
+		if other, ok := byFile[key]; ok {
+			return nil, fmt.Errorf("--platform %s: targets %s (line %d) and %s (line %d) would both write %s; rename one",
+				formatAll(ps), other.Target.Name, other.Target.Pos.Line, b.Target.Name, b.Target.Pos.Line, b.FileName())
+		}
+		byFile[key] = b
+	}
+	return &out, nil
+}
+
+func formatAll(ps []ocispecs.Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = platforms.Format(p)
+	}
+	return strings.Join(s, ",")
 }

@@ -104,8 +104,8 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 		"-info", b.moduleFile(".info"),
 		"-commit-var", targets.HelperModule + "/version.GitCommitSHA",
 		"-out", out}
-	if b.opt.SourceDateEpoch != 0 {
-		wrapper = append(wrapper, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
+	if b.opt.SourceDateEpoch != nil {
+		wrapper = append(wrapper, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
 	if b.opt.ModuleSum != "" {
 		wrapper = append(wrapper, "-locked", "-commit", b.opt.LockedCommit, "-time", b.opt.LockedTime)

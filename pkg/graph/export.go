@@ -29,8 +29,8 @@ func (b *builder) export(goImg, verifier llb.State, bins []delivered) llb.State 
 		all = all.File(fa, llb.WithCustomName("collect verified binaries"))
 	}
 	args := []string{verifierBin, "sums", "-dir", verifyIn, "-out", verifyOut + "/" + SumsFile}
-	if b.opt.SourceDateEpoch != 0 {
-		args = append(args, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
+	if b.opt.SourceDateEpoch != nil {
+		args = append(args, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
 	sums := goImg.
 		User("0:0").

@@ -80,9 +80,9 @@ type Options struct {
 	ModuleSum    string
 	LockedCommit string // origin commit the lock recorded; "" for none
 	LockedTime   string // version time the lock recorded, RFC 3339
-	// SourceDateEpoch, when not zero, dates every exported file; otherwise
-	// they carry the helper version's time from the module proxy.
-	SourceDateEpoch int64
+	// SourceDateEpoch, when set (0 is 1970), dates every exported file;
+	// otherwise they carry the helper version's time from the module proxy.
+	SourceDateEpoch *int64
 }
 
 // ImageKey names an image on one platform.

@@ -201,6 +201,7 @@ func TestWarmStage(t *testing.T) {
 	}
 }
 
+// The static targets share one build cache; no other cache exists.
 func TestOneBuildCacheForAllTargets(t *testing.T) {
 	d := decode(t, mustBuild(t, testList("a:1", "b:2", "c:3"), Options{}).Output)
 	ids := map[string]bool{}
@@ -260,7 +261,7 @@ func TestVerifyStage(t *testing.T) {
 		t.Errorf("verify must run the static verifier, no shell: %q", ex.Meta.Args)
 	}
 	joined := strings.Join(ex.Meta.Args, " ")
-	for _, want := range []string{"-target docker_19.03.12", "-want 0.12.0", "-out /llbgen/out/docker-credential-ecr-login-docker_19.03.12"} {
+	for _, want := range []string{"-target docker_19.03.12", "-want 0.12.0", "-out /llbgen/out/verdict"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("verify args %q lack %q", joined, want)
 		}
@@ -274,6 +275,27 @@ func TestVerifyStage(t *testing.T) {
 	in := mount(t, op, verifyIn)
 	if !in.Readonly || !strings.HasPrefix(d.names[digest.Digest(op.Inputs[in.Input].Digest)], "compile docker_19.03.12 ") {
 		t.Errorf("verify input %+v: want the compile stage's binary, read-only", in)
+	}
+
+	del := d.exec(t, "deliver docker_19.03.12")
+	dx := del.GetExec()
+	if got := imageRef(d.input(del, mount(t, del, "/"))); got != "docker.io/library/golang:1.26" {
+		t.Errorf("deliver runs in %q, want the toolchain image (no target image code)", got)
+	}
+	dj := strings.Join(dx.Meta.Args, " ")
+	for _, want := range []string{"verifier deliver ", "-verdict /llbgen/verdict/verdict", "-out /llbgen/out/docker-credential-ecr-login-docker_19.03.12"} {
+		if !strings.Contains(dj, want) {
+			t.Errorf("deliver args %q lack %q", dj, want)
+		}
+	}
+	if v := mount(t, del, verdictDir); !v.Readonly || d.input(del, v) != op {
+		t.Errorf("deliver's verdict %+v: want the verify stage's output, read-only", v)
+	}
+	if in := mount(t, del, verifyIn); !in.Readonly || !strings.HasPrefix(d.names[digest.Digest(del.Inputs[in.Input].Digest)], "compile docker_19.03.12 ") {
+		t.Errorf("deliver input %+v: want the compile stage's binary, read-only", in)
+	}
+	if dx.Network != pb.NetMode_NONE {
+		t.Error("deliver needs no network")
 	}
 }
 
@@ -347,7 +369,7 @@ func TestResolvedImagesArePinnedAndConfigApplied(t *testing.T) {
 // A lock's module hash adds a check between download and compile; a
 // SOURCE_DATE_EPOCH reaches the wrapper that dates the binary.
 func TestModuleSumAndEpoch(t *testing.T) {
-	d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc=", SourceDateEpoch: 1700000000}).Output)
+	d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc=", SourceDateEpoch: ptr(int64(1700000000))}).Output)
 	check := d.exec(t, "check the helper module against the lock")
 	if a := strings.Join(check.GetExec().Meta.Args, " "); !strings.Contains(a, "modsum") || !strings.Contains(a, "-want h1:abc=") {
 		t.Errorf("check args %q", a)

@@ -122,8 +122,8 @@ func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extr
 		"-out", verifyOut + "/" + bin.FileName(),
 		"-info", b.moduleFile(".info"),
 	}, extra...)
-	if b.opt.SourceDateEpoch != 0 {
-		args = append(args, "-epoch", strconv.FormatInt(b.opt.SourceDateEpoch, 10))
+	if b.opt.SourceDateEpoch != nil {
+		args = append(args, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
 	if b.opt.ModuleSum != "" && b.opt.LockedTime != "" {
 		args = append(args, "-time", b.opt.LockedTime)

@@ -233,7 +233,7 @@ func runSums(args []string) error {
 	fs := flag.NewFlagSet("sums", flag.ContinueOnError)
 	dir := fs.String("dir", "", "directory of binaries")
 	out := fs.String("out", "", "SHA256SUMS file to write")
-	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH: date the file at this time (default: its newest binary's)")
+	epoch := fs.Int64("epoch", -1, "SOURCE_DATE_EPOCH: date the file at this time (default: its newest binary's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func runSums(args []string) error {
 	if err := os.WriteFile(*out, data, 0o644); err != nil {
 		return err
 	}
-	if *epoch > 0 {
+	if *epoch >= 0 {
 		sumsTime = time.Unix(*epoch, 0)
 	}
 	if !sumsTime.IsZero() {
@@ -315,7 +315,7 @@ func goVersionM(name string, info *buildinfo.BuildInfo) string {
 // proxy's info file; zero when none is known.
 func fileTime(infoPath, lockedTime string, epoch int64) (time.Time, error) {
 	switch {
-	case epoch > 0:
+	case epoch >= 0:
 		return time.Unix(epoch, 0), nil
 	case lockedTime != "":
 		return time.Parse(time.RFC3339, lockedTime)
@@ -353,7 +353,7 @@ func runGoBuild(args []string) error {
 	fs := flag.NewFlagSet("gobuild", flag.ContinueOnError)
 	infoPath := fs.String("info", "", "the module proxy's .info file of the module built")
 	commitVar := fs.String("commit-var", "", "variable to stamp with the origin commit")
-	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH for the binary's time (0: the version's time)")
+	epoch := fs.Int64("epoch", -1, "SOURCE_DATE_EPOCH for the binary's time (unset: the version's time)")
 	locked := fs.Bool("locked", false, "take the commit and time from -commit and -time (a lock), not from INFO")
 	commit := fs.String("commit", "", "with -locked: the locked origin commit (empty: none)")
 	lockedTime := fs.String("time", "", "with -locked: the locked version time (RFC 3339)")
@@ -374,13 +374,15 @@ func runGoBuild(args []string) error {
 			return err
 		}
 	}
-	cmdArgs = stampCommit(cmdArgs, *commitVar, info)
+	if cmdArgs, err = stampCommit(cmdArgs, *commitVar, info); err != nil {
+		return err
+	}
 	cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w", strings.Join(cmdArgs, " "), err)
 	}
-	if *epoch > 0 {
+	if *epoch >= 0 {
 		info.Time = time.Unix(*epoch, 0)
 	}
 	if info.Time.IsZero() {
@@ -408,18 +410,40 @@ func lockedInfo(commit, when string) (moduleInfo, error) {
 
 // stampCommit adds the origin commit to the -ldflags argument, when the
 // proxy reported one, as upstream's release build does.
-func stampCommit(args []string, commitVar string, info moduleInfo) []string {
-	if commitVar == "" || info.Origin == nil || len(info.Origin.Hash) < 7 {
-		return args
+// The hash goes into the linker's flags, so anything but a commit hash (a
+// proxy or lock could serve "0 -X other=...") is refused, never passed on.
+func stampCommit(args []string, commitVar string, info moduleInfo) ([]string, error) {
+	if commitVar == "" || info.Origin == nil || info.Origin.Hash == "" {
+		return args, nil
+	}
+	if !commitHash(info.Origin.Hash) {
+		h := info.Origin.Hash
+		if len(h) > 80 {
+			h = h[:80] + "..."
+		}
+		return nil, fmt.Errorf("the origin commit %q is not a commit hash (40 or 64 lower-case hex digits); refusing to pass it to the linker", h)
 	}
 	out := append([]string(nil), args...)
 	for i := 0; i+1 < len(out); i++ {
 		if out[i] == "-ldflags" {
 			out[i+1] += " -X " + commitVar + "=" + info.Origin.Hash[:7]
-			return out
+			return out, nil
 		}
 	}
-	return out
+	return out, nil
+}
+
+// commitHash says whether h is a full git commit hash (SHA-1 or SHA-256).
+func commitHash(h string) bool {
+	if len(h) != 40 && len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func runModSum(args []string) error {

@@ -83,16 +83,38 @@ func TestSums(t *testing.T) {
 
 func TestStampCommit(t *testing.T) {
 	args := []string{"go", "build", "-ldflags", "-s -buildid=", "./x"}
-	withOrigin := moduleInfo{Origin: &struct{ VCS, URL, Hash string }{Hash: "0123456789abcdef"}}
-	got := stampCommit(args, "m/version.GitCommitSHA", withOrigin)
-	if got[3] != "-s -buildid= -X m/version.GitCommitSHA=0123456" {
-		t.Errorf("ldflags %q", got[3])
+	origin := func(h string) moduleInfo { return moduleInfo{Origin: &struct{ VCS, URL, Hash string }{Hash: h}} }
+	got, err := stampCommit(args, "m/version.GitCommitSHA", origin("0123456789abcdef0123456789abcdef01234567"))
+	if err != nil || got[3] != "-s -buildid= -X m/version.GitCommitSHA=0123456" {
+		t.Errorf("ldflags %q, %v", got, err)
 	}
 	if args[3] != "-s -buildid=" {
 		t.Error("stampCommit changed its input")
 	}
-	if got := stampCommit(args, "m/version.GitCommitSHA", moduleInfo{}); strings.Join(got, " ") != strings.Join(args, " ") {
-		t.Errorf("no origin: args changed to %q", got)
+	if got, err := stampCommit(args, "m/version.GitCommitSHA", moduleInfo{}); err != nil || strings.Join(got, " ") != strings.Join(args, " ") {
+		t.Errorf("no origin: args changed to %q (%v)", got, err)
+	}
+	// Whatever reaches -ldflags from a proxy's .info or a lock is a commit
+	// hash, or the build fails: a value with a space would add linker flags.
+	for _, bad := range []string{"0 -X m.x=y0123456789abcdef0123456789abcdef", "0123456", "0123456789ABCDEF0123456789ABCDEF01234567", "0123456789abcdef0123456789abcdef0123456g", strings.Repeat("a", 5000)} {
+		if got, err := stampCommit(args, "m/version.GitCommitSHA", origin(bad)); err == nil || len(err.Error()) > 300 {
+			t.Errorf("origin %.40q: stamped %q, err %v", bad, got, err)
+		}
+	}
+	if _, err := stampCommit(args, "v", origin(strings.Repeat("ab", 32))); err != nil {
+		t.Errorf("a SHA-256 commit refused: %v", err)
+	}
+}
+
+// SOURCE_DATE_EPOCH=0 is a date (1970), not "unset".
+func TestFileTimeEpochZero(t *testing.T) {
+	got, err := fileTime("", "2020-01-02T03:04:05Z", 0)
+	if err != nil || !got.Equal(time.Unix(0, 0)) {
+		t.Errorf("epoch 0: %v %v, want 1970-01-01", got, err)
+	}
+	got, err = fileTime("", "2020-01-02T03:04:05Z", -1)
+	if err != nil || got.Year() != 2020 {
+		t.Errorf("epoch unset: %v %v, want the locked time", got, err)
 	}
 }
 

@@ -26,7 +26,7 @@ func runDeliver(mode string, args []string) error {
 	in := fs.String("in", "", "the binary")
 	out := fs.String("out", "", "where to copy it")
 	infoPath := fs.String("info", "", "the module proxy's .info file: the files are dated at the version's time")
-	epoch := fs.Int64("epoch", 0, "SOURCE_DATE_EPOCH: date the files at this time instead")
+	epoch := fs.Int64("epoch", -1, "SOURCE_DATE_EPOCH: date the files at this time instead (unset: -1)")
 	lockedTime := fs.String("time", "", "the locked version time (RFC 3339), used instead of INFO")
 	if err := fs.Parse(args); err != nil {
 		return err
