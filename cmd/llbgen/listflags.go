@@ -55,7 +55,9 @@ func (o *listOptions) load(flags *pflag.FlagSet) (*targets.List, error) {
 }
 
 // loadFile reads a target list; a file that cannot be read is bad input
-// like a file that does not parse.
+// like a file that does not parse. targets.Load reads at most one byte past
+// targets.MaxFileBytes, so -f /dev/zero, a FIFO or /dev/stdin is refused as
+// quickly as a large file.
 func loadFile(file string) (*targets.List, error) {
 	list, err := targets.Load(file)
 	var refusals targets.ErrorList
