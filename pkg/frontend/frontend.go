@@ -50,6 +50,8 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the target list: %w", err)
 	}
+	// dockerui reads at most BuildKit's message size (16 MiB); Parse refuses
+	// more than targets.MaxFileBytes before decoding any of it.
 	list, err := targets.Parse(src.Filename, src.Data)
 	if err != nil {
 		return nil, err
