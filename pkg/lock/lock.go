@@ -169,6 +169,12 @@ func (f *File) Check(path string, list *targets.List) error {
 	if f.Helper.Sum == "" {
 		bad = append(bad, "helper: no sum")
 	}
+	if c := f.Helper.Commit; c != "" && !hexCommit(c) {
+		if len(c) > 80 {
+			c = c[:80] + "..."
+		}
+		bad = append(bad, fmt.Sprintf("helper: commit %q is not a commit hash (40 or 64 lower-case hex digits); it would reach the linker's flags", c))
+	}
 	def, err := platforms.Parse(f.Platform)
 	if err != nil {
 		bad = append(bad, fmt.Sprintf("platform: %q: %v", f.Platform, err))
@@ -244,4 +250,13 @@ func Diff(old, new *File) []string {
 		}
 	}
 	return d
+}
+
+// hexCommit says whether c is a full git commit hash (SHA-1 or SHA-256):
+// the commit is stamped into the binary with -ldflags.
+func hexCommit(c string) bool {
+	if len(c) != 40 && len(c) != 64 {
+		return false
+	}
+	return strings.Trim(c, "0123456789abcdef") == ""
 }

@@ -70,6 +70,24 @@ func TestCheckNamesTheEntry(t *testing.T) {
 	if err := bad.Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), `images: docker.io/library/golang:1.26: "sha256:not-hex" is not a digest`) {
 		t.Errorf("a damaged digest: %v", err)
 	}
+	// The locked commit reaches -ldflags: anything but a hash is refused.
+	for commit, ok := range map[string]bool{
+		"0123456789abcdef0123456789abcdef01234567": true,
+		strings.Repeat("ab", 32):                   true,
+		"0 -X main.x=y":                            false,
+		"0123456":                                  false,
+		"0123456789ABCDEF0123456789ABCDEF01234567": false,
+	} {
+		c := sample()
+		c.Helper.Commit = commit
+		err := c.Check("targets.yaml.lock", list)
+		if got := err == nil; got != ok {
+			t.Errorf("commit %q: %v", commit, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "is not a commit hash") {
+			t.Errorf("commit %q: %v", commit, err)
+		}
+	}
 	list.Helper.Version = "v0.11.0"
 	if err := sample().Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: locked") {
 		t.Errorf("err %v", err)
