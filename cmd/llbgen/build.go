@@ -33,7 +33,7 @@ type buildOptions struct {
 	out        string
 	print      bool
 	locked     bool
-	provenance bool
+	provenance string // "", "min" or "max"
 	strict     bool
 }
 
@@ -43,7 +43,8 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	o.daemon.addFlags(fs)
 	fs.BoolVar(&o.print, "print", false, "print the resolved targets as JSON on stdout and build nothing")
 	fs.BoolVar(&o.locked, "locked", false, "require FILE.lock (see llbgen lock) and build from its pinned digests; without the flag a lock is used when it exists")
-	fs.BoolVar(&o.provenance, "provenance", false, "also write BuildKit's SLSA provenance attestation (mode=max) into the output directory")
+	fs.StringVar(&o.provenance, "provenance", "", "also write BuildKit's SLSA provenance attestation into the output directory: --provenance is mode=min; --provenance=max also records the build's definition and arguments")
+	fs.Lookup("provenance").NoOptDefVal = "min"
 	fs.BoolVar(&o.strict, "require-verified", false, "exit 1 when a binary was written without being run in its image (a platform the daemon cannot emulate)")
 }
 
@@ -57,6 +58,9 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 	}
 	if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
 		return usagef("--out %s exists and is not a directory", o.out)
+	}
+	if o.provenance != "" && o.provenance != "min" && o.provenance != "max" {
+		return usagef("--provenance=%s: want min (the default) or max", o.provenance)
 	}
 	return nil
 }
@@ -78,7 +82,12 @@ A binary for a platform the daemon can neither run nor emulate is built
 and written but not run; the summary says "NOT VERIFIED" and why, and it
 is never counted as verified (--require-verified makes that exit 1).
 A summary table follows on stderr. Exit status: 0 all written, 1 some
-target or the build failed, 2 bad input.`,
+target or the build failed, 2 bad input.
+
+A GOPROXY with credentials (https://user:token@host/) reaches the daemon
+only as a BuildKit secret, never in the definition, its cache keys, the
+build history or the provenance. --provenance=max records the whole
+build definition and its arguments; --provenance (mode=min) does not.`,
 		Example: buildExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -96,15 +105,18 @@ target or the build failed, 2 bad input.`,
 			if err != nil {
 				return err
 			}
-			out, err := outdir.Open(opts.out)
-			if err != nil {
-				return err
-			}
 			bopt, err := opts.daemon.options(stderr)
 			if err != nil {
 				return err
 			}
-			bopt.Lock, bopt.Provenance = lk, opts.provenance
+			if err := checkSumDB(bopt.Env, lk); err != nil {
+				return err
+			}
+			out, err := outdir.Open(opts.out)
+			if err != nil {
+				return err
+			}
+			bopt.Lock, bopt.Provenance, bopt.ProvenanceMax = lk, opts.provenance != "", opts.provenance == "max"
 			outcome, err := build.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err

@@ -54,6 +54,11 @@ would change the lock.`,
 			if err != nil {
 				return err
 			}
+			// The lock records what the checksum database vouched for, so
+			// an existing lock does not excuse skipping it.
+			if err := checkSumDB(opt.Env, nil); err != nil {
+				return err
+			}
 			f, err := build.Lock(cmd.Context(), l, opt)
 			if err != nil {
 				return err

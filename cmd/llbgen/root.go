@@ -59,7 +59,12 @@ pinned image digests and checks the helper module against its hash.
 
 Environment: GOPROXY, GONOSUMDB, GOPRIVATE and GOINSECURE are passed to
 the stage that downloads modules; SOURCE_DATE_EPOCH dates the exported
-files (otherwise they carry the helper version's time).`,
+files (otherwise they carry the helper version's time). A GOPROXY with
+credentials is not written into the definition: it is read from the
+BuildKit secret GOPROXY (buildctl build --secret id=GOPROXY,env=GOPROXY).
+A GONOSUMDB (or GOPRIVATE) that would skip the Go checksum database for
+the helper module is refused unless FILE.lock pins its hash; GOSUMDB and
+GOFLAGS are not passed.`,
 		Example: rootExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -87,6 +92,9 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 		return err
 	}
 	gopt := graph.Options{Env: graph.EnvFromOS(), SourceDateEpoch: epoch}
+	if err := checkSumDB(gopt.Env, lk); err != nil {
+		return err
+	}
 	platform := graph.DefaultPlatform()
 	if lk != nil {
 		lk.Apply(&gopt)
@@ -107,5 +115,6 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 	if _, err := stdout.Write(def); err != nil {
 		return fmt.Errorf("writing the definition: %w", err)
 	}
+	proxySecretHint(cmd.ErrOrStderr(), gopt.Env)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
 )
@@ -100,8 +101,8 @@ func (s *solve) markRefused(refused map[string]error) {
 // the collector of the session's progress and what the daemon builds, and
 // returns the build function.
 //
-// With attestDir, BuildKit's provenance attestation (mode=max) of the
-// result is exported there.
+// With attestDir, BuildKit's provenance attestation of the result (mode=min,
+// or mode=max with opt.ProvenanceMax) is exported there.
 func Session(ctx context.Context, opt Options, prepare func(*collector, daemon) gateway.BuildFunc, attestDir string) error {
 	c, d, err := connect(ctx, opt)
 	if err != nil {
@@ -117,9 +118,13 @@ func Session(ctx context.Context, opt Options, prepare func(*collector, daemon) 
 	if err != nil {
 		return err
 	}
-	so := client.SolveOpt{Session: attachables()}
+	so := client.SolveOpt{Session: attachables(opt.Env)}
 	if attestDir != "" {
-		so.FrontendAttrs = map[string]string{"attest:provenance": "mode=max"}
+		mode := "mode=min"
+		if opt.ProvenanceMax {
+			mode = "mode=max"
+		}
+		so.FrontendAttrs = map[string]string{"attest:provenance": mode}
 		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
 	}
 	_, err = c.Build(ctx, so, "llbgen", fn, disp.status)
@@ -179,10 +184,15 @@ func runError(ctx context.Context, addr string, err error) error {
 }
 
 // attachables give the daemon the user's registry credentials
-// (~/.docker/config.json, DOCKER_CONFIG), as buildctl does.
-func attachables() []session.Attachable {
+// (~/.docker/config.json, DOCKER_CONFIG), as buildctl does, and a GOPROXY
+// with credentials as the secret the download stage reads it from.
+func attachables(env map[string]string) []session.Attachable {
 	cfg := config.LoadDefaultConfigFile(io.Discard)
-	return []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+	as := []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
 		AuthConfigProvider: authprovider.LoadAuthConfig(cfg),
 	})}
+	if v := env["GOPROXY"]; graph.ProxyHasCredentials(v) {
+		as = append(as, secretsprovider.FromMap(map[string][]byte{graph.ProxySecretID: []byte(v)}))
+	}
+	return as
 }
