@@ -6,6 +6,7 @@
 #   TARGETS_FILE=ci/targets.yaml OUT=dist docker buildx bake
 #   TARGETS=docker_19.03.12 docker buildx bake          # a subset, by name
 #   HELPER_VERSION=v0.11.0 docker buildx bake           # another helper version
+#   GOPROXY=https://user:token@goproxy.corp docker buildx bake   # a private proxy, as a secret
 
 variable "TARGETS_FILE" {
   default = "targets.yaml"
@@ -22,6 +23,23 @@ variable "TARGETS" {
 
 # Overrides helper.version of the list when set.
 variable "HELPER_VERSION" {
+  default = ""
+}
+
+# Module settings for the download stage, as llbgen takes them from its
+# environment. GOPROXY is not among them: it goes as the secret GOPROXY below,
+# so that credentials in it (https://user:token@host/) are kept out of the
+# build's history and provenance. A GONOSUMDB or GOPRIVATE pattern that covers
+# the helper module fails the build unless targets.yaml.lock pins its hash.
+variable "GONOSUMDB" {
+  default = ""
+}
+
+variable "GOPRIVATE" {
+  default = ""
+}
+
+variable "GOINSECURE" {
   default = ""
 }
 
@@ -53,6 +71,11 @@ target "binaries" {
     BUILDKIT_SYNTAX = "llbgen-frontend"
     TARGETS         = TARGETS
     HELPER_VERSION  = HELPER_VERSION
+    GONOSUMDB       = GONOSUMDB
+    GOPRIVATE       = GOPRIVATE
+    GOINSECURE      = GOINSECURE
   }
+  # Read from bake's environment; empty when GOPROXY is unset (Go's default).
+  secret = ["id=GOPROXY,env=GOPROXY"]
   output = ["type=local,dest=${OUT}"]
 }

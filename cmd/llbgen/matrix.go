@@ -66,6 +66,9 @@ cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
 			if err != nil {
 				return err
 			}
+			if err := checkSumDB(bopt.Env, lk); err != nil {
+				return err
+			}
 			bopt.Lock = lk
 			m, err := build.RunMatrix(cmd.Context(), list, bopt)
 			if err != nil {

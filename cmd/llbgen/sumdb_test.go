@@ -25,9 +25,10 @@ func TestSkippedChecksumDatabaseIsRefused(t *testing.T) {
 		{"GOPRIVATE", "GOPRIVATE", "github.com/awslabs/*", "github.com/awslabs/*"},
 	}
 	verbs := map[string][]string{
-		"pipe":  nil,
-		"build": {"build", "--out", "out"},
-		"lock":  {"lock"},
+		"pipe":   nil,
+		"build":  {"build", "--out", "out"},
+		"lock":   {"lock"},
+		"matrix": {"matrix"},
 	}
 	for verb, args := range verbs {
 		for _, e := range envs {
