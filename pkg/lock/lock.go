@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/containerd/platforms"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -129,15 +130,28 @@ func (f *File) Write(path string) error {
 
 // Read reads a lock; a missing file is os.ErrNotExist.
 func Read(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	// At most one byte past the limit: a FIFO or /dev/zero cannot grow it.
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return Parse(path, data)
 }
 
+// MaxBytes bounds a lock: a line per image of a list at its limits
+// (targets.MaxBinaries) fits many times over.
+const MaxBytes = 4 << 20
+
 // Parse decodes a lock, strictly.
 func Parse(path string, data []byte) (*File, error) {
+	if len(data) > MaxBytes {
+		return nil, fmt.Errorf("%s: the lock is more than %d bytes (%d MiB), far more than any list needs; run llbgen lock to write it again", path, MaxBytes, MaxBytes>>20)
+	}
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

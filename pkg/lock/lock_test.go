@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -52,6 +53,10 @@ func TestRoundTripIsStableAndSorted(t *testing.T) {
 	}
 	if _, err := Parse("x.lock", []byte("helper: {}\nimagez: {}\n")); err == nil {
 		t.Error("an unknown key was accepted")
+	}
+	start := time.Now()
+	if _, err := Read("/dev/zero"); err == nil || !strings.Contains(err.Error(), "more than 4194304 bytes") || time.Since(start) > 5*time.Second {
+		t.Errorf("an endless lock: %v after %v", err, time.Since(start))
 	}
 }
 
