@@ -67,6 +67,10 @@ func checkName(dir, name string) (fs.FileInfo, error) {
 // the caller may hold the directory lock. It returns nil, nil when name does
 // not exist.
 func openRegular(dir, name string) (*os.File, error) {
+	// looked at first, so a device is never opened at all
+	if fi, err := checkName(dir, name); fi == nil {
+		return nil, err
+	}
 	p := filepath.Join(dir, name)
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if errors.Is(err, fs.ErrNotExist) {

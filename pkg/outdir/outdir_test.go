@@ -159,6 +159,16 @@ func TestNoTraceWhenNothingLands(t *testing.T) {
 	if got := listDir(t, base); got != "" {
 		t.Errorf("a discarded run left %q", got)
 	}
+	// every write failed: the directory made for them goes at Commit
+	if err := d.Write("bin-a", 0o755, time.Time{}, func(io.Writer) error { return errors.New("lost") }); err == nil {
+		t.Fatal("a failed fill staged")
+	}
+	if err := d.Commit([]string{"bin-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, base); got != "" {
+		t.Errorf("a run whose writes all failed left %q", got)
+	}
 }
 
 // A staging file is alive while its writer holds a lock on it, whatever
