@@ -15,9 +15,15 @@ set -uo pipefail
 readme='This directory holds cached build artifacts from the Go build system'
 canary=llbgen-hostile-cc-canary
 
-# Go runs the compiler many times, some at once: the first run attacks.
-if ! mkdir /tmp/.llbgen-hostile-cc 2>/dev/null; then
-	echo "hostile compiler: refusing to compile" >&2
+# Go runs the compiler many times, some at once, and shows what only some
+# of them print: the first run attacks, every run reports what it did.
+state=/tmp/.llbgen-hostile-cc
+if ! mkdir "$state" 2>/dev/null; then
+	for _ in $(seq 600); do
+		[[ -f $state/report ]] && break
+		sleep 0.1
+	done
+	cat "$state/report" >&2 2>/dev/null || echo "hostile compiler: refusing to compile" >&2
 	exit 1
 fi
 
@@ -43,5 +49,7 @@ for dir in "${caches[@]}"; do
 		head -c "$size" /dev/urandom >"$file" 2>/dev/null && vandalised=$((vandalised + 1))
 	done < <(find "$dir" -type f -name '*-d' -print0 2>/dev/null)
 done
-echo "hostile compiler: dropped a canary into $mounts writable mounts, vandalised $vandalised cache files" >&2
+echo "hostile compiler: dropped a canary into $mounts writable mounts, vandalised $vandalised cache files" >"$state/report.tmp"
+mv "$state/report.tmp" "$state/report"
+cat "$state/report" >&2
 exit 1
