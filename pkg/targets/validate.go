@@ -12,7 +12,8 @@ import (
 const BuildInfoSuffix = ".buildinfo"
 
 // stagingOverhead is what the output directory adds to a file's name while
-// it is staged: "." before, ".llbgen-tmp-PID-RANDOM" after (see pkg/outdir).
+// it is staged: "." before, ".llbgen-tmp-" and 16 hex digits after (see
+// pkg/outdir); 8 more bytes are kept spare, as the old PID suffix took them.
 const stagingOverhead = 1 + len(".llbgen-tmp-") + 7 + 1 + 16
 
 // maxName keeps every file a target writes, staged, within the 255-byte
