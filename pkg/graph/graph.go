@@ -7,14 +7,16 @@
 //	verifier   go image, network none: a tiny static program that checks
 //	           binaries inside images that may have no shell.
 //	warm       go image, network none: the helper compiled once, filling the
-//	           one Go build cache every stage shares.
+//	           one Go build cache the static compiles share.
 //	setup      per cgo target: its setup commands, in its image, network on.
 //	compile    per binary (a target on one platform), rooted in the target
 //	           image (or its setup), network none, as root, no shell: the
 //	           toolchain and modules mounted read-only, the shared build
-//	           cache (a private one for cgo, which runs the image's code). Static binaries are cross-compiled by the toolchain on
-//	           the daemon's platform after warm, all at once; cgo binaries
-//	           are compiled on their own platform with the image's C compiler.
+//	           cache. Static binaries are cross-compiled by the toolchain on
+//	           the daemon's platform after warm, all at once, running nothing
+//	           of the image (no cgo, no VCS stamping, no go.work); cgo
+//	           binaries are compiled on their own platform with the image's
+//	           C compiler, so with a build cache of their own.
 //	verify     per binary, in the target image on the binary's platform: the
 //	           binary must run and report the expected version. Only its
 //	           verdict leaves the stage: the image's loader ran there.

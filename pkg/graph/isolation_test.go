@@ -1,11 +1,13 @@
 package graph
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // No stage that runs code from a target image can write to what another
@@ -146,4 +148,60 @@ func opDigest(d *decoded, op *pb.Op) digest.Digest {
 		}
 	}
 	return ""
+}
+
+// Every exec that mounts the shared build cache either runs in the go image
+// or is a static compile that runs nothing of its target image's: cgo off
+// (no C compiler), VCS stamping off (no git, hg, ...), go.work ignored, no
+// user Go config, the toolchain pinned, no network.
+func TestSharedCacheOnlyWhereNoImageCodeRuns(t *testing.T) {
+	l := testList("docker:19.03.12", "gitlab/gitlab-runner:v13.2.1")
+	l.Targets[1].Cgo = true
+	l.Targets[1].Setup = []string{"apt-get update"}
+	g := mustBuild(t, l, Options{Platform: amd64, CanRun: func(p ocispecs.Platform) bool { return true }})
+	d := decode(t, g.Output)
+	shared := 0
+	for dg, op := range d.ops {
+		ex := op.GetExec()
+		if ex == nil {
+			continue
+		}
+		var cache *pb.Mount
+		for _, m := range ex.Mounts {
+			if m.MountType == pb.MountType_CACHE && m.CacheOpt.ID == goBuildCacheID {
+				cache = m
+			}
+		}
+		if cache == nil {
+			continue
+		}
+		shared++
+		root := d.input(op, mount(t, op, "/"))
+		if imageRef(root) == "docker.io/library/golang:1.26" {
+			continue
+		}
+		name := d.names[dg]
+		if root.GetSource() == nil {
+			t.Errorf("%s: mounts the shared build cache on a root made by another stage (%s)", name, d.names[opDigest(d, root)])
+			continue
+		}
+		env := envOf(op)
+		for k, want := range map[string]string{"CGO_ENABLED": "0", "GOWORK": "off", "GOENV": "off", "GOTOOLCHAIN": "local", "GOPROXY": "off"} {
+			if env[k] != want {
+				t.Errorf("%s: runs in %s with the shared build cache and %s=%q, want %q", name, imageRef(root), k, env[k], want)
+			}
+		}
+		if !slices.Contains(ex.Meta.Args, "-buildvcs=false") {
+			t.Errorf("%s: runs in %s with the shared build cache and VCS stamping on (the image's git would run): %q", name, imageRef(root), ex.Meta.Args)
+		}
+		if ex.Meta.Args[0] != verifierBin || !slices.Contains(ex.Meta.Args, goBin) {
+			t.Errorf("%s: runs %q, want the mounted verifier wrapping the mounted go", name, ex.Meta.Args)
+		}
+		if ex.Network != pb.NetMode_NONE {
+			t.Errorf("%s: has network", name)
+		}
+	}
+	if shared < 3 {
+		t.Errorf("%d execs mount the shared cache, want verifier, warm and a static compile", shared)
+	}
 }

@@ -21,6 +21,9 @@ func (b *builder) goEnv() llb.StateOption {
 			AddEnv("HOME", "/tmp").
 			AddEnv("GOENV", "off").
 			AddEnv("GOTOOLCHAIN", "local").
+			// A compile's root may be a target image: a /go.work there
+			// must not choose what is built.
+			AddEnv("GOWORK", "off").
 			AddEnv("GOPATH", "/tmp/gopath").
 			AddEnv("GOCACHE", goBuildCache).
 			User("0:0").
@@ -34,7 +37,10 @@ func withToolchain(goImg llb.State) llb.RunOption {
 }
 
 // withBuildCache mounts the one build cache the trusted stages share: those
-// that run only the toolchain (warm, static compiles, the verifier). The
+// that run only the toolchain (warm, static compiles, the verifier). A
+// static compile is rooted in its target image, but runs nothing from it:
+// cgo is off, VCS stamping (which would run the image's git) is off, and
+// go.work files are ignored (goBuild, goEnv). The
 // stage that fills it holds it locked; the stages that run after it only
 // read and link, so they share it (Go's cache is safe for concurrent use).
 // No stage that runs code from a target image ever mounts it: Go trusts

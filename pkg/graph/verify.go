@@ -42,7 +42,7 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 		AddEnv("CGO_ENABLED", "0").
 		Network(pb.NetMode_NONE).
 		Run(
-			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-ldflags", "-s -buildid=", "-o", verifierBin, "."}),
+			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", verifierBin, "."}),
 			llb.AddMount("/llbgen/src", src, llb.Readonly),
 			withToolchain(goImg),
 			withBuildCache(llb.CacheMountLocked),

@@ -134,17 +134,40 @@ func run(bin string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "version")
+	// A process the binary (or the image's preloaded code) leaves behind
+	// holding the output open must not keep the stage alive past timeout.
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
+	buf := &cappedBuffer{max: maxRunOutput}
+	cmd.Stdout = buf
+	cmd.Stderr = buf
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("timed out after %s", timeout)
 	}
 	return buf.String(), err
 }
+
+// maxRunOutput is as much of a run's output as is kept: `version` prints
+// one line; whatever an image makes it print past this is dropped.
+const maxRunOutput = 64 << 10
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest.
+// Not an embedded bytes.Buffer: io.Copy would use its ReadFrom, unbounded.
+type cappedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string { return b.buf.String() }
 
 // check decides whether one run of `bin version` proves the binary works in
 // the image whose root file system is root.
@@ -164,9 +187,25 @@ func check(target, root, bin, want, output string, runErr error) error {
 // did not run is diagnosed, one that did must print want last.
 func why(root, bin, want, output string, runErr error) string {
 	if runErr != nil {
-		return diagnose(root, bin, runErr, output)
+		return diagnoseWithin(diagnoseTimeout, root, bin, runErr, output)
 	}
 	return versionMismatch(want, output)
+}
+
+// diagnoseTimeout bounds a diagnosis: it reads the image's files, and an
+// image may put a FIFO or an endless file where a library or config is
+// looked for; its stage must end all the same.
+const diagnoseTimeout = 30 * time.Second
+
+func diagnoseWithin(limit time.Duration, root, bin string, runErr error, output string) string {
+	done := make(chan string, 1)
+	go func() { done <- diagnose(root, bin, runErr, output) }()
+	select {
+	case cause := <-done:
+		return cause
+	case <-time.After(limit):
+		return fmt.Sprintf("%v; no diagnosis: reading the image's files took longer than %s (a FIFO or an endless file where a library or its configuration belongs?)", runErr, limit)
+	}
 }
 
 // versionMismatch is "" when output ends in the version want, as a word.
@@ -181,16 +220,16 @@ func versionMismatch(want, output string) string {
 	return fmt.Sprintf("`version` printed %q, want output ending in %q", printed, want)
 }
 
-// copyFile copies src to dst, keeping its modification time.
+// copyFile copies src, a regular file of at most maxBinary bytes, to dst,
+// keeping its modification time.
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, fi, err := openRegular(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
+	if fi.Size() > maxBinary {
+		return fmt.Errorf("%s is %d bytes, more than a binary can be (%d)", src, fi.Size(), maxBinary)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -199,7 +238,7 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, io.LimitReader(in, maxBinary)); err != nil {
 		out.Close()
 		return fmt.Errorf("copying %s: %w", src, err)
 	}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// deliver reads what a stage that ran image code left: the verdict, and
+// for cgo the binary. Links and special files there are refused at once,
+// never followed or read until they end.
+func TestDeliverRefusesLinksAndSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "verdict")
+	if err := os.WriteFile(good, []byte(verdictOK+": ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.WriteFile(bin, []byte("\x7fELF not really"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, []byte(verdictOK+strings.Repeat("x", 70<<10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, verdict, in string }{
+		{"verdict is a link to /dev/zero", zero, bin},
+		{"verdict is a FIFO", fifo, bin},
+		{"verdict is endless", big, bin},
+		{"verdict is a directory", sub, bin},
+		{"binary is a link to /dev/zero", good, zero},
+		{"binary is a FIFO", good, fifo},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			out := filepath.Join(t.TempDir(), "out")
+			go func() {
+				done <- runDeliver("deliver", []string{"-target", "x", "-verdict", c.verdict, "-in", c.in, "-out", out})
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Error("delivered")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("deliver blocked")
+			}
+		})
+	}
+}
+
+// A diagnosis reads the image's files; one that cannot end (a FIFO where
+// the binary or a library is looked for) is cut off, and says so.
+func TestDiagnosisIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "bin")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got := diagnoseWithin(200*time.Millisecond, dir, fifo, errors.New("exit status 1"), "")
+	if time.Since(start) > 5*time.Second || !strings.Contains(got, "no diagnosis: reading the image's files took longer than 200ms") {
+		t.Errorf("after %v: %q", time.Since(start), got)
+	}
+}
+
+// A run ends at its timeout even when the binary leaves a process holding
+// its output, and keeps only the start of what it printed.
+func TestRunIsBounded(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	bin := filepath.Join(t.TempDir(), "noisy")
+	script := "#!/bin/sh\n(sleep 60) &\nhead -c 5000000 /dev/zero | tr '\\0' x\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, _ := run(bin, 2*time.Second)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("run took %v", d)
+	}
+	if len(out) > maxRunOutput {
+		t.Errorf("kept %d bytes of output, want at most %d", len(out), maxRunOutput)
+	}
+}
