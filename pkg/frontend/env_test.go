@@ -25,9 +25,25 @@ func TestModuleEnv(t *testing.T) {
 	if strings.Contains(msg, "SECRET") {
 		t.Errorf("the refusal shows the password: %s", msg)
 	}
-	for _, want := range []string{"build-arg:GOPROXY=https://user:xxxxx@proxy.example", "--secret id=GOPROXY,env=GOPROXY"} {
+	for _, want := range []string{"build-arg:GOPROXY=https://xxxxx@proxy.example", "--secret id=GOPROXY,env=GOPROXY"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the refusal lacks %q: %s", want, msg)
+		}
+	}
+}
+
+// A GOPROXY build argument that Go would print (a URL that does not parse,
+// a token as the user name) or that hides a token in its query fails the
+// build, naming the entry, not the value.
+func TestModuleEnvRefusesLeakyProxy(t *testing.T) {
+	for goproxy, want := range map[string]string{
+		"https://user:p%zzSECRET@proxy.example/,direct": "build-arg:GOPROXY entry 1 is not a URL (invalid escape); percent-encode",
+		"https://proxy.golang.org,https://SECRET@corp":  "build-arg:GOPROXY entry 2 has a user name but no password",
+		"https://proxy.example/?token=SECRET":           "build-arg:GOPROXY entry 1 has a query or fragment",
+	} {
+		_, err := ModuleEnv(map[string]string{"GOPROXY": goproxy})
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("GOPROXY=%s: %v, want %q and no value", goproxy, err, want)
 		}
 	}
 }

@@ -124,13 +124,18 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 
 // ModuleEnv reads the module settings from the build arguments. A GOPROXY
 // with credentials is refused: build arguments are recorded in the build's
-// history and provenance, a secret is not.
+// history and provenance, a secret is not. So is one that would leak
+// credentials in Go's own messages or hide them in a query
+// (graph.CheckProxy), without showing it.
 func ModuleEnv(args map[string]string) (map[string]string, error) {
 	env := map[string]string{}
 	for _, k := range graph.PassThroughEnv {
 		if v, ok := args[k]; ok {
 			env[k] = v
 		}
+	}
+	if err := graph.CheckProxy(env["GOPROXY"], "build-arg:"); err != nil {
+		return nil, err
 	}
 	if v := env["GOPROXY"]; graph.ProxyHasCredentials(v) {
 		return nil, fmt.Errorf("build-arg:GOPROXY=%s carries credentials, and build arguments are recorded in the build's history and provenance; "+
@@ -263,8 +268,10 @@ func TargetPlatforms(ps []ocispecs.Platform) ([]ocispecs.Platform, error) {
 
 // WithPlatforms builds every target that names no platforms for each of ps,
 // as if the list named them: one binary per platform, its name suffixed
-// with the platform (docker-credential-ecr-login-NAME-linux-arm64). A file
-// name that two binaries would then share is refused, naming both.
+// with the platform (docker-credential-ecr-login-NAME-linux-arm64). The
+// expanded list is held to targets.MaxBinaries and MaxSetupStepsTotal, as
+// Parse holds a list, and a file name that two binaries would then share is
+// refused, naming both.
 func WithPlatforms(list *targets.List, ps []ocispecs.Platform) (*targets.List, error) {
 	out := *list
 	out.Targets = make([]targets.Target, len(list.Targets))
@@ -276,6 +283,9 @@ func WithPlatforms(list *targets.List, ps []ocispecs.Platform) (*targets.List, e
 		}
 		out.Targets[i] = t
 	}
+	if err := checkExpanded(&out, ps); err != nil {
+		return nil, err
+	}
 	byFile := map[string]targets.Binary{}
 	for _, b := range out.Binaries() {
 		key := strings.ToLower(b.FileName())
@@ -286,6 +296,27 @@ func WithPlatforms(list *targets.List, ps []ocispecs.Platform) (*targets.List, e
 		byFile[key] = b
 	}
 	return &out, nil
+}
+
+// checkExpanded holds a list expanded by WithPlatforms to the limits Parse
+// holds a list to (targets.MaxBinaries, targets.MaxSetupStepsTotal): the
+// list passed them with one platform per target, and --platform multiplies.
+func checkExpanded(l *targets.List, ps []ocispecs.Platform) error {
+	binaries, steps := 0, 0
+	for _, t := range l.Targets {
+		builds := max(1, len(t.Platforms))
+		binaries += builds
+		steps += len(t.Setup) * builds
+	}
+	if binaries > targets.MaxBinaries {
+		return fmt.Errorf("--platform %s: the list's %d targets would build %d binaries (one per target and platform), more than the %d a list may build; "+
+			"build fewer platforms, select fewer targets (build-arg:%s), or split the list into several", formatAll(ps), len(l.Targets), binaries, targets.MaxBinaries, ArgTargets)
+	}
+	if steps > targets.MaxSetupStepsTotal {
+		return fmt.Errorf("--platform %s: the list's setup steps would run %d times (each target's once per platform it is built for), more than the %d a list may run; "+
+			"use fewer steps or platforms, select fewer targets (build-arg:%s), or split the list into several", formatAll(ps), steps, targets.MaxSetupStepsTotal, ArgTargets)
+	}
+	return nil
 }
 
 func formatAll(ps []ocispecs.Platform) string {

@@ -1,9 +1,11 @@
 package frontend
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -68,5 +70,57 @@ targets:
 	}
 	if _, err := WithPlatforms(clash, []ocispecs.Platform{plat("linux", "amd64", ""), plat("linux", "arm64", "")}); err == nil || !strings.Contains(err.Error(), "would both write docker-credential-ecr-login-a-linux-amd64") {
 		t.Errorf("a name clash after expansion: %v", err)
+	}
+}
+
+// Several --platform values multiply a list that Parse held to its limits:
+// the expanded list is held to them again, binaries and setup steps (each
+// target's once per platform), and refused quickly.
+func TestWithPlatformsLimits(t *testing.T) {
+	five := []ocispecs.Platform{plat("linux", "amd64", ""), plat("linux", "arm64", ""), plat("linux", "386", ""), plat("linux", "ppc64le", ""), plat("linux", "s390x", "")}
+	manyTargets := func(n int, target string) *targets.List {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("helper: {version: v0.12.0}\ntargets:\n")
+		for i := range n {
+			fmt.Fprintf(&b, target, i)
+		}
+		list, err := targets.Parse("targets.yaml", []byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+
+	list := manyTargets(targets.MaxTargets, "  - {image: docker:20.10, name: t%d}\n")
+	start := time.Now()
+	_, err := WithPlatforms(list, five)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("took %v", took)
+	}
+	want := "--platform linux/amd64,linux/arm64,linux/386,linux/ppc64le,linux/s390x: the list's 1000 targets would build 5000 binaries (one per target and platform), " +
+		"more than the 4000 a list may build; build fewer platforms, select fewer targets (build-arg:TARGETS), or split the list into several"
+	if err == nil || err.Error() != want {
+		t.Errorf("1,000 targets on 5 platforms: %v\nwant %q", err, want)
+	}
+	if _, err := WithPlatforms(list, five[:4]); err != nil {
+		t.Errorf("1,000 targets on 4 platforms, at the limit: %v", err)
+	}
+
+	// 40 targets with 100 setup steps: 4,000 steps, the limit; on two
+	// platforms, twice that.
+	steps := "[" + strings.TrimSuffix(strings.Repeat("make, ", targets.MaxSetupSteps), ", ") + "]"
+	setup := manyTargets(targets.MaxSetupStepsTotal/targets.MaxSetupSteps, "  - {image: docker:20.10, name: t%d, cgo: true, setup: "+steps+"}\n")
+	_, err = WithPlatforms(setup, five[:2])
+	want = "--platform linux/amd64,linux/arm64: the list's setup steps would run 8000 times (each target's once per platform it is built for), " +
+		"more than the 4000 a list may run; use fewer steps or platforms, select fewer targets (build-arg:TARGETS), or split the list into several"
+	if err == nil || err.Error() != want {
+		t.Errorf("4,000 setup steps on 2 platforms: %v\nwant %q", err, want)
+	}
+
+	// Targets that name their platforms keep them and count as they are.
+	pinned := manyTargets(targets.MaxTargets, "  - {image: docker:20.10, name: t%d, platforms: [linux/amd64, linux/arm64]}\n")
+	if _, err := WithPlatforms(pinned, five); err != nil {
+		t.Errorf("targets with platforms are not multiplied: %v", err)
 	}
 }

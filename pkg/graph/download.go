@@ -26,17 +26,30 @@ func (b *builder) download(goImg llb.State) llb.State {
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod")
 	fetch := base.Run(append([]llb.RunOption{
-		llb.Args([]string{goBin, "mod", "download", "-x", mod}),
+		llb.Args(append([]string{goBin, "mod", "download"}, append(b.traceFlag(), mod)...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download " + mod),
 	}, b.proxySecret()...)...)
 	mods := fetch.AddMount(modCache, llb.Scratch())
 	deps := base.Run(append([]llb.RunOption{
-		llb.Args([]string{goBin, "-C", b.moduleDir(), "mod", "download", "-x"}),
+		llb.Args(append([]string{goBin, "-C", b.moduleDir(), "mod", "download"}, b.traceFlag()...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download the dependencies of " + mod),
 	}, b.proxySecret()...)...)
 	return deps.AddMount(modCache, mods)
+}
+
+// traceFlag is -x, which prints every fetch (`# get URL`) to the progress
+// output, when GOPROXY is plain text. Not when it comes from the secret:
+// Go hides only a URL's password there, and in bake and the frontend
+// llbgen never sees the secret to refuse a token in the user name. Nothing
+// reads the trace (pkg/build's cause reads the last "go: " line, which Go
+// prints either way).
+func (b *builder) traceFlag() []string {
+	if fromSecret, _ := b.proxyFromSecret(); fromSecret {
+		return nil
+	}
+	return []string{"-x"}
 }
 
 // moduleFile is a file of the helper module in the module cache's download

@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,10 +31,110 @@ func TestProxyHasCredentials(t *testing.T) {
 	}
 }
 
+// User names are redacted with passwords (a token may be either), as are
+// queries and fragments.
 func TestRedactProxy(t *testing.T) {
-	got := RedactProxy("https://proxy.golang.org|https://u:SECRET@second.example/x,direct")
-	if want := "https://proxy.golang.org|https://u:xxxxx@second.example/x,direct"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	for in, want := range map[string]string{
+		"https://proxy.golang.org|https://u:SECRET@second.example/x,direct": "https://proxy.golang.org|https://xxxxx@second.example/x,direct",
+		"https://SECRET@proxy.example/":                                     "https://xxxxx@proxy.example/",
+		"SECRET@proxy.example":                                              "https://xxxxx@proxy.example",
+		"https://proxy.example/?token=SECRET#SECRET":                        "https://proxy.example/?xxxxx#xxxxx",
+		"https://u:p%zzSECRET@proxy.example/,direct":                        "(unreadable),direct",
+	} {
+		if got := RedactProxy(in); got != want {
+			t.Errorf("RedactProxy(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Entries whose credentials Go itself would print, or that llbgen would
+// write in plain text, are refused, naming the entry by its place and never
+// showing the value.
+func TestCheckProxy(t *testing.T) {
+	const encode = "percent-encode the user name and password (% as %25, a space as %20, @ as %40, : in the user name as %3A)"
+	const password = "put the secret in the password: https://USER:TOKEN@HOST/"
+	tests := []struct {
+		goproxy, want string
+	}{
+		{"", ""},
+		{"off", ""},
+		{"https://proxy.golang.org,direct", ""},
+		{"https://user:TOKEN@proxy.example/sub/,https://proxy.golang.org|direct", ""},
+		{"user:TOKEN@proxy.example", ""},
+		{"http://127.0.0.1:3000", ""},
+		{"file:///srv/goproxy", ""},
+		{"https://:TOKEN@proxy.example", ""},
+		{"https://user:p%40ss%20w@proxy.example", ""}, // percent-encoded
+		{"https://user:p%zzSECRET@proxy.example/", "GOPROXY entry 1 is not a URL (invalid escape); " + encode},
+		{"https://proxy.golang.org,https://user:pa ssSECRET@proxy.example/", "GOPROXY entry 2 is not a URL (invalid character in the user name or password); " + encode},
+		{"direct|https://pro xySECRET.example/", "GOPROXY entry 2 is not a URL (invalid character in the host); " + encode},
+		{"https://proxy.example:SECRET/", "GOPROXY entry 1 is not a URL (invalid port); " + encode},
+		{"https://proxy.example/\x01SECRET", "GOPROXY entry 1 is not a URL (control character); " + encode},
+		{"https://SECRET@proxy.example", "GOPROXY entry 1 has a user name but no password, and Go prints user names (in `go mod download -x` and its errors), hiding only passwords; " + password},
+		{"https://SECRET:@proxy.example", "GOPROXY entry 1 has a user name but no password, and Go prints user names (in `go mod download -x` and its errors), hiding only passwords; " + password},
+		{"https://proxy.golang.org,,SECRET@proxy.example", "GOPROXY entry 2 has a user name but no password, and Go prints user names (in `go mod download -x` and its errors), hiding only passwords; " + password},
+		{"https://proxy.example/?token=SECRET", "GOPROXY entry 1 has a query or fragment (?... or #...), which Go prints in its messages and llbgen would write into the build definition; " +
+			"Go appends paths to a proxy URL, so a query is almost certainly a credential; put credentials in the URL's user information, the secret as the password: https://USER:TOKEN@HOST/, percent-encoding any ?, # or @ in them"},
+		{"https://proxy.example/#SECRET", "GOPROXY entry 1 has a query or fragment"},
+		{"https://proxy.example/?", "GOPROXY entry 1 has a query or fragment"},
+		{"https://u:SE#CRET@proxy.example", "GOPROXY entry 1 is not a URL (invalid port)"},
+	}
+	for _, tt := range tests {
+		err := CheckProxy(tt.goproxy, "")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckProxy(%q) refused: %v", tt.goproxy, err)
+		case tt.want == "":
+		case err == nil:
+			t.Errorf("CheckProxy(%q) accepted it, want %q", tt.goproxy, tt.want)
+		case !strings.HasPrefix(err.Error(), tt.want):
+			t.Errorf("CheckProxy(%q) = %q, want %q", tt.goproxy, err, tt.want)
+		case strings.Contains(err.Error(), "SECRET"):
+			t.Errorf("CheckProxy(%q) shows the value: %q", tt.goproxy, err)
+		}
+	}
+	// CheckSumDB, which every caller runs before anything, refuses them
+	// too, locked or not, naming where the value came from.
+	err := CheckSumDB(map[string]string{"GOPROXY": "https://SECRET@proxy.example"}, true, "build-arg:")
+	if err == nil || !strings.HasPrefix(err.Error(), "build-arg:GOPROXY entry 1 has a user name but no password") {
+		t.Errorf("CheckSumDB: %v", err)
+	}
+	if _, err := Build(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://proxy.example/?token=SECRET"}}); err == nil {
+		t.Error("Build took a GOPROXY with a query")
+	}
+	if _, err := Modules(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://u:%zzSECRET@proxy.example"}}); err == nil {
+		t.Error("Modules took a GOPROXY that is not a URL")
+	}
+}
+
+// The download runs print every fetch (-x) only when GOPROXY is plain text:
+// from the secret, Go would print a URL llbgen may never have seen.
+func TestDownloadTraceOnlyWithPlainProxy(t *testing.T) {
+	tests := []struct {
+		name        string
+		env         map[string]string
+		proxySecret bool
+		trace       bool
+	}{
+		{"no proxy", map[string]string{}, false, true},
+		{"plain proxy", map[string]string{"GOPROXY": "https://proxy.example"}, false, true},
+		{"credentials", map[string]string{"GOPROXY": "https://u:p@proxy.example"}, false, false},
+		{"frontend, secret", map[string]string{}, true, false},
+		{"frontend, plain build arg", map[string]string{"GOPROXY": "https://proxy.example"}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{Env: tt.env, ProxySecret: tt.proxySecret}).Output)
+			for _, name := range []string{"download github.com/", "download the dependencies of "} {
+				args := d.exec(t, name).GetExec().Meta.Args
+				if got := slices.Contains(args, "-x"); got != tt.trace {
+					t.Errorf("%s: args %q, want -x %v", name, args, tt.trace)
+				}
+				if want := "download"; !slices.Contains(args, want) {
+					t.Errorf("%s: args %q", name, args)
+				}
+			}
+		})
 	}
 }
 

@@ -29,7 +29,14 @@ func (e *SumDBError) Error() string {
 // empty. GOSUMDB and GOFLAGS are never passed on, so they cannot skip it.
 // Dependencies are not concerned: the download runs inside the helper
 // module, whose go.sum checks them whatever GONOSUMDB says.
+//
+// It first refuses, whether locked or not, a GOPROXY whose credentials
+// would leak (CheckProxy): every caller that checks the module settings
+// before anything runs checks the proxy too.
 func CheckSumDB(env map[string]string, locked bool, from string) error {
+	if err := CheckProxy(env["GOPROXY"], from); err != nil {
+		return err
+	}
 	if locked {
 		return nil
 	}

@@ -6,10 +6,10 @@ package lock
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"github.com/containerd/platforms"
-	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -130,13 +130,13 @@ func (f *File) Write(path string) error {
 
 // Read reads a lock; a missing file is os.ErrNotExist.
 func Read(path string) (*File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	// At most one byte past the limit: a FIFO or /dev/zero cannot grow it,
+	// and a FIFO without a writer is refused at once, not waited for.
+	data, err := targets.ReadBounded(path, MaxBytes)
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return nil, err // names the file already; fs.ErrNotExist when missing
 	}
-	defer f.Close()
-	// At most one byte past the limit: a FIFO or /dev/zero cannot grow it.
-	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

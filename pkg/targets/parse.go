@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,14 +16,10 @@ import (
 
 // Load reads and parses a target list file. It reads at most one byte more
 // than MaxFileBytes, whatever the file is (/dev/zero, a pipe, a FIFO), and
-// Parse refuses a list of that size.
+// Parse refuses a list of that size; a FIFO that no program writes to is
+// refused at once (ReadBounded), not waited for.
 func Load(file string) (*List, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", file, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := ReadBounded(file, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
