@@ -29,7 +29,11 @@
 #   standin/hostile-cc       /usr/local/bin/gcc and cc are a script
 #          (hack/hostile/cc.sh) that drops a canary into every writable mount,
 #          overwrites the Go build cache's outputs with same-size garbage, and
-#          fails: what a cgo compile in it runs.
+#          fails: what a cgo compile in it runs. So are /usr/local/bin/git, hg,
+#          svn, bzr and fossil, and /.git and /llbgen/.git are directories:
+#          what a go build rooted in it runs with VCS stamping on, cgo or not.
+#          /go.work and /llbgen/go.work name / as a workspace module: what a
+#          go build there reads unless GOWORK=off.
 #   standin/hostile-preload  /etc/ld.so.preload names a library built here
 #          from hack/hostile/preload.c (raw system calls, no libc) whose
 #          constructor, in the helper or where /llbgen/out exists, writes a
@@ -145,7 +149,8 @@ build_gotree() {
 build_hostile() {
 	local src hash work
 	src=$(cd "$(dirname "$0")/hostile" && pwd)
-	hash=$(cat "$src/cc.sh" "$src/preload.c" | sha256sum | cut -c1-12)
+	# This function's own text is hashed too: it lays the layers out.
+	hash=$({ cat "$src/cc.sh" "$src/preload.c"; declare -f build_hostile; } | sha256sum | cut -c1-12)
 	hostile_cc=$STANDINS/hostile-cc-$hash.tar
 	hostile_preload=$STANDINS/hostile-preload-$hash.tar
 	[[ -s $hostile_cc && -s $hostile_preload ]] && return
@@ -153,7 +158,17 @@ build_hostile() {
 	work=$(mktemp -d)
 	mkdir -p "$work/cc/usr/local/bin" "$work/preload/usr/local/lib" "$work/preload/etc"
 	install -m 0755 "$src/cc.sh" "$work/cc/usr/local/bin/gcc"
-	ln -s gcc "$work/cc/usr/local/bin/cc"
+	local tool dir
+	for tool in cc git hg svn bzr fossil; do
+		ln -s gcc "$work/cc/usr/local/bin/$tool"
+	done
+	# Repositories where go build looks for one (from the module's directory,
+	# /llbgen/gomod/..., up to /), and workspace files where it looks for one.
+	for dir in "$work/cc" "$work/cc/llbgen"; do
+		mkdir -p "$dir/.git"
+		echo 'ref: refs/heads/main' >"$dir/.git/HEAD"
+		printf 'go 1.22\n\nuse /\n' >"$dir/go.work"
+	done
 	local lib=/usr/local/lib/llbgen-hostile-preload.so
 	gcc -shared -fPIC -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -O2 -Wall \
 		-o "$work/preload$lib" "$src/preload.c" || die "compiling hack/hostile/preload.c"

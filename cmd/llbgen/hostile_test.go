@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llbgen/llbgen/internal/testbed"
 	"github.com/llbgen/llbgen/pkg/graph"
@@ -24,7 +25,13 @@ const (
 	victimFile = "docker-credential-ecr-login-victim"
 	// preloadGarbage starts every file hack/hostile/preload.c writes.
 	preloadGarbage = "HOSTILE PRELOAD GARBAGE"
+	// staticFile is the static target built in the hostile-cc image.
+	staticFile = "docker-credential-ecr-login-hostile-static"
 )
+
+// hostileVCS matches what hack/hostile/cc.sh says when it runs as the
+// image's git, hg, svn, bzr or fossil.
+var hostileVCS = regexp.MustCompile(`hostile (git|hg|svn|bzr|fossil): [^\n]*`)
 
 // victimList is a list whose first target is the victim, followed by more
 // (YAML list items).
@@ -118,15 +125,22 @@ func assertRan(t *testing.T, log, prefix string) {
 // A cgo target runs its image's C compiler. The hostile one vandalises
 // every Go build cache it can write and fails; the static target beside
 // it, in that run and in a later one that compiles again, links exactly
-// what it links alone. It runs on a private daemon: where the attack works,
-// the vandalised cache must not break the test bed's other tests.
+// what it links alone. A static target in the same image, whose compile is
+// rooted there with the shared cache, runs none of it: not its git (the
+// image has /.git and /llbgen/.git, so VCS stamping would run it), nor its
+// hg, svn, bzr or fossil, and its /go.work and /llbgen/go.work are not
+// read; it builds the victim's very bytes. It runs on a private daemon:
+// where the attack works, the vandalised cache must not break the test
+// bed's other tests.
 func TestHostileCompilerCannotPoisonTheBuildCache(t *testing.T) {
 	bed := testbed.Require(t)
 	d := bed.StartDaemon(t)
 	ref := buildVictimRef(t, bed, d.Addr)
 
 	t.Run("the hostile cgo target fails and the victim beside it is as built alone", func(t *testing.T) {
-		list := writeList(t, victimList(bed, fmt.Sprintf("  - image: %s\n    name: hostile-cc\n    cgo: true\n", bed.HostileCC())))
+		list := writeList(t, victimList(bed, fmt.Sprintf(
+			"  - image: %[1]s\n    name: hostile-cc\n    cgo: true\n  - image: %[1]s\n    name: hostile-static\n",
+			bed.HostileCC())))
 		out := t.TempDir()
 		r := runLLBGen(t, d.Addr, "build", "-f", list, "--out", out, "--progress", "plain")
 		if r.code != 1 {
@@ -143,7 +157,18 @@ func TestHostileCompilerCannotPoisonTheBuildCache(t *testing.T) {
 		} else {
 			t.Errorf("the hostile compiler never ran (the test proves nothing):\n%s", tail(r.stderr, 30))
 		}
-		assertVictimIntact(t, out, ref, victimFile)
+		if row := summaryRow(t, r.stderr, staticFile); !strings.HasSuffix(row, " yes") {
+			t.Errorf("the static target in the hostile image is not verified: %s\n%s", row, tail(r.stderr, 30))
+		}
+		assertRan(t, r.stderr, "compile hostile-static in ")
+		if m := hostileVCS.FindString(r.stderr); m != "" {
+			t.Errorf("a compile ran the image's VCS tool (VCS stamping on; the static one with the shared build cache): %s", m)
+		}
+		assertVictimIntact(t, out, ref, victimFile, staticFile)
+		// A static binary is the same whatever image its compile is rooted in.
+		if got := readFile(t, filepath.Join(out, staticFile)); got != ref.bin {
+			t.Errorf("%s is not byte-identical to the victim built alone (%d bytes, want %d)", staticFile, len(got), len(ref.bin))
+		}
 	})
 
 	// The epoch is an argument of every compile, so BuildKit runs go build
@@ -163,56 +188,87 @@ func TestHostileCompilerCannotPoisonTheBuildCache(t *testing.T) {
 // Verifying a cgo binary runs its image's loader, and the hostile one's
 // /etc/ld.so.preload writes garbage named like the victim (listed before
 // it) wherever it can write. Every way of running llbgen delivers the
-// victim as built alone, and the hostile target's file, when it has one,
-// is the binary its compile made.
+// victim as built alone, and the hostile target's file is the binary its
+// compile made. Each way must show the attack ran: the library's line in
+// the build log, in the hostile target's verified output.
+//
+// Each way names the hostile target afresh: the name is an argument of its
+// verify stage, which BuildKit would otherwise take from its cache (a
+// compile that makes the same bytes again does not make it run), and a
+// cached stage prints nothing. The price is a cgo compile from cold each
+// time (the name keys its private build cache).
 func TestHostilePreloadCannotReplaceAnotherTargetsBinary(t *testing.T) {
 	bed := testbed.Require(t)
 	x := bed.RequireBuildx(t)
 	ref := buildVictimRef(t, bed, bed.Addr)
-	hostileFile := "docker-credential-ecr-login-hostile-preload"
-	body := victimList(bed, fmt.Sprintf(`  - image: %s
-    name: hostile-preload
+	run := time.Now().UnixNano()
+	list := func(way string) (body, name string) {
+		name = fmt.Sprintf("hostile-preload-%s-%d", way, run)
+		return victimList(bed, fmt.Sprintf(`  - image: %s
+    name: %s
     cgo: true
     setup:
       - apt-get update
       - apt-get install -y --no-install-recommends gcc libc6-dev
-`, bed.HostilePreload()))
-	list := writeList(t, body)
+`, bed.HostilePreload(), name)), name
+	}
 
 	t.Run("llbgen build writes the victim as built", func(t *testing.T) {
+		body, name := list("build")
+		hostileFile := "docker-credential-ecr-login-" + name
 		out := t.TempDir()
-		r := runLLBGen(t, bed.Addr, "build", "-f", list, "--out", out, "--progress", "plain")
-		row := summaryRow(t, r.stderr, hostileFile)
-		switch {
-		case r.code == 0 && strings.HasSuffix(row, " yes"):
-			assertVictimIntact(t, out, ref, victimFile, hostileFile)
-			assertBuiltBinary(t, filepath.Join(out, hostileFile))
-		case r.code == 1 && strings.HasSuffix(row, " FAILED"):
-			t.Logf("the hostile target failed:\n%s", tail(r.stderr, 3))
-			assertVictimIntact(t, out, ref, victimFile)
-		default:
-			t.Fatalf("exit %d, hostile row %q\n%s", r.code, row, tail(r.stderr, 30))
+		r := runLLBGen(t, bed.Addr, "build", "-f", writeList(t, body), "--out", out, "--progress", "plain")
+		if row := summaryRow(t, r.stderr, hostileFile); r.code != 0 || !strings.HasSuffix(row, " yes") {
+			t.Fatalf("exit %d, hostile row %q, want 0 and the hostile target verified\n%s", r.code, row, tail(r.stderr, 30))
 		}
+		assertPreloadRan(t, r.stderr, name)
+		assertVictimIntact(t, out, ref, victimFile, hostileFile)
+		assertBuiltBinary(t, filepath.Join(out, hostileFile))
 	})
 
 	t.Run("the pipe writes the victim as built", func(t *testing.T) {
-		dir, log, err := pipe(t, bed, "-f", list)
+		body, name := list("pipe")
+		hostileFile := "docker-credential-ecr-login-" + name
+		dir, log, err := pipe(t, bed, "-f", writeList(t, body))
 		if err != nil {
 			t.Fatalf("llbgen | buildctl: %v\n%s", err, tail(log, 30))
 		}
+		assertPreloadRan(t, log, name)
 		assertVictimIntact(t, dir, ref, victimFile, hostileFile)
 		assertBuiltBinary(t, filepath.Join(dir, hostileFile))
 	})
 
 	t.Run("bake writes the victim as built", func(t *testing.T) {
+		body, name := list("bake")
+		hostileFile := "docker-credential-ecr-login-" + name
 		repo := repoCopy(t)
 		writeFile(t, filepath.Join(repo, "ci.yaml"), body)
 		log, err := bake(t, x, repo, "TARGETS_FILE=ci.yaml")
 		if err != nil {
 			t.Fatalf("buildx bake: %v\n%s", err, tail(log, 30))
 		}
+		assertPreloadRan(t, log, name)
 		dir := filepath.Join(repo, "out")
 		assertVictimIntact(t, dir, ref, victimFile, hostileFile)
 		assertBuiltBinary(t, filepath.Join(dir, hostileFile))
 	})
+}
+
+// assertPreloadRan checks the build log shows hack/hostile/preload.c's
+// constructor ran in the helper when target was verified, and wrote at
+// least its two garbage files into the verify stage's /llbgen/out: glibc
+// loaded the library and the attack happened.
+func assertPreloadRan(t *testing.T, log, target string) {
+	t.Helper()
+	m := regexp.MustCompile(`target ` + regexp.QuoteMeta(target) +
+		`: verified: (hostile preload: wrote over (\d+) files in /llbgen/out[^\n]*)`).FindStringSubmatch(log)
+	switch {
+	case m == nil:
+		t.Errorf("no line from the hostile preload library in %s's verified output: the attack never ran (the test proves nothing)\n%s",
+			target, tail(log, 30))
+	case m[2] == "0" || m[2] == "1":
+		t.Errorf("the hostile preload library ran but could not write into /llbgen/out: %s", m[1])
+	default:
+		t.Logf("the image's preload library said: %s", m[1])
+	}
 }

@@ -14,7 +14,9 @@
  * every other file already there to garbage, and drops the same two files
  * into every other writable mount it finds in /proc/self/mountinfo. It never
  * writes into a Go build cache (a directory holding Go's README), so that a
- * test of it cannot spoil the test bed's shared cache.
+ * test of it cannot spoil the test bed's shared cache. When it acts it says
+ * so on its standard error, "hostile preload: wrote over N files in
+ * /llbgen/out, ...", so a test can tell the attack ran.
  *
  * No C library: raw x86-64 system calls only, so the library loads in any
  * amd64 glibc image whatever glibc it was built against.
@@ -105,13 +107,15 @@ static int join(char *buf, const char *dir, const char *name)
 
 static const char garbage[] = "HOSTILE PRELOAD GARBAGE: this is not the binary llbgen built\n";
 
-static void write_garbage(const char *path)
+/* write_garbage: 1 when PATH now holds the garbage. */
+static int write_garbage(const char *path)
 {
 	long fd = xopen(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
 	if (fd < 0)
-		return;
-	sys(SYS_write, fd, (long)garbage, sizeof garbage - 1, 0);
+		return 0;
+	long n = sys(SYS_write, fd, (long)garbage, sizeof garbage - 1, 0);
 	xclose(fd);
+	return n == (long)sizeof garbage - 1;
 }
 
 /* is_go_cache: DIR holds Go's build cache README. */
@@ -127,16 +131,16 @@ static int is_go_cache(const char *dir)
 	return n > 0 && contains(buf, (unsigned long)n, GO_README);
 }
 
-/* drop writes the two garbage files into DIR. */
-static void drop(const char *dir)
+/* drop writes the two garbage files into DIR; how many it wrote. */
+static int drop(const char *dir)
 {
 	static char path[4096];
 	if (is_go_cache(dir))
-		return;
+		return 0;
 	join(path, dir, VICTIM);
-	write_garbage(path);
+	int n = write_garbage(path);
 	join(path, dir, VICTIM ".buildinfo");
-	write_garbage(path);
+	return n + write_garbage(path);
 }
 
 struct dirent64 {
@@ -147,13 +151,14 @@ struct dirent64 {
 	char d_name[];
 };
 
-/* spoil truncates every regular file in DIR to garbage. */
-static void spoil(const char *dir)
+/* spoil truncates every regular file in DIR to garbage; how many. */
+static int spoil(const char *dir)
 {
 	static char entries[8192], path[4096];
+	int spoiled = 0;
 	long fd = xopen(dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
-		return;
+		return 0;
 	for (;;) {
 		long n = sys(SYS_getdents64, fd, (long)entries, sizeof entries, 0);
 		if (n <= 0)
@@ -162,12 +167,13 @@ static void spoil(const char *dir)
 			struct dirent64 *d = (struct dirent64 *)(entries + off);
 			if (d->d_type == DT_REG) {
 				join(path, dir, d->d_name);
-				write_garbage(path);
+				spoiled += write_garbage(path);
 			}
 			off += d->d_reclen;
 		}
 	}
 	xclose(fd);
+	return spoiled;
 }
 
 static int is_dir(const char *path)
@@ -191,13 +197,14 @@ static int in_helper(void)
 }
 
 /* every_writable_mount drops the garbage files into each read-write mount
- * point but the kernel's and /llbgen/out. */
-static void every_writable_mount(void)
+ * point but the kernel's and /llbgen/out; how many mounts it wrote into. */
+static int every_writable_mount(void)
 {
 	static char info[65536];
+	int mounts = 0;
 	long fd = xopen("/proc/self/mountinfo", O_RDONLY, 0), n = 0;
 	if (fd < 0)
-		return;
+		return 0;
 	for (long r; n < (long)sizeof info - 1 && (r = sys(SYS_read, fd, (long)info + n, sizeof info - 1 - n, 0)) > 0;)
 		n += r;
 	xclose(fd);
@@ -224,9 +231,28 @@ static void every_writable_mount(void)
 		if (f == 6 && has_prefix(field[5], "rw") && !contains(field[4], slen(field[4]), "\\") &&
 		    !has_prefix(field[4], "/proc") && !has_prefix(field[4], "/sys") && !has_prefix(field[4], "/dev") &&
 		    !has_prefix(field[4], OUT_DIR))
-			drop(field[4]);
+			mounts += drop(field[4]) > 0;
 		line = saved ? end + 1 : end;
 	}
+	return mounts;
+}
+
+/* say appends S to the message in buf (size 256). */
+static void say(char *buf, unsigned long *len, const char *s)
+{
+	while (*s && *len < 255)
+		buf[(*len)++] = *s++;
+}
+
+static void say_number(char *buf, unsigned long *len, long v)
+{
+	char digits[24];
+	int i = 0;
+	do
+		digits[i++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0 && i < 23);
+	while (i > 0 && *len < 255)
+		buf[(*len)++] = digits[--i];
 }
 
 __attribute__((constructor)) static void hostile(void)
@@ -234,9 +260,19 @@ __attribute__((constructor)) static void hostile(void)
 	int out = is_dir(OUT_DIR);
 	if (!out && !in_helper())
 		return;
+	int files = 0;
 	if (out) {
-		spoil(OUT_DIR);
-		drop(OUT_DIR);
+		files = spoil(OUT_DIR);
+		files += drop(OUT_DIR);
 	}
-	every_writable_mount();
+	int mounts = every_writable_mount();
+	/* One write, so the line comes out whole among the program's own. */
+	static char msg[256];
+	unsigned long len = 0;
+	say(msg, &len, "hostile preload: wrote over ");
+	say_number(msg, &len, files);
+	say(msg, &len, " files in " OUT_DIR ", dropped garbage into ");
+	say_number(msg, &len, mounts);
+	say(msg, &len, " other writable mounts\n");
+	sys(SYS_write, 2, (long)msg, (long)len, 0);
 }

@@ -33,9 +33,12 @@ func (b *Bed) Golang() string { return b.Registry + "/library/golang:1.26" }
 
 // Hostile stand-ins (glibc-based; see hack/standins.sh and hack/hostile/):
 // HostileCC's C compiler vandalises every Go build cache it can write and
-// fails; HostilePreload's /etc/ld.so.preload library writes garbage files
-// named like another target's into /llbgen/out and every writable mount
-// when the helper runs there.
+// fails, and so do its git, hg, svn, bzr and fossil (it has /.git and
+// /llbgen/.git, so a go build there with VCS stamping on runs its git), and
+// its /go.work and /llbgen/go.work make a go build without GOWORK=off fail;
+// HostilePreload's /etc/ld.so.preload library writes garbage files named
+// like another target's into /llbgen/out and every writable mount when the
+// helper runs there, and says so on its standard error.
 func (b *Bed) HostileCC() string      { return b.Registry + "/standin/hostile-cc:latest" }
 func (b *Bed) HostilePreload() string { return b.Registry + "/standin/hostile-preload:latest" }
 
