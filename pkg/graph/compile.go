@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -39,7 +37,7 @@ func (b *builder) warm(p ocispecs.Platform) llb.State {
 	if key != platforms.Format(b.opt.Platform) {
 		name += " (for " + key + ")"
 	}
-	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, withBuildCache(llb.CacheMountLocked), name)
+	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountLocked), name)
 	b.warms[key] = w
 	return w
 }
@@ -57,7 +55,7 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 		name += " (" + platforms.Format(p) + ")"
 	}
 	if !bin.Target.Cgo {
-		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, withBuildCache(llb.CacheMountShared), name,
+		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountShared), name,
 			llb.AddMount("/llbgen/after-warm", b.warm(p), llb.Readonly)), nil
 	}
 	goImg := b.goImg
@@ -77,17 +75,18 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 
 // privateCacheID keys a cgo compile's own build cache: the image's C
 // compiler (and whatever setup installed) writes into it, so it is shared
-// with nothing that differs in binary, pinned image, platform or setup.
+// with nothing that differs in binary, pinned image, platform, setup or
+// toolchain image.
 func (b *builder) privateCacheID(bin targets.Binary, p ocispecs.Platform) (string, error) {
 	pinned, err := b.pinned(bin.Target.Image.Full, p)
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	for _, part := range append([]string{bin.Name, pinned, platforms.Format(p)}, bin.Target.Setup...) {
-		fmt.Fprintf(h, "%d:%s\n", len(part), part)
+	goPinned, err := b.pinned(b.list.Go.Full, p)
+	if err != nil {
+		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	return cacheKey(append([]string{bin.Name, pinned, platforms.Format(p), goPinned}, bin.Target.Setup...)...), nil
 }
 
 // goBuild runs upstream's release build for platform p in root, network

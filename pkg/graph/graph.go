@@ -142,6 +142,11 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 		return nil, err
 	}
 	b.goImg = goImg
+	goPinned, err := b.pinned(list.Go.Full, opt.Platform)
+	if err != nil {
+		return nil, err
+	}
+	b.sharedCacheID = goBuildCacheID + "-" + cacheKey(goPinned)
 	b.verifierSt = b.verifier(goImg)
 	b.modules = b.checkModule(goImg, b.verifierSt, b.download(goImg))
 	var bins []delivered
@@ -175,10 +180,12 @@ type builder struct {
 	list *targets.List
 	opt  Options
 
-	goImg      llb.State // the toolchain image, on the daemon's platform
-	verifierSt llb.State // the verifier, built for the daemon's platform
-	modules    llb.State // the module cache
-	warms      map[string]llb.State
+	goImg llb.State // the toolchain image, on the daemon's platform
+	// sharedCacheID names the build cache the trusted stages share.
+	sharedCacheID string
+	verifierSt    llb.State // the verifier, built for the daemon's platform
+	modules       llb.State // the module cache
+	warms         map[string]llb.State
 }
 
 // platformOf is the platform a binary is built for.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -28,7 +29,7 @@ func TestImageCodeIsolation(t *testing.T) {
 		for _, name := range []string{"runner-cgo", "other-cgo"} {
 			c := d.exec(t, "compile "+name+" ")
 			m := mount(t, c, goBuildCache)
-			if m.MountType != pb.MountType_CACHE || m.CacheOpt.ID == goBuildCacheID {
+			if m.MountType != pb.MountType_CACHE || !strings.HasPrefix(m.CacheOpt.ID, cgoBuildCacheID+"-") {
 				t.Fatalf("%s: build cache %+v, want a private cache mount", name, m)
 			}
 			if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
@@ -45,31 +46,57 @@ func TestImageCodeIsolation(t *testing.T) {
 				continue
 			}
 			for _, m := range ex.Mounts {
-				if m.MountType == pb.MountType_CACHE && m.CacheOpt.ID == goBuildCacheID && strings.HasSuffix(d.names[dg], "with cgo") {
+				if m.MountType == pb.MountType_CACHE && sharedCache(m.CacheOpt.ID) && strings.HasSuffix(d.names[dg], "with cgo") {
 					t.Errorf("%s mounts the shared build cache", d.names[dg])
 				}
 			}
 		}
 	})
 
-	t.Run("the private cache follows the image, the setup and the binary", func(t *testing.T) {
-		id := func(mut func(*Options)) string {
-			l := testList("gitlab/gitlab-runner:v13.2.1")
+	t.Run("the caches follow the toolchain, the image, the setup and the binary", func(t *testing.T) {
+		type ids struct{ shared, private string }
+		id := func(mut func(*targets.List, *Options)) ids {
+			l := testList("gitlab/gitlab-runner:v13.2.1", "docker:19.03.12")
 			l.Targets[0].Name = "runner-cgo"
 			l.Targets[0].Cgo = true
 			opt := Options{Platform: amd64}
 			if mut != nil {
-				mut(&opt)
+				mut(l, &opt)
 			}
 			d := decode(t, mustBuild(t, l, opt).Output)
-			return mount(t, d.exec(t, "compile runner-cgo "), goBuildCache).CacheOpt.ID
+			return ids{
+				shared:  mount(t, d.exec(t, "compile docker_19.03.12 "), goBuildCache).CacheOpt.ID,
+				private: mount(t, d.exec(t, "compile "+l.Targets[0].Name+" "), goBuildCache).CacheOpt.ID,
+			}
 		}
 		base := id(nil)
-		pinned := id(func(o *Options) {
-			o.Images = map[ImageKey]Resolved{{Ref: "docker.io/library/gitlab/gitlab-runner:v13.2.1", Platform: "linux/amd64"}: {Digest: digest.FromString("x")}}
-		})
-		if base == pinned {
-			t.Error("a new image digest reuses the cache another image's compiler wrote")
+		if base != id(nil) {
+			t.Fatal("cache ids differ between two builds of one list")
+		}
+		pin := func(ref string) func(*targets.List, *Options) {
+			return func(_ *targets.List, o *Options) {
+				o.Images = map[ImageKey]Resolved{{Ref: ref, Platform: "linux/amd64"}: {Digest: digest.FromString("x")}}
+			}
+		}
+		for name, c := range map[string]struct {
+			mut                   func(*targets.List, *Options)
+			newShared, newPrivate bool
+		}{
+			"another toolchain image": {func(l *targets.List, _ *Options) {
+				l.Go = targets.Image{Ref: "evil/go:1", Full: "docker.io/evil/go:1"}
+			}, true, true},
+			"another toolchain digest":    {pin("docker.io/library/golang:1.26"), true, true},
+			"another target image digest": {pin("docker.io/library/gitlab/gitlab-runner:v13.2.1"), false, true},
+			"another setup": {func(l *targets.List, _ *Options) {
+				l.Targets[0].Setup = []string{"true"}
+			}, false, true},
+			"another name": {func(l *targets.List, _ *Options) { l.Targets[0].Name = "other" }, false, true},
+		} {
+			got := id(c.mut)
+			if (got.shared != base.shared) != c.newShared || (got.private != base.private) != c.newPrivate {
+				t.Errorf("%s: shared cache %s -> %s (want new: %v), private %s -> %s (want new: %v)",
+					name, base.shared, got.shared, c.newShared, base.private, got.private, c.newPrivate)
+			}
 		}
 	})
 
@@ -168,7 +195,7 @@ func TestSharedCacheOnlyWhereNoImageCodeRuns(t *testing.T) {
 		}
 		var cache *pb.Mount
 		for _, m := range ex.Mounts {
-			if m.MountType == pb.MountType_CACHE && m.CacheOpt.ID == goBuildCacheID {
+			if m.MountType == pb.MountType_CACHE && sharedCache(m.CacheOpt.ID) {
 				cache = m
 			}
 		}
@@ -205,3 +232,6 @@ func TestSharedCacheOnlyWhereNoImageCodeRuns(t *testing.T) {
 		t.Errorf("%d execs mount the shared cache, want verifier, warm and a static compile", shared)
 	}
 }
+
+// sharedCache says whether id names a toolchain's shared build cache.
+func sharedCache(id string) bool { return strings.HasPrefix(id, goBuildCacheID+"-") }

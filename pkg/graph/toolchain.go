@@ -1,15 +1,25 @@
 package graph
 
-import "github.com/moby/buildkit/client/llb"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/moby/buildkit/client/llb"
+)
 
 const (
 	// goRoot is where the toolchain is mounted, in the go image and in every
 	// target image alike.
 	goRoot = "/usr/local/go"
 	goBin  = goRoot + "/bin/go"
-	// goBuildCache is the one persistent build cache all compile stages share.
-	goBuildCache   = "/llbgen/gocache"
-	goBuildCacheID = "llbgen-go-build-cache"
+	// goBuildCache is where a Go build cache is mounted: the one the trusted
+	// stages of a toolchain share, or a cgo compile's own.
+	goBuildCache = "/llbgen/gocache"
+	// goBuildCacheID starts the id of a toolchain's shared build cache,
+	// cgoBuildCacheID that of a cgo compile's own.
+	goBuildCacheID  = "llbgen-go-build-cache"
+	cgoBuildCacheID = "llbgen-cgo-build-cache"
 )
 
 // goEnv is the environment every go invocation gets: nothing read from the
@@ -46,8 +56,21 @@ func withToolchain(goImg llb.State) llb.RunOption {
 // No stage that runs code from a target image ever mounts it: Go trusts
 // its cache entries, so a writer could change what every static binary
 // links, now and in later runs.
-func withBuildCache(sharing llb.CacheMountSharingMode) llb.RunOption {
-	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID, sharing))
+//
+// Its id names the toolchain image (by digest where it was resolved): the
+// list chooses that image, and its go writes the cache, so a list with
+// another toolchain never writes what this one's builds read.
+func (b *builder) withBuildCache(sharing llb.CacheMountSharingMode) llb.RunOption {
+	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(b.sharedCacheID, sharing))
+}
+
+// cacheKey is a short digest of parts, each length-prefixed.
+func cacheKey(parts ...string) string {
+	h := sha256.New()
+	for _, part := range parts {
+		fmt.Fprintf(h, "%d:%s\n", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // withPrivateBuildCache mounts a build cache of one binary's own, for a
@@ -55,7 +78,7 @@ func withBuildCache(sharing llb.CacheMountSharingMode) llb.RunOption {
 // keyed by id, which names the binary, its pinned image, platform and
 // setup, so no other target and no other image ever reads what it wrote.
 func withPrivateBuildCache(id string) llb.RunOption {
-	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(goBuildCacheID+"-private-"+id, llb.CacheMountLocked))
+	return llb.AddMount(goBuildCache, llb.Scratch(), llb.AsPersistentCacheDir(cgoBuildCacheID+"-"+id, llb.CacheMountLocked))
 }
 
 func withTmp() llb.RunOption {

@@ -178,3 +178,15 @@ func TestLockedInfo(t *testing.T) {
 		t.Error("a bad locked time was accepted")
 	}
 }
+
+// A wrong `version` output is quoted, clipped: an image can make a binary
+// print anything, and the cause is one line of the summary and the matrix.
+func TestVersionMismatchIsClipped(t *testing.T) {
+	got := versionMismatch("0.12.0", strings.Repeat("\x1b[2K", 20000))
+	if len(got) > 3*maxPrinted+200 || !strings.Contains(got, "(80000 bytes)") {
+		t.Errorf("%d bytes: %.300q", len(got), got)
+	}
+	if got := versionMismatch("0.12.0", "docker-credential-ecr-login 0.11.0"); !strings.Contains(got, `printed "docker-credential-ecr-login 0.11.0"`) {
+		t.Errorf("short output: %q", got)
+	}
+}
