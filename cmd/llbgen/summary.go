@@ -72,6 +72,8 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// oneLine is how every cause is printed: text from images, registries
+// and the daemon, made one bounded line without control characters.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return build.OneLine(s)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/llbgen/llbgen/pkg/build"
@@ -90,4 +91,37 @@ func TestPrintPlatformsGolden(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	golden(t, "print-platforms.golden", stdout)
+}
+
+// A cause is the image's text (a setup step's last lines, a registry's
+// error): it cannot redraw the table with escape sequences, and it is one
+// bounded line.
+func TestSummaryHostileCause(t *testing.T) {
+	l, err := targets.Parse("targets.yaml", []byte("helper: {version: v0.12.0}\ntargets:\n  - image: alpine:3.12\n    name: cgo\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := outdir.Open("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := l.Targets[0]
+	cause := `setup command "./configure" failed: ` + "\x1b[3A\x1b[2Kdocker_19.03.12  linux/amd64  yes\r\n\x9b1A\x07" + strings.Repeat("x", 10000)
+	var buf bytes.Buffer
+	writeSummary(&buf, &build.Outcome{Out: out, Results: []build.Result{{Target: tg, Binary: tg.Binaries()[0], Platform: "linux/amd64", File: tg.Binaries()[0].FileName(), Cause: cause},
+		{Target: tg, Binary: tg.Binaries()[0], Platform: "linux/arm64", File: "other", Size: 1, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Unverified: "\x1b[2J"}}})
+	got := buf.String()
+	for _, r := range got {
+		if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f)) {
+			t.Fatalf("summary keeps control character %U:\n%q", r, got)
+		}
+	}
+	_, line, _ := strings.Cut(got, "failed (their files, if any, were left as they were):\n")
+	line = strings.TrimSuffix(line, "\n")
+	if strings.Contains(line, "\n") || len(line) > 350 || !strings.HasSuffix(line, "…") {
+		t.Errorf("cause not one clipped line (%d bytes): %q", len(line), line)
+	}
+	if !strings.HasPrefix(line, `  cgo: setup command "./configure" failed: ?[3A?[2Kdocker_19.03.12 linux/amd64 yes ?1A?xxx`) {
+		t.Errorf("cause line: %q", line)
+	}
 }
