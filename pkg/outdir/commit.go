@@ -97,8 +97,16 @@ func (d *Dir) plan(list []string) (*journal, []byte, time.Time, error) {
 	}
 	j := &journal{List: names}
 	byName := map[string]*staged{}
+	ok := committable(names)
 	d.units = slices.DeleteFunc(d.units, func(u *Unit) bool {
-		if err := u.check(d.path); err != nil {
+		err := u.check(d.path)
+		for _, s := range u.files {
+			if err == nil && !ok(s.name) {
+				// recovery would refuse a journal that lands it
+				err = fmt.Errorf("refusing to land %s in %s: not a listed file, its %s or an attestation (*%s)", s.name, d.path, InfoSuffix, AttestationSuffix)
+			}
+		}
+		if err != nil {
 			for _, s := range u.files {
 				d.refused[s.name] = err
 			}
@@ -163,6 +171,31 @@ func listNames(list []string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// InfoSuffix ends the name of a listed file's build information
+// (targets.BuildInfoSuffix), and AttestationSuffix an attestation's.
+const (
+	InfoSuffix        = ".buildinfo"
+	AttestationSuffix = ".json"
+)
+
+// committable returns whether a commit with SHA256SUMS covering list may
+// land a file at a name: a listed file, a listed file's build
+// information, or an attestation. Nothing else is staged through this
+// package, and a journal that renames anything else was not written by it.
+func committable(list []string) func(name string) bool {
+	listed := map[string]bool{}
+	for _, name := range list {
+		listed[name] = true
+	}
+	return func(name string) bool {
+		if !plainName(name) {
+			return false
+		}
+		base, info := strings.CutSuffix(name, InfoSuffix)
+		return listed[name] || info && listed[base] || strings.HasSuffix(name, AttestationSuffix)
+	}
 }
 
 // plainName is a name this package writes: in the directory, not hidden.

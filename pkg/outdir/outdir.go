@@ -42,6 +42,14 @@
 // files then present, and the journal is removed. So after recovery the
 // directory holds the old files or the new, never a mix, and SHA256SUMS
 // matches them.
+//
+// Recovery trusts a journal only as far as llbgen could have written it:
+// the journal and every staging file it renames must be regular files of
+// this process's user, each staging file with a single link, and it may
+// land only the names a commit lands (a listed file, its build information,
+// an attestation). In a directory that others can write to, a planted
+// journal is refused with a JournalError, which names it and asks the user
+// to check it and remove it; every run stops at it until then.
 package outdir
 
 import (
