@@ -101,6 +101,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			if opts.print {
 				return printPlan(stdout, list, opts.out)
 			}
+			opts.daemon.warnSetupReach(stderr, list)
 			lk, err := opts.list.lock(list, opts.locked)
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/build"
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -100,4 +102,30 @@ func sourceDateEpoch() (*int64, error) {
 		return nil, usageError{err}
 	}
 	return n, nil
+}
+
+// setupReachWarning is the warning `llbgen build` and `llbgen matrix` print
+// when the list has setup steps and the daemon is reached over tcp://
+// without a client certificate, or "": setup runs with the daemon's
+// network (the host's, on a plain buildkitd), so a daemon that takes
+// clients without one takes setup code too, which could then solve its own
+// LLB and write llbgen's shared build cache; a lock does not help. Server
+// TLS alone (--tlscacert) authenticates the daemon, not its clients.
+func (o *daemonOptions) setupReachWarning(list *targets.List) string {
+	if !strings.HasPrefix(o.addr, "tcp://") || o.tls.Cert != "" {
+		return ""
+	}
+	for _, t := range list.Targets {
+		if len(t.Setup) > 0 {
+			return fmt.Sprintf("llbgen: warning: target %s has setup steps, which run with the daemon's network, and %s is reached without a client certificate (--tlscert, --tlskey): setup code could reach the daemon too and write llbgen's shared build cache; serve it on a unix socket or on tcp with mTLS (README, \"Security\")", t.Name, o.addr)
+		}
+	}
+	return ""
+}
+
+// warnSetupReach prints setupReachWarning, when there is one.
+func (o *daemonOptions) warnSetupReach(stderr io.Writer, list *targets.List) {
+	if w := o.setupReachWarning(list); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 }

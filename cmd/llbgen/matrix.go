@@ -58,6 +58,7 @@ cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
 			if err != nil {
 				return err
 			}
+			opts.daemon.warnSetupReach(stderr, list)
 			lk, err := opts.list.lock(list, opts.locked)
 			if err != nil {
 				return err

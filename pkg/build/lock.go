@@ -79,20 +79,48 @@ func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt
 		Platform: platforms.Format(platform),
 		Images:   map[string]string{},
 	}
-	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper.Version, ".info")}); err == nil {
-		var info struct {
-			Time   string
-			Origin *struct{ Hash string }
-		}
-		if json.Unmarshal(data, &info) == nil {
-			f.Helper.Time = info.Time
-			if info.Origin != nil {
-				f.Helper.Commit = info.Origin.Hash
-			}
+	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper.Version, ".info"), Range: &gateway.FileRange{Length: maxInfoBytes + 1}}); err == nil {
+		if f.Helper.Time, f.Helper.Commit, err = proxyInfo(list.Helper.Version, data); err != nil {
+			return nil, err
 		}
 	}
 	for k, r := range resolved {
 		f.Set(k, r.Digest.String())
 	}
 	return f, nil
+}
+
+// maxInfoBytes bounds the module proxy's .info file (a version, a time and
+// an origin: a few hundred bytes).
+const maxInfoBytes = 64 << 10
+
+// proxyInfo takes the version's time and origin commit from the module
+// proxy's .info file, as the lock records them. The proxy is not trusted:
+// a commit that is not a full hash (it would reach the linker's flags) or
+// a time the exported files cannot carry fails the lock, naming the
+// proxy's value, rather than being written into a lock that every build
+// would then refuse. A missing commit is fine (proxy.golang.org reports
+// none for the helper module); one that is there must be right.
+func proxyInfo(version string, data []byte) (when, commit string, err error) {
+	what := fmt.Sprintf("the module proxy's %s@%s.info", targets.HelperModule, version)
+	if len(data) > maxInfoBytes {
+		return "", "", fmt.Errorf("%s is more than %d bytes; check GOPROXY", what, maxInfoBytes)
+	}
+	var info struct {
+		Time   string
+		Origin *struct{ Hash string }
+	}
+	if err := json.Unmarshal(data, &info); err != nil {
+		return "", "", fmt.Errorf("%s: %v; check GOPROXY", what, err)
+	}
+	if info.Origin != nil {
+		commit = info.Origin.Hash
+	}
+	if err := lock.CheckTime(info.Time); err != nil {
+		return "", "", fmt.Errorf("%s: %w; check GOPROXY, no lock was written", what, err)
+	}
+	if err := lock.CheckCommit(commit); err != nil {
+		return "", "", fmt.Errorf("%s: origin %w; check GOPROXY, no lock was written", what, err)
+	}
+	return info.Time, commit, nil
 }

@@ -167,8 +167,9 @@ func solve(ctx context.Context, c gateway.Client, list *targets.List, gopt graph
 // fails the build.
 func readLock(ctx context.Context, c gateway.Client, file string, list *targets.List) (*lock.File, error) {
 	name := lock.Path(file)
+	// FollowPaths and IncludePattern are globs: the name goes in escaped.
 	st := llb.Local("dockerfile",
-		llb.FollowPaths([]string{name}),
+		llb.FollowPaths([]string{lock.IncludePattern(name)}),
 		llb.SessionID(c.BuildOpts().SessionID),
 		llb.SharedKeyHint("dockerfile"),
 		llb.WithCustomName("load the lock "+name))
@@ -188,14 +189,20 @@ func readLock(ctx context.Context, c gateway.Client, file string, list *targets.
 	if dir == "." {
 		dir = "/"
 	}
-	entries, err := ref.ReadDir(ctx, gateway.ReadDirRequest{Path: dir, IncludePattern: path.Base(name)})
+	entries, err := ref.ReadDir(ctx, gateway.ReadDirRequest{Path: dir, IncludePattern: lock.IncludePattern(path.Base(name))})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if len(entries) == 0 {
+	found := false
+	for _, e := range entries {
+		found = found || path.Base(e.Path) == path.Base(name)
+	}
+	if !found {
 		return nil, nil // no lock beside the list
 	}
-	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name})
+	// One byte past the limit at most, whatever the file's size: Parse
+	// refuses it then.
+	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Length: lock.MaxBytes + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}

@@ -183,11 +183,11 @@ func (f *File) Check(path string, list *targets.List) error {
 	if f.Helper.Sum == "" {
 		bad = append(bad, "helper: no sum")
 	}
-	if c := f.Helper.Commit; c != "" && !hexCommit(c) {
-		if len(c) > 80 {
-			c = c[:80] + "..."
-		}
-		bad = append(bad, fmt.Sprintf("helper: commit %q is not a commit hash (40 or 64 lower-case hex digits); it would reach the linker's flags", c))
+	if err := CheckCommit(f.Helper.Commit); err != nil {
+		bad = append(bad, "helper: "+err.Error())
+	}
+	if err := CheckTime(f.Helper.Time); err != nil {
+		bad = append(bad, "helper: "+err.Error())
 	}
 	def, err := platforms.Parse(f.Platform)
 	if err != nil {
@@ -266,11 +266,60 @@ func Diff(old, new *File) []string {
 	return d
 }
 
-// hexCommit says whether c is a full git commit hash (SHA-1 or SHA-256):
-// the commit is stamped into the binary with -ldflags.
-func hexCommit(c string) bool {
-	if len(c) != 40 && len(c) != 64 {
-		return false
+// CheckCommit refuses a helper commit that is not a full git commit hash
+// (SHA-1 or SHA-256, lower-case hex): the commit is stamped into the binary
+// with -ldflags. "" (none recorded) is fine.
+func CheckCommit(c string) error {
+	if c == "" || (len(c) == 40 || len(c) == 64) && strings.Trim(c, "0123456789abcdef") == "" {
+		return nil
 	}
-	return strings.Trim(c, "0123456789abcdef") == ""
+	return fmt.Errorf("commit %q is not a commit hash (40 or 64 lower-case hex digits); it would reach the linker's flags", clip(c))
+}
+
+// maxTime is the latest version time a lock takes: the file times it
+// dates are nanoseconds since 1970 in an int64, which wrap after it.
+var maxTime = time.Unix(graph.MaxSourceDateEpoch, 0).UTC()
+
+// CheckTime refuses a helper version time that is not RFC 3339 or that the
+// exported files' times cannot hold: before 1970 or after
+// graph.MaxSourceDateEpoch (2262-04-11), where os.Chtimes would wrap it.
+// "" (none recorded) is fine.
+func CheckTime(t string) error {
+	if t == "" {
+		return nil
+	}
+	when, err := time.Parse(time.RFC3339, t)
+	if err != nil {
+		return fmt.Errorf("time %q is not an RFC 3339 time such as 2026-02-25T22:29:07Z; it dates the exported files", clip(t))
+	}
+	if when.Before(time.Unix(0, 0)) || when.After(maxTime) {
+		return fmt.Errorf("time %q is not between 1970-01-01 and %s; it dates the exported files, whose times would wrap", clip(t), maxTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// clip cuts a value for a message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// IncludePattern is path as a BuildKit include pattern (llb.FollowPaths,
+// gateway.ReadDirRequest.IncludePattern) that matches path alone. Those
+// are globs: a list named targets[1].yaml would otherwise never find its
+// lock (and build unpinned), and one named *.yaml would find another's.
+// Glob characters, the backslash, "!" (an exclusion when first) and
+// whitespace (trimmed) are escaped with a backslash; "/" separates.
+func IncludePattern(path string) string {
+	var b strings.Builder
+	for _, r := range path {
+		switch r {
+		case '*', '?', '[', ']', '\\', '^', '!', ' ', '\t', '\n', '\v', '\f', '\r':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

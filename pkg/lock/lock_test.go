@@ -93,6 +93,26 @@ func TestCheckNamesTheEntry(t *testing.T) {
 			t.Errorf("commit %q: %v", commit, err)
 		}
 	}
+	// The locked time dates the exported files: a hand-edited one that is
+	// not RFC 3339, or that a file time cannot hold, is refused by name.
+	for when, want := range map[string]string{
+		"":                          "",
+		"1970-01-01T00:00:00Z":      "",
+		"2262-04-11T23:47:16Z":      "",
+		"2026-02-25T23:29:07+01:00": "",
+		"2262-04-11T23:47:17Z":      `helper: time "2262-04-11T23:47:17Z" is not between 1970-01-01 and 2262-04-11T23:47:16Z; it dates the exported files, whose times would wrap`,
+		"9999-12-31T23:59:59Z":      "is not between",
+		"1969-12-31T23:59:59Z":      "is not between",
+		"2026-02-25":                `helper: time "2026-02-25" is not an RFC 3339 time such as 2026-02-25T22:29:07Z; it dates the exported files`,
+		"-1 -X main.x=y":            "is not an RFC 3339 time",
+	} {
+		c := sample()
+		c.Helper.Time = when
+		err := c.Check("targets.yaml.lock", list)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "targets.yaml.lock does not match")) {
+			t.Errorf("time %q: got %v, want %q", when, err, want)
+		}
+	}
 	list.Helper.Version = "v0.11.0"
 	if err := sample().Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: locked") {
 		t.Errorf("err %v", err)
