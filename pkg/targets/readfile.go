@@ -16,14 +16,16 @@ var ErrNoWriter = errors.New("it is a FIFO or pipe that no program writes to (no
 
 // writerGrace is how long ReadBounded waits for a writer to open a FIFO that
 // had none when it was opened: a writer started just before llbgen (mkfifo f;
-// gen >f & llbgen -f f) opens it only once llbgen has.
+// gen >f & llbgen -f f) opens it only once llbgen has. A writer that has it
+// open by then is waited for, however long it takes to write. (A variable:
+// tests widen it.)
 var writerGrace = 300 * time.Millisecond
 
 // ReadBounded reads at most limit+1 bytes of file, whatever it is, and never
 // hangs on a FIFO without a writer: the file is opened O_NONBLOCK (a plain
 // open would wait for a writer forever); Go's poller then waits for data
-// while a writer holds it open, and a FIFO whose writer does not come within
-// a moment is refused with ErrNoWriter. A pipe (-f /dev/stdin) reads as
+// while a writer holds it open, and a FIFO whose writer does not open it
+// within a moment is refused with ErrNoWriter. A pipe (-f /dev/stdin) reads as
 // usual. The caller compares the length with limit.
 func ReadBounded(file string, limit int64) ([]byte, error) {
 	f, err := os.OpenFile(file, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
@@ -41,13 +43,18 @@ func ReadBounded(file string, limit int64) ([]byte, error) {
 	if err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
 		return data, err
 	}
-	if ok, err := waitForWriter(f, writerGrace); err != nil || !ok {
-		if err == nil {
-			err = ErrNoWriter
-		}
+	ok, err := waitForWriter(f, writerGrace)
+	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(r)
+	data, err = io.ReadAll(r)
+	if err == nil && len(data) == 0 && !ok {
+		// Nothing arrived in time, and reading ends at once: no writer has
+		// it open. (One that opened it and has not written yet is waited
+		// for, as a pipe's writer is: the read waits in Go's poller.)
+		return nil, ErrNoWriter
+	}
+	return data, err
 }
 
 // waitForWriter waits up to d for f, a FIFO read to its end, to have data or

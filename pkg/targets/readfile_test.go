@@ -51,23 +51,41 @@ func TestLoadFIFOWithoutWriter(t *testing.T) {
 	}
 }
 
-// A writer that opens the FIFO only once llbgen has (mkfifo f; gen >f &
-// llbgen -f f) is read, as is a pipe whose writer is slow to write.
-func TestLoadFIFOAndPipeWithWriter(t *testing.T) {
-	fifo := mkfifo(t)
+// widenGrace lets a writer that the test starts open the FIFO in time on a
+// loaded machine; the test without a writer keeps the real grace.
+func widenGrace(t *testing.T, d time.Duration) {
+	old := writerGrace
+	writerGrace = d
+	t.Cleanup(func() { writerGrace = old })
+}
+
+// fifoWriter opens fifo for writing (which waits for a reader, as a shell's
+// `gen >f &` does), waits delay, then writes the list.
+func fifoWriter(fifo string, delay time.Duration) {
 	go func() {
 		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 		if err != nil {
 			return
 		}
 		defer w.Close()
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(delay)
 		w.WriteString(fifoList)
 	}()
+}
+
+// A writer that opens the FIFO only once llbgen has (mkfifo f; gen >f &
+// llbgen -f f) is read.
+func TestLoadFIFOWithWriter(t *testing.T) {
+	widenGrace(t, 10*time.Second)
+	fifo := mkfifo(t)
+	fifoWriter(fifo, 50*time.Millisecond)
 	if l, err := Load(fifo); err != nil || len(l.Targets) != 1 {
 		t.Errorf("a FIFO with a writer: %v", err)
 	}
+}
 
+// A pipe whose writer is slow to write is read: it has a writer.
+func TestLoadPipeWithSlowWriter(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +99,18 @@ func TestLoadFIFOAndPipeWithWriter(t *testing.T) {
 	// /dev/fd/N opens the pipe again, as -f /dev/stdin does.
 	if l, err := Load("/dev/fd/" + strconv.Itoa(int(r.Fd()))); err != nil || len(l.Targets) != 1 {
 		t.Errorf("a pipe with a slow writer: %v", err)
+	}
+}
+
+// A writer that opened the FIFO in time but writes only after the grace
+// (a generator that takes a while) is waited for: it is a writer.
+func TestLoadFIFOWithLateWrite(t *testing.T) {
+	widenGrace(t, time.Second) // time enough to open it, however loaded
+	fifo := mkfifo(t)
+	// it opens once Load has, so it writes after Load's grace is over
+	fifoWriter(fifo, writerGrace+500*time.Millisecond)
+	if l, err := Load(fifo); err != nil || len(l.Targets) != 1 {
+		t.Errorf("a FIFO whose writer writes after %v: %v", writerGrace, err)
 	}
 }
 
