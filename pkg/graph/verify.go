@@ -45,7 +45,7 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", verifierBin, "."}),
 			llb.AddMount("/llbgen/src", src, llb.Readonly),
 			withToolchain(goImg),
-			withBuildCache(llb.CacheMountLocked),
+			b.withBuildCache(llb.CacheMountLocked),
 			withTmp(),
 			llb.WithCustomName("compile the verifier"),
 		)
