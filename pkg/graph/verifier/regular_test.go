@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,22 +83,37 @@ func TestDiagnosisIsBounded(t *testing.T) {
 }
 
 // A run ends at its timeout even when the binary leaves a process holding
-// its output, and keeps only the start of what it printed.
+// its output, and keeps only the start of what it printed. The process
+// left behind sleeps longer than the run's WaitDelay (5 s) can wait, so
+// the run ending before it proves the cut-off; the test kills it after.
 func TestRunIsBounded(t *testing.T) {
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("no /bin/sh")
 	}
-	bin := filepath.Join(t.TempDir(), "noisy")
-	script := "#!/bin/sh\n(sleep 60) &\nhead -c 5000000 /dev/zero | tr '\\0' x\n"
+	const left = 12 * time.Second
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "noisy")
+	pidFile := filepath.Join(dir, "pid")
+	script := fmt.Sprintf("#!/bin/sh\nsleep %d &\necho $! >%s\nhead -c 5000000 /dev/zero | tr '\\0' x\n", int(left.Seconds()), pidFile)
 	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if data, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	start := time.Now()
 	out, _ := run(bin, 2*time.Second)
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("run took %v", d)
+	if d := time.Since(start); d > left-2*time.Second {
+		t.Errorf("run took %v: it waited for the process the binary left", d)
 	}
 	if len(out) > maxRunOutput {
 		t.Errorf("kept %d bytes of output, want at most %d", len(out), maxRunOutput)
+	}
+	if _, err := os.Stat(pidFile); err != nil {
+		t.Errorf("the binary did not leave its process: %v", err)
 	}
 }
