@@ -3,6 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +19,48 @@ import (
 
 	"github.com/llbgen/llbgen/internal/testbed"
 )
+
+// The secret is found however it is encoded in a file: raw, URL-escaped,
+// hex, and base64 wherever it starts in the encoded bytes (a DSSE
+// envelope's payload), split across the search's reads or not.
+func TestSecretFormsFindEncodedSecret(t *testing.T) {
+	const secret = "SECRETPASSWORD4c1e9"
+	dir := t.TempDir()
+	var want []string
+	write := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, name)
+	}
+	for k := range 3 {
+		payload := []byte(strings.Repeat("{", 1000+k) + `"GOPROXY":"https://u:` + secret + `@proxy/"}`)
+		write(fmt.Sprintf("std-%d.json", k), []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"`+base64.StdEncoding.EncodeToString(payload)+`"}`))
+		write(fmt.Sprintf("url-%d", k), []byte(base64.URLEncoding.EncodeToString(payload)))
+	}
+	// across the 1 MiB reads
+	write("split", append(bytes.Repeat([]byte{'x'}, 1<<20-5), secret...))
+	write("hex", []byte(hex.EncodeToString([]byte("p="+secret))))
+	write("clean", []byte(base64.StdEncoding.EncodeToString([]byte("SECRETPASSWORD4c1e"))+" SECRETPASSWORD4c1e"))
+	want = want[:len(want)-1]
+	hits, err := filesContainingAny(dir, secretForms(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, h := range hits {
+		got[filepath.Base(h.path)] = true
+	}
+	for _, name := range want {
+		if !got[name] {
+			t.Errorf("%s: the secret is not found (hits %v)", name, hits)
+		}
+	}
+	if got["clean"] {
+		t.Error("a file without the secret is a hit")
+	}
+}
 
 // A module proxy that wants a password: the password reaches the download
 // stage, which fetches through the proxy, and nowhere else: not the pipe's
@@ -110,13 +159,98 @@ func TestProxyCredentialsStaySecret(t *testing.T) {
 	assertNotIn(t, d.Dir(), password)
 }
 
+// assertNotIn fails for every file under dir that holds the secret in
+// any of its encodings (see secretForms): provenance and attestations are
+// base64 in in-toto (DSSE) envelopes, URLs are escaped.
 func assertNotIn(t *testing.T, dir, secret string) {
 	t.Helper()
-	hits, err := testbed.FilesContaining(dir, []byte(secret))
+	hits, err := filesContainingAny(dir, secretForms(secret))
 	if err != nil {
 		t.Fatalf("searching %s: %v", dir, err)
 	}
 	for _, h := range hits {
-		t.Errorf("%s holds the password", h)
+		t.Errorf("%s holds the password (%s)", h.path, h.form)
 	}
+}
+
+// secretForms is the secret as it may be written: raw, URL-escaped, and
+// base64 (standard and URL alphabets) at each of the three alignments it
+// can have inside a longer encoded text. An aligned form keeps only the
+// characters that the secret's bits alone decide.
+func secretForms(secret string) map[string]string {
+	forms := map[string]string{}
+	add := func(needle, form string) {
+		if _, ok := forms[needle]; !ok {
+			forms[needle] = form
+		}
+	}
+	add(secret, "raw")
+	add(url.QueryEscape(secret), "URL-escaped")
+	add(url.PathEscape(secret), "URL-escaped")
+	add(hex.EncodeToString([]byte(secret)), "hex")
+	for _, enc := range []struct {
+		name string
+		enc  *base64.Encoding
+	}{{"base64", base64.StdEncoding}, {"base64url", base64.URLEncoding}} {
+		for k := range 3 {
+			text := enc.enc.EncodeToString(append(make([]byte, k), secret...))
+			first := (8*k + 5) / 6            // the first character without bits of the k bytes before
+			last := (8*(k+len(secret)))/6 - 1 // the last with none of what follows
+			add(text[first:last+1], fmt.Sprintf("%s at offset %d", enc.name, k))
+		}
+	}
+	return forms
+}
+
+type hit struct{ path, form string }
+
+// filesContainingAny reads every regular file under root once, looking
+// for each needle (form by needle), across chunk boundaries.
+func filesContainingAny(root string, needles map[string]string) ([]hit, error) {
+	longest := 0
+	for n := range needles {
+		longest = max(longest, len(n))
+	}
+	var hits []hit
+	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a daemon's temporary file, gone while walking
+			}
+			return err
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		found := map[string]bool{}
+		buf := make([]byte, 0, 1<<20+longest)
+		for {
+			n, rerr := f.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			for needle, form := range needles {
+				if !found[form] && bytes.Contains(buf, []byte(needle)) {
+					found[form] = true
+					hits = append(hits, hit{path, form})
+				}
+			}
+			if rerr == io.EOF {
+				return nil
+			}
+			if rerr != nil {
+				return rerr
+			}
+			if keep := longest - 1; len(buf) > keep {
+				buf = buf[:copy(buf, buf[len(buf)-keep:])]
+			}
+		}
+	})
+	return hits, err
 }
