@@ -6,7 +6,6 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -54,12 +53,7 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	run := img.
-		AddEnv("PATH", stdPath).
-		User("0:0").
-		Dir("/").
-		Network(pb.NetMode_NONE).
-		Platform(b.opt.Platform).
+	run := b.verifierRoot(img).
 		Run(
 			llb.Args([]string{verifierBin, "cell",
 				"-want", b.list.Helper.Bare(),

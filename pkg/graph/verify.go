@@ -64,12 +64,7 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 // from the compile's output by a deliver stage in the toolchain image, and
 // the export takes from that stage exactly this binary's files.
 func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
-	check := img.
-		AddEnv("PATH", stdPath).
-		User("0:0").
-		Dir("/").
-		Network(pb.NetMode_NONE).
-		Platform(b.opt.Platform).
+	check := b.verifierRoot(img).
 		Run(
 			llb.Args([]string{
 				verifierBin, "check",
@@ -97,6 +92,18 @@ func (b *builder) pass(bin targets.Binary, built llb.State, reason string) llb.S
 		fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 }
 
+// verifierRoot is img as the root of a stage that runs the verifier (built
+// for the daemon's platform): as root, in /, the standard PATH, no network.
+// The image's own USER, WORKDIR and ENV are never applied.
+func (b *builder) verifierRoot(img llb.State) llb.State {
+	return img.
+		AddEnv("PATH", stdPath).
+		User("0:0").
+		Dir("/").
+		Network(pb.NetMode_NONE).
+		Platform(b.opt.Platform)
+}
+
 // platformNote is " (linux/arm64)" for a binary of a named platform.
 func (b *builder) platformNote(bin targets.Binary) string {
 	if bin.Platform == nil {
@@ -109,12 +116,7 @@ func (b *builder) platformNote(bin targets.Binary) string {
 // in the toolchain image on the daemon's platform: no code of a target
 // image runs there, so its output holds exactly this binary's files.
 func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extra []string, name string, opts ...llb.RunOption) llb.State {
-	root := b.goImg.
-		AddEnv("PATH", stdPath).
-		User("0:0").
-		Dir("/").
-		Network(pb.NetMode_NONE).
-		Platform(b.opt.Platform)
+	root := b.verifierRoot(b.goImg)
 	args := append([]string{
 		verifierBin, mode,
 		"-target", bin.Name,
