@@ -24,35 +24,47 @@ func TestSkippedChecksumDatabaseIsRefused(t *testing.T) {
 		{"GONOSUMDB owner prefix", "GONOSUMDB", "github.com/awslabs", "github.com/awslabs"},
 		{"GOPRIVATE", "GOPRIVATE", "github.com/awslabs/*", "github.com/awslabs/*"},
 	}
-	verbs := map[string][]string{
-		"pipe":   nil,
-		"build":  {"build", "--out", "out"},
-		"lock":   {"lock"},
-		"matrix": {"matrix"},
+	for _, e := range envs {
+		refusedByEveryVerb(t, e.name, e.key, e.value, func(t *testing.T, stderr string) {
+			want := "llbgen: " + e.key + "=" + e.value + ": pattern \"" + e.pattern + "\" matches " + targets.HelperModule
+			if !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "narrow "+e.key+" to your own modules") {
+				t.Errorf("stderr %q\nwant it to start %q and say what to do", stderr, want)
+			}
+		})
 	}
-	for verb, args := range verbs {
-		for _, e := range envs {
-			t.Run(verb+"/"+e.name, func(t *testing.T) {
-				clearModuleEnv(t)
-				t.Setenv("BUILDKIT_HOST", "unix:///nonexistent/buildkitd.sock")
-				t.Setenv(e.key, e.value)
-				dir := dirWith(t, map[string]string{"targets.yaml": goodList})
-				code, stdout, stderr := runCLI(t, dir, args...)
-				if code != 2 || stdout != "" {
-					t.Errorf("exit %d, stdout %d bytes; want 2 and nothing\n%s", code, len(stdout), stderr)
-				}
-				want := "llbgen: " + e.key + "=" + e.value + ": pattern \"" + e.pattern + "\" matches " + targets.HelperModule
-				if !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "narrow "+e.key+" to your own modules") {
-					t.Errorf("stderr %q\nwant it to start %q and say what to do", stderr, want)
-				}
-				if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
-					t.Error("the output directory was created")
-				}
-				if _, err := os.Stat(filepath.Join(dir, "targets.yaml.lock")); !os.IsNotExist(err) {
-					t.Error("a lock was written")
-				}
-			})
-		}
+}
+
+// downloadVerbs are the verbs that download the helper module.
+var downloadVerbs = map[string][]string{
+	"pipe":   nil,
+	"build":  {"build", "--out", "out"},
+	"lock":   {"lock"},
+	"matrix": {"matrix"},
+}
+
+// refusedByEveryVerb sets key=value and runs every download verb on a good
+// list with no daemon: each must refuse it as bad input (exit 2) before any
+// contact, with nothing on stdout and nothing written; check judges stderr.
+func refusedByEveryVerb(t *testing.T, name, key, value string, check func(t *testing.T, stderr string)) {
+	t.Helper()
+	for verb, args := range downloadVerbs {
+		t.Run(verb+"/"+name, func(t *testing.T) {
+			clearModuleEnv(t)
+			t.Setenv("BUILDKIT_HOST", "unix:///nonexistent/buildkitd.sock")
+			t.Setenv(key, value)
+			dir := dirWith(t, map[string]string{"targets.yaml": goodList})
+			code, stdout, stderr := runCLI(t, dir, args...)
+			if code != exitBadInput || stdout != "" {
+				t.Errorf("exit %d, stdout %d bytes; want 2 and nothing\n%s", code, len(stdout), stderr)
+			}
+			check(t, stderr)
+			if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+				t.Error("the output directory was created")
+			}
+			if _, err := os.Stat(filepath.Join(dir, "targets.yaml.lock")); !os.IsNotExist(err) {
+				t.Error("a lock was written")
+			}
+		})
 	}
 }
 
