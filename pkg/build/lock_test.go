@@ -20,7 +20,7 @@ func TestProxyInfo(t *testing.T) {
 		{info: `{"Time":"2026-02-25T22:29:07Z","Origin":{"Hash":"0 -X main.x=y"}}`,
 			err: `the module proxy's github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0.info: origin commit "0 -X main.x=y" is not a commit hash (40 or 64 lower-case hex digits); it would reach the linker's flags; check GOPROXY, no lock was written`},
 		{info: `{"Time":"2026-02-25T22:29:07Z","Origin":{"Hash":"` + strings.ToUpper(hash) + `"}}`, err: "is not a commit hash"},
-		{info: `{"Time":"2026-02-25T22:29:07Z","Origin":{"Hash":"` + strings.Repeat("a", 200) + `"}}`, err: `"` + strings.Repeat("a", 80) + `..." is not a commit hash`},
+		{info: `{"Time":"2026-02-25T22:29:07Z","Origin":{"Hash":"` + strings.Repeat("a", 200) + `"}}`, err: `"` + strings.Repeat("a", 60) + `…" (200 bytes) is not a commit hash`},
 		{info: `{"Time":"2263-01-01T00:00:00Z"}`,
 			err: `the module proxy's github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0.info: time "2263-01-01T00:00:00Z" is not between 1970-01-01 and 2262-04-11T23:47:16Z; it dates the exported files, whose times would wrap; check GOPROXY, no lock was written`},
 		{info: `{"Time":"1969-12-31T23:59:59Z"}`, err: "is not between 1970-01-01"},

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // MaxSourceDateEpoch is the latest SOURCE_DATE_EPOCH a file time holds:
@@ -21,12 +23,8 @@ func ParseSourceDateEpoch(what, v string) (*int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > MaxSourceDateEpoch {
-		shown := v
-		if len(shown) > 40 {
-			shown = shown[:40] + "..."
-		}
-		return nil, fmt.Errorf("%s %q: want whole seconds since 1970 from 0 to %d (%s), e.g. 1700000000",
-			what, shown, MaxSourceDateEpoch, time.Unix(MaxSourceDateEpoch, 0).UTC().Format("2006-01-02"))
+		return nil, fmt.Errorf("%s %s: want whole seconds since 1970 from 0 to %d (%s), e.g. 1700000000",
+			what, targets.Quote(v), MaxSourceDateEpoch, time.Unix(MaxSourceDateEpoch, 0).UTC().Format("2006-01-02"))
 	}
 	return &n, nil
 }

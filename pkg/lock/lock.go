@@ -273,7 +273,7 @@ func CheckCommit(c string) error {
 	if c == "" || (len(c) == 40 || len(c) == 64) && strings.Trim(c, "0123456789abcdef") == "" {
 		return nil
 	}
-	return fmt.Errorf("commit %q is not a commit hash (40 or 64 lower-case hex digits); it would reach the linker's flags", clip(c))
+	return fmt.Errorf("commit %s is not a commit hash (40 or 64 lower-case hex digits); it would reach the linker's flags", targets.Quote(c))
 }
 
 // maxTime is the latest version time a lock takes: the file times it
@@ -290,20 +290,12 @@ func CheckTime(t string) error {
 	}
 	when, err := time.Parse(time.RFC3339, t)
 	if err != nil {
-		return fmt.Errorf("time %q is not an RFC 3339 time such as 2026-02-25T22:29:07Z; it dates the exported files", clip(t))
+		return fmt.Errorf("time %s is not an RFC 3339 time such as 2026-02-25T22:29:07Z; it dates the exported files", targets.Quote(t))
 	}
 	if when.Before(time.Unix(0, 0)) || when.After(maxTime) {
-		return fmt.Errorf("time %q is not between 1970-01-01 and %s; it dates the exported files, whose times would wrap", clip(t), maxTime.Format(time.RFC3339))
+		return fmt.Errorf("time %s is not between 1970-01-01 and %s; it dates the exported files, whose times would wrap", targets.Quote(t), maxTime.Format(time.RFC3339))
 	}
 	return nil
-}
-
-// clip cuts a value for a message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }
 
 // IncludePattern is path as a BuildKit include pattern (llb.FollowPaths,

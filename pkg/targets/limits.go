@@ -59,9 +59,10 @@ var (
 	setupLimit   = lengthLimit{MaxSetupBytes, "split it into several setup steps"}
 )
 
-// quote is s quoted for a message, cut after maxQuoted bytes (at a rune
-// boundary) with its length: "aaaa…" (5242880 bytes).
-func quote(s string) string {
+// Quote is s quoted for a message, cut after maxQuoted bytes (at a rune
+// boundary) with its length: "aaaa…" (5242880 bytes). Every value llbgen
+// echoes from input it does not control goes through it.
+func Quote(s string) string {
 	if len(s) <= maxQuoted {
 		return strconv.Quote(s)
 	}

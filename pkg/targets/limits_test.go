@@ -262,8 +262,8 @@ func TestQuote(t *testing.T) {
 		{strings.Repeat("a", 59) + "é" + "b", `"` + strings.Repeat("a", 59) + `…" (62 bytes)`}, // not inside a rune
 		{"a\nb", `"a\nb"`},
 	} {
-		if got := quote(tt.in); got != tt.want {
-			t.Errorf("quote(%.70q) = %s, want %s", tt.in, got, tt.want)
+		if got := Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%.70q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }

@@ -291,19 +291,19 @@ func (d *decoder) fields(n *yaml.Node, where, notMapping string, known ...string
 			d.errs.add(d.pos(key), "a key in %s is %s; keys are plain words: %s", where, kindName(k), strings.Join(known, ", "))
 			continue
 		case len(k.Value) > MaxValueBytes:
-			d.errs.add(d.pos(key), "a key in %s is %d bytes, more than the %d allowed: %s; keys are plain words: %s", where, len(k.Value), MaxValueBytes, quote(k.Value), strings.Join(known, ", "))
+			d.errs.add(d.pos(key), "a key in %s is %d bytes, more than the %d allowed: %s; keys are plain words: %s", where, len(k.Value), MaxValueBytes, Quote(k.Value), strings.Join(known, ", "))
 			continue
 		case k.ShortTag() == "!!merge":
 			d.errs.add(d.pos(key), "merge keys (<<) are not supported in %s; write the keys out", where)
 			continue
 		}
 		if first, ok := seen[k.Value]; ok {
-			d.errs.add(d.pos(key), "key %s appears twice in %s (first at line %d); keep one", quote(k.Value), where, first.Line)
+			d.errs.add(d.pos(key), "key %s appears twice in %s (first at line %d); keep one", Quote(k.Value), where, first.Line)
 			continue
 		}
 		seen[k.Value] = key
 		if !slices.Contains(known, k.Value) {
-			d.errs.add(d.pos(key), "unknown key %s in %s; known keys: %s", quote(k.Value), where, strings.Join(known, ", "))
+			d.errs.add(d.pos(key), "unknown key %s in %s; known keys: %s", Quote(k.Value), where, strings.Join(known, ", "))
 			continue
 		}
 		f[k.Value] = field{key: key, value: value}
@@ -329,13 +329,13 @@ func (d *decoder) text(n *yaml.Node, what, example string, limit lengthLimit, an
 	case isNull(s):
 		return "", p, true
 	case len(s.Value) > limit.max:
-		d.errs.add(p, "%s is %d bytes, more than the %d allowed: %s; %s", what, len(s.Value), limit.max, quote(s.Value), limit.hint)
+		d.errs.add(p, "%s is %d bytes, more than the %d allowed: %s; %s", what, len(s.Value), limit.max, Quote(s.Value), limit.hint)
 		return "", p, false
 	case !anyScalar && s.Style&yaml.TaggedStyle != 0 && s.ShortTag() != "!!str":
 		d.errs.add(p, "%s is tagged %s; write it as a plain string, quoted if need be", what, clip(s.ShortTag()))
 		return "", p, false
 	case !anyScalar && s.ShortTag() != "!!str":
-		d.errs.add(p, "%s must be a string, but YAML reads %s as %s; quote it: %s", what, clip(s.Value), kindName(s), quote(s.Value))
+		d.errs.add(p, "%s must be a string, but YAML reads %s as %s; quote it: %s", what, clip(s.Value), kindName(s), Quote(s.Value))
 		return "", p, false
 	}
 	return s.Value, p, true

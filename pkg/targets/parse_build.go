@@ -118,7 +118,7 @@ func (d *decoder) platforms(v field, where string) []Platform {
 // describe says what a node holds, for messages: "a list", "the string "yes"".
 func describe(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		return kindName(n) + " " + quote(n.Value)
+		return kindName(n) + " " + Quote(n.Value)
 	}
 	return kindName(n)
 }

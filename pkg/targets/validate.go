@@ -39,7 +39,7 @@ func checkVersion(errs *ErrorList, v string, p Pos) {
 	case semver.IsValid("v" + v):
 		hint = semver.Canonical("v" + v)
 	}
-	errs.add(p, "helper.version %s is not a full semantic version; write it as a module version, e.g. %s", quote(v), hint)
+	errs.add(p, "helper.version %s is not a full semantic version; write it as a module version, e.g. %s", Quote(v), hint)
 }
 
 // fullSemver reports whether v is valid semver with all three numbers.
@@ -60,12 +60,12 @@ func checkImage(errs *ErrorList, what, example, ref string, p Pos) (img Image, n
 		return Image{Pos: p}, nil
 	}
 	if len(ref) > MaxImageRefBytes {
-		errs.add(p, "%s is %d bytes, more than the %d allowed: %s; %s", what, len(ref), MaxImageRefBytes, quote(ref), refLimit.hint)
+		errs.add(p, "%s is %d bytes, more than the %d allowed: %s; %s", what, len(ref), MaxImageRefBytes, Quote(ref), refLimit.hint)
 		return Image{Pos: p}, nil
 	}
 	named, err := normalize(ref)
 	if err != nil {
-		errs.add(p, "%s %s: %v; write a reference `docker pull` accepts, e.g. %s", what, quote(ref), err, example)
+		errs.add(p, "%s %s: %v; write a reference `docker pull` accepts, e.g. %s", what, Quote(ref), err, example)
 		return Image{Ref: ref, Pos: p}, nil
 	}
 	return Image{Ref: ref, Full: named.String(), Pos: p}, named
@@ -126,13 +126,13 @@ func checkNames(errs *ErrorList, ts []Target, src source) {
 		p := t.namePosOr()
 		switch {
 		case !ValidName(t.Name):
-			errs.add(p, "target name %s is not allowed; use letters, digits, '.', '_' and '-', starting with a letter or digit, so no name can escape the output directory", quote(t.Name))
+			errs.add(p, "target name %s is not allowed; use letters, digits, '.', '_' and '-', starting with a letter or digit, so no name can escape the output directory", Quote(t.Name))
 			continue
 		case strings.HasSuffix(strings.ToLower(t.Name), BuildInfoSuffix):
-			errs.add(p, "target name %s ends in %s (in any case), as the build-information file beside each binary does; %s the target to give it another", quote(t.Name), BuildInfoSuffix, src.setName)
+			errs.add(p, "target name %s ends in %s (in any case), as the build-information file beside each binary does; %s the target to give it another", Quote(t.Name), BuildInfoSuffix, src.setName)
 			continue
 		case len(t.Name) > maxName:
-			errs.add(p, "target name %s is %d bytes; %s the target to give it one of at most %d, so its file name fits", quote(t.Name), len(t.Name), src.setName, maxName)
+			errs.add(p, "target name %s is %d bytes; %s the target to give it one of at most %d, so its file name fits", Quote(t.Name), len(t.Name), src.setName, maxName)
 			continue
 		}
 		key := strings.ToLower(t.Name)
