@@ -205,14 +205,9 @@ func TestLockUsedByPipeAndBake(t *testing.T) {
 // test bed's QEMU). The file keeps its plain name. (That the toolchain
 // still runs on the builder's platform is TestTargetPlatformCrossCompiles.)
 func TestBakePlatformCrossCompiles(t *testing.T) {
-	bed := testbed.Require(t)
-	x := bed.RequireBuildx(t)
-	repo := repoCopy(t)
-	writeFile(t, filepath.Join(repo, "ci.yaml"), standInList(bed, bed.Musl()))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	log, err := x.Bake(ctx, repo, []string{"TARGETS_FILE=ci.yaml"},
-		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform=linux/arm64")
+	bake := bakeMuslFor(t)
+	repo := bake.repo
+	log, err := bake.platforms("linux/arm64")
 	if err != nil {
 		t.Fatalf("buildx bake --set binaries.platform=linux/arm64: %v\n%s", err, tail(log, 30))
 	}
@@ -231,14 +226,9 @@ func TestBakePlatformCrossCompiles(t *testing.T) {
 // binary named for its platform; a platform Go cannot build is refused,
 // naming it.
 func TestBakeEveryPlatform(t *testing.T) {
-	bed := testbed.Require(t)
-	x := bed.RequireBuildx(t)
-	repo := repoCopy(t)
-	writeFile(t, filepath.Join(repo, "ci.yaml"), standInList(bed, bed.Musl()))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	log, err := x.Bake(ctx, repo, []string{"TARGETS_FILE=ci.yaml"},
-		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform=linux/amd64,linux/arm64")
+	bake := bakeMuslFor(t)
+	repo := bake.repo
+	log, err := bake.platforms("linux/amd64,linux/arm64")
 	if err != nil {
 		t.Fatalf("buildx bake --set binaries.platform=linux/amd64,linux/arm64: %v\n%s", err, tail(log, 30))
 	}
@@ -255,9 +245,34 @@ func TestBakeEveryPlatform(t *testing.T) {
 		t.Errorf("SHA256SUMS lists %d files, want 2:\n%s", n, sums)
 	}
 
-	log, err = x.Bake(ctx, repo, []string{"TARGETS_FILE=ci.yaml"},
-		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform=linux/amd64,windows/amd64")
+	log, err = bake.platforms("linux/amd64,windows/amd64")
 	if err == nil || !strings.Contains(log, `--platform: platform "windows/amd64" is not Linux`) {
 		t.Errorf("bake for windows/amd64: %v, want a refusal naming it\n%s", err, tail(log, 20))
 	}
+}
+
+// muslBake is a repository copy whose ci.yaml lists the musl stand-in, for
+// bake with --platform.
+type muslBake struct {
+	repo string
+	x    *testbed.Buildx
+	ctx  context.Context
+}
+
+func bakeMuslFor(t *testing.T) *muslBake {
+	t.Helper()
+	bed := testbed.Require(t)
+	x := bed.RequireBuildx(t)
+	repo := repoCopy(t)
+	writeFile(t, filepath.Join(repo, "ci.yaml"), standInList(bed, bed.Musl()))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	t.Cleanup(cancel)
+	return &muslBake{repo: repo, x: x, ctx: ctx}
+}
+
+// platforms bakes ci.yaml with binaries.platform set to ps (the frontend
+// itself for linux/amd64) and returns bake's log.
+func (b *muslBake) platforms(ps string) (string, error) {
+	return b.x.Bake(b.ctx, b.repo, []string{"TARGETS_FILE=ci.yaml"},
+		"--set", "frontend.platform=linux/amd64", "--set", "binaries.platform="+ps)
 }
