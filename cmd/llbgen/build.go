@@ -6,10 +6,11 @@ import (
 	"os"
 	"strings"
 
-	"github.com/llbgen/llbgen/pkg/build"
-	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/outdir"
 )
 
 const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST into ./out
@@ -118,7 +119,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 				return err
 			}
 			bopt.Lock, bopt.Provenance, bopt.ProvenanceMax = lk, opts.provenance != "", opts.provenance == "max"
-			outcome, err := build.Run(cmd.Context(), list, out, bopt)
+			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err
 			}

@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/internal/testbed"
 	"github.com/moby/buildkit/client"
+
+	"github.com/llbgen/llbgen/internal/testbed"
 )
 
 // compatList has the three kinds of target: cgo on the glibc stand-in

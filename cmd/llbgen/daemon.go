@@ -7,23 +7,24 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/llbgen/llbgen/pkg/build"
-	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // daemonOptions are the flags of every verb that talks to a BuildKit daemon.
 type daemonOptions struct {
 	addr     string
 	progress string
-	tls      build.TLS
+	tls      daemon.TLS
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh:// (default $BUILDKIT_HOST, then "+build.DefaultAddr+")")
+	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh:// (default $BUILDKIT_HOST, then "+daemon.DefaultAddr+")")
 	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
 	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
 	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
@@ -42,7 +43,7 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
 	}
 	if o.addr == "" {
-		o.addr = build.DefaultAddr
+		o.addr = daemon.DefaultAddr
 	}
 	scheme, _, ok := strings.Cut(o.addr, "://")
 	if !ok || !slices.Contains(addrSchemes, scheme) {
@@ -78,13 +79,13 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 	return nil
 }
 
-// options is what the pkg/build engine takes from these flags.
-func (o *daemonOptions) options(stderr io.Writer) (build.Options, error) {
+// options is what the pkg/daemon package takes from these flags.
+func (o *daemonOptions) options(stderr io.Writer) (daemon.Options, error) {
 	epoch, err := sourceDateEpoch()
 	if err != nil {
-		return build.Options{}, err
+		return daemon.Options{}, err
 	}
-	return build.Options{
+	return daemon.Options{
 		Addr:            o.addr,
 		TLS:             o.tls,
 		Progress:        progressui.DisplayMode(o.progress),

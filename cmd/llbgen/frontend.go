@@ -1,9 +1,10 @@
 package main
 
 import (
-	"github.com/llbgen/llbgen/pkg/frontend"
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/spf13/cobra"
+
+	"github.com/llbgen/llbgen/pkg/frontend"
 )
 
 // newFrontendCmd is the entry point of the frontend image: BuildKit starts it

@@ -6,9 +6,10 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/spf13/pflag"
+
 	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/targets"
-	"github.com/spf13/pflag"
 )
 
 // listOptions are the flags that choose what to build, shared by every verb

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"golang.org/x/sys/unix"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // endless writes to w until it fails: once the reader has read what it

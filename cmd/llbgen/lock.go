@@ -8,9 +8,10 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/llbgen/llbgen/pkg/build"
-	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/spf13/cobra"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/lock"
 )
 
 const lockExample = `  # pin targets.yaml's images and helper module into targets.yaml.lock
@@ -21,7 +22,7 @@ const lockExample = `  # pin targets.yaml's images and helper module into target
 
 func newLockCmd(stderr io.Writer) *cobra.Command {
 	var list listOptions
-	var daemon daemonOptions
+	var dopts daemonOptions
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "lock [-f FILE] [--check]",
@@ -43,14 +44,14 @@ would change the lock.`,
 			if len(list.images) > 0 {
 				return usagef("lock pins a target list file; --image is not for lock")
 			}
-			if err := daemon.Validate(stderr); err != nil {
+			if err := dopts.Validate(stderr); err != nil {
 				return err
 			}
 			l, err := list.load(cmd.Flags())
 			if err != nil {
 				return err
 			}
-			opt, err := daemon.options(stderr)
+			opt, err := dopts.options(stderr)
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ would change the lock.`,
 			if err := checkSumDB(opt.Env, nil); err != nil {
 				return err
 			}
-			f, err := build.Lock(cmd.Context(), l, opt)
+			f, err := daemon.Lock(cmd.Context(), l, opt)
 			if err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ would change the lock.`,
 		},
 	}
 	list.addFlags(cmd.Flags())
-	daemon.addFlags(cmd.Flags())
+	dopts.addFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 1 when the lock is missing or re-resolving would change it")
 	return cmd
 }

@@ -6,10 +6,11 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/build"
-	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
 )
 
 const matrixExample = `  # which binary of targets.yaml runs in which of its images, and why not
@@ -71,7 +72,7 @@ cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
 				return err
 			}
 			bopt.Lock = lk
-			m, err := build.RunMatrix(cmd.Context(), list, bopt)
+			m, err := daemon.RunMatrix(cmd.Context(), list, bopt)
 			if err != nil {
 				return err
 			}
@@ -88,7 +89,7 @@ cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
 
 // writeMatrix prints the table, then one line per ✗ and per binary that
 // could not be built.
-func writeMatrix(w io.Writer, m *build.Matrix) {
+func writeMatrix(w io.Writer, m *daemon.Matrix) {
 	heads := columnHeads(m.Columns)
 	rows := [][]string{append([]string{"BINARY \\ IMAGE"}, heads...)}
 	for _, r := range m.Rows {

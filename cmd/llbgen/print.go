@@ -3,8 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/containerd/platforms"
 	"io"
+
+	"github.com/containerd/platforms"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 )

@@ -3,8 +3,9 @@ package main
 import (
 	"io"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/spf13/cobra"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 func newSchemaCmd(stdout io.Writer) *cobra.Command {

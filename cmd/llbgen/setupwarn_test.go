@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llbgen/llbgen/pkg/build"
+	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -28,19 +28,19 @@ func TestSetupReachWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mtls := build.TLS{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem"}
+	mtls := daemon.TLS{CACert: "ca.pem", Cert: "cert.pem", Key: "key.pem"}
 	for _, c := range []struct {
 		addr string
-		tls  build.TLS
+		tls  daemon.TLS
 		list *targets.List
 		warn bool
 	}{
-		{"tcp://127.0.0.1:1234", build.TLS{}, withSetup, true},
-		{"tcp://127.0.0.1:1234", build.TLS{CACert: "ca.pem"}, withSetup, true}, // server TLS authenticates no client
+		{"tcp://127.0.0.1:1234", daemon.TLS{}, withSetup, true},
+		{"tcp://127.0.0.1:1234", daemon.TLS{CACert: "ca.pem"}, withSetup, true}, // server TLS authenticates no client
 		{"tcp://127.0.0.1:1234", mtls, withSetup, false},
-		{"tcp://127.0.0.1:1234", build.TLS{}, without, false},
-		{"unix:///run/buildkit/buildkitd.sock", build.TLS{}, withSetup, false},
-		{"docker-container://buildkitd", build.TLS{}, withSetup, false},
+		{"tcp://127.0.0.1:1234", daemon.TLS{}, without, false},
+		{"unix:///run/buildkit/buildkitd.sock", daemon.TLS{}, withSetup, false},
+		{"docker-container://buildkitd", daemon.TLS{}, withSetup, false},
 	} {
 		o := daemonOptions{addr: c.addr, tls: c.tls}
 		w := o.setupReachWarning(c.list)

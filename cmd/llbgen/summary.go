@@ -7,13 +7,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/llbgen/llbgen/pkg/build"
+	"github.com/llbgen/llbgen/pkg/daemon"
 )
 
 // writeSummary prints the table that ends `llbgen build`: one row per
 // binary (a target on one platform), then one line per binary written
 // without verification and one per failure, with its cause.
-func writeSummary(w io.Writer, o *build.Outcome) {
+func writeSummary(w io.Writer, o *daemon.Outcome) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
 	for _, r := range o.Results {
@@ -75,5 +75,5 @@ func humanSize(n int64) string {
 // oneLine is how every cause is printed: text from images, registries
 // and the daemon, made one bounded line without control characters.
 func oneLine(s string) string {
-	return build.OneLine(s)
+	return daemon.OneLine(s)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llbgen/llbgen/pkg/build"
+	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -57,7 +57,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := []build.Result{
+	res := []daemon.Result{
 		{Target: l.Targets[0], Binary: l.Targets[0].Binaries()[0], Platform: "linux/amd64", File: l.Targets[0].Binaries()[0].FileName(), Digest: "sha256:fa942ead9d5a0123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
 		{Target: l.Targets[1], Binary: l.Targets[1].Binaries()[0], Platform: "linux/amd64", File: l.Targets[1].Binaries()[0].FileName(), Digest: "sha256:6aebce2f9d950123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
 		{Target: l.Targets[2], Binary: l.Targets[2].Binaries()[0], Platform: "linux/amd64", File: l.Targets[2].Binaries()[0].FileName(), Cause: "image registry.example:5000/team/missing:1 not found or not authorised: registry.example:5000/team/missing:1: not found"},
@@ -66,7 +66,7 @@ targets:
 		{Target: l.Targets[4], Binary: l.Targets[4].Binaries()[1], Platform: "linux/arm64", File: l.Targets[4].Binaries()[1].FileName(), Digest: "sha256:1b2c3d4e5f600123456789abcdef0123456789abcdef0123456789abcdef01", Size: 8912345, SHA256: "9a8b7c6d5e4f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Unverified: "not verified: no emulator for linux/arm64"},
 	}
 	var buf bytes.Buffer
-	writeSummary(&buf, &build.Outcome{Out: out, Results: res})
+	writeSummary(&buf, &daemon.Outcome{Out: out, Results: res})
 	golden(t, "summary.golden", buf.String())
 }
 
@@ -108,7 +108,7 @@ func TestSummaryHostileCause(t *testing.T) {
 	tg := l.Targets[0]
 	cause := `setup command "./configure" failed: ` + "\x1b[3A\x1b[2Kdocker_19.03.12  linux/amd64  yes\r\n\x9b1A\x07" + strings.Repeat("x", 10000)
 	var buf bytes.Buffer
-	writeSummary(&buf, &build.Outcome{Out: out, Results: []build.Result{{Target: tg, Binary: tg.Binaries()[0], Platform: "linux/amd64", File: tg.Binaries()[0].FileName(), Cause: cause},
+	writeSummary(&buf, &daemon.Outcome{Out: out, Results: []daemon.Result{{Target: tg, Binary: tg.Binaries()[0], Platform: "linux/amd64", File: tg.Binaries()[0].FileName(), Cause: cause},
 		{Target: tg, Binary: tg.Binaries()[0], Platform: "linux/arm64", File: "other", Size: 1, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Unverified: "\x1b[2J"}}})
 	got := buf.String()
 	for _, r := range got {

@@ -24,14 +24,15 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/build"
-	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/lock"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // Build arguments the frontend reads.
@@ -111,11 +112,11 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	}
 	gopt.Platform, gopt.Target = platforms.Normalize(platform), target
 	keys := graph.Images(list, gopt.Platform, target)
-	resolved, unresolved := build.ResolveImages(ctx, c, keys)
+	resolved, unresolved := daemon.ResolveImages(ctx, c, keys)
 	if err, bad := unresolved[keys[0]]; bad {
-		return nil, fmt.Errorf("%s", build.ImageCause("toolchain image", list.Go.Ref, err))
+		return nil, fmt.Errorf("%s", daemon.ImageCause("toolchain image", list.Go.Ref, err))
 	}
-	if err := build.UnresolvedTarget(list, gopt.Platform, target, unresolved); err != nil {
+	if err := daemon.UnresolvedTarget(list, gopt.Platform, target, unresolved); err != nil {
 		return nil, err
 	}
 	gopt.Images = resolved
@@ -147,7 +148,7 @@ func ModuleEnv(args map[string]string) (map[string]string, error) {
 
 // solve builds the whole graph and returns it as the build's result.
 func solve(ctx context.Context, c gateway.Client, list *targets.List, gopt graph.Options, platform ocispecs.Platform) (*gateway.Result, error) {
-	g, err := graph.Build(list, gopt)
+	g, err := graph.Define(list, gopt)
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 func plat(os, arch, variant string) ocispecs.Platform {

@@ -7,12 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llbgen/llbgen/pkg/lock"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 	fstypes "github.com/tonistiigi/fsutil/types"
+
+	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // fakeLockClient serves the Dockerfile input as files, matching ReadDir's

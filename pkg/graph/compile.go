@@ -5,10 +5,11 @@ import (
 	"strconv"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 const (
@@ -90,7 +91,7 @@ func (b *builder) privateCacheID(bin targets.Binary, p ocispecs.Platform) (strin
 }
 
 // goBuild runs upstream's release build for platform p in root, network
-// none, as root, without a shell. The verifier wraps go build to stamp the
+// none, as root, without a shell. The stage tool wraps go build to stamp the
 // origin commit and date the binary.
 func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, cache llb.RunOption, name string, extra ...llb.RunOption) llb.State {
 	root = root.With(b.goEnv(), goTarget(p, cgo)).
@@ -99,7 +100,7 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 		AddEnv("GOPROXY", "off").
 		Network(pb.NetMode_NONE)
 	out := binDir + "/" + binName
-	wrapper := []string{verifierBin, "gobuild",
+	wrapper := []string{toolBin, "gobuild",
 		"-info", b.moduleFile(".info"),
 		"-commit-var", targets.HelperModule + "/version.GitCommitSHA",
 		"-out", out}
@@ -121,7 +122,7 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 			"./cli/docker-credential-ecr-login",
 		)),
 		withToolchain(goImg),
-		llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
 		cache,
 		withTmp(),

@@ -2,9 +2,10 @@ package graph
 
 import (
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // modCache is where the downloaded modules are mounted in every stage.
@@ -43,7 +44,7 @@ func (b *builder) download(goImg llb.State) llb.State {
 // output, when GOPROXY is plain text. Not when it comes from the secret:
 // Go hides only a URL's password there, and in bake and the frontend
 // llbgen never sees the secret to refuse a token in the user name. Nothing
-// reads the trace (pkg/build's cause reads the last "go: " line, which Go
+// reads the trace (pkg/daemon's cause reads the last "go: " line, which Go
 // prints either way).
 func (b *builder) traceFlag() []string {
 	if fromSecret, _ := b.proxyFromSecret(); fromSecret {
@@ -59,13 +60,13 @@ func (b *builder) moduleFile(ext string) string {
 }
 
 // checkModule holds the build to the locked module hash, when there is one.
-func (b *builder) checkModule(goImg, verifier, modules llb.State) llb.State {
+func (b *builder) checkModule(goImg, tool, modules llb.State) llb.State {
 	if b.opt.ModuleSum == "" {
 		return modules
 	}
 	run := goImg.User("0:0").Dir("/").Network(pb.NetMode_NONE).Run(
-		llb.Args([]string{verifierBin, "modsum", "-ziphash", b.moduleFile(".ziphash"), "-want", b.opt.ModuleSum}),
-		llb.AddMount(verifierDir, verifier, llb.Readonly),
+		llb.Args([]string{toolBin, "modsum", "-ziphash", b.moduleFile(".ziphash"), "-want", b.opt.ModuleSum}),
+		llb.AddMount(toolDir, tool, llb.Readonly),
 		llb.WithCustomName("check the helper module against the lock"),
 	)
 	return run.AddMount(modCache, modules)

@@ -13,7 +13,7 @@ const SumsFile = "SHA256SUMS"
 // export takes from each delivered binary's stage exactly its own files,
 // by path, and adds SHA256SUMS, computed over exactly those binaries. No
 // tree is merged: whatever else a stage's output held never lands.
-func (b *builder) export(goImg, verifier llb.State, bins []delivered) llb.State {
+func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 	all := llb.Scratch()
 	if len(bins) > 0 {
 		var fa *llb.FileAction
@@ -28,7 +28,7 @@ func (b *builder) export(goImg, verifier llb.State, bins []delivered) llb.State 
 		}
 		all = all.File(fa, llb.WithCustomName("collect verified binaries"))
 	}
-	args := []string{verifierBin, "sums", "-dir", verifyIn, "-out", verifyOut + "/" + SumsFile}
+	args := []string{toolBin, "sums", "-dir", verifyIn, "-out", verifyOut + "/" + SumsFile}
 	if b.opt.SourceDateEpoch != nil {
 		args = append(args, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
@@ -38,7 +38,7 @@ func (b *builder) export(goImg, verifier llb.State, bins []delivered) llb.State 
 		Network(pb.NetMode_NONE).
 		Run(
 			llb.Args(args),
-			llb.AddMount(verifierDir, verifier, llb.Readonly),
+			llb.AddMount(toolDir, tool, llb.Readonly),
 			llb.AddMount(verifyIn, all, llb.Readonly),
 			llb.WithCustomName("write "+SumsFile),
 		).

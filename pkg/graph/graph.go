@@ -4,8 +4,10 @@
 //
 //	download   go image, network on: the helper module and its dependencies,
 //	           checked against the Go checksum database, fetched once.
-//	verifier   go image, network none: a tiny static program that checks
-//	           binaries inside images that may have no shell.
+//	stage tool go image, network none: llbgen's small static program that
+//	           the other stages run in place of a shell (it wraps go build,
+//	           checks the module, runs and delivers binaries, writes
+//	           SHA256SUMS), so images need no shell.
 //	warm       go image, network none: the helper compiled once, filling the
 //	           one Go build cache the static compiles share.
 //	setup      per cgo target: its setup commands, in its image, network on.
@@ -29,8 +31,9 @@
 // or the export reads: a cgo compile has a build cache of its own, a
 // verify stage's only writable place is its verdict.
 //
-// Build returns that last state; the caller marshals it for buildctl or
-// solves it directly.
+// Define returns that last state (and every binary's delivered state); the
+// caller marshals it for buildctl or solves it directly. Nothing is built
+// here: a graph is only a definition.
 package graph
 
 import (
@@ -39,10 +42,11 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // PassThroughEnv names the variables of llbgen's own environment that reach
@@ -105,22 +109,23 @@ type Resolved struct {
 type Graph struct {
 	// Output is what gets exported: the binaries and SHA256SUMS.
 	Output llb.State
-	// Verified maps a binary's name (targets.Binary.Name) to its result:
-	// the binary at /<file name> and its build information beside it.
-	// Binaries named in Unverified are in it too, not run.
-	Verified map[string]llb.State
+	// Delivered maps a binary's name (targets.Binary.Name) to its deliver
+	// stage: the binary at /<file name> and its build information beside
+	// it, once its verify stage passed. Binaries named in Unverified are
+	// in it too, delivered without being run.
+	Delivered map[string]llb.State
 	// Unverified maps a binary's name to why it was passed on without
 	// being run: "not verified: no emulator for linux/arm64".
 	Unverified map[string]string
-	// Built maps a binary's name to its compile output, the binary at
+	// Compiled maps a binary's name to its compile output, the binary at
 	// /docker-credential-ecr-login, before any check.
-	Built map[string]llb.State
+	Compiled map[string]llb.State
 
 	b *builder
 }
 
-// Build makes the graph for list.
-func Build(list *targets.List, opt Options) (*Graph, error) {
+// Define makes the graph for list.
+func Define(list *targets.List, opt Options) (*Graph, error) {
 	if len(list.Targets) == 0 {
 		return nil, fmt.Errorf("no targets to build")
 	}
@@ -136,7 +141,7 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 	}
 	opt.Target = platforms.Normalize(opt.Target)
 	b := &builder{list: list, opt: opt, warms: map[string]llb.State{}}
-	g := &Graph{Verified: map[string]llb.State{}, Unverified: map[string]string{}, Built: map[string]llb.State{}, b: b}
+	g := &Graph{Delivered: map[string]llb.State{}, Unverified: map[string]string{}, Compiled: map[string]llb.State{}, b: b}
 	goImg, err := b.image(list.Go.Full, opt.Platform)
 	if err != nil {
 		return nil, err
@@ -147,8 +152,8 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 		return nil, err
 	}
 	b.sharedCacheID = goBuildCacheID + "-" + cacheKey(goPinned)
-	b.verifierSt = b.verifier(goImg)
-	b.modules = b.checkModule(goImg, b.verifierSt, b.download(goImg))
+	b.toolSt = b.stageTool(goImg)
+	b.modules = b.checkModule(goImg, b.toolSt, b.download(goImg))
 	var bins []delivered
 	for _, bin := range list.Binaries() {
 		p := b.platformOf(bin)
@@ -160,7 +165,7 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", bin.Target.Name, err)
 		}
-		g.Built[bin.Name] = built
+		g.Compiled[bin.Name] = built
 		var v llb.State
 		if b.opt.CanRun != nil && !b.opt.CanRun(p) {
 			reason := "not verified: no emulator for " + platforms.Format(p)
@@ -169,10 +174,10 @@ func Build(list *targets.List, opt Options) (*Graph, error) {
 		} else {
 			v = b.verify(bin, img, built)
 		}
-		g.Verified[bin.Name] = v
+		g.Delivered[bin.Name] = v
 		bins = append(bins, delivered{st: v, file: bin.FileName()})
 	}
-	g.Output = b.export(goImg, b.verifierSt, bins)
+	g.Output = b.export(goImg, b.toolSt, bins)
 	return g, nil
 }
 
@@ -183,7 +188,7 @@ type builder struct {
 	goImg llb.State // the toolchain image, on the daemon's platform
 	// sharedCacheID names the build cache the trusted stages share.
 	sharedCacheID string
-	verifierSt    llb.State // the verifier, built for the daemon's platform
+	toolSt        llb.State // the stage tool, built for the daemon's platform
 	modules       llb.State // the module cache
 	warms         map[string]llb.State
 }

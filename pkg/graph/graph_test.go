@@ -3,15 +3,16 @@ package graph
 import (
 	"bytes"
 	"context"
-	"github.com/containerd/platforms"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 func testList(images ...string) *targets.List {
@@ -111,7 +112,7 @@ func imageRef(op *pb.Op) string {
 
 func mustBuild(t *testing.T, l *targets.List, opt Options) *Graph {
 	t.Helper()
-	g, err := Build(l, opt)
+	g, err := Define(l, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestCompileStage(t *testing.T) {
 			op := d.exec(t, "compile "+tg.Name+" ")
 			ex := op.GetExec()
 			args := ex.Meta.Args
-			if args[0] != verifierBin || args[1] != "gobuild" {
+			if args[0] != toolBin || args[1] != "gobuild" {
 				t.Errorf("compile must run go through the static wrapper, no shell: args %q", args)
 			}
 			args = args[slices.Index(args, "--")+1:]
@@ -257,8 +258,8 @@ func TestVerifyStage(t *testing.T) {
 	d := decode(t, mustBuild(t, l, Options{}).Output)
 	op := d.exec(t, "verify docker_19.03.12 ")
 	ex := op.GetExec()
-	if ex.Meta.Args[0] != verifierBin {
-		t.Errorf("verify must run the static verifier, no shell: %q", ex.Meta.Args)
+	if ex.Meta.Args[0] != toolBin {
+		t.Errorf("verify must run the static stage tool, no shell: %q", ex.Meta.Args)
 	}
 	joined := strings.Join(ex.Meta.Args, " ")
 	for _, want := range []string{"-target docker_19.03.12", "-want 0.12.0", "-out /llbgen/out/verdict"} {
@@ -283,7 +284,7 @@ func TestVerifyStage(t *testing.T) {
 		t.Errorf("deliver runs in %q, want the toolchain image (no target image code)", got)
 	}
 	dj := strings.Join(dx.Meta.Args, " ")
-	for _, want := range []string{"verifier deliver ", "-verdict /llbgen/verdict/verdict", "-out /llbgen/out/docker-credential-ecr-login-docker_19.03.12"} {
+	for _, want := range []string{"stagetool deliver ", "-verdict /llbgen/verdict/verdict", "-out /llbgen/out/docker-credential-ecr-login-docker_19.03.12"} {
 		if !strings.Contains(dj, want) {
 			t.Errorf("deliver args %q lack %q", dj, want)
 		}
@@ -328,7 +329,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestEmptyList(t *testing.T) {
-	if _, err := Build(testList(), Options{}); err == nil {
+	if _, err := Define(testList(), Options{}); err == nil {
 		t.Fatal("want an error for a list with no targets")
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"sort"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/targets"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // Images lists every image the graph of list uses when the daemon's

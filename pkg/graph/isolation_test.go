@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // No stage that runs code from a target image can write to what another
@@ -221,15 +222,15 @@ func TestSharedCacheOnlyWhereNoImageCodeRuns(t *testing.T) {
 		if !slices.Contains(ex.Meta.Args, "-buildvcs=false") {
 			t.Errorf("%s: runs in %s with the shared build cache and VCS stamping on (the image's git would run): %q", name, imageRef(root), ex.Meta.Args)
 		}
-		if ex.Meta.Args[0] != verifierBin || !slices.Contains(ex.Meta.Args, goBin) {
-			t.Errorf("%s: runs %q, want the mounted verifier wrapping the mounted go", name, ex.Meta.Args)
+		if ex.Meta.Args[0] != toolBin || !slices.Contains(ex.Meta.Args, goBin) {
+			t.Errorf("%s: runs %q, want the mounted stage tool wrapping the mounted go", name, ex.Meta.Args)
 		}
 		if ex.Network != pb.NetMode_NONE {
 			t.Errorf("%s: has network", name)
 		}
 	}
 	if shared < 3 {
-		t.Errorf("%d execs mount the shared cache, want verifier, warm and a static compile", shared)
+		t.Errorf("%d execs mount the shared cache, want the stage tool, warm and a static compile", shared)
 	}
 }
 

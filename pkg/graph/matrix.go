@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // CellFile is the file a matrix cell writes: JSON {ok, output, cause,
-// other_platform, not_run} (see the verifier's cell mode).
+// other_platform, not_run} (see the stage tool's cell mode).
 const CellFile = "cell.json"
 
 // Column is one image of the matrix: a target's image on one platform.
@@ -45,7 +46,7 @@ func (g *Graph) Columns() []Column {
 // and reported the expected version, and if not, why.
 func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 	b := g.b
-	built, ok := g.Built[binary]
+	built, ok := g.Compiled[binary]
 	if !ok {
 		return llb.State{}, fmt.Errorf("no binary %q in the graph", binary)
 	}
@@ -53,15 +54,15 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	run := b.verifierRoot(img).
+	run := b.toolRoot(img).
 		Run(
-			llb.Args([]string{verifierBin, "cell",
+			llb.Args([]string{toolBin, "cell",
 				"-want", b.list.Helper.Bare(),
 				"-in", verifyIn + "/" + binName,
 				"-out", verifyOut + "/" + CellFile,
 				"-platform", platforms.Format(col.Platform),
 			}),
-			llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+			llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),
 			llb.WithCustomName(fmt.Sprintf("run %s in %s (%s)", binary, col.Image.Ref, platforms.Format(col.Platform))),

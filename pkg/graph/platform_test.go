@@ -5,9 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 var (
@@ -54,7 +55,7 @@ func TestCrossCompile(t *testing.T) {
 		}
 		v := d.exec(t, "verify "+c.name+" ")
 		if got := opPlatform(v); got != "linux/amd64" {
-			t.Errorf("%s: verify runs on %q, want the daemon's platform (the verifier is built for it)", c.name, got)
+			t.Errorf("%s: verify runs on %q, want the daemon's platform (the stage tool is built for it)", c.name, got)
 		}
 		vroot := d.input(v, mount(t, v, "/"))
 		if got := opPlatform(vroot); got != "linux/"+c.arch || imageRef(vroot) != "docker.io/library/docker:19.03.12" {

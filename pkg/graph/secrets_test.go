@@ -99,7 +99,7 @@ func TestCheckProxy(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "build-arg:GOPROXY entry 1 has a user name but no password") {
 		t.Errorf("CheckSumDB: %v", err)
 	}
-	if _, err := Build(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://proxy.example/?token=SECRET"}}); err == nil {
+	if _, err := Define(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://proxy.example/?token=SECRET"}}); err == nil {
 		t.Error("Build took a GOPROXY with a query")
 	}
 	if _, err := Modules(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://u:%zzSECRET@proxy.example"}}); err == nil {

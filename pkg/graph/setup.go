@@ -2,10 +2,11 @@ package graph
 
 import (
 	"fmt"
+
+	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/pkg/targets"
-	"github.com/moby/buildkit/client/llb"
 )
 
 // stdPath is the PATH every stage that runs the image's own programs gets.

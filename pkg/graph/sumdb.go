@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"golang.org/x/mod/module"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // SumDBError says that a module setting would let the download stage take

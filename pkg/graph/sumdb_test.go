@@ -60,13 +60,13 @@ func TestCheckSumDB(t *testing.T) {
 func TestBuildRefusesSkippedSumDB(t *testing.T) {
 	list := testList("docker:19.03.12")
 	env := map[string]string{"GOPRIVATE": "github.com/*"}
-	if _, err := Build(list, Options{Env: env}); !errors.As(err, new(*SumDBError)) {
+	if _, err := Define(list, Options{Env: env}); !errors.As(err, new(*SumDBError)) {
 		t.Errorf("Build: %v, want a SumDBError", err)
 	}
 	if _, err := Modules(list, Options{Env: env}); !errors.As(err, new(*SumDBError)) {
 		t.Errorf("Modules: %v, want a SumDBError", err)
 	}
-	if _, err := Build(list, Options{Env: env, ModuleSum: "h1:abc="}); err != nil {
+	if _, err := Define(list, Options{Env: env, ModuleSum: "h1:abc="}); err != nil {
 		t.Errorf("Build with a locked hash: %v", err)
 	}
 }

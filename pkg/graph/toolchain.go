@@ -47,7 +47,7 @@ func withToolchain(goImg llb.State) llb.RunOption {
 }
 
 // withBuildCache mounts the one build cache the trusted stages share: those
-// that run only the toolchain (warm, static compiles, the verifier). A
+// that run only the toolchain (warm, static compiles, the stage tool compile). A
 // static compile is rooted in its target image, but runs nothing from it:
 // cgo is off, VCS stamping (which would run the image's git) is off, and
 // go.work files are ignored (goBuild, goEnv). The

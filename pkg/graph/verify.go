@@ -3,60 +3,61 @@ package graph
 import (
 	"embed"
 	"fmt"
-	"github.com/containerd/platforms"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// verifierSource is a standard-library-only program, compiled inside the
+// toolSource is a standard-library-only program, compiled inside the
 // build so that checks run in images that have no shell.
 //
-//go:embed verifier/*.go
-var verifierSource embed.FS
+//go:embed stagetool/*.go
+var toolSource embed.FS
 
 // BuildInfoSuffix names the file beside each binary that holds its Go build
-// information (`go version -m`); the verifier writes it.
+// information (`go version -m`); the stage tool writes it.
 const BuildInfoSuffix = targets.BuildInfoSuffix
 
 const (
-	verifierDir = "/llbgen/verifier"
-	verifierBin = verifierDir + "/verifier"
-	verifyIn    = "/llbgen/in"
-	verifyOut   = "/llbgen/out"
+	toolDir   = "/llbgen/stagetool"
+	toolBin   = toolDir + "/stagetool"
+	verifyIn  = "/llbgen/in"
+	verifyOut = "/llbgen/out"
 	// verdictDir is where deliver reads the check's verdict, verdictFile.
 	verdictDir  = "/llbgen/verdict"
 	verdictFile = "verdict"
 )
 
-// verifier compiles the checking program, statically, in the go image.
-func (b *builder) verifier(goImg llb.State) llb.State {
-	src := verifierFiles()
+// stageTool compiles llbgen's stage tool, statically, in the go image.
+func (b *builder) stageTool(goImg llb.State) llb.State {
+	src := toolFiles()
 	run := goImg.With(b.goEnv()).
 		AddEnv("GOPROXY", "off").
 		AddEnv("CGO_ENABLED", "0").
 		Network(pb.NetMode_NONE).
 		Run(
-			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", verifierBin, "."}),
+			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", toolBin, "."}),
 			llb.AddMount("/llbgen/src", src, llb.Readonly),
 			withToolchain(goImg),
 			b.withBuildCache(llb.CacheMountLocked),
 			withTmp(),
-			llb.WithCustomName("compile the verifier"),
+			llb.WithCustomName("compile llbgen's stage tool"),
 		)
-	return run.AddMount(verifierDir, llb.Scratch())
+	return run.AddMount(toolDir, llb.Scratch())
 }
 
 // verify runs the binary in the target image on the binary's platform and
 // passes it on only when it reports the expected version. The check runs
-// on the daemon's platform (the verifier is built for it); the binary runs
+// on the daemon's platform (the stage tool is built for it); the binary runs
 // natively or under the kernel's emulation, and when nothing can run it
-// the verifier says so. Its arguments carry the binary's name, so
+// the stage tool says so. Its arguments carry the binary's name, so
 // BuildKit's "process ... did not complete" error names it too.
 //
 // The image's loader and libc (its /etc/ld.so.preload too) run in the
@@ -64,16 +65,16 @@ func (b *builder) verifier(goImg llb.State) llb.State {
 // from the compile's output by a deliver stage in the toolchain image, and
 // the export takes from that stage exactly this binary's files.
 func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
-	check := b.verifierRoot(img).
+	check := b.toolRoot(img).
 		Run(
 			llb.Args([]string{
-				verifierBin, "check",
+				toolBin, "check",
 				"-target", bin.Name,
 				"-want", b.list.Helper.Bare(),
 				"-in", verifyIn + "/" + binName,
 				"-out", verifyOut + "/" + verdictFile,
 			}),
-			llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+			llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),
 			llb.WithCustomName(fmt.Sprintf("verify %s in %s%s", bin.Name, bin.Target.Image.Ref, b.platformNote(bin))),
@@ -92,10 +93,10 @@ func (b *builder) pass(bin targets.Binary, built llb.State, reason string) llb.S
 		fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 }
 
-// verifierRoot is img as the root of a stage that runs the verifier (built
+// toolRoot is img as the root of a stage that runs the verifier (built
 // for the daemon's platform): as root, in /, the standard PATH, no network.
 // The image's own USER, WORKDIR and ENV are never applied.
-func (b *builder) verifierRoot(img llb.State) llb.State {
+func (b *builder) toolRoot(img llb.State) llb.State {
 	return img.
 		AddEnv("PATH", stdPath).
 		User("0:0").
@@ -116,9 +117,9 @@ func (b *builder) platformNote(bin targets.Binary) string {
 // in the toolchain image on the daemon's platform: no code of a target
 // image runs there, so its output holds exactly this binary's files.
 func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extra []string, name string, opts ...llb.RunOption) llb.State {
-	root := b.verifierRoot(b.goImg)
+	root := b.toolRoot(b.goImg)
 	args := append([]string{
-		verifierBin, mode,
+		toolBin, mode,
 		"-target", bin.Name,
 		"-in", verifyIn + "/" + binName,
 		"-out", verifyOut + "/" + bin.FileName(),
@@ -132,7 +133,7 @@ func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extr
 	}
 	run := root.Run(append([]llb.RunOption{
 		llb.Args(args),
-		llb.AddMount(verifierDir, b.verifierSt, llb.Readonly),
+		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
@@ -141,23 +142,23 @@ func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extr
 	return run.AddMount(verifyOut, llb.Scratch())
 }
 
-// verifierFiles is the verifier's source, tests left out, in name order.
-func verifierFiles() llb.State {
-	names, err := fs.Glob(verifierSource, "verifier/*.go")
+// toolFiles is the verifier's source, tests left out, in name order.
+func toolFiles() llb.State {
+	names, err := fs.Glob(toolSource, "stagetool/*.go")
 	if err != nil {
 		panic(err) // a constant pattern
 	}
 	sort.Strings(names)
-	fa := llb.Mkfile("/go.mod", 0o644, []byte("module llbgen.invalid/verifier\n\ngo 1.22\n"))
+	fa := llb.Mkfile("/go.mod", 0o644, []byte("module llbgen.invalid/stagetool\n\ngo 1.22\n"))
 	for _, n := range names {
 		if strings.HasSuffix(n, "_test.go") {
 			continue
 		}
-		data, err := verifierSource.ReadFile(n)
+		data, err := toolSource.ReadFile(n)
 		if err != nil {
 			panic(err) // embedded
 		}
-		fa = fa.Mkfile("/"+strings.TrimPrefix(n, "verifier/"), 0o644, data)
+		fa = fa.Mkfile("/"+strings.TrimPrefix(n, "stagetool/"), 0o644, data)
 	}
-	return llb.Scratch().File(fa, llb.WithCustomName("verifier source"))
+	return llb.Scratch().File(fa, llb.WithCustomName("stage tool source"))
 }

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/buildkit/client/llb"
+
 	"github.com/llbgen/llbgen/internal/testbed"
 	"github.com/llbgen/llbgen/pkg/targets"
-	"github.com/moby/buildkit/client/llb"
 )
 
 // fakeHelper builds, on this machine, a program that prints what the real
@@ -81,7 +82,7 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 		t.Fatal(err)
 	}
 	b.goImg, b.modules = goImg, llb.Scratch()
-	b.verifierSt = b.verifier(goImg)
+	b.toolSt = b.stageTool(goImg)
 	st := b.verify(tg.Binaries()[0], img, llb.Local("bin"))
 	def, err := Definition(context.Background(), st, DefaultPlatform())
 	if err != nil {

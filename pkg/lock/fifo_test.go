@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"golang.org/x/sys/unix"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // A FIFO as FILE.lock, with no writer, is refused at once, naming the file;

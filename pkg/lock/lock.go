@@ -8,18 +8,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/containerd/platforms"
 	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/containerd/platforms"
+	digest "github.com/opencontainers/go-digest"
+	"go.yaml.in/yaml/v3"
+
 	"github.com/llbgen/llbgen/internal/atomicfile"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
-	digest "github.com/opencontainers/go-digest"
-	"go.yaml.in/yaml/v3"
 )
 
 // File is a lock.

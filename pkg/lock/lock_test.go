@@ -2,13 +2,13 @@ package lock
 
 import (
 	"errors"
-	"github.com/llbgen/llbgen/pkg/graph"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 

@@ -12,8 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/llbgen/llbgen/internal/atomicfile"
 	"golang.org/x/sys/unix"
+
+	"github.com/llbgen/llbgen/internal/atomicfile"
 )
 
 // journal is a commit under way: what moves, and what SHA256SUMS lists.

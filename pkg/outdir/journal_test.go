@@ -154,7 +154,7 @@ func TestPlantedJournalIsRefused(t *testing.T) {
 }
 
 // What a commit stages lands on recovery: listed files, their build
-// information and attestations (provenance.json, from pkg/build).
+// information and attestations (provenance.json, from pkg/daemon).
 func TestJournalOfACommitIsFinished(t *testing.T) {
 	froms := map[string]string{
 		"bin-a":           ".bin-a" + tmpMarker + "1",

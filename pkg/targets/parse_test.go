@@ -2,13 +2,14 @@ package targets
 
 import (
 	"errors"
-	"github.com/containerd/platforms"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/platforms"
 )
 
 const file = "targets.yaml"

@@ -1,17 +1,18 @@
-package build
+package daemon
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/moby/buildkit/util/grpcerrors"
-	"google.golang.org/grpc/codes"
 	"sync"
 
 	"github.com/containerd/platforms"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
+
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
-	gateway "github.com/moby/buildkit/frontend/gateway/client"
 )
 
 // Matrix is every binary of a list run in every image of the list.
@@ -61,7 +62,7 @@ func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, e
 	opt.Provenance = false
 	var s *solve
 	var m *Matrix
-	err := Session(ctx, opt, func(col *collector, d daemon) gateway.BuildFunc {
+	err := Session(ctx, opt, func(col *collector, d worker) gateway.BuildFunc {
 		s = newSolve(list, nil, opt, d, col)
 		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			var err error
@@ -122,7 +123,7 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.evaluate(ctx, gc, p.g.Built[name]); err != nil {
+			if _, err := s.evaluate(ctx, gc, p.g.Compiled[name]); err != nil {
 				s.errs[i] = err
 				return
 			}

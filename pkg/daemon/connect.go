@@ -1,4 +1,4 @@
-package build
+package daemon
 
 import (
 	"context"
@@ -38,22 +38,22 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// daemon is what a daemon's default worker builds: its platform, the
+// worker is what a daemon's default worker builds: its platform, the
 // platform built on, and every platform it can run, natively or emulated.
-type daemon struct {
+type worker struct {
 	platform  ocispecs.Platform
 	platforms []ocispecs.Platform
 }
 
 // canRun reports whether the daemon runs binaries of p.
-func (d daemon) canRun(p ocispecs.Platform) bool {
+func (d worker) canRun(p ocispecs.Platform) bool {
 	return platforms.Any(d.platforms...).Match(platforms.Normalize(p))
 }
 
 // connect opens a client, makes sure a daemon answers within the timeout,
 // and returns what its default worker builds.
-func connect(ctx context.Context, opt Options) (*client.Client, daemon, error) {
-	var none daemon
+func connect(ctx context.Context, opt Options) (*client.Client, worker, error) {
+	var none worker
 	var opts []client.ClientOpt
 	if opt.TLS.CACert != "" {
 		name := opt.TLS.ServerName
@@ -92,7 +92,7 @@ func connect(ctx context.Context, opt Options) (*client.Client, daemon, error) {
 		c.Close()
 		return nil, none, fmt.Errorf("the BuildKit daemon at %s has no worker", opt.Addr)
 	}
-	d := daemon{platform: platforms.Normalize(workers[0].Platforms[0])}
+	d := worker{platform: platforms.Normalize(workers[0].Platforms[0])}
 	for _, p := range workers[0].Platforms {
 		d.platforms = append(d.platforms, platforms.Normalize(p))
 	}

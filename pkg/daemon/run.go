@@ -1,4 +1,4 @@
-package build
+package daemon
 
 import (
 	"context"
@@ -10,9 +10,6 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
-	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/outdir"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
@@ -20,6 +17,10 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // LostError says the connection to the daemon broke during the build.
@@ -49,7 +50,7 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		defer os.RemoveAll(dir)
 		attest = dir
 	}
-	err := Session(ctx, opt, func(col *collector, d daemon) gateway.BuildFunc {
+	err := Session(ctx, opt, func(col *collector, d worker) gateway.BuildFunc {
 		s = newSolve(list, out, opt, d, col)
 		s.returnResult = opt.Provenance
 		return s.build
@@ -103,7 +104,7 @@ func (s *solve) markRefused(refused map[string]error) {
 //
 // With attestDir, BuildKit's provenance attestation of the result (mode=min,
 // or mode=max with opt.ProvenanceMax) is exported there.
-func Session(ctx context.Context, opt Options, prepare func(*collector, daemon) gateway.BuildFunc, attestDir string) error {
+func Session(ctx context.Context, opt Options, prepare func(*collector, worker) gateway.BuildFunc, attestDir string) error {
 	c, d, err := connect(ctx, opt)
 	if err != nil {
 		return err

@@ -1,24 +1,25 @@
-package build
+package daemon
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/containerd/platforms"
 	"io"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/outdir"
-	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/grpcerrors"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // solve is the state of one build session.
@@ -26,7 +27,7 @@ type solve struct {
 	list    *targets.List
 	out     *outdir.Dir
 	opt     Options
-	daemon  daemon
+	worker  worker
 	col     *collector
 	results []Result // one per binary, in list order
 	errs    []error  // each binary's solve error
@@ -35,9 +36,9 @@ type solve struct {
 	returnResult bool
 }
 
-func newSolve(list *targets.List, out *outdir.Dir, opt Options, d daemon, col *collector) *solve {
+func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
 	bins := list.Binaries()
-	s := &solve{list: list, out: out, opt: opt, daemon: d, col: col,
+	s := &solve{list: list, out: out, opt: opt, worker: d, col: col,
 		results: make([]Result, len(bins)), errs: make([]error, len(bins))}
 	for i, b := range bins {
 		p := d.platform
@@ -60,7 +61,7 @@ type prepared struct {
 // when nothing can be built.
 func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, error) {
 	resolved, unresolved := s.images(ctx, gc)
-	goKey := graph.ImageKey{Ref: s.list.Go.Full, Platform: platforms.Format(s.daemon.platform)}
+	goKey := graph.ImageKey{Ref: s.list.Go.Full, Platform: platforms.Format(s.worker.platform)}
 	if err, bad := unresolved[goKey]; bad {
 		for i := range s.results {
 			s.results[i].Cause = ImageCause("toolchain image", s.list.Go.Ref, err)
@@ -75,17 +76,17 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 		bins := t.Binaries()
 		cause := ""
 		for k, b := range bins {
-			for _, key := range imagesOf(s.list, b, s.daemon.platform) {
+			for _, key := range imagesOf(s.list, b, s.worker.platform) {
 				if err, bad := unresolved[key]; bad && cause == "" {
 					name := key.Ref
-					if key.Platform != platforms.Format(s.daemon.platform) {
+					if key.Platform != platforms.Format(s.worker.platform) {
 						name += " (" + key.Platform + ")"
 					}
 					cause = ImageCause(imageRole(s.list, t, key), name, err)
 				}
 			}
 			s.results[i+k].Digest = resolved[graph.ImageKey{Ref: t.Image.Full, Platform: s.results[i+k].Platform}].Digest
-			if pl := s.results[i+k].Platform; t.Cgo && cause == "" && b.Platform != nil && !s.daemon.canRun(*b.Platform) {
+			if pl := s.results[i+k].Platform; t.Cgo && cause == "" && b.Platform != nil && !s.worker.canRun(*b.Platform) {
 				cause = fmt.Sprintf("a cgo target compiles on its own platform, and the daemon cannot run %s (no emulator); give it QEMU user emulation, or build %s without cgo", pl, pl)
 			}
 		}
@@ -105,7 +106,7 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 	if len(good.Targets) == 0 {
 		return nil, ctx.Err()
 	}
-	g, err := graph.Build(&good, s.opt.graphOptions(s.daemon, resolved))
+	g, err := graph.Define(&good, s.opt.graphOptions(s.worker, resolved))
 	if err != nil {
 		return nil, fmt.Errorf("making the graph: %w", err)
 	}
@@ -147,7 +148,7 @@ func (s *solve) build(ctx context.Context, gc gateway.Client) (*gateway.Result, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.errs[i] = s.binary(ctx, gc, p.g.Verified[name], &s.results[i])
+			s.errs[i] = s.binary(ctx, gc, p.g.Delivered[name], &s.results[i])
 			if s.errs[i] == nil {
 				s.results[i].Unverified = p.g.Unverified[name]
 				s.results[i].Verified = s.results[i].Unverified == ""
@@ -167,7 +168,7 @@ func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepar
 	var states []llb.State
 	for _, r := range s.results {
 		if i, ok := p.idx[r.Binary.Name]; ok && s.errs[i] == nil {
-			states = append(states, p.g.Verified[r.Binary.Name])
+			states = append(states, p.g.Delivered[r.Binary.Name])
 		}
 	}
 	st := llb.Scratch()
@@ -187,14 +188,14 @@ func (s *solve) images(ctx context.Context, gc gateway.Client) (map[graph.ImageK
 	if s.opt.Lock != nil {
 		return s.opt.Lock.Resolved(), nil
 	}
-	return ResolveImages(ctx, gc, graph.Images(s.list, s.daemon.platform))
+	return ResolveImages(ctx, gc, graph.Images(s.list, s.worker.platform))
 }
 
 // evaluate marshals st for the daemon's platform and solves it, waiting
 // for the result. A solve error is returned as it is, so callers can tell
 // a lost connection.
 func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) (*gateway.Result, error) {
-	def, err := st.Marshal(ctx, llb.Platform(s.daemon.platform))
+	def, err := st.Marshal(ctx, llb.Platform(s.worker.platform))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling: %w", err)
 	}

@@ -1,4 +1,4 @@
-package build
+package daemon
 
 import (
 	"bytes"
@@ -9,10 +9,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // status makes a progress update: one vertex, its error, its log.

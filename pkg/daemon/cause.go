@@ -1,4 +1,4 @@
-package build
+package daemon
 
 import (
 	"fmt"
@@ -40,8 +40,8 @@ func (c *collector) rawCause(name string, solveErr error) string {
 		}
 		return "downloading modules failed: " + msg
 	}
-	if vs := c.failed("compile the verifier"); len(vs) > 0 {
-		return "compiling llbgen's verifier failed: " + lastLines(vs[0], 3, vs[0].err)
+	if vs := c.failed("compile llbgen's stage tool"); len(vs) > 0 {
+		return "compiling llbgen's stage tool failed: " + lastLines(vs[0], 3, vs[0].err)
 	}
 	return firstLine(solveErr.Error())
 }

@@ -1,29 +1,29 @@
-// Command verifier runs inside BuildKit, never on the user's machine.
+// Command stagetool runs inside BuildKit, never on the user's machine.
 //
 // llbgen compiles it (standard library only, statically linked) in the Go
 // toolchain image and mounts it into every target image, which may have no
 // shell at all. Its modes:
 //
-//	verifier check -target NAME -want VERSION -in BIN -out VERDICT
+//	stagetool check -target NAME -want VERSION -in BIN -out VERDICT
 //	    runs BIN version in the image it is mounted in; writes VERDICT only
 //	    when the run succeeds and its output ends in VERSION, else fails and
 //	    says why in one line (see diagnose). Nothing else leaves the stage.
-//	verifier deliver -target NAME -verdict VERDICT -in BIN -out FILE
+//	stagetool deliver -target NAME -verdict VERDICT -in BIN -out FILE
 //	    in the toolchain image: copies BIN to FILE with its build information,
 //	    dated, once a check wrote VERDICT.
-//	verifier pass -target NAME -reason WHY -in BIN -out FILE
+//	stagetool pass -target NAME -reason WHY -in BIN -out FILE
 //	    the same without a check (a platform nothing here runs).
-//	verifier cell -in BIN -want VERSION -out FILE [-platform P] [-timeout D]
+//	stagetool cell -in BIN -want VERSION -out FILE [-platform P] [-timeout D]
 //	    runs BIN version as check does, for one cell of a matrix, and writes
 //	    FILE: JSON {ok, output, cause, other_platform, not_run}. A BIN for
 //	    another platform than P is not run (other_platform); one nothing here
 //	    can run is not_run. Fails only for its own errors.
-//	verifier sums -dir DIR -out FILE
+//	stagetool sums -dir DIR -out FILE
 //	    writes FILE in `sha256sum -c` format for the binaries of DIR, sorted
 //	    by name.
-//	verifier modsum -ziphash FILE -want h1:...
+//	stagetool modsum -ziphash FILE -want h1:...
 //	    fails unless the downloaded module's hash is the locked one.
-//	verifier gobuild -info INFO -commit-var VAR [-epoch N] [-locked -commit C -time T] -out BIN -- go build ...
+//	stagetool gobuild -info INFO -commit-var VAR [-epoch N] [-locked -commit C -time T] -out BIN -- go build ...
 //	    runs the go command; when the module proxy's INFO (or, with -locked,
 //	    the lock's C) reports the origin commit, a full hex hash, adds
 //	    `-X VAR=<7-char commit>` to its -ldflags; then dates BIN at N
@@ -51,7 +51,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: verifier check|deliver|pass|cell|sums|gobuild|modsum [flags]")
+		fmt.Fprintln(os.Stderr, "usage: stagetool check|deliver|pass|cell|sums|gobuild|modsum [flags]")
 		os.Exit(2)
 	}
 	var err error

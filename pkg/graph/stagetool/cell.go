@@ -31,7 +31,7 @@ type cellResult struct {
 const maxCellOutput = 2 << 10
 
 // runCell runs `BIN version` like check, for one cell of a matrix of
-// binaries and images: the outcome goes to FILE, and only the verifier's own
+// binaries and images: the outcome goes to FILE, and only the stage tool's own
 // errors (flags, a missing BIN, writing FILE) fail it.
 func runCell(args []string) error {
 	fs := flag.NewFlagSet("cell", flag.ContinueOnError)

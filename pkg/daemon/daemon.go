@@ -1,24 +1,31 @@
-// Package build solves a target list directly on a BuildKit daemon and lands
-// the verified binaries in an output directory.
+// Package daemon runs llbgen's plans on a BuildKit daemon from the CLI:
+// it connects (connect.go), opens one session with BuildKit's progress
+// display and the user's credentials (run.go, display.go), solves every
+// binary in parallel and stages it in the output directory (solve.go),
+// runs the matrix (matrix.go), resolves a lock (lock.go), and explains
+// each failure in one line from the failing stage (cause.go, progress.go).
 //
 // One client.Build session does it all: images are resolved on the daemon
-// with the user's registry credentials, then every target's verified binary
-// is solved in parallel (the solver shares the download and the build cache
-// between them), read back, and staged in the output directory. Only when
-// the session ends without a lost connection or a cancellation are the
-// staged files committed; targets that failed keep whatever file they had.
-package build
+// with the user's registry credentials, then every target's delivered
+// binary is solved in parallel (the solver shares the download and the
+// build cache between them), read back, and staged in the output
+// directory. Only when the session ends without a lost connection or a
+// cancellation are the staged files committed; targets that failed keep
+// whatever file they had. The gateway frontend (pkg/frontend) does not
+// use this package: it runs inside the daemon.
+package daemon
 
 import (
 	"io"
 	"time"
 
+	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
+
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
-	"github.com/moby/buildkit/util/progress/progressui"
-	digest "github.com/opencontainers/go-digest"
 )
 
 // Options configure one run.
@@ -46,7 +53,7 @@ type Options struct {
 	ProvenanceMax bool
 }
 
-func (o Options) graphOptions(d daemon, resolved map[graph.ImageKey]graph.Resolved) graph.Options {
+func (o Options) graphOptions(d worker, resolved map[graph.ImageKey]graph.Resolved) graph.Options {
 	g := graph.Options{Platform: d.platform, CanRun: d.canRun, Env: o.Env, Images: resolved, SourceDateEpoch: o.SourceDateEpoch}
 	if o.Lock != nil {
 		o.Lock.Apply(&g)

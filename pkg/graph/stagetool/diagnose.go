@@ -18,7 +18,7 @@ import (
 )
 
 // diagnose explains in one line why bin did not run in the image whose root
-// file system is root ("/" when the verifier runs in that image): it holds
+// file system is root ("/" when the stage tool runs in that image): it holds
 // the binary's ELF headers against what the image holds. The causes it
 // finds, most basic first, are joined with "; ":
 //

@@ -5,5 +5,5 @@ package main
 import "debug/elf"
 
 // versionCauses needs debug/elf's version tables (Go 1.24): older
-// toolchains, which a target list may name, build a verifier without it.
+// toolchains, which a target list may name, build the stage tool without it.
 func versionCauses(f *elf.File, found map[string]string) []string { return nil }

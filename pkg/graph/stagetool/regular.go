@@ -7,7 +7,7 @@ import (
 	"syscall"
 )
 
-// maxBinary bounds a binary the verifier copies: the helper is ~10 MB; a
+// maxBinary bounds a binary the stage tool copies: the helper is ~10 MB; a
 // compile whose image wrote something endless must not fill the disk.
 const maxBinary = 1 << 30
 

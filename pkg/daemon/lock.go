@@ -1,4 +1,4 @@
-package build
+package daemon
 
 import (
 	"context"
@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/lock"
-	"github.com/llbgen/llbgen/pkg/targets"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // Lock resolves every input of list on the daemon: each image to its
@@ -23,7 +24,7 @@ func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, err
 	opt.Lock, opt.Provenance = nil, false
 	var f *lock.File
 	var col *collector
-	err := Session(ctx, opt, func(c *collector, d daemon) gateway.BuildFunc {
+	err := Session(ctx, opt, func(c *collector, d worker) gateway.BuildFunc {
 		col = c
 		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			var err error

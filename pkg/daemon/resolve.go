@@ -1,16 +1,17 @@
-package build
+package daemon
 
 import (
 	"context"
 	"fmt"
-	"github.com/containerd/platforms"
-	"github.com/llbgen/llbgen/pkg/targets"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"sync"
 
-	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // ResolveImages resolves every image on its platform on the daemon, in
