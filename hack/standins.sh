@@ -41,6 +41,23 @@
 #          and into every writable mount, and truncates the other files in
 #          /llbgen/out to garbage: what verifying a cgo binary in it runs.
 #
+# And three BROKEN-TOOLCHAIN stand-ins, for tests of what llbgen says when
+# the list's go: image cannot build (cmd/llbgen/toolchain_test.go). All are
+# linux/amd64 with the golang stand-in's environment:
+#
+#   standin/go-broken     the golang stand-in plus one layer: its
+#          /usr/local/go/src/net/http/server.go with a line appended that does
+#          not compile (`func standin {`), so compiling the helper (which
+#          imports net/http) fails with `server.go:LINE:14: syntax error:
+#          unexpected {, expected (`. llbgen's stage tool does not import
+#          net/http, so it still compiles there.
+#   standin/go-none       the glibc stand-in alone: a Go image with no
+#          /usr/local/go at all.
+#   standin/go-wrongarch  the golang stand-in plus one layer: its
+#          /usr/local/go/bin/go is the arm64 musl stand-in's busybox, an
+#          aarch64 ELF in an image whose config says linux/amd64: a toolchain
+#          of the wrong platform.
+#
 # Running the arm64 stand-ins needs QEMU user emulation (install-tools.sh
 # registers it) and a buildkitd started after that (testbed.sh sees to it).
 #
@@ -181,6 +198,40 @@ build_hostile() {
 	rm -rf "$work"
 }
 
+# build_toolchain_layers: the layers of the broken-toolchain stand-ins, made
+# from the golang stand-in's Go tree ($gotree) and the arm64 musl stand-in's
+# busybox; named by the hash of their contents, so a new Go tree or busybox
+# makes new layers and new pushes, and nothing else does.
+build_toolchain_layers() {
+	local server=./usr/local/go/src/net/http/server.go gobin=./usr/local/go/bin/go
+	local work hash
+	work=$(mktemp -d)
+	mkdir -p "$work/broken" "$work/wrongarch"
+	tar -C "$work/broken" -xf "$gotree" "$server" || die "no $server in $gotree"
+	tar -C "$work/wrongarch" -xf "$STANDINS/musl-arm64.tar" ./bin/busybox || die "no busybox in musl-arm64.tar"
+	# This function's own text is hashed too: it lays the layers out.
+	hash=$({ cat "$work/broken/$server" "$work/wrongarch/bin/busybox"; declare -f build_toolchain_layers; } |
+		sha256sum | cut -c1-12)
+	go_broken=$STANDINS/go-broken-$hash.tar
+	go_wrongarch=$STANDINS/go-wrongarch-$hash.tar
+	if [[ ! -s $go_broken || ! -s $go_wrongarch ]]; then
+		log "building the broken-toolchain stand-ins' layers"
+		# Appended, so every line number above stays upstream's.
+		echo 'func standin { // llbgen test stand-in go-broken: a syntax error in the standard library' \
+			>>"$work/broken/$server"
+		mkdir -p "$work/wrongarch/usr/local/go/bin"
+		mv "$work/wrongarch/bin/busybox" "$work/wrongarch/$gobin"
+		rmdir "$work/wrongarch/bin"
+		chmod 0755 "$work/wrongarch/$gobin"
+		local layer tar_flags=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
+		for layer in broken wrongarch; do
+			tar "${tar_flags[@]}" -C "$work/$layer" -cf "$STANDINS/go-$layer-$hash.tar.tmp" .
+			mv "$STANDINS/go-$layer-$hash.tar.tmp" "$STANDINS/go-$layer-$hash.tar"
+		done
+	fi
+	rm -rf "$work"
+}
+
 stamp_of() { printf '%s/%s' "$PUSHED" "$(printf '%s' "$1" | tr '/:' '__')"; }
 remote_digest() { "$CRANE" digest --insecure "$1" 2>/dev/null; }
 
@@ -252,6 +303,7 @@ for a in "${MUSL_ARCHES[@]}"; do build_musl "$a"; done
 build_glibc
 gotree=$(build_gotree)
 build_hostile
+build_toolchain_layers
 
 std_path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 r=$registry
@@ -261,8 +313,12 @@ push_multi "$r/library/docker:19.03.12" -e "$std_path" -e DOCKER_VERSION=19.03.1
 push_multi "$r/gitlab/gitlab-runner:alpine-v13.2.1" -e "$std_path"
 push "$arch" "$r/gitlab/gitlab-runner:v13.2.1" "$STANDINS/glibc-$arch.tar" "" -e "$std_path" \
 	-u nobody -w /no/such/workdir
-push "$arch" "$r/library/golang:1.26" "$gotree" "$r/standin/glibc:latest" \
-	-e "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" -e GOLANG_VERSION=1.26 -e GOPATH=/go
+go_env=(-e "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" -e GOLANG_VERSION=1.26 -e GOPATH=/go)
+push "$arch" "$r/library/golang:1.26" "$gotree" "$r/standin/glibc:latest" "${go_env[@]}"
+broken_label=org.opencontainers.image.title="BROKEN-TOOLCHAIN llbgen test stand-in"
+push "$arch" "$r/standin/go-broken:latest" "$go_broken" "$r/library/golang:1.26" "${go_env[@]}" -l "$broken_label"
+push "$arch" "$r/standin/go-none:latest" "$STANDINS/glibc-$arch.tar" "" "${go_env[@]}" -l "$broken_label"
+push "$arch" "$r/standin/go-wrongarch:latest" "$go_wrongarch" "$r/library/golang:1.26" "${go_env[@]}" -l "$broken_label"
 hostile_label=org.opencontainers.image.title="HOSTILE llbgen test stand-in: attacks the build"
 push "$arch" "$r/standin/hostile-cc:latest" "$hostile_cc" "$r/standin/glibc:latest" \
 	-e "$std_path" -l "$hostile_label"

@@ -42,6 +42,16 @@ func (b *Bed) Golang() string { return b.Registry + "/library/golang:1.26" }
 func (b *Bed) HostileCC() string      { return b.Registry + "/standin/hostile-cc:latest" }
 func (b *Bed) HostilePreload() string { return b.Registry + "/standin/hostile-preload:latest" }
 
+// Broken-toolchain stand-ins, for the list's go: line (linux/amd64; see
+// hack/standins.sh): GoBroken is the golang stand-in whose net/http does not
+// compile (server.go ends in a syntax error), so the helper's compile fails
+// while the stage tool, which does not import net/http, compiles; GoNone is
+// a Go image with no /usr/local/go; GoWrongArch's /usr/local/go/bin/go is an
+// arm64 ELF in an image whose config says linux/amd64.
+func (b *Bed) GoBroken() string    { return b.Registry + "/standin/go-broken:latest" }
+func (b *Bed) GoNone() string      { return b.Registry + "/standin/go-none:latest" }
+func (b *Bed) GoWrongArch() string { return b.Registry + "/standin/go-wrongarch:latest" }
+
 var (
 	once   sync.Once
 	bed    *Bed
