@@ -41,10 +41,21 @@ func (b *builder) goEnv() llb.StateOption {
 	}
 }
 
-// withToolchain mounts the go image's toolchain read-only.
+// withToolchain mounts the go image's toolchain read-only, from a snapshot
+// of its own (the image and one empty directory): no exec may mount one
+// snapshot twice, and the go image is also the root of the warm and stage
+// tool compiles (and of a target's compile when the target is the go
+// image). When such an exec fails, BuildKit's gateway (v0.34.2,
+// llbBridgeForwarder.registerResultIDsLocked) releases the twice-mounted
+// snapshot twice and returns "releasing already released reference"
+// instead of the exec's error.
 func withToolchain(goImg llb.State) llb.RunOption {
-	return llb.AddMount(goRoot, goImg, llb.SourcePath(goRoot), llb.Readonly)
+	own := goImg.File(llb.Mkdir(toolchainMark, 0o755, llb.WithParents(true)), llb.WithCustomName("the toolchain, as a snapshot of its own"))
+	return llb.AddMount(goRoot, own, llb.SourcePath(goRoot), llb.Readonly)
 }
+
+// toolchainMark is the directory that makes the toolchain's snapshot its own.
+const toolchainMark = "/llbgen/toolchain"
 
 // withBuildCache mounts the one build cache the trusted stages share: those
 // that run only the toolchain (warm, static compiles, the stage tool compile). A
