@@ -130,8 +130,16 @@ func checkList(t *testing.T, l *List) {
 		t.Errorf("accepted a list past a limit: %d targets, %d binaries, go %d bytes, version %d bytes",
 			len(l.Targets), len(l.Binaries()), len(l.Go.Ref), len(l.Helper.Version))
 	}
+	lines := strings.Count(strings.TrimSuffix(string(l.Source), "\n"), "\n") + 1
+	inFile := func(ls Lines, at int) bool { return 1 <= ls.First && ls.First <= at && at <= ls.Last && ls.Last <= lines }
+	if !inFile(l.Helper.Lines, l.Helper.Pos.Line) || !l.GoLines.IsZero() && !inFile(l.GoLines, l.Go.Pos.Line) {
+		t.Errorf("helper at %v (version on %d), go at %v (value on %d), in a file of %d lines", l.Helper.Lines, l.Helper.Pos.Line, l.GoLines, l.Go.Pos.Line, lines)
+	}
 	seen := map[string]bool{}
 	for _, tg := range l.Targets {
+		if !inFile(tg.Lines, tg.Pos.Line) {
+			t.Errorf("target %q at %v, its item on line %d, in a file of %d lines", tg.Name, tg.Lines, tg.Pos.Line, lines)
+		}
 		if !ValidName(tg.Name) || seen[strings.ToLower(tg.Name)] {
 			t.Errorf("accepted bad or repeated name %q", tg.Name)
 		}

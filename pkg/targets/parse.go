@@ -29,7 +29,7 @@ func Load(file string) (*List, error) {
 // Parse decodes and validates a target list. file is used only in messages.
 // On refusal it returns an ErrorList with every problem found.
 func Parse(file string, data []byte) (*List, error) {
-	d := &decoder{file: file}
+	d := &decoder{file: file, data: data}
 	if len(data) > MaxFileBytes {
 		d.errs.add(Pos{file, 1, 1}, "the file is more than %d bytes (%d KiB), the most a target list may have; check that this is the target list, or split it into several",
 			MaxFileBytes, MaxFileBytes>>10)
@@ -43,14 +43,17 @@ func Parse(file string, data []byte) (*List, error) {
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
+	l.Source = bytes.Clone(data)
 	return l, nil
 }
 
 // decoder walks one YAML document by hand, so that every refusal carries a
 // line and column, and records all of them rather than stopping at the first.
 type decoder struct {
-	file string
-	errs ErrorList
+	file  string
+	data  []byte
+	errs  ErrorList
+	spans *spans // where the list's pieces are written
 
 	binaries   int  // files the targets read so far build
 	setupSteps int  // setup steps they run, once per platform
@@ -172,6 +175,11 @@ func (d *decoder) list(root *yaml.Node) *List {
 	if !ok {
 		return l
 	}
+	var seq *yaml.Node
+	if t, ok := f["targets"]; ok {
+		seq = resolve(t.value)
+	}
+	d.spans = newSpans(d.data, root, seq)
 	if h, ok := f["helper"]; ok {
 		l.Helper = d.helper(h)
 	} else {
@@ -180,7 +188,7 @@ func (d *decoder) list(root *yaml.Node) *List {
 	if g, ok := f["go"]; ok {
 		if ref, p, ok := d.str(g.value, "go", DefaultGoImage, refLimit); ok {
 			if img, named := checkImage(&d.errs, "go image", DefaultGoImage, ref, p); named != nil {
-				l.Go = img
+				l.Go, l.GoLines = img, d.spans.of(g.key.Line, g.key, g.value)
 			}
 		}
 	}
@@ -210,7 +218,7 @@ func (d *decoder) helper(h field) Helper {
 		return Helper{}
 	}
 	checkVersion(&d.errs, version, p)
-	return Helper{Version: version, Pos: p}
+	return Helper{Version: version, Pos: p, Lines: d.spans.of(h.key.Line, h.key, h.value)}
 }
 
 func (d *decoder) targets(t field) []Target {
@@ -241,6 +249,7 @@ func (d *decoder) targets(t field) []Target {
 func (d *decoder) target(i int, item *yaml.Node) (t Target, ok bool) {
 	where := fmt.Sprintf("targets[%d]", i)
 	t.Pos = d.pos(item)
+	t.Lines = d.spans.of(d.spans.item(item), item)
 	f, ok := d.fields(item, where,
 		where+" must be a mapping {image, name, cgo, setup, platforms}; write it as `- image: REF`",
 		targetKeys...)

@@ -44,12 +44,20 @@ type List struct {
 	Helper  Helper   // what to build
 	Go      Image    // the toolchain image (DefaultGoImage when unset)
 	Targets []Target // in file order
+	// Source is the list file's bytes, for a source map that shows its
+	// lines under a failing build step; nil for a list made from --image
+	// flags.
+	Source []byte
+	// GoLines is where the `go:` key and its value are written; zero when
+	// the list names no go image.
+	GoLines Lines
 }
 
 // Helper is the version of HelperModule to build.
 type Helper struct {
 	Version string // module version, like "v0.12.0"
 	Pos     Pos
+	Lines   Lines // the `helper:` key and its value; zero when not from the file
 }
 
 // Image is a Docker image reference.
@@ -64,6 +72,7 @@ type Target struct {
 	Image Image
 	Name  string // explicit, or derived by DeriveName
 	Pos   Pos    // position of the list item
+	Lines Lines  // the list item's lines, first to last
 	// Cgo links the binary against the image's own C library
 	// (CGO_ENABLED=1, with the image's C compiler).
 	Cgo bool

@@ -1,0 +1,150 @@
+package targets
+
+import (
+	"bytes"
+	"testing"
+)
+
+// Each target, helper: and go: know the lines they are written on, first
+// to last, whatever the style, so a failing stage can show them.
+func TestLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		helper  Lines
+		goLines Lines
+		targets []Lines
+	}{
+		{
+			name: "block style, comments and blank lines between",
+			yaml: `# a list
+helper:
+  version: v0.12.0   # pinned
+
+go: golang:1.26
+targets:
+  - image: docker:19.03.12            # 7
+  # about the next one
+  - image: gitlab/gitlab-runner:v13.2.1
+    name: runner-cgo
+    cgo: true
+
+    setup:
+      - apt-get update
+  -
+    image: alpine:3.12                # 16
+    platforms: [linux/amd64,
+                linux/arm64]
+# trailing comment
+...
+`,
+			helper:  Lines{2, 3},
+			goLines: Lines{5, 5},
+			targets: []Lines{{7, 7}, {9, 14}, {15, 18}},
+		},
+		{
+			name:    "one line of flow style",
+			yaml:    `{helper: {version: v0.12.0}, targets: [{image: a}, {image: b}]}`,
+			helper:  Lines{1, 1},
+			targets: []Lines{{1, 1}, {1, 1}},
+		},
+		{
+			name: "flow style over lines",
+			yaml: `{helper: {version: v0.12.0},
+ go: golang:1.26,
+ targets: [
+   {image: a},
+   {image: b,
+    name: bee}]}
+`,
+			helper:  Lines{1, 1},
+			goLines: Lines{2, 2},
+			targets: []Lines{{4, 4}, {5, 6}},
+		},
+		{
+			name: "targets first, a block scalar last",
+			yaml: `targets:
+  - image: a
+    cgo: true
+    setup:
+      - |
+        apt-get update
+        apt-get install -y gcc
+
+  - image: b
+helper:
+  version: v0.12.0
+`,
+			helper:  Lines{10, 11},
+			targets: []Lines{{2, 7}, {9, 9}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := Parse(file, []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(l.Source, []byte(tt.yaml)) {
+				t.Errorf("Source is not the file's bytes")
+			}
+			if l.Helper.Lines != tt.helper {
+				t.Errorf("helper at %v, want %v", l.Helper.Lines, tt.helper)
+			}
+			if l.GoLines != tt.goLines {
+				t.Errorf("go at %v, want %v", l.GoLines, tt.goLines)
+			}
+			if len(l.Targets) != len(tt.targets) {
+				t.Fatalf("%d targets, want %d", len(l.Targets), len(tt.targets))
+			}
+			for i, tg := range l.Targets {
+				if tg.Lines != tt.targets[i] {
+					t.Errorf("target %d (%s) at %v, want %v", i, tg.Name, tg.Lines, tt.targets[i])
+				}
+			}
+		})
+	}
+}
+
+// A list made from --image flags has no file to show.
+func TestLinesFromImages(t *testing.T) {
+	base, err := Parse(file, []byte("helper: {version: v0.12.0}\ntargets: [{image: a}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*List{nil, base} {
+		l, err := FromImages(b, []ImageArg{{Image: "alpine"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Source != nil || !l.Targets[0].Lines.IsZero() {
+			t.Errorf("an --image list has Source %q, target lines %v", l.Source, l.Targets[0].Lines)
+		}
+	}
+}
+
+// A version set by a flag is not the one the file's helper: line shows.
+func TestSetHelperVersionDropsLines(t *testing.T) {
+	l, err := Parse(file, []byte("helper: {version: v0.12.0}\ntargets: [{image: a}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Helper.Lines.IsZero() {
+		t.Fatal("no helper lines")
+	}
+	if err := l.SetHelperVersion("v0.11.0", "--helper-version"); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Helper.Lines.IsZero() {
+		t.Errorf("helper lines %v after --helper-version", l.Helper.Lines)
+	}
+}
+
+func TestLinesString(t *testing.T) {
+	if got := (Lines{3, 3}).String(); got != "3" {
+		t.Errorf("got %q", got)
+	}
+	if got := (Lines{3, 5}).String(); got != "3-5" {
+		t.Errorf("got %q", got)
+	}
+}
