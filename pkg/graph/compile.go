@@ -38,7 +38,9 @@ func (b *builder) warm(p ocispecs.Platform) llb.State {
 	if key != platforms.Format(b.opt.Platform) {
 		name += " (for " + key + ")"
 	}
-	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountLocked), name)
+	stage := Stage{Kind: KindWarm, Binaries: b.statics[key], Platform: key, Image: b.list.Go.Ref}
+	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountLocked), name,
+		b.mark(stage, b.list.GoLines))
 	b.warms[key] = w
 	return w
 }
@@ -55,14 +57,15 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 	if bin.Platform != nil {
 		name += " (" + platforms.Format(p) + ")"
 	}
+	mark := b.mark(binary(KindCompile, bin, p), bin.Target.Lines)
 	if !bin.Target.Cgo {
 		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountShared), name,
-			llb.AddMount("/llbgen/after-warm", b.warm(p), llb.Readonly)), nil
+			llb.AddMount("/llbgen/after-warm", b.warm(p), llb.Readonly), mark), nil
 	}
 	goImg := b.goImg
 	if platforms.Format(p) != platforms.Format(b.opt.Platform) {
 		var err error
-		if goImg, err = b.image(b.list.Go.Full, p); err != nil {
+		if goImg, err = b.image(b.list.Go, p); err != nil {
 			return llb.State{}, err
 		}
 	}
@@ -71,7 +74,7 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 		return llb.State{}, err
 	}
 	root := b.setup(bin, img, p)
-	return b.goBuild(root.Platform(p), goImg, p, true, withPrivateBuildCache(id), name+" with cgo"), nil
+	return b.goBuild(root.Platform(p), goImg, p, true, withPrivateBuildCache(id), name+" with cgo", mark), nil
 }
 
 // privateCacheID keys a cgo compile's own build cache: the image's C
@@ -94,6 +97,11 @@ func (b *builder) privateCacheID(bin targets.Binary, p ocispecs.Platform) (strin
 // none, as root, without a shell. The stage tool wraps go build to stamp the
 // origin commit and date the binary.
 func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, cache llb.RunOption, name string, extra ...llb.RunOption) llb.State {
+	// A cgo compile runs on the binary's platform, with the go image of it.
+	goPlatform := b.opt.Platform
+	if cgo {
+		goPlatform = p
+	}
 	root = root.With(b.goEnv(), goTarget(p, cgo)).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod").
@@ -121,7 +129,7 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 			"-o", out,
 			"./cli/docker-credential-ecr-login",
 		)),
-		withToolchain(goImg),
+		b.withToolchain(goImg, goPlatform),
 		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
 		cache,

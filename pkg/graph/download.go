@@ -30,12 +30,14 @@ func (b *builder) download(goImg llb.State) llb.State {
 		llb.Args(append([]string{goBin, "mod", "download"}, append(b.traceFlag(), mod)...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download " + mod),
+		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines),
 	}, b.proxySecret()...)...)
 	mods := fetch.AddMount(modCache, llb.Scratch())
 	deps := base.Run(append([]llb.RunOption{
 		llb.Args(append([]string{goBin, "-C", b.moduleDir(), "mod", "download"}, b.traceFlag()...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download the dependencies of " + mod),
+		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines),
 	}, b.proxySecret()...)...)
 	return deps.AddMount(modCache, mods)
 }
@@ -68,6 +70,7 @@ func (b *builder) checkModule(goImg, tool, modules llb.State) llb.State {
 		llb.Args([]string{toolBin, "modsum", "-ziphash", b.moduleFile(".ziphash"), "-want", b.opt.ModuleSum}),
 		llb.AddMount(toolDir, tool, llb.Readonly),
 		llb.WithCustomName("check the helper module against the lock"),
+		b.mark(Stage{Kind: KindModuleCheck}, b.list.Helper.Lines),
 	)
 	return run.AddMount(modCache, modules)
 }
@@ -106,8 +109,9 @@ func Modules(list *targets.List, opt Options) (llb.State, error) {
 	if err := CheckSumDB(opt.Env, false, ""); err != nil {
 		return llb.State{}, err
 	}
-	b := &builder{list: list, opt: opt}
-	goImg, err := b.image(list.Go.Full, platforms.Normalize(opt.Platform))
+	opt.Platform = platforms.Normalize(opt.Platform)
+	b := newBuilder(list, opt)
+	goImg, err := b.image(list.Go, opt.Platform)
 	if err != nil {
 		return llb.State{}, err
 	}

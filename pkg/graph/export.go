@@ -26,7 +26,7 @@ func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 				}
 			}
 		}
-		all = all.File(fa, llb.WithCustomName("collect verified binaries"))
+		all = all.File(fa, llb.WithCustomName("collect verified binaries"), b.mark(Stage{Kind: KindExport}))
 	}
 	args := []string{toolBin, "sums", "-dir", verifyIn, "-out", verifyOut + "/" + SumsFile}
 	if b.opt.SourceDateEpoch != nil {
@@ -41,9 +41,10 @@ func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 			llb.AddMount(toolDir, tool, llb.Readonly),
 			llb.AddMount(verifyIn, all, llb.Readonly),
 			llb.WithCustomName("write "+SumsFile),
+			b.mark(Stage{Kind: KindExport}),
 		).
 		AddMount(verifyOut, llb.Scratch())
-	return all.File(llb.Copy(sums, "/"+SumsFile, "/"+SumsFile), llb.WithCustomName("binaries and "+SumsFile))
+	return all.File(llb.Copy(sums, "/"+SumsFile, "/"+SumsFile), llb.WithCustomName("binaries and "+SumsFile), b.mark(Stage{Kind: KindExport}))
 }
 
 // delivered is one binary's deliver stage and the file it holds.

@@ -31,6 +31,13 @@
 // or the export reads: a cgo compile has a build cache of its own, a
 // verify stage's only writable place is its verdict.
 //
+// Every vertex carries what it is, its Stage (stage.go): kind, the
+// binaries it serves, platform and image, read back by digest with Stages.
+// For a list read from a file, each also points at the lines of the list
+// it comes from (sourcemap.go): a target's stages at the target, the shared
+// toolchain stages at go:, the download at helper:. BuildKit shows those
+// lines under a failing step's error.
+//
 // Define returns that last state (and every binary's delivered state); the
 // caller marshals it for buildctl or solves it directly. Nothing is built
 // here: a graph is only a definition.
@@ -140,9 +147,9 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 		opt.Target = opt.Platform
 	}
 	opt.Target = platforms.Normalize(opt.Target)
-	b := &builder{list: list, opt: opt, warms: map[string]llb.State{}}
+	b := newBuilder(list, opt)
 	g := &Graph{Delivered: map[string]llb.State{}, Unverified: map[string]string{}, Compiled: map[string]llb.State{}, b: b}
-	goImg, err := b.image(list.Go.Full, opt.Platform)
+	goImg, err := b.image(list.Go, opt.Platform)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +164,7 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 	var bins []delivered
 	for _, bin := range list.Binaries() {
 		p := b.platformOf(bin)
-		img, err := b.image(bin.Target.Image.Full, p)
+		img, err := b.image(bin.Target.Image, p)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", bin.Target.Name, err)
 		}
@@ -184,13 +191,35 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 type builder struct {
 	list *targets.List
 	opt  Options
+	sm   *llb.SourceMap // the list file; nil for a list from --image flags
 
 	goImg llb.State // the toolchain image, on the daemon's platform
 	// sharedCacheID names the build cache the trusted stages share.
 	sharedCacheID string
 	toolSt        llb.State // the stage tool, built for the daemon's platform
 	modules       llb.State // the module cache
-	warms         map[string]llb.State
+	// warms holds the warm compile of each platform, statics the static
+	// binaries it serves.
+	warms   map[string]llb.State
+	statics map[string][]string
+	// images and toolchains are made once each (by key, by platform), so
+	// each vertex is placed in the list once.
+	images     map[ImageKey]llb.State
+	toolchains map[string]llb.State
+}
+
+// newBuilder starts the graph of list; opt's platforms are normalized.
+func newBuilder(list *targets.List, opt Options) *builder {
+	b := &builder{list: list, opt: opt, sm: newSourceMap(list),
+		warms: map[string]llb.State{}, statics: map[string][]string{},
+		images: map[ImageKey]llb.State{}, toolchains: map[string]llb.State{}}
+	for _, bin := range list.Binaries() {
+		if !bin.Target.Cgo {
+			p := platforms.Format(b.platformOf(bin))
+			b.statics[p] = append(b.statics[p], bin.Name)
+		}
+	}
+	return b
 }
 
 // platformOf is the platform a binary is built for.
@@ -201,13 +230,33 @@ func (b *builder) platformOf(bin targets.Binary) ocispecs.Platform {
 	return b.opt.Target
 }
 
-// image is ref on platform p, pinned when the daemon resolved it.
-func (b *builder) image(ref string, p ocispecs.Platform) (llb.State, error) {
-	pinned, err := b.pinned(ref, p)
+// image is img on platform p, pinned when the daemon resolved it. It is
+// placed where the list names it: the go: line, each target of it.
+func (b *builder) image(img targets.Image, p ocispecs.Platform) (llb.State, error) {
+	k := ImageKey{Ref: img.Full, Platform: platforms.Format(p)}
+	if st, ok := b.images[k]; ok {
+		return st, nil
+	}
+	pinned, err := b.pinned(img.Full, p)
 	if err != nil {
 		return llb.State{}, err
 	}
-	return llb.Image(pinned, llb.Platform(p), llb.WithCustomName("image "+pinned+" ("+platforms.Format(p)+")")), nil
+	var at []targets.Lines
+	if img.Full == b.list.Go.Full {
+		at = append(at, b.list.GoLines)
+	}
+	for _, t := range b.list.Targets {
+		for _, bin := range t.Binaries() {
+			if t.Image.Full == img.Full && platforms.Format(b.platformOf(bin)) == k.Platform {
+				at = append(at, t.Lines)
+				break
+			}
+		}
+	}
+	st := llb.Image(pinned, llb.Platform(p), llb.WithCustomName("image "+pinned+" ("+k.Platform+")"),
+		b.mark(Stage{Kind: KindImage, Platform: k.Platform, Image: img.Ref}, at...))
+	b.images[k] = st
+	return st, nil
 }
 
 // pinned is ref with the digest the daemon resolved for platform p, or ref

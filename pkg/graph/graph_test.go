@@ -320,20 +320,29 @@ func TestNoShellAnywhere(t *testing.T) {
 	}
 }
 
+// The same list gives the same bytes, its source map too.
 func TestDeterministic(t *testing.T) {
 	env := map[string]string{"GOPROXY": "a", "GONOSUMDB": "b", "GOPRIVATE": "c", "GOINSECURE": "d"}
-	var first []byte
-	for i := range 100 {
-		g := mustBuild(t, testList("docker:19.03.12", "b:1", "c:2"), Options{Env: env})
-		def, err := Definition(context.Background(), g.Output, DefaultPlatform())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			first = def
-		} else if !bytes.Equal(first, def) {
-			t.Fatalf("marshal %d differs from the first", i)
-		}
+	for name, list := range map[string]func() *targets.List{
+		"flags":     func() *targets.List { return testList("docker:19.03.12", "b:1", "c:2") },
+		"from file": func() *targets.List { return stageList(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var first []byte
+			for i := range 100 {
+				opt := stageOptions()
+				opt.Env = env
+				def, err := Definition(context.Background(), mustBuild(t, list(), opt).Output, amd64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 0 {
+					first = def
+				} else if !bytes.Equal(first, def) {
+					t.Fatalf("marshal %d differs from the first", i)
+				}
+			}
+		})
 	}
 }
 

@@ -50,7 +50,13 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 	if !ok {
 		return llb.State{}, fmt.Errorf("no binary %q in the graph", binary)
 	}
-	img, err := b.image(col.Image.Full, col.Platform)
+	var at targets.Lines
+	for _, bin := range b.list.Binaries() {
+		if bin.Name == binary {
+			at = bin.Target.Lines
+		}
+	}
+	img, err := b.image(col.Image, col.Platform)
 	if err != nil {
 		return llb.State{}, err
 	}
@@ -66,6 +72,7 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),
 			llb.WithCustomName(fmt.Sprintf("run %s in %s (%s)", binary, col.Image.Ref, platforms.Format(col.Platform))),
+			b.mark(Stage{Kind: KindCell, Binaries: []string{binary}, Platform: platforms.Format(col.Platform), Image: col.Image.Ref}, at),
 			// A cell judges this daemon at this moment (its emulators, its
 			// load): never taken from the cache of an earlier run.
 			llb.IgnoreCache,

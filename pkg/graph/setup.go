@@ -27,9 +27,12 @@ func (b *builder) setup(bin targets.Binary, img llb.State, p ocispecs.Platform) 
 		Dir("/")
 	n := len(bin.Target.Setup)
 	for i, cmd := range bin.Target.Setup {
+		stage := binary(KindSetup, bin, p)
+		stage.Command, stage.Step, stage.Steps = cmd, i+1, n
 		st = st.Run(
 			llb.Args([]string{"/bin/sh", "-c", cmd}),
 			llb.WithCustomName(fmt.Sprintf("setup %s (%d/%d): %s", bin.Name, i+1, n, cmd)),
+			b.mark(stage, bin.Target.Lines),
 		).Root()
 	}
 	return st

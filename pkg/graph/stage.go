@@ -2,10 +2,16 @@ package graph
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // Kind is what a stage of the graph is. Every vertex llbgen makes carries
@@ -16,6 +22,7 @@ type Kind string
 // The stage kinds, in the order a binary meets them.
 const (
 	KindImage       Kind = "image"        // a target or toolchain image, pulled
+	KindToolchain   Kind = "toolchain"    // the go image's toolchain, as a snapshot of its own to mount
 	KindToolSource  Kind = "tool source"  // the stage tool's source files
 	KindStageTool   Kind = "stage tool"   // llbgen's stage tool, compiled in the go image
 	KindDownload    Kind = "download"     // the helper module and its dependencies
@@ -37,6 +44,7 @@ var kindInfo = map[Kind]struct {
 	title  string
 }{
 	KindImage:       {false, "pulling the image"},
+	KindToolchain:   {true, "preparing the go image's toolchain"},
 	KindToolSource:  {true, "writing llbgen's stage tool source"},
 	KindStageTool:   {true, "compiling llbgen's stage tool"},
 	KindDownload:    {true, "downloading the helper module"},
@@ -63,7 +71,8 @@ type Stage struct {
 	Kind Kind `json:"kind"`
 	// Binaries names the binaries (targets.Binary.Name) the stage serves;
 	// empty for a stage every binary of the list depends on (download,
-	// stage tool, export).
+	// stage tool, export), and for an image: one image vertex serves every
+	// target that names it, and the graph's edges say which.
 	Binaries []string `json:"binaries,omitempty"`
 	// Platform is the platform built for (a compile's, a warm compile's),
 	// or run on (verify, cell), as platforms.Format writes it.
@@ -77,29 +86,30 @@ type Stage struct {
 	Steps   int    `json:"steps,omitempty"`
 }
 
-// stageKey is the description key a vertex's Stage is stored under, as JSON.
-const stageKey = "llbgen.stage"
+// stageKey is the description key a vertex's Stage is stored under, as
+// JSON, without its binaries: each binary has a key of its own, binaryKey
+// and its name. BuildKit merges the descriptions of the ops that share a
+// digest (two static targets of one image compile the same bytes, two cgo
+// targets of one image run the same setup), so a shared vertex is marked
+// by every binary it serves.
+const (
+	stageKey  = "llbgen.stage"
+	binaryKey = "llbgen.stage.binary."
+)
 
 // Serves reports whether the stage serves binary name.
 func (s Stage) Serves(name string) bool {
-	if len(s.Binaries) == 0 {
-		return true
-	}
-	for _, b := range s.Binaries {
-		if b == name {
-			return true
-		}
-	}
-	return false
+	return len(s.Binaries) == 0 || slices.Contains(s.Binaries, name)
 }
 
 // Stages reads every vertex's Stage from a marshalled definition, by the
 // vertex's digest (the digest BuildKit's progress and errdefs.VertexError
-// name). Vertices without one are left out.
+// name). A stage's Binaries are sorted. Vertices without one are left out.
 func Stages(def *pb.Definition) map[digest.Digest]Stage {
 	out := map[digest.Digest]Stage{}
 	for d, md := range def.GetMetadata() {
-		raw, ok := md.GetDescription()[stageKey]
+		desc := md.GetDescription()
+		raw, ok := desc[stageKey]
 		if !ok {
 			continue
 		}
@@ -107,18 +117,94 @@ func Stages(def *pb.Definition) map[digest.Digest]Stage {
 		if err := json.Unmarshal([]byte(raw), &s); err != nil {
 			continue
 		}
+		s.Binaries = nil
+		for k := range desc {
+			if name, ok := strings.CutPrefix(k, binaryKey); ok {
+				s.Binaries = append(s.Binaries, name)
+			}
+		}
+		slices.Sort(s.Binaries)
 		out[digest.Digest(d)] = s
 	}
 	return out
 }
 
-// with marks a vertex as stage s: its description carries s. Every llb
-// operation llbgen makes gets one. The description is metadata: it is in
-// no cache key, so marking a stage changes no digest.
+// with marks a vertex as stage s: its description carries s. The
+// description is metadata: it is in no cache key, so marking a stage
+// changes no digest.
 func (s Stage) with() llb.ConstraintsOpt {
+	bins := s.Binaries
+	s.Binaries = nil
 	data, err := json.Marshal(s)
 	if err != nil {
 		panic(err) // strings and ints
 	}
-	return llb.WithDescription(map[string]string{stageKey: string(data)})
+	desc := map[string]string{stageKey: string(data)}
+	for _, b := range bins {
+		desc[binaryKey+b] = ""
+	}
+	return llb.WithDescription(desc)
+}
+
+// marks is several constraints given as one option: a stage and where
+// the list writes it.
+type marks []llb.ConstraintsOpt
+
+func (m marks) SetConstraintsOption(c *llb.Constraints) {
+	for _, o := range m {
+		o.SetConstraintsOption(c)
+	}
+}
+
+func (m marks) SetRunOption(ei *llb.ExecInfo) {
+	for _, o := range m {
+		o.SetRunOption(ei)
+	}
+}
+
+func (m marks) SetLocalOption(li *llb.LocalInfo) {
+	for _, o := range m {
+		o.SetLocalOption(li)
+	}
+}
+
+func (m marks) SetHTTPOption(hi *llb.HTTPInfo) {
+	for _, o := range m {
+		o.SetHTTPOption(hi)
+	}
+}
+
+func (m marks) SetImageBlobOption(ii *llb.ImageBlobInfo) {
+	for _, o := range m {
+		o.SetImageBlobOption(ii)
+	}
+}
+
+func (m marks) SetImageOption(ii *llb.ImageInfo) {
+	for _, o := range m {
+		o.SetImageOption(ii)
+	}
+}
+
+func (m marks) SetGitOption(gi *llb.GitInfo) {
+	for _, o := range m {
+		o.SetGitOption(gi)
+	}
+}
+
+func (m marks) SetOCILayoutOption(oi *llb.OCILayoutInfo) {
+	for _, o := range m {
+		o.SetOCILayoutOption(oi)
+	}
+}
+
+// mark marks a vertex as stage s, written at lines of the list: every llb
+// operation llbgen makes gets one.
+func (b *builder) mark(s Stage, at ...targets.Lines) llb.ConstraintsOpt {
+	return append(marks{s.with()}, b.at(at...)...)
+}
+
+// binary is the stage of kind k that serves bin alone, on platform p.
+func binary(k Kind, bin targets.Binary, p ocispecs.Platform) Stage {
+	return Stage{Kind: k, Binaries: []string{bin.Name}, Platform: platforms.Format(p), Image: bin.Target.Image.Ref}
 }

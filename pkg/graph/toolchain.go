@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const (
@@ -49,8 +51,15 @@ func (b *builder) goEnv() llb.StateOption {
 // llbBridgeForwarder.registerResultIDsLocked) releases the twice-mounted
 // snapshot twice and returns "releasing already released reference"
 // instead of the exec's error.
-func withToolchain(goImg llb.State) llb.RunOption {
-	own := goImg.File(llb.Mkdir(toolchainMark, 0o755, llb.WithParents(true)), llb.WithCustomName("the toolchain, as a snapshot of its own"))
+// p is the go image's platform; one snapshot serves every exec of it.
+func (b *builder) withToolchain(goImg llb.State, p ocispecs.Platform) llb.RunOption {
+	key := platforms.Format(p)
+	own, ok := b.toolchains[key]
+	if !ok {
+		own = goImg.File(llb.Mkdir(toolchainMark, 0o755, llb.WithParents(true)), llb.WithCustomName("the toolchain, as a snapshot of its own"),
+			b.mark(Stage{Kind: KindToolchain, Platform: key, Image: b.list.Go.Ref}, b.list.GoLines))
+		b.toolchains[key] = own
+	}
 	return llb.AddMount(goRoot, own, llb.SourcePath(goRoot), llb.Readonly)
 }
 

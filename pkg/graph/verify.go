@@ -37,7 +37,7 @@ const (
 
 // stageTool compiles llbgen's stage tool, statically, in the go image.
 func (b *builder) stageTool(goImg llb.State) llb.State {
-	src := toolFiles()
+	src := toolFiles(b.mark(Stage{Kind: KindToolSource}))
 	run := goImg.With(b.goEnv()).
 		AddEnv("GOPROXY", "off").
 		AddEnv("CGO_ENABLED", "0").
@@ -45,10 +45,11 @@ func (b *builder) stageTool(goImg llb.State) llb.State {
 		Run(
 			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", toolBin, "."}),
 			llb.AddMount("/llbgen/src", src, llb.Readonly),
-			withToolchain(goImg),
+			b.withToolchain(goImg, b.opt.Platform),
 			b.withBuildCache(llb.CacheMountLocked),
 			withTmp(),
 			llb.WithCustomName("compile llbgen's stage tool"),
+			b.mark(Stage{Kind: KindStageTool, Platform: platforms.Format(b.opt.Platform), Image: b.list.Go.Ref}, b.list.GoLines),
 		)
 	return run.AddMount(toolDir, llb.Scratch())
 }
@@ -78,6 +79,7 @@ func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),
 			llb.WithCustomName(fmt.Sprintf("verify %s in %s%s", bin.Name, bin.Target.Image.Ref, b.platformNote(bin))),
+			b.mark(binary(KindVerify, bin, b.platformOf(bin)), bin.Target.Lines),
 		).
 		AddMount(verifyOut, llb.Scratch())
 	return b.deliver("deliver", bin, built,
@@ -93,7 +95,7 @@ func (b *builder) pass(bin targets.Binary, built llb.State, reason string) llb.S
 		fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 }
 
-// toolRoot is img as the root of a stage that runs the verifier (built
+// toolRoot is img as the root of a stage that runs the stage tool (built
 // for the daemon's platform): as root, in /, the standard PATH, no network.
 // The image's own USER, WORKDIR and ENV are never applied.
 func (b *builder) toolRoot(img llb.State) llb.State {
@@ -138,12 +140,13 @@ func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extr
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
 		llb.WithCustomName(name),
+		b.mark(binary(KindDeliver, bin, b.platformOf(bin)), bin.Target.Lines),
 	}, opts...)...)
 	return run.AddMount(verifyOut, llb.Scratch())
 }
 
-// toolFiles is the verifier's source, tests left out, in name order.
-func toolFiles() llb.State {
+// toolFiles is the stage tool's source, tests left out, in name order.
+func toolFiles(mark llb.ConstraintsOpt) llb.State {
 	names, err := fs.Glob(toolSource, "stagetool/*.go")
 	if err != nil {
 		panic(err) // a constant pattern
@@ -160,5 +163,5 @@ func toolFiles() llb.State {
 		}
 		fa = fa.Mkfile("/"+strings.TrimPrefix(n, "stagetool/"), 0o644, data)
 	}
-	return llb.Scratch().File(fa, llb.WithCustomName("stage tool source"))
+	return llb.Scratch().File(fa, llb.WithCustomName("stage tool source"), mark)
 }

@@ -71,13 +71,13 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 		Helper: targets.Helper{Version: "v0.12.0"},
 		Go:     targets.Image{Ref: bed.Golang(), Full: bed.Golang()},
 	}
-	b := &builder{list: l, opt: Options{Platform: DefaultPlatform()}}
+	b := newBuilder(l, Options{Platform: DefaultPlatform()})
 	tg := targets.Target{Image: targets.Image{Ref: image, Full: image}, Name: name}
-	goImg, err := b.image(l.Go.Full, b.opt.Platform)
+	goImg, err := b.image(l.Go, b.opt.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := b.image(image, b.opt.Platform)
+	img, err := b.image(tg.Image, b.opt.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
