@@ -1,4 +1,4 @@
-package frontend
+package plan
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/platforms"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/pkg/targets"
@@ -123,5 +124,40 @@ func TestWithPlatformsLimits(t *testing.T) {
 	pinned := manyTargets(targets.MaxTargets, "  - {image: docker:20.10, name: t%d, platforms: [linux/amd64, linux/arm64]}\n")
 	if _, err := WithPlatforms(pinned, five); err != nil {
 		t.Errorf("targets with platforms are not multiplied: %v", err)
+	}
+}
+
+// The build's --platform: one names what targets without platforms are
+// built for; several expand them; a lock pins one platform, which the
+// build must ask for.
+func TestMakePlatforms(t *testing.T) {
+	list, err := targets.Parse("targets.yaml", []byte("helper: {version: v0.12.0}\ntargets:\n  - image: docker:19.03.12\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Make(t.Context(), Input{List: list, Platforms: []ocispecs.Platform{plat("linux", "aarch64", "")}}, Daemon{Platform: plat("linux", "amd64", "")})
+	if err != nil || platforms.Format(p.Graph.Target) != "linux/arm64" || platforms.Format(p.Graph.Platform) != "linux/amd64" || len(p.List.Binaries()) != 1 {
+		t.Errorf("one platform: %+v %v", p, err)
+	}
+	if got := platforms.Format(p.PlatformOf(p.List.Binaries()[0])); got != "linux/arm64" {
+		t.Errorf("built for %s", got)
+	}
+	two := []ocispecs.Platform{plat("linux", "amd64", ""), plat("linux", "arm64", "")}
+	p, err = Make(t.Context(), Input{List: list, Platforms: two}, Daemon{})
+	if err != nil || len(p.List.Binaries()) != 2 || len(list.Binaries()) != 1 {
+		t.Errorf("two platforms: %+v %v", p, err)
+	}
+
+	lk := lockFor(t, list, plat("linux", "amd64", ""))
+	_, err = Make(t.Context(), Input{List: list, Lock: lk, LockPath: "targets.yaml.lock", Platforms: two}, Daemon{})
+	if err == nil || err.Error() != "targets.yaml.lock pins one platform, the build asks for linux/amd64,linux/arm64; name the platforms in the list (platforms: [...]) and run llbgen lock" {
+		t.Errorf("a lock and two platforms: %v", err)
+	}
+	_, err = Make(t.Context(), Input{List: list, Lock: lk, LockPath: "targets.yaml.lock", Platforms: two[1:]}, Daemon{})
+	if err == nil || err.Error() != "targets.yaml.lock is for linux/amd64, the build asks for linux/arm64; run llbgen lock for that platform, or name the platforms in the list" {
+		t.Errorf("a lock for another platform: %v", err)
+	}
+	if _, err := Make(t.Context(), Input{List: list, Platforms: []ocispecs.Platform{plat("windows", "amd64", "")}}, Daemon{}); err == nil || !strings.HasPrefix(err.Error(), "--platform: ") {
+		t.Errorf("windows: %v", err)
 	}
 }

@@ -1,0 +1,100 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+
+	"github.com/containerd/platforms"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// Error stops a run before anything is built.
+type Error struct {
+	Err error
+	// Pos, when set, is where in the list the fix goes; the message
+	// starts with it, as a list refusal does.
+	Pos targets.Pos
+	// Lines are the places of the list the error is about (Pos among
+	// them), for a frontend to show under the error.
+	Lines []targets.Pos
+	// BadInput: the list, its lock, the flags or the build arguments are
+	// wrong (the CLI exits 2). Otherwise what the daemon answered stops
+	// the run: an image that did not resolve, a lock for another platform.
+	BadInput bool
+}
+
+func (e *Error) Error() string {
+	if e.Pos.Line > 0 {
+		return e.Pos.String() + ": " + e.Err.Error()
+	}
+	return e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// badInput marks err as bad input, unless it is one already.
+func badInput(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Err: err, BadInput: true}
+}
+
+// lockLines are the places of list a lock that does not cover it is
+// about: the helper's version, and every image it does not pin (the go:
+// key for the go image, a target's image otherwise).
+func lockLines(list *targets.List, f *lock.File) []targets.Pos {
+	var out []targets.Pos
+	if f.Helper.Version != list.Helper.Version && list.Helper.Pos.Line > 0 {
+		out = append(out, list.Helper.Pos)
+	}
+	def, err := platforms.Parse(f.Platform)
+	if err != nil {
+		return out
+	}
+	def = platforms.Normalize(def)
+	goUnlocked := false
+	for _, k := range graph.Images(list, def) {
+		goUnlocked = goUnlocked || k.Ref == list.Go.Full && f.Digest(k) == ""
+	}
+	if key, ok := goKey(list); ok && goUnlocked {
+		out = append(out, key)
+	}
+	for _, t := range list.Targets {
+		for _, b := range t.Binaries() {
+			p := def
+			if b.Platform != nil {
+				p = platforms.Normalize(*b.Platform)
+			}
+			if f.Digest(graph.ImageKey{Ref: t.Image.Full, Platform: platforms.Format(p)}) == "" && t.Image.Pos.Line > 0 {
+				out = append(out, t.Image.Pos)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// goKeyAt finds the `go` key on its line: plain, or quoted.
+var goKeyAt = regexp.MustCompile(`(?:^|[\s{,])("go"|'go'|go)\s*:`)
+
+// goKey is where the list's `go:` key is written; false when the list
+// names no go image (or was not read from a file).
+func goKey(list *targets.List) (targets.Pos, bool) {
+	if list.GoLines.IsZero() {
+		return targets.Pos{}, false
+	}
+	p := targets.Pos{File: list.File, Line: list.GoLines.First, Col: 1}
+	lines := bytes.Split(list.Source, []byte("\n"))
+	if p.Line <= len(lines) {
+		if m := goKeyAt.FindSubmatchIndex(lines[p.Line-1]); m != nil {
+			p.Col = m[2] + 1
+		}
+	}
+	return p, true
+}

@@ -1,0 +1,177 @@
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+	"github.com/moby/buildkit/client/llb"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/util/grpcerrors"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// goBinary is the go command every stage runs, from the go image.
+const goBinary = "/usr/local/go/bin/go"
+
+// toolchainUse is a platform the go image's toolchain runs on, and who
+// needs it there, for messages: "the daemon builds on linux/amd64".
+type toolchainUse struct {
+	platform ocispecs.Platform
+	who      string
+}
+
+// checkToolchains refuses the run, as bad input at the list's go: key,
+// when the go image has no Go toolchain for a platform it runs on: the
+// daemon's, and each platform a cgo target compiles on. It solves the
+// pinned image, running nothing, and reads the head of bin/go. A
+// platform whose go image did not resolve is skipped: its binaries are
+// refused already.
+func (p *Plan) checkToolchains(ctx context.Context, c gateway.Client) error {
+	for _, u := range p.toolchainUses() {
+		k := graph.ImageKey{Ref: p.List.Go.Full, Platform: platforms.Format(u.platform)}
+		r, ok := p.Graph.Images[k]
+		if !ok {
+			continue
+		}
+		problem := configProblem(r.Config, u)
+		if problem == "" {
+			head, err := readGoHead(ctx, c, k, r, u.platform)
+			if err != nil {
+				return err
+			}
+			problem = headProblem(head, u)
+		}
+		if problem != "" {
+			return p.toolchainError(problem, u.platform)
+		}
+	}
+	return nil
+}
+
+// toolchainUses are the platforms the toolchain runs on: the daemon's
+// first, then, sorted, those of the cgo binaries that are not refused.
+func (p *Plan) toolchainUses() []toolchainUse {
+	def := p.Graph.Platform
+	uses := []toolchainUse{{def, "the daemon builds on " + platforms.Format(def)}}
+	seen := map[string]bool{platforms.Format(def): true}
+	var cgo []toolchainUse
+	for _, b := range p.List.Binaries() {
+		if _, refused := p.Refused[b.Name]; refused || !b.Target.Cgo {
+			continue
+		}
+		pl := p.PlatformOf(b)
+		if s := platforms.Format(pl); !seen[s] {
+			seen[s] = true
+			cgo = append(cgo, toolchainUse{pl, "cgo target " + b.Target.Name + " compiles on " + s})
+		}
+	}
+	sort.Slice(cgo, func(i, j int) bool { return platforms.Format(cgo[i].platform) < platforms.Format(cgo[j].platform) })
+	return append(uses, cgo...)
+}
+
+// configProblem is what the resolved image config says against use: an
+// image for another OS or architecture; "" when it agrees or there is
+// none (a locked image is not resolved).
+func configProblem(config []byte, u toolchainUse) string {
+	var img ocispecs.Image
+	if len(config) == 0 || json.Unmarshal(config, &img) != nil || img.OS == "" || img.Architecture == "" {
+		return ""
+	}
+	got := platforms.Normalize(ocispecs.Platform{OS: img.OS, Architecture: img.Architecture, Variant: img.Variant})
+	if got.OS == u.platform.OS && got.Architecture == u.platform.Architecture {
+		return ""
+	}
+	return fmt.Sprintf(": the image is for %s/%s (its config), %s", got.OS, got.Architecture, u.who)
+}
+
+// headProblem judges the first bytes of bin/go (nil: there is no such
+// regular file) against use.
+func headProblem(head []byte, u toolchainUse) string {
+	if head == nil {
+		return " has no Go toolchain at /usr/local/go (no regular file " + goBinary + ")"
+	}
+	arch, ok := elfArch(head)
+	switch {
+	case !ok:
+		return " has no Go toolchain at /usr/local/go (" + goBinary + " is not an ELF executable)"
+	case arch != u.platform.Architecture:
+		if _, known := goArchELF[arch]; known {
+			arch = "linux/" + arch
+		}
+		return fmt.Sprintf(": its toolchain is for %s, %s", arch, u.who)
+	}
+	return ""
+}
+
+// readGoHead solves the go image as resolved for platform, running
+// nothing, and reads the first bytes of bin/go; nil when there is no such
+// regular file. An error is the daemon's: the image could not be pulled,
+// or the connection was lost.
+func readGoHead(ctx context.Context, c gateway.Client, k graph.ImageKey, r graph.Resolved, platform ocispecs.Platform) ([]byte, error) {
+	ref := k.Ref
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		if pinned, err := reference.WithDigest(reference.TrimNamed(named), r.Digest); err == nil {
+			ref = pinned.String()
+		}
+	}
+	what := fmt.Sprintf("pulling the go image %s (%s) to check its toolchain", ref, k.Platform)
+	def, err := llb.Image(ref, llb.Platform(platform), llb.WithCustomName("check the toolchain of "+ref+" ("+k.Platform+")")).
+		Marshal(ctx, llb.Platform(platform))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	img, err := res.SingleRef()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	head, err := img.ReadFile(ctx, gateway.ReadRequest{Filename: goBinary, Range: &gateway.FileRange{Length: elfHeadBytes}})
+	switch {
+	case err == nil:
+		if head == nil {
+			head = []byte{}
+		}
+		return head, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case grpcerrors.Code(err) == codes.Unavailable || grpcerrors.Code(err) == codes.Canceled:
+		return nil, fmt.Errorf("reading %s of the go image %s: %w", goBinary, ref, err)
+	}
+	return nil, nil // missing, or not a regular file
+}
+
+// toolchainError is the one line that refuses the run: where the list
+// names the go image (or that it names none), what is wrong, what to do.
+func (p *Plan) toolchainError(problem string, platform ocispecs.Platform) error {
+	list, plat := p.List, platforms.Format(platform)
+	key, named := goKey(list)
+	if !named {
+		fix := "add `go: IMAGE` to " + list.File
+		if list.Source == nil {
+			fix = "name one with `go: IMAGE` in a target list (-f FILE)"
+		}
+		return &Error{
+			Err: fmt.Errorf("the list names no go image, and the default %s%s; %s, naming an image with a Go toolchain for %s at /usr/local/go",
+				list.Go.Ref, problem, fix, plat),
+			BadInput: true,
+		}
+	}
+	return &Error{
+		Err: fmt.Errorf("go image %s%s; name an image with a Go toolchain for %s at /usr/local/go (the golang images have one for each platform)",
+			list.Go.Ref, problem, plat),
+		Pos:      key,
+		Lines:    []targets.Pos{key},
+		BadInput: true,
+	}
+}
