@@ -4,6 +4,8 @@
 //
 //	download   go image, network on: the helper module and its dependencies,
 //	           checked against the Go checksum database, fetched once.
+//	check      go image, network none, with a lock: the downloaded helper
+//	           module must have the locked hash.
 //	stage tool go image, network none: llbgen's small static program that
 //	           the other stages run in place of a shell (it wraps go build,
 //	           checks the module, runs and delivers binaries, writes
@@ -36,7 +38,8 @@
 // For a list read from a file, each also points at the lines of the list
 // it comes from (sourcemap.go): a target's stages at the target, the shared
 // toolchain stages at go:, the download at helper:. BuildKit shows those
-// lines under a failing step's error.
+// lines under a failing step's error. Dump renders a definition as text;
+// testdata/*.golden hold the graphs of the repository's lists.
 //
 // Define returns that last state (and every binary's delivered state); the
 // caller marshals it for buildctl or solves it directly. Nothing is built
