@@ -10,7 +10,11 @@
 //
 // A GOPROXY with credentials comes as the secret GOPROXY, never as a build
 // argument; settings that would skip the checksum database for the helper
-// fail the build unless a lock pins its hash.
+// fail the build unless a lock pins its hash. What to build is decided by
+// pkg/plan, as for every way of running llbgen; any refusal fails the
+// build. Refusals of the list, its lock and its go: image carry the lines
+// of the list they are about, which buildctl and buildx print under the
+// error.
 //
 // The result is the same state the LLB path exports: every verified binary
 // plus SHA256SUMS.
@@ -23,17 +27,20 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
+
+// maxShownTargets is how many of the list's targets an unknown TARGETS
+// name shows under its error.
+const maxShownTargets = 10
 
 // Build arguments the frontend reads.
 const (
@@ -51,108 +58,66 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the target list: %w", err)
 	}
-	// dockerui reads at most BuildKit's message size (16 MiB); Parse refuses
-	// more than targets.MaxFileBytes before decoding any of it.
-	list, err := targets.Parse(src.Filename, src.Data)
-	if err != nil {
-		return nil, err
-	}
-	if list, err = Select(list, bc.BuildArgs); err != nil {
-		return nil, err
-	}
-	env, err := ModuleEnv(bc.BuildArgs)
-	if err != nil {
-		return nil, err
-	}
-	lk, err := readLock(ctx, c, src.Filename, list)
-	if err != nil {
-		return nil, err
-	}
-	if err := graph.CheckSumDB(env, lk != nil && lk.Helper.Sum != "", "build-arg:"); err != nil {
-		return nil, err
-	}
-	// Credentials come only as the secret (bake: secret = ["id=GOPROXY,env=GOPROXY"]).
-	gopt := graph.Options{Env: env, ProxySecret: true}
-	if gopt.SourceDateEpoch, err = graph.ParseSourceDateEpoch("build-arg:SOURCE_DATE_EPOCH", bc.BuildArgs["SOURCE_DATE_EPOCH"]); err != nil {
-		return nil, err
-	}
-
+	req := request{file: src.Filename, data: src.Data, args: bc.BuildArgs, platform: graph.DefaultPlatform(), targets: bc.TargetPlatforms}
 	// The toolchain runs on the build platform (the worker's); --platform
 	// only says what targets that name no platforms are built for.
-	platform := graph.DefaultPlatform()
 	if len(bc.BuildPlatforms) > 0 {
-		platform = bc.BuildPlatforms[0]
+		req.platform = bc.BuildPlatforms[0]
 	}
-	requested, err := TargetPlatforms(bc.TargetPlatforms)
+	p, err := makePlan(ctx, c, req)
+	if err != nil {
+		return nil, withSource(err, src.Filename, src.Data)
+	}
+	return solve(ctx, c, p)
+}
+
+// request is what a build asks the frontend for.
+type request struct {
+	file     string // the target list's name and bytes
+	data     []byte
+	args     map[string]string   // build arguments
+	platform ocispecs.Platform   // the worker's
+	targets  []ocispecs.Platform // --platform
+}
+
+// makePlan reads the list and its lock and asks the plan what to build:
+// the build arguments are the settings, the worker's platform is the
+// daemon's, and any refusal fails the build (it has one result).
+func makePlan(ctx context.Context, c gateway.Client, r request) (*plan.Plan, error) {
+	// dockerui reads at most BuildKit's message size (16 MiB); Parse refuses
+	// more than targets.MaxFileBytes before decoding any of it.
+	list, err := targets.Parse(r.file, r.data)
 	if err != nil {
 		return nil, err
 	}
-	var target ocispecs.Platform
-	switch {
-	case len(requested) == 1:
-		target = requested[0]
-	case len(requested) > 1 && lk != nil:
-		return nil, fmt.Errorf("%s pins one platform, the build asks for %s; name the platforms in the list (platforms: [...]) and run llbgen lock", lock.Path(src.Filename), formatAll(requested))
-	case len(requested) > 1:
-		if list, err = WithPlatforms(list, requested); err != nil {
-			return nil, err
-		}
-	}
-	if lk != nil {
-		locked, err := platforms.Parse(lk.Platform)
-		if err != nil {
-			return nil, fmt.Errorf("%s: platform %q: %w", lock.Path(src.Filename), lk.Platform, err)
-		}
-		if target.OS != "" && platforms.Format(target) != platforms.Format(locked) {
-			return nil, fmt.Errorf("%s is for %s, the build asks for %s; run llbgen lock for that platform, or name the platforms in the list", lock.Path(src.Filename), lk.Platform, platforms.Format(target))
-		}
-		gopt.Platform = platforms.Normalize(locked)
-		lk.Apply(&gopt)
-		return solve(ctx, c, list, gopt, locked)
-	}
-	gopt.Platform, gopt.Target = platforms.Normalize(platform), target
-	keys := graph.Images(list, gopt.Platform, target)
-	resolved, unresolved := daemon.ResolveImages(ctx, c, keys)
-	if err, bad := unresolved[keys[0]]; bad {
-		return nil, fmt.Errorf("%s", daemon.ImageCause("toolchain image", list.Go.Ref, err))
-	}
-	if err := daemon.UnresolvedTarget(list, gopt.Platform, target, unresolved); err != nil {
+	if list, err = Select(list, r.args); err != nil {
 		return nil, err
 	}
-	gopt.Images = resolved
-	return solve(ctx, c, list, gopt, gopt.Platform)
-}
-
-// ModuleEnv reads the module settings from the build arguments. A GOPROXY
-// with credentials is refused: build arguments are recorded in the build's
-// history and provenance, a secret is not. So is one that would leak
-// credentials in Go's own messages or hide them in a query
-// (graph.CheckProxy), without showing it.
-func ModuleEnv(args map[string]string) (map[string]string, error) {
-	env := map[string]string{}
-	for _, k := range graph.PassThroughEnv {
-		if v, ok := args[k]; ok {
-			env[k] = v
-		}
-	}
-	if err := graph.CheckProxy(env["GOPROXY"], "build-arg:"); err != nil {
+	lk, err := readLock(ctx, c, r.file)
+	if err != nil {
 		return nil, err
 	}
-	if v := env["GOPROXY"]; graph.ProxyHasCredentials(v) {
-		return nil, fmt.Errorf("build-arg:GOPROXY=%s carries credentials, and build arguments are recorded in the build's history and provenance; "+
-			"pass GOPROXY as a secret instead and leave the build argument unset: docker-bake.hcl reads it from the environment (secret = [\"id=%s,env=GOPROXY\"]), "+
-			"docker buildx build takes --secret id=%s,env=GOPROXY", graph.RedactProxy(v), graph.ProxySecretID, graph.ProxySecretID)
-	}
-	return env, nil
+	return plan.Make(ctx, plan.Input{
+		List:            list,
+		Lock:            lk,
+		LockPath:        lock.Path(r.file),
+		Env:             r.args,
+		SourceDateEpoch: r.args["SOURCE_DATE_EPOCH"],
+		From:            "build-arg:",
+		// Credentials come only as the secret (bake: secret = ["id=GOPROXY,env=GOPROXY"]).
+		ProxySecret:  true,
+		Platforms:    r.targets,
+		AllOrNothing: true,
+	}, plan.Daemon{Name: "the builder", Platform: r.platform, Resolver: c})
 }
 
 // solve builds the whole graph and returns it as the build's result.
-func solve(ctx context.Context, c gateway.Client, list *targets.List, gopt graph.Options, platform ocispecs.Platform) (*gateway.Result, error) {
-	g, err := graph.Define(list, gopt)
+func solve(ctx context.Context, c gateway.Client, p *plan.Plan) (*gateway.Result, error) {
+	g, err := graph.Define(p.List, p.Graph)
 	if err != nil {
 		return nil, err
 	}
-	def, err := g.Output.Marshal(ctx, llb.Platform(platform))
+	def, err := g.Output.Marshal(ctx, llb.Platform(p.Graph.Platform))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling the graph: %w", err)
 	}
@@ -164,9 +129,9 @@ func solve(ctx context.Context, c gateway.Client, list *targets.List, gopt graph
 }
 
 // readLock reads FILE.lock from beside the target list in the build's
-// Dockerfile input, when it is there; a lock that does not cover the list
-// fails the build.
-func readLock(ctx context.Context, c gateway.Client, file string, list *targets.List) (*lock.File, error) {
+// Dockerfile input, when it is there (the plan checks that it covers the
+// list).
+func readLock(ctx context.Context, c gateway.Client, file string) (*lock.File, error) {
 	name := lock.Path(file)
 	// FollowPaths and IncludePattern are globs: the name goes in escaped.
 	st := llb.Local("dockerfile",
@@ -207,14 +172,7 @@ func readLock(ctx context.Context, c gateway.Client, file string, list *targets.
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	f, err := lock.Parse(name, data)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Check(name, list); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return lock.Parse(name, data)
 }
 
 // Select applies the build arguments to a parsed list: TARGETS picks a
@@ -223,7 +181,8 @@ func Select(list *targets.List, args map[string]string) (*targets.List, error) {
 	out := *list
 	if v := strings.TrimSpace(args[ArgHelperVersion]); v != "" {
 		if err := out.SetHelperVersion(v, "build-arg:"+ArgHelperVersion); err != nil {
-			return nil, err
+			// Shown under it: the version it would override.
+			return nil, &plan.Error{Err: err, Lines: []targets.Pos{list.Helper.Pos}, BadInput: true}
 		}
 	}
 	names := strings.TrimSpace(args[ArgTargets])
@@ -248,89 +207,19 @@ func Select(list *targets.List, args map[string]string) (*targets.List, error) {
 				known = append(known, k)
 			}
 			sort.Strings(known)
-			return nil, fmt.Errorf("build-arg:%s names %q, which is not a target of %s; known targets: %s", ArgTargets, n, list.File, strings.Join(known, ", "))
+			// Shown under it: the list's targets (the first few).
+			var lines []targets.Pos
+			for _, t := range list.Targets[:min(len(list.Targets), maxShownTargets)] {
+				lines = append(lines, t.Pos)
+			}
+			return nil, &plan.Error{
+				Err:      fmt.Errorf("build-arg:%s names %q, which is not a target of %s; known targets: %s", ArgTargets, n, list.File, strings.Join(known, ", ")),
+				Lines:    lines,
+				BadInput: true,
+			}
 		}
 		seen[n] = true
 		out.Targets = append(out.Targets, t)
 	}
 	return &out, nil
-}
-
-// TargetPlatforms checks the build's --platform values as the CLI checks a
-// list's platforms: Linux, architectures and variants Go builds, each once.
-func TargetPlatforms(ps []ocispecs.Platform) ([]ocispecs.Platform, error) {
-	var out []ocispecs.Platform
-	seen := map[string]bool{}
-	for _, p := range ps {
-		norm, err := targets.ParsePlatform(platforms.Format(p))
-		if err != nil {
-			return nil, fmt.Errorf("--platform: %w", err)
-		}
-		if key := platforms.Format(norm); !seen[key] {
-			seen[key] = true
-			out = append(out, norm)
-		}
-	}
-	return out, nil
-}
-
-// WithPlatforms builds every target that names no platforms for each of ps,
-// as if the list named them: one binary per platform, its name suffixed
-// with the platform (docker-credential-ecr-login-NAME-linux-arm64). The
-// expanded list is held to targets.MaxBinaries and MaxSetupStepsTotal, as
-// Parse holds a list, and a file name that two binaries would then share is
-// refused, naming both.
-func WithPlatforms(list *targets.List, ps []ocispecs.Platform) (*targets.List, error) {
-	out := *list
-	out.Targets = make([]targets.Target, len(list.Targets))
-	for i, t := range list.Targets {
-		if len(t.Platforms) == 0 {
-			for _, p := range ps {
-				t.Platforms = append(t.Platforms, targets.Platform{Platform: p, Pos: t.Pos})
-			}
-		}
-		out.Targets[i] = t
-	}
-	if err := checkExpanded(&out, ps); err != nil {
-		return nil, err
-	}
-	byFile := map[string]targets.Binary{}
-	for _, b := range out.Binaries() {
-		key := strings.ToLower(b.FileName())
-		if other, ok := byFile[key]; ok {
-			return nil, fmt.Errorf("--platform %s: targets %s (line %d) and %s (line %d) would both write %s; rename one",
-				formatAll(ps), other.Target.Name, other.Target.Pos.Line, b.Target.Name, b.Target.Pos.Line, b.FileName())
-		}
-		byFile[key] = b
-	}
-	return &out, nil
-}
-
-// checkExpanded holds a list expanded by WithPlatforms to the limits Parse
-// holds a list to (targets.MaxBinaries, targets.MaxSetupStepsTotal): the
-// list passed them with one platform per target, and --platform multiplies.
-func checkExpanded(l *targets.List, ps []ocispecs.Platform) error {
-	binaries, steps := 0, 0
-	for _, t := range l.Targets {
-		builds := max(1, len(t.Platforms))
-		binaries += builds
-		steps += len(t.Setup) * builds
-	}
-	if binaries > targets.MaxBinaries {
-		return fmt.Errorf("--platform %s: the list's %d targets would build %d binaries (one per target and platform), more than the %d a list may build; "+
-			"build fewer platforms, select fewer targets (build-arg:%s), or split the list into several", formatAll(ps), len(l.Targets), binaries, targets.MaxBinaries, ArgTargets)
-	}
-	if steps > targets.MaxSetupStepsTotal {
-		return fmt.Errorf("--platform %s: the list's setup steps would run %d times (each target's once per platform it is built for), more than the %d a list may run; "+
-			"use fewer steps or platforms, select fewer targets (build-arg:%s), or split the list into several", formatAll(ps), steps, targets.MaxSetupStepsTotal, ArgTargets)
-	}
-	return nil
-}
-
-func formatAll(ps []ocispecs.Platform) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = platforms.Format(p)
-	}
-	return strings.Join(s, ",")
 }
