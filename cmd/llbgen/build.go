@@ -11,6 +11,7 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST into ./out
@@ -107,18 +108,16 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			if err != nil {
 				return err
 			}
-			bopt, err := opts.daemon.options(stderr)
-			if err != nil {
-				return err
-			}
-			if err := checkSumDB(bopt.Env, lk); err != nil {
+			in := opts.list.input(list, lk)
+			if err := plan.Check(in); err != nil {
 				return err
 			}
 			out, err := outdir.Open(opts.out)
 			if err != nil {
 				return err
 			}
-			bopt.Lock, bopt.Provenance, bopt.ProvenanceMax = lk, opts.provenance != "", opts.provenance == "max"
+			bopt := opts.daemon.options(stderr, in)
+			bopt.Provenance, bopt.ProvenanceMax = opts.provenance != "", opts.provenance == "max"
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/llbgen/llbgen/pkg/daemon"
-	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -79,30 +79,16 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 	return nil
 }
 
-// options is what the pkg/daemon package takes from these flags.
-func (o *daemonOptions) options(stderr io.Writer) (daemon.Options, error) {
-	epoch, err := sourceDateEpoch()
-	if err != nil {
-		return daemon.Options{}, err
-	}
+// options is what the pkg/daemon package takes from these flags, with in,
+// what the run asks the plan for.
+func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options {
 	return daemon.Options{
-		Addr:            o.addr,
-		TLS:             o.tls,
-		Progress:        progressui.DisplayMode(o.progress),
-		ProgressOut:     stderr,
-		Env:             graph.EnvFromOS(),
-		SourceDateEpoch: epoch,
-	}, nil
-}
-
-// sourceDateEpoch reads SOURCE_DATE_EPOCH, the reproducible-builds date
-// every exported file then carries.
-func sourceDateEpoch() (*int64, error) {
-	n, err := graph.ParseSourceDateEpoch("SOURCE_DATE_EPOCH", os.Getenv("SOURCE_DATE_EPOCH"))
-	if err != nil {
-		return nil, usageError{err}
+		Addr:        o.addr,
+		TLS:         o.tls,
+		Progress:    progressui.DisplayMode(o.progress),
+		ProgressOut: stderr,
+		Plan:        in,
 	}
-	return n, nil
 }
 
 // setupReachWarning is the warning `llbgen build` and `llbgen matrix` print

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// Exit statuses: bad input (a flag, the target list) is 2 and nothing is
+// Exit statuses: bad input (a flag, the target list, its lock, the
+// environment, a go: image without a toolchain) is 2 and nothing is
 // written; a failed build is 1.
 const (
 	exitOK       = 0
@@ -32,11 +34,15 @@ func exitCode(err error, stderr io.Writer) int {
 	var list targets.ErrorList
 	var one *targets.Error
 	var usage usageError
+	var refused *plan.Error
 	switch {
 	case errors.As(err, &list), errors.As(err, &one):
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
-	case errors.As(err, &usage):
+	case errors.As(err, &refused) && refused.BadInput && refused.Pos.Line > 0:
+		fmt.Fprintln(stderr, err) // positioned, as a list refusal
+		return exitBadInput
+	case errors.As(err, &usage), errors.As(err, &refused) && refused.BadInput:
 		fmt.Fprintf(stderr, "llbgen: %v\n", err)
 		return exitBadInput
 	}

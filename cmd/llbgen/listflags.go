@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -101,8 +103,8 @@ func (f *nameFlag) Set(v string) error {
 }
 
 // lock returns the lock of a file-based list: required, it must exist;
-// otherwise it is used when it exists. A lock that does not cover the list
-// is bad input. Lists made from --image flags have none.
+// otherwise it is used when it exists (the plan refuses it when it does
+// not cover the list). Lists made from --image flags have none.
 func (o *listOptions) lock(list *targets.List, required bool) (*lock.File, error) {
 	if len(o.images) > 0 {
 		if required {
@@ -120,8 +122,18 @@ func (o *listOptions) lock(list *targets.List, required bool) (*lock.File, error
 	case err != nil:
 		return nil, usageError{err}
 	}
-	if err := f.Check(path, list); err != nil {
-		return nil, usageError{err}
-	}
 	return f, nil
+}
+
+// input is what every verb asks the plan for (plan.Check before any
+// daemon is contacted, plan.Make to decide): the list, its lock, and
+// llbgen's environment (module settings, SOURCE_DATE_EPOCH).
+func (o *listOptions) input(list *targets.List, lk *lock.File) plan.Input {
+	return plan.Input{
+		List:            list,
+		Lock:            lk,
+		LockPath:        lock.Path(o.file),
+		Env:             graph.EnvFromOS(),
+		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
+	}
 }

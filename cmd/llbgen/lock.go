@@ -12,6 +12,7 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 const lockExample = `  # pin targets.yaml's images and helper module into targets.yaml.lock
@@ -51,16 +52,14 @@ would change the lock.`,
 			if err != nil {
 				return err
 			}
-			opt, err := dopts.options(stderr)
-			if err != nil {
-				return err
-			}
 			// The lock records what the checksum database vouched for, so
-			// an existing lock does not excuse skipping it.
-			if err := checkSumDB(opt.Env, nil); err != nil {
+			// an existing lock does not excuse skipping it (Locking).
+			in := list.input(l, nil)
+			in.Locking = true
+			if err := plan.Check(in); err != nil {
 				return err
 			}
-			f, err := daemon.Lock(cmd.Context(), l, opt)
+			f, err := daemon.Lock(cmd.Context(), l, dopts.options(stderr, in))
 			if err != nil {
 				return err
 			}

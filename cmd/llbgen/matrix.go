@@ -11,6 +11,7 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 const matrixExample = `  # which binary of targets.yaml runs in which of its images, and why not
@@ -64,15 +65,11 @@ cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
 			if err != nil {
 				return err
 			}
-			bopt, err := opts.daemon.options(stderr)
-			if err != nil {
+			in := opts.list.input(list, lk)
+			if err := plan.Check(in); err != nil {
 				return err
 			}
-			if err := checkSumDB(bopt.Env, lk); err != nil {
-				return err
-			}
-			bopt.Lock = lk
-			m, err := daemon.RunMatrix(cmd.Context(), list, bopt)
+			m, err := daemon.RunMatrix(cmd.Context(), list, opts.daemon.options(stderr, in))
 			if err != nil {
 				return err
 			}

@@ -5,18 +5,7 @@ import (
 	"io"
 
 	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/lock"
 )
-
-// checkSumDB refuses, as bad input, module settings that would skip the Go
-// checksum database for the helper module, unless lk pins its hash: then
-// the lock is the check.
-func checkSumDB(env map[string]string, lk *lock.File) error {
-	if err := graph.CheckSumDB(env, lk != nil && lk.Helper.Sum != "", ""); err != nil {
-		return usageError{err}
-	}
-	return nil
-}
 
 // proxySecretHint tells a pipe user that the definition reads GOPROXY from a
 // secret, and the buildctl flag that provides it.

@@ -6,12 +6,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/containerd/platforms"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/lock"
+	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 // writeDefinition is the pipe, `llbgen | buildctl build`: the whole
@@ -28,34 +27,24 @@ func writeDefinition(ctx context.Context, opts *listOptions, cmd *cobra.Command,
 	if err != nil {
 		return err
 	}
-	epoch, err := sourceDateEpoch()
+	// No daemon: nothing is resolved, the definition is for the lock's
+	// platform or graph.DefaultPlatform.
+	p, err := plan.Make(ctx, opts.input(list, lk), plan.Daemon{})
 	if err != nil {
 		return err
 	}
-	gopt := graph.Options{Env: graph.EnvFromOS(), SourceDateEpoch: epoch}
-	if err := checkSumDB(gopt.Env, lk); err != nil {
-		return err
-	}
-	platform := graph.DefaultPlatform()
-	if lk != nil {
-		lk.Apply(&gopt)
-		if platform, err = platforms.Parse(lk.Platform); err != nil {
-			return usagef("%s: platform %q: %v", lock.Path(opts.file), lk.Platform, err)
-		}
-	}
-	gopt.Platform = platform
-	g, err := graph.Define(list, gopt)
+	g, err := graph.Define(p.List, p.Graph)
 	if err != nil {
 		return fmt.Errorf("making the graph: %w", err)
 	}
 	// The whole definition first: a failure must leave nothing on stdout.
-	def, err := graph.Definition(ctx, g.Output, platform)
+	def, err := graph.Definition(ctx, g.Output, p.Graph.Platform)
 	if err != nil {
 		return err
 	}
 	if _, err := stdout.Write(def); err != nil {
 		return fmt.Errorf("writing the definition: %w", err)
 	}
-	proxySecretHint(cmd.ErrOrStderr(), gopt.Env)
+	proxySecretHint(cmd.ErrOrStderr(), p.Graph.Env)
 	return nil
 }

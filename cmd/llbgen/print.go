@@ -10,9 +10,9 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// plan is what `llbgen build --print` shows: the list as llbgen will build
+// printed is what `llbgen build --print` shows: the list as llbgen will build
 // it, defaults and derived names filled in.
-type plan struct {
+type printed struct {
 	Helper  planHelper   `json:"helper"`
 	Go      planImage    `json:"go"`
 	Output  string       `json:"output"`
@@ -47,7 +47,7 @@ type planFile struct {
 }
 
 func printPlan(w io.Writer, list *targets.List, out string) error {
-	p := plan{
+	p := printed{
 		Helper: planHelper{Module: targets.HelperModule, Version: list.Helper.Version},
 		Go:     planImage{Image: list.Go.Ref, Ref: list.Go.Full},
 		Output: out,

@@ -5,26 +5,27 @@
 // runs the matrix (matrix.go), resolves a lock (lock.go), and explains
 // each failure in one line from the failing stage (cause.go, progress.go).
 //
-// One client.Build session does it all: images are resolved on the daemon
-// with the user's registry credentials, then every target's delivered
-// binary is solved in parallel (the solver shares the download and the
-// build cache between them), read back, and staged in the output
+// One client.Build session does it all: plan.Make decides what to build
+// with the daemon's facts (prepare.go: images resolved with the user's
+// registry credentials, the go image's toolchain checked), then every
+// delivered binary is solved in parallel (the solver shares the download
+// and the build cache between them), read back, and staged in the output
 // directory. Only when the session ends without a lost connection or a
 // cancellation are the staged files committed; targets that failed keep
 // whatever file they had. The gateway frontend (pkg/frontend) does not
-// use this package: it runs inside the daemon.
+// use this package: it runs inside the daemon, and makes its plan there.
 package daemon
 
 import (
 	"io"
 	"time"
 
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/progress/progressui"
 	digest "github.com/opencontainers/go-digest"
 
-	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -36,16 +37,14 @@ type Options struct {
 	// "auto" and "tty", an *os.File on a terminal gets the live display.
 	Progress    progressui.DisplayMode
 	ProgressOut io.Writer
-	// Env is passed to graph.Options.Env (module proxy settings). A GOPROXY
-	// with credentials reaches the daemon only as the session's secret
-	// graph.ProxySecretID.
-	Env map[string]string
 	// ConnectTimeout bounds the first contact with the daemon.
 	ConnectTimeout time.Duration
-	// Lock, when set, pins every image and the helper module's hash.
-	Lock *lock.File
-	// SourceDateEpoch, when set (0 is 1970), dates the exported files.
-	SourceDateEpoch *int64
+	// Plan is what the run asks for besides its list (Plan.List is set
+	// from the list Run, RunMatrix or Lock is given): the lock, the module
+	// settings, SOURCE_DATE_EPOCH. plan.Make decides the rest with the
+	// daemon's facts. A GOPROXY with credentials in Plan.Env reaches the
+	// daemon only as the session's secret graph.ProxySecretID.
+	Plan plan.Input
 	// Provenance asks BuildKit for a SLSA provenance attestation of the
 	// verified binaries, written beside them: mode=min, or with
 	// ProvenanceMax mode=max, which also records the build's definition.
@@ -53,12 +52,17 @@ type Options struct {
 	ProvenanceMax bool
 }
 
-func (o Options) graphOptions(d worker, resolved map[graph.ImageKey]graph.Resolved) graph.Options {
-	g := graph.Options{Platform: d.platform, CanRun: d.canRun, Env: o.Env, Images: resolved, SourceDateEpoch: o.SourceDateEpoch}
-	if o.Lock != nil {
-		o.Lock.Apply(&g)
-	}
-	return g
+// planInput is what plan.Make is asked for list.
+func (o Options) planInput(list *targets.List) plan.Input {
+	in := o.Plan
+	in.List = list
+	return in
+}
+
+// facts are what the daemon says about itself, for plan.Make; gc resolves
+// images with the session's credentials.
+func (d worker) facts(addr string, gc gateway.Client) plan.Daemon {
+	return plan.Daemon{Name: "the daemon at " + addr, Platform: d.platform, CanRun: d.canRun, Resolver: gc}
 }
 
 // TLS holds the files for a tcp:// daemon, as buildctl's flags do.
@@ -86,7 +90,7 @@ type Result struct {
 // Written reports whether the binary landed in the output directory.
 func (r Result) Written() bool { return r.Verified || r.Unverified != "" }
 
-// Outcome is a whole run: one Result per target, in list order.
+// Outcome is a whole run: one Result per binary, in list order.
 type Outcome struct {
 	Out     *outdir.Dir
 	Results []Result

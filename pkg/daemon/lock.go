@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/lock"
@@ -18,17 +16,19 @@ import (
 )
 
 // Lock resolves every input of list on the daemon: each image to its
-// manifest digest for its platform (the daemon's, or a target's), and the helper module to its
-// hash, as the download stage (checksum database on) fetched it.
+// manifest digest for its platform (the daemon's, or a target's), and the
+// helper module to its hash, as the download stage (checksum database on)
+// fetched it. Every image must resolve, and the go image must hold a
+// toolchain (plan.Make, with Locking).
 func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, error) {
-	opt.Lock, opt.Provenance = nil, false
+	opt.Plan.Locking, opt.Provenance = true, false
 	var f *lock.File
 	var col *collector
 	err := Session(ctx, opt, func(c *collector, d worker) gateway.BuildFunc {
 		col = c
 		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			var err error
-			f, err = resolveLock(ctx, gc, list, opt, d.platform)
+			f, err = resolveLock(ctx, gc, list, opt, d)
 			return nil, err
 		}
 	}, "")
@@ -41,17 +41,13 @@ func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, err
 	return f, nil
 }
 
-func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt Options, platform ocispecs.Platform) (*lock.File, error) {
-	resolved, unresolved := ResolveImages(ctx, gc, graph.Images(list, platform))
-	if len(unresolved) > 0 {
-		var msgs []string
-		for k, err := range unresolved {
-			msgs = append(msgs, ImageCause("image", k.String(), err))
-		}
-		sort.Strings(msgs)
-		return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
+func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt Options, d worker) (*lock.File, error) {
+	p, err := makePlan(ctx, opt.planInput(list), d.facts(opt.Addr, gc))
+	if err != nil {
+		return nil, err
 	}
-	mods, err := graph.Modules(list, graph.Options{Platform: platform, Env: opt.Env, Images: resolved})
+	platform := p.Graph.Platform
+	mods, err := graph.Modules(p.List, p.Graph)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +81,7 @@ func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt
 			return nil, err
 		}
 	}
-	for k, r := range resolved {
+	for k, r := range p.Graph.Images {
 		f.Set(k, r.Digest.String())
 	}
 	return f, nil

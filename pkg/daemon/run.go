@@ -2,13 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -110,16 +110,22 @@ func Session(ctx context.Context, opt Options, prepare func(*collector, worker) 
 		return err
 	}
 	defer c.Close()
-	if opt.Lock != nil && opt.Lock.Platform != platforms.Format(d.platform) {
-		return fmt.Errorf("the lock is for %s, the daemon at %s builds for %s; run llbgen lock against this daemon", opt.Lock.Platform, opt.Addr, platforms.Format(d.platform))
-	}
 	col := newCollector()
 	fn := prepare(col, d)
+	// BuildKit keeps only the text of fn's error: a refusal of the plan (a
+	// lock for another platform, a go image without a toolchain) is kept
+	// here, and returned as it is.
+	var refused *refusedError
+	build := func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		res, err := fn(ctx, gc)
+		errors.As(err, &refused)
+		return res, err
+	}
 	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress, col)
 	if err != nil {
 		return err
 	}
-	so := client.SolveOpt{Session: attachables(opt.Env)}
+	so := client.SolveOpt{Session: attachables(opt.Plan.Env)}
 	if attestDir != "" {
 		mode := "mode=min"
 		if opt.ProvenanceMax {
@@ -128,8 +134,11 @@ func Session(ctx context.Context, opt Options, prepare func(*collector, worker) 
 		so.FrontendAttrs = map[string]string{"attest:provenance": mode}
 		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
 	}
-	_, err = c.Build(ctx, so, "llbgen", fn, disp.status)
+	_, err = c.Build(ctx, so, "llbgen", build, disp.status)
 	disp.wait()
+	if refused != nil {
+		return refused.err
+	}
 	if err != nil {
 		return runError(ctx, opt.Addr, err)
 	}
