@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/containerd/console"
 	"github.com/moby/buildkit/solver/pb"
+
+	"github.com/llbgen/llbgen/pkg/plan"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -200,6 +205,7 @@ func TestBuildBadInputExits2(t *testing.T) {
 		{"bad BUILDKIT_HOST", nil, map[string]string{"BUILDKIT_HOST": "localhost:1234"}, `BUILDKIT_HOST "localhost:1234"`},
 		{"tty without terminal", []string{"--progress", "tty"}, nil, `--progress tty: standard error is not a terminal`},
 		{"bad BUILDKIT_PROGRESS", nil, map[string]string{"BUILDKIT_PROGRESS": "fancy"}, `BUILDKIT_PROGRESS "fancy"`},
+		{"bad SOURCE_DATE_EPOCH", nil, map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, `^llbgen: SOURCE_DATE_EPOCH "yesterday": want whole seconds since 1970`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,6 +227,26 @@ func TestBuildBadInputExits2(t *testing.T) {
 				t.Error("the output directory was created")
 			}
 		})
+	}
+}
+
+// The plan's refusals: bad input exits 2, printed as a list refusal when
+// it names its place in the list; what the daemon answered exits 1.
+func TestPlanRefusalExitCodes(t *testing.T) {
+	at := targets.Pos{File: "targets.yaml", Line: 3, Col: 1}
+	for _, c := range []struct {
+		err    error
+		code   int
+		stderr string
+	}{
+		{&plan.Error{Err: errors.New("go image x has no Go toolchain"), Pos: at, BadInput: true}, 2, "targets.yaml:3:1: go image x has no Go toolchain\n"},
+		{fmt.Errorf("wrapped: %w", &plan.Error{Err: errors.New("GONOSUMDB=*: pattern"), BadInput: true}), 2, "llbgen: wrapped: GONOSUMDB=*: pattern\n"},
+		{&plan.Error{Err: errors.New("targets.yaml.lock is for linux/arm64")}, 1, "llbgen: targets.yaml.lock is for linux/arm64\n"},
+	} {
+		var stderr bytes.Buffer
+		if code := exitCode(c.err, &stderr); code != c.code || stderr.String() != c.stderr {
+			t.Errorf("%v: exit %d, stderr %q; want %d, %q", c.err, code, stderr.String(), c.code, c.stderr)
+		}
 	}
 }
 
