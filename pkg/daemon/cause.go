@@ -1,49 +1,191 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// cause turns a binary's failed solve into one line that says what went
-// wrong, read from the vertices that failed: the download, the target's
-// setup, the binary's compile or its verify stage. name is the binary's
-// (targets.Binary.Name).
-func (c *collector) cause(name string, solveErr error) string {
-	return OneLine(c.rawCause(name, solveErr))
+// explain gives a failed solve its one-line cause and the stage that
+// failed it, when that is known (the stage's Kind is then set); otherwise
+// the solve error's first line, without BuildKit's reference ids.
+func (c *collector) explain(list *targets.List, solveErr error) (graph.Stage, string) {
+	if f, ok := c.culprit(solveErr); ok {
+		return f.stage, OneLine(explainerFor(list).tell(f))
+	}
+	return graph.Stage{}, firstLine(refIDs.ReplaceAllString(innermost(solveErr).Error(), "REF"))
 }
 
-func (c *collector) rawCause(name string, solveErr error) string {
-	if vs := c.failed("verify " + name + " "); len(vs) > 0 {
-		prefix := "llbgen: target " + name + ": "
-		for i := len(vs[0].lines) - 1; i >= 0; i-- {
-			if _, msg, ok := strings.Cut(vs[0].lines[i], prefix); ok {
-				return "verify failed: " + msg
+// stageCause is the one-line cause of a failed solve when a stage of
+// llbgen's is known to have failed it (`llbgen lock` reports its
+// download's failure with it); ok is false otherwise.
+func (c *collector) stageCause(list *targets.List, solveErr error) (cause string, ok bool) {
+	s, line := c.explain(list, solveErr)
+	return line, s.Kind != ""
+}
+
+// innermost is the daemon's error of a failed solve, without what llbgen
+// wrapped around it ("solving NAME: ..."), or err when no solve failed.
+func innermost(err error) error {
+	var se *solveError
+	if errors.As(err, &se) {
+		return se.err
+	}
+	return err
+}
+
+// refIDs are BuildKit's ids of cache references (WORKER::REF), which mean
+// nothing to a user.
+var refIDs = regexp.MustCompile(`\b[a-z0-9]{25}::[a-z0-9]{25}\b`)
+
+// explainer tells the failures of one list's build.
+type explainer struct {
+	goRef  string // the go image, as the list writes it
+	helper string // the helper module at its version
+}
+
+func explainerFor(list *targets.List) explainer {
+	if list == nil {
+		return explainer{goRef: "(unknown)", helper: targets.HelperModule}
+	}
+	return explainer{goRef: list.Go.Ref, helper: targets.HelperModule + "@" + list.Helper.Version}
+}
+
+// causes is, in the order a binary meets the stages, how a failure of each
+// kind of stage is told in one line.
+var causes = []struct {
+	kind graph.Kind
+	// toolchain: the stage runs the go image's toolchain, so a go image
+	// without one is named as the cause.
+	toolchain bool
+	tell      func(x explainer, f failure) string
+}{
+	{graph.KindImage, false, tellPull},
+	{graph.KindToolchain, false, tellLastWords},
+	{graph.KindToolSource, false, tellLastWords},
+	{graph.KindStageTool, true, tellCompile},
+	{graph.KindDownload, true, tellDownload},
+	{graph.KindModuleCheck, false, tellLastWords},
+	{graph.KindWarm, true, tellCompile},
+	{graph.KindSetup, false, tellSetup},
+	{graph.KindCompile, true, tellCompile},
+	{graph.KindVerify, false, tellLastWords},
+	{graph.KindDeliver, false, tellLastWords},
+	{graph.KindExport, false, tellLastWords},
+	{graph.KindCell, false, tellLastWords},
+}
+
+// tell is the cause of failure f, before OneLine.
+func (x explainer) tell(f failure) string {
+	for _, c := range causes {
+		if c.kind != f.stage.Kind {
+			continue
+		}
+		if c.toolchain {
+			if why := x.toolchainProblem(f); why != "" {
+				return why
 			}
 		}
-		return "verify failed: " + lastLines(vs[0], 3, vs[0].err)
+		return c.tell(x, f)
 	}
-	if vs := c.failed("setup " + name + " "); len(vs) > 0 {
-		_, cmd, _ := strings.Cut(vs[0].name, "): ")
-		return fmt.Sprintf("setup command %q failed: %s", cmd, lastLines(vs[0], 3, vs[0].err))
-	}
-	if vs := c.failed("compile " + name + " "); len(vs) > 0 {
-		return "compile error: " + lastLines(vs[0], 3, vs[0].err)
-	}
-	if vs := c.failed("download "); len(vs) > 0 {
-		msg := lastGoError(vs[0])
-		if isUnknownVersion(msg) {
-			return "module version unknown (is " + targets.HelperModule + "@" + versionOf(vs[0].name) + " published?): " + msg
+	return tellLastWords(x, f)
+}
+
+// toolchainProblem names a go image without a toolchain where llbgen
+// mounts and runs it, or with one that does not run on the daemon's
+// platform, rather than the stage that found out.
+func (x explainer) toolchainProblem(f failure) string {
+	said := f.err + "\n" + strings.Join(f.log.lines, "\n")
+	switch {
+	case strings.Contains(said, `"/usr/local/go": not found`),
+		strings.Contains(said, "/usr/local/go/bin/go: no such file or directory"):
+		return fmt.Sprintf("the go image %s has no Go toolchain at /usr/local/go", x.goRef)
+	case strings.Contains(said, "exec format error") && f.stage.Kind != graph.KindCompile:
+		on := ""
+		if f.stage.Platform != "" {
+			on = " on " + f.stage.Platform
 		}
-		return "downloading modules failed: " + msg
+		return fmt.Sprintf("the Go toolchain of the go image %s does not run%s (exec format error)", x.goRef, on)
 	}
-	if vs := c.failed("compile llbgen's stage tool"); len(vs) > 0 {
-		return "compiling llbgen's stage tool failed: " + lastLines(vs[0], 3, vs[0].err)
+	return ""
+}
+
+// headline names the stage that failed: "compiling the helper for
+// linux/amd64 failed".
+func headline(s graph.Stage) string {
+	t := s.Kind.Title()
+	if t == "" {
+		t = string(s.Kind)
 	}
-	return firstLine(solveErr.Error())
+	switch {
+	case s.Kind == graph.KindImage && s.Image != "":
+		t += " " + s.Image
+		if s.Platform != "" {
+			t += " (" + s.Platform + ")"
+		}
+	case s.Kind == graph.KindWarm && s.Platform != "":
+		t += " for " + s.Platform
+	}
+	return t + " failed"
+}
+
+func tellPull(_ explainer, f failure) string {
+	return headline(f.stage) + ": " + firstLine(f.err)
+}
+
+// tellLastWords gives the diagnosis llbgen's stage tool printed
+// ("llbgen: target NAME: ..."), or the stage's last lines.
+func tellLastWords(_ explainer, f failure) string {
+	return headline(f.stage) + ": " + lastWords(f, 3)
+}
+
+func tellSetup(_ explainer, f failure) string {
+	if f.stage.Command == "" {
+		return headline(f.stage) + ": " + lastLines(f, 3)
+	}
+	return fmt.Sprintf("setup command %q failed: %s", f.stage.Command, lastLines(f, 3))
+}
+
+// tellCompile gives the compiler's first errors: the file:line:col lines
+// go build prints under "# package".
+func tellCompile(_ explainer, f failure) string {
+	var errs []string
+	for _, l := range f.log.lines {
+		switch {
+		case len(errs) < 3 && position.MatchString(l):
+			errs = append(errs, l)
+		case strings.HasPrefix(l, "note: module requires Go"):
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) == 0 {
+		return headline(f.stage) + ": " + lastWords(f, 3)
+	}
+	return headline(f.stage) + ": " + strings.Join(errs, "; ")
+}
+
+// position starts a compiler's error line: file:line: or file:line:col:.
+var position = regexp.MustCompile(`^[^\s#:][^:]*:[0-9]+(:[0-9]+)?: `)
+
+// tellDownload gives the last "go: ..." line the go command printed, and
+// says so when the helper's version is not one the proxy knows.
+func tellDownload(x explainer, f failure) string {
+	msg := lastWords(f, 1)
+	for i := len(f.log.lines) - 1; i >= 0; i-- {
+		if m, ok := strings.CutPrefix(f.log.lines[i], "go: "); ok {
+			msg = m
+			break
+		}
+	}
+	if isUnknownVersion(msg) {
+		return "module version unknown (is " + x.helper + " published?): " + msg
+	}
+	return headline(f.stage) + ": " + msg
 }
 
 func isUnknownVersion(msg string) bool {
@@ -56,30 +198,34 @@ func isUnknownVersion(msg string) bool {
 	return false
 }
 
-// versionOf reads the version from a download vertex's name.
-func versionOf(name string) string {
-	_, v, _ := strings.Cut(name, "@")
-	return v
-}
-
-// lastGoError is the last "go: ..." line a go command printed.
-func lastGoError(v *vertex) string {
-	for i := len(v.lines) - 1; i >= 0; i-- {
-		if strings.HasPrefix(v.lines[i], "go: ") {
-			return strings.TrimPrefix(v.lines[i], "go: ")
+// lastWords is the last diagnosis llbgen's stage tool printed
+// ("llbgen: target NAME: MSG" gives MSG), or the last n lines.
+func lastWords(f failure, n int) string {
+	for i := len(f.log.lines) - 1; i >= 0; i-- {
+		if msg, ok := strings.CutPrefix(f.log.lines[i], "llbgen: "); ok {
+			if rest, ok := strings.CutPrefix(msg, "target "); ok {
+				if _, m, ok := strings.Cut(rest, ": "); ok {
+					return m
+				}
+			}
+			return msg
 		}
 	}
-	return lastLines(v, 1, v.err)
+	return lastLines(f, n)
 }
 
-// lastLines joins a vertex's last n log lines, or gives fallback.
-func lastLines(v *vertex, n int, fallback string) string {
-	if len(v.lines) == 0 {
-		return firstLine(fallback)
+// lastLines joins a stage's last n log lines, or gives its error.
+func lastLines(f failure, n int) string {
+	if len(f.log.lines) == 0 {
+		return firstLine(processFailed.ReplaceAllString(f.err, ""))
 	}
-	from := max(len(v.lines)-n, 0)
-	return strings.Join(v.lines[from:], "; ")
+	from := max(len(f.log.lines)-n, 0)
+	return strings.Join(f.log.lines[from:], "; ")
 }
+
+// processFailed is how BuildKit starts the error of an exec that failed,
+// naming its whole command line: the stage already says what it was.
+var processFailed = regexp.MustCompile(`^process ".*" did not complete successfully: `)
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")

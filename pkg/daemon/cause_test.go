@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,73 +12,196 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
-	digest "github.com/opencontainers/go-digest"
+	"github.com/moby/buildkit/solver/errdefs"
 
-	"github.com/llbgen/llbgen/pkg/targets"
+	"github.com/llbgen/llbgen/pkg/graph"
 )
 
-// status makes a progress update: one vertex, its error, its log.
-func status(name, vertexErr, log string) *client.SolveStatus {
-	d := digest.FromString(name)
-	s := &client.SolveStatus{Vertexes: []*client.Vertex{{Digest: d, Name: name, Error: vertexErr}}}
-	// Split the log in two messages mid-line, as the daemon may.
-	if log != "" {
-		half := len(log) / 2
-		s.Logs = []*client.VertexLog{{Vertex: d, Data: []byte(log[:half])}, {Vertex: d, Data: []byte(log[half:])}}
-	}
-	return s
+// causeCase is one stage failing for one binary: the vertex's error and
+// log as the progress gives them, and the cause wanted.
+type causeCase struct {
+	name      string
+	binary    string
+	kind      graph.Kind
+	match     func(graph.Stage) bool
+	vertexErr string
+	log       string
+	want      string
 }
 
+var causeCases = []causeCase{
+	{
+		name: "verify", binary: "docker_19.03.12", kind: graph.KindVerify,
+		vertexErr: `process "/llbgen/stagetool/stagetool check -target docker_19.03.12" did not complete successfully: exit code: 1`,
+		log:       "llbgen: target docker_19.03.12: the binary does not run in its image: fork/exec x: no such file or directory\n",
+		want:      "verify failed: the binary does not run in its image: fork/exec x: no such file or directory",
+	},
+	{
+		name: "verify that printed nothing", binary: "twin", kind: graph.KindVerify,
+		vertexErr: `process "/llbgen/stagetool/stagetool check -target twin -want 0.12.0" did not complete successfully: exit code: 137`,
+		want:      "verify failed: exit code: 137",
+	},
+	{
+		name: "compile: the compiler's first errors", binary: "docker_19.03.12", kind: graph.KindCompile,
+		vertexErr: "exit code: 1",
+		log:       "# github.com/x/y\n./main.go:3:1: syntax error\n./main.go:4:1: undefined: z\n./main.go:5:1: third\n./main.go:6:1: fourth\nllbgen: go build: exit status 1\n",
+		want:      "compile failed: ./main.go:3:1: syntax error; ./main.go:4:1: undefined: z; ./main.go:5:1: third",
+	},
+	{
+		name: "compile: the first errors of a long log", binary: "multi-linux-arm64", kind: graph.KindCompile,
+		vertexErr: "exit code: 1",
+		log:       "# github.com/x/y\n./a.go:1:1: first\n" + strings.Repeat("# github.com/x/z\n./b.go:2:2: later\n", 100),
+		want:      "compile failed: ./a.go:1:1: first; ./b.go:2:2: later; ./b.go:2:2: later",
+	},
+	{
+		name: "warm compile, shared", binary: "docker_19.03.12", kind: graph.KindWarm,
+		vertexErr: "exit code: 1",
+		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name\nllbgen: go build: exit status 1\n",
+		want:      "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name",
+	},
+	{
+		name: "warm compile, with the go version the module wants", binary: "multi-linux-arm64", kind: graph.KindWarm,
+		vertexErr: "exit code: 1",
+		log:       "# github.com/x/y\nx.go:1:2: undefined: slices.Concat\nnote: module requires Go 1.24.0\n",
+		want:      "compiling the helper for linux/arm64 failed: x.go:1:2: undefined: slices.Concat; note: module requires Go 1.24.0",
+	},
+	{
+		name: "unknown module version", binary: "docker_19.03.12", kind: graph.KindDownload,
+		vertexErr: "exit code: 1",
+		log:       "# get https://proxy.golang.org/...\ngo: github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0: reading https://proxy.golang.org/.../@v/v0.12.0.info: 404 Not Found\n",
+		want:      "module version unknown (is github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0 published?): github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0: reading https://proxy.golang.org/.../@v/v0.12.0.info: 404 Not Found",
+	},
+	{
+		name: "download", binary: "twin", kind: graph.KindDownload,
+		vertexErr: "exit code: 1",
+		log:       "go: github.com/x/y@v1.0.0: dial tcp: lookup proxy.golang.org: no such host\n# get https://proxy.golang.org/x\n",
+		want:      "downloading the helper module failed: github.com/x/y@v1.0.0: dial tcp: lookup proxy.golang.org: no such host",
+	},
+	{
+		name: "setup: the command and its last lines", binary: "runner-cgo", kind: graph.KindSetup, match: step(2),
+		vertexErr: `process "/bin/sh -c apt-get install -y gcc libc6-dev" did not complete successfully: exit code: 100`,
+		log:       "Reading package lists...\nBuilding dependency tree...\nE: Unable to locate package gcc\nE: Unable to locate package libc6-dev\n",
+		want:      `setup command "apt-get install -y gcc libc6-dev" failed: Building dependency tree...; E: Unable to locate package gcc; E: Unable to locate package libc6-dev`,
+	},
+	{
+		name: "stage tool", binary: "docker_19.03.12", kind: graph.KindStageTool,
+		vertexErr: "exit code: 1",
+		log:       "# llbgen.invalid/stagetool\n./main.go:10:2: undefined: slices.Sorted\n",
+		want:      "compiling llbgen's stage tool failed: ./main.go:10:2: undefined: slices.Sorted",
+	},
+	{
+		name: "module check", binary: "docker_19.03.12", kind: graph.KindModuleCheck,
+		vertexErr: "exit code: 1",
+		log:       "llbgen: the helper module's hash is h1:B=, the lock has h1:A=\n",
+		want:      "checking the helper module against the lock failed: the helper module's hash is h1:B=, the lock has h1:A=",
+	},
+	{
+		name: "deliver", binary: "docker_19.03.12", kind: graph.KindDeliver,
+		vertexErr: "exit code: 1",
+		log:       "llbgen: target docker_19.03.12: the verdict says nothing\n",
+		want:      "delivering the binary failed: the verdict says nothing",
+	},
+	{
+		name: "a go image without a toolchain", binary: "docker_19.03.12", kind: graph.KindStageTool,
+		vertexErr: `failed to calculate checksum of ref zxney6b4ltlr0cwa5zsf0ueip::z8huku3gcqr1l4m3o0h1ooxjf: "/usr/local/go": not found`,
+		want:      "the go image golang:1.26 has no Go toolchain at /usr/local/go",
+	},
+	{
+		name: "a go image without a go command", binary: "docker_19.03.12", kind: graph.KindDownload,
+		vertexErr: `process "/usr/local/go/bin/go mod download -x" did not complete successfully: runc run failed: exec: "/usr/local/go/bin/go": stat /usr/local/go/bin/go: no such file or directory`,
+		want:      "the go image golang:1.26 has no Go toolchain at /usr/local/go",
+	},
+	{
+		name: "a go image of another platform", binary: "docker_19.03.12", kind: graph.KindWarm,
+		vertexErr: "exec /llbgen/stagetool/stagetool: exec format error",
+		want:      "the Go toolchain of the go image golang:1.26 does not run on linux/amd64 (exec format error)",
+	},
+	{
+		name: "an image that does not pull", binary: "runner-cgo", kind: graph.KindImage,
+		match:     func(s graph.Stage) bool { return s.Image == "gitlab/gitlab-runner:v13.2.1" },
+		vertexErr: "docker.io/gitlab/gitlab-runner:v13.2.1: not found",
+		want:      "pulling the image gitlab/gitlab-runner:v13.2.1 (linux/amd64) failed: docker.io/gitlab/gitlab-runner:v13.2.1: not found",
+	},
+}
+
+// Each stage's failure gets its cause, found by the failing vertex's
+// digest in real graphs: from the solve error's VertexError, and from the
+// progress stream when the solve lost its vertex (BuildKit's gateway
+// answered "releasing already released reference" for some).
 func TestCause(t *testing.T) {
-	tg := targets.Target{Name: "docker_19.03.12"}
-	tests := []struct {
-		name    string
-		updates []*client.SolveStatus
-		want    string
-	}{
-		{
-			name: "verify",
-			updates: []*client.SolveStatus{
-				status("compile docker_19.03.12 in docker:19.03.12", "", ""),
-				status("verify docker_19.03.12 in docker:19.03.12", "exit code: 1",
-					"llbgen: target docker_19.03.12: the binary does not run in its image: fork/exec x: no such file or directory\n"),
-			},
-			want: "verify failed: the binary does not run in its image: fork/exec x: no such file or directory",
-		},
-		{
-			name: "compile",
-			updates: []*client.SolveStatus{
-				status("compile docker_19.03.12 in docker:19.03.12", "exit code: 1",
-					"# github.com/x/y\n./main.go:3:1: syntax error\n./main.go:4:1: undefined: z\n"),
-			},
-			want: "compile error: # github.com/x/y; ./main.go:3:1: syntax error; ./main.go:4:1: undefined: z",
-		},
-		{
-			name: "unknown module version",
-			updates: []*client.SolveStatus{
-				status("download github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.99.0", "exit code: 1",
-					"# get https://proxy.golang.org/...\ngo: github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.99.0: reading https://proxy.golang.org/.../@v/v0.99.0.info: 404 Not Found\n"),
-			},
-			want: "module version unknown (is github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.99.0 published?): github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.99.0: reading https://proxy.golang.org/.../@v/v0.99.0.info: 404 Not Found",
-		},
-		{
-			name: "other target's failure is not ours",
-			updates: []*client.SolveStatus{
-				status("verify docker_19.03.1 in docker:19.03.1", "exit code: 1", "llbgen: target docker_19.03.1: boom\n"),
-			},
-			want: "solve failed",
-		},
+	list := parseList(t, testYAML)
+	b := buildGraph(t, list, graph.Options{ModuleSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", LockedTime: "2025-01-01T00:00:00Z"})
+	for _, tc := range causeCases {
+		for _, lost := range []bool{false, true} {
+			name := tc.name
+			if lost {
+				name += ", vertex lost"
+			}
+			t.Run(name, func(t *testing.T) {
+				var match []func(graph.Stage) bool
+				if tc.match != nil {
+					match = append(match, tc.match)
+				}
+				d := b.vertexOf(t, tc.binary, tc.kind, match...)
+				c := newCollector()
+				c.learn(b.defs[tc.binary])
+				c.add(failedStatus(d, tc.vertexErr, tc.log))
+				err := errdefs.WrapVertex(errors.New(tc.vertexErr), d)
+				if lost {
+					err = errors.New("releasing already released reference zxney6b4ltlr0cwa5zsf0ueip::z8huku3gcqr1l4m3o0h1ooxjf")
+				}
+				solveErr := fmt.Errorf("solving %s: %w", tc.binary, &solveError{err: err, vertices: vertices(b.defs[tc.binary])})
+				stage, got := c.explain(list, solveErr)
+				if got != tc.want {
+					t.Errorf("cause:\n got %q\nwant %q", got, tc.want)
+				}
+				if stage.Kind != tc.kind {
+					t.Errorf("stage %q, want %q", stage.Kind, tc.kind)
+				}
+			})
+		}
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newCollector()
-			for _, u := range tc.updates {
-				c.add(u)
+}
+
+// Every kind of stage has a way to be told, under its title.
+func TestEveryKindIsTold(t *testing.T) {
+	for _, c := range causes {
+		if c.kind.Title() == "" {
+			t.Errorf("kind %q has no title in the graph's table", c.kind)
+		}
+	}
+	list := parseList(t, testYAML)
+	b := buildGraph(t, list, graph.Options{ModuleSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", LockedTime: "2025-01-01T00:00:00Z"})
+	for name, def := range b.defs {
+		for _, s := range graph.Stages(def) {
+			if rank(s.Kind) == len(causes) {
+				t.Errorf("%s: stage kind %q has no cause", name, s.Kind)
 			}
-			if got := c.cause(tg.Name, errors.New("solve failed\nmore")); got != tc.want {
-				t.Errorf("cause:\n got %q\nwant %q", got, tc.want)
-			}
-		})
+		}
+	}
+}
+
+// A solve that lost its vertex is not explained by another binary's
+// failure, nor by a stage its own failure canceled.
+func TestCauseIsTheSolvesOwn(t *testing.T) {
+	list := parseList(t, testYAML)
+	b := buildGraph(t, list, graph.Options{})
+	lost := errors.New("releasing already released reference zxney6b4ltlr0cwa5zsf0ueip::z8huku3gcqr1l4m3o0h1ooxjf")
+
+	c := newCollector()
+	for _, def := range b.defs {
+		c.learn(def)
+	}
+	c.add(failedStatus(b.vertexOf(t, "twin", graph.KindVerify), "exit code: 1", "llbgen: target twin: boom\n"))
+	stage, got := c.explain(list, &solveError{err: lost, vertices: vertices(b.defs["docker_19.03.12"])})
+	if stage.Kind != "" || got != "releasing already released reference REF" {
+		t.Errorf("another binary's failure explains this one: %q %q", stage.Kind, got)
+	}
+
+	c.add(failedStatus(b.vertexOf(t, "docker_19.03.12", graph.KindStageTool), "context canceled", ""))
+	c.add(failedStatus(b.vertexOf(t, "docker_19.03.12", graph.KindDownload), "exit code: 1", "go: no route\n"))
+	if _, got := c.explain(list, &solveError{err: lost, vertices: vertices(b.defs["docker_19.03.12"])}); got != "downloading the helper module failed: no route" {
+		t.Errorf("cause %q, want the download's, not the canceled stage tool's", got)
 	}
 }
 
@@ -101,11 +225,15 @@ func TestConnectionHelpersRegistered(t *testing.T) {
 // redraw the summary's table are not passed on, and the cause is one
 // bounded line.
 func TestCauseHostileOutput(t *testing.T) {
+	list := parseList(t, testYAML)
+	b := buildGraph(t, list, graph.Options{})
+	d := b.vertexOf(t, "runner-cgo", graph.KindSetup, step(1))
 	c := newCollector()
-	c.add(status("setup cgo_1 in img:1 (1/1): ./configure", "exit code: 1",
+	c.learn(b.defs["runner-cgo"])
+	c.add(failedStatus(d, "exit code: 1",
 		"checking for cc... \x1b[3A\x1b[2K\x1b]0;title\x07docker_19.03.12 linux/amd64 yes\x9b2J\x7f\xff\n"+
 			strings.Repeat("\x1b[1mlong ", 200)+"\n"))
-	got := c.cause("cgo_1", errors.New("solve failed"))
+	_, got := c.explain(list, errdefs.WrapVertex(errors.New("solve failed"), d))
 	for _, r := range got {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\uFFFD' {
 			t.Fatalf("cause keeps control character %U: %q", r, got)
@@ -114,7 +242,7 @@ func TestCauseHostileOutput(t *testing.T) {
 	if len(got) > MaxCause || !strings.HasSuffix(got, "…") {
 		t.Errorf("cause not clipped to %d bytes with …: %d bytes: %q", MaxCause, len(got), got)
 	}
-	if !strings.HasPrefix(got, `setup command "./configure" failed: checking for cc... ?[3A?[2K?]0;title?docker_19.03.12 linux/amd64 yes?2J??; ?[1mlong`) {
+	if !strings.HasPrefix(got, `setup command "apt-get update" failed: checking for cc... ?[3A?[2K?]0;title?docker_19.03.12 linux/amd64 yes?2J??; ?[1mlong`) {
 		t.Errorf("cause: %q", got)
 	}
 }
@@ -147,9 +275,12 @@ func TestOneLine(t *testing.T) {
 // every chunk, and not kept past maxLine.
 func TestEndlessLineIsBounded(t *testing.T) {
 	const total, chunk = 10 << 20, 32 << 10
-	name := "setup cgo_1 in img:1 (1/1): yes"
-	d := digest.FromString(name)
+	list := parseList(t, testYAML)
+	b := buildGraph(t, list, graph.Options{})
+	d := b.vertexOf(t, "runner-cgo", graph.KindSetup, step(1))
+	name := "any name"
 	c := newCollector()
+	c.learn(b.defs["runner-cgo"])
 	c.add(&client.SolveStatus{Vertexes: []*client.Vertex{{Digest: d, Name: name}}})
 	data := bytes.Repeat([]byte("y"), chunk)
 	var before, after runtime.MemStats
@@ -173,13 +304,13 @@ func TestEndlessLineIsBounded(t *testing.T) {
 	c.add(&client.SolveStatus{Logs: []*client.VertexLog{{Vertex: d, Data: []byte("yy\nlast\n")}}})
 	c.add(&client.SolveStatus{Vertexes: []*client.Vertex{{Digest: d, Name: name, Error: strings.Repeat("e", total)}}})
 	v := c.vertices[d]
-	if len(v.lines) != 2 || len(v.lines[0]) > maxLine+len("…") || !strings.HasSuffix(v.lines[0], "…") || v.lines[1] != "last" {
-		t.Errorf("lines: %d, first %d bytes", len(v.lines), len(v.lines[0]))
+	if len(v.head) != 2 || len(v.head[0]) > maxLine+len("…") || !strings.HasSuffix(v.head[0], "…") || v.head[1] != "last" {
+		t.Errorf("lines: %d, first %d bytes", len(v.head), len(v.head[0]))
 	}
 	if len(v.err) > maxLine+len("…") {
 		t.Errorf("vertex error keeps %d bytes", len(v.err))
 	}
-	if got := c.cause("cgo_1", errors.New("solve failed")); len(got) > MaxCause {
+	if _, got := c.explain(list, errdefs.WrapVertex(errors.New("solve failed"), d)); len(got) > MaxCause {
 		t.Errorf("cause is %d bytes", len(got))
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,8 +34,8 @@ func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, err
 		}
 	}, "")
 	if err != nil {
-		if vs := col.failedIfAny("download "); len(vs) > 0 {
-			return nil, fmt.Errorf("downloading %s@%s: %s", targets.HelperModule, list.Helper.Version, lastGoError(vs[0]))
+		if cause, ok := col.stageCause(list, err); ok {
+			return nil, errors.New(cause)
 		}
 		return nil, err
 	}

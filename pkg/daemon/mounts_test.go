@@ -64,7 +64,7 @@ targets:
 			for _, b := range l.Binaries() {
 				states = append(states, g.Delivered[b.Name])
 				for _, c := range g.Columns() {
-					if platforms.Format(c.Platform) != platforms.Format(platformOf(b, amd64)) {
+					if platforms.Format(c.Platform) != platforms.Format(binaryPlatform(b, amd64)) {
 						continue
 					}
 					st, err := g.Cell(b.Name, c)
@@ -119,7 +119,7 @@ targets:
 	}
 }
 
-func platformOf(b targets.Binary, def platforms.Platform) platforms.Platform {
+func binaryPlatform(b targets.Binary, def platforms.Platform) platforms.Platform {
 	if b.Platform != nil {
 		return *b.Platform
 	}

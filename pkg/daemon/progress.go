@@ -6,34 +6,54 @@ import (
 	"sync"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/llbgen/llbgen/pkg/graph"
 )
 
-// maxLines is how many log lines are kept per vertex for failure causes,
-// and maxLine how many bytes of each (and of an unfinished line): an image
-// decides what its steps print, so what is kept must be bounded by llbgen,
-// not only by the daemon's log cap.
+// maxHead and maxLines are how many log lines are kept per vertex for
+// failure causes: the first (a compiler's first errors) and the last (a
+// command's last words); maxLine is how many bytes of each (and of an
+// unfinished line). An image decides what its steps print, so what is
+// kept must be bounded by llbgen, not only by the daemon's log cap.
 const (
+	maxHead  = 20
 	maxLines = 40
 	maxLine  = 4 << 10
 )
 
-// collector keeps, from the progress stream, each vertex's name, error and
-// last log lines: the material failure causes are made from.
+// collector keeps, by vertex digest, what failure causes are made from:
+// each vertex's stage (from the definitions solved), and from the progress
+// stream its error and log lines.
 type collector struct {
 	mu       sync.Mutex
 	vertices map[digest.Digest]*vertex
+	stages   map[digest.Digest]graph.Stage
 }
 
 type vertex struct {
 	name    string
 	err     string
-	lines   []string
-	partial []byte // the unfinished line, at most maxLine bytes
-	clipped bool   // partial lost bytes past maxLine
+	head    []string // the first maxHead lines
+	lines   []string // the last maxLines lines after head
+	partial []byte   // the unfinished line, at most maxLine bytes
+	clipped bool     // partial lost bytes past maxLine
 }
 
-func newCollector() *collector { return &collector{vertices: map[digest.Digest]*vertex{}} }
+func newCollector() *collector {
+	return &collector{vertices: map[digest.Digest]*vertex{}, stages: map[digest.Digest]graph.Stage{}}
+}
+
+// learn keeps the stage of every vertex of a definition about to be solved.
+func (c *collector) learn(def *pb.Definition) {
+	stages := graph.Stages(def)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d, s := range stages {
+		c.stages[d] = s
+	}
+}
 
 func (c *collector) get(d digest.Digest) *vertex {
 	v, ok := c.vertices[d]
@@ -103,33 +123,32 @@ func (v *vertex) addLine(line string) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
+	if len(v.head) < maxHead {
+		v.head = append(v.head, line)
+		return
+	}
 	v.lines = append(v.lines, line)
 	if len(v.lines) > maxLines {
 		v.lines = v.lines[len(v.lines)-maxLines:]
 	}
 }
 
-// failed returns the failed vertices whose names start with prefix.
-func (c *collector) failed(prefix string) []*vertex {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*vertex
-	for _, v := range c.vertices {
-		if v.err != "" && strings.HasPrefix(v.name, prefix) {
-			if len(v.partial) > 0 || v.clipped {
-				v.flush()
-			}
-			out = append(out, v)
-		}
-	}
-	return out
+// vertexLog is what a vertex printed, as kept: its first lines, then its last.
+type vertexLog struct {
+	name  string
+	err   string
+	lines []string
 }
 
-// failedIfAny is failed on a collector that may not exist (the session
-// never started).
-func (c *collector) failedIfAny(prefix string) []*vertex {
-	if c == nil {
-		return nil
+// logOf copies a vertex's log, its unfinished line ended; a vertex the
+// progress never named has an empty one. c.mu is held.
+func (c *collector) logOf(d digest.Digest) vertexLog {
+	v, ok := c.vertices[d]
+	if !ok {
+		return vertexLog{}
 	}
-	return c.failed(prefix)
+	if len(v.partial) > 0 || v.clipped {
+		v.flush()
+	}
+	return vertexLog{name: v.name, err: v.err, lines: append(append([]string(nil), v.head...), v.lines...)}
 }
