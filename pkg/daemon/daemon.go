@@ -1,19 +1,22 @@
 // Package daemon runs llbgen's plans on a BuildKit daemon from the CLI:
-// it connects (connect.go), opens one session with BuildKit's progress
+// it connects (connect.go), runs gateway sessions with BuildKit's progress
 // display and the user's credentials (run.go, display.go), solves every
 // binary in parallel and stages it in the output directory (solve.go),
 // runs the matrix (matrix.go), resolves a lock (lock.go), and explains
-// each failure in one line from the failing stage (cause.go, progress.go).
+// each failure in one line from the stage that failed, found by the
+// failing vertex's digest (classify.go, cause.go, progress.go).
 //
-// One client.Build session does it all: plan.Make decides what to build
-// with the daemon's facts (prepare.go: images resolved with the user's
-// registry credentials, the go image's toolchain checked), then every
-// delivered binary is solved in parallel (the solver shares the download
-// and the build cache between them), read back, and staged in the output
-// directory. Only when the session ends without a lost connection or a
-// cancellation are the staged files committed; targets that failed keep
-// whatever file they had. The gateway frontend (pkg/frontend) does not
-// use this package: it runs inside the daemon, and makes its plan there.
+// One connection and one progress display serve a run: in a first
+// session plan.Make decides what to build with the daemon's facts
+// (prepare.go: images resolved with the user's registry credentials, the
+// go image's toolchain checked), then every delivered binary is solved in
+// a session of its own, all in parallel (the solver still runs the
+// download and the warm compile once for all), read back, and staged in
+// the output directory. Only when the sessions end without a lost
+// connection or a cancellation are the staged files committed; targets
+// that failed keep whatever file they had. The gateway frontend
+// (pkg/frontend) does not use this package: it runs inside the daemon,
+// and makes its plan there.
 package daemon
 
 import (
@@ -24,6 +27,7 @@ import (
 	"github.com/moby/buildkit/util/progress/progressui"
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
@@ -85,6 +89,10 @@ type Result struct {
 	// never counted as verified, nor as failed.
 	Unverified string
 	Cause      string // one line, when neither Verified nor Unverified
+	// Stage is the stage whose failure Cause tells, when one is known. A
+	// shared one (Stage.Kind.Shared()) failed every binary it fed, each
+	// with the same Cause.
+	Stage graph.Stage
 }
 
 // Written reports whether the binary landed in the output directory.

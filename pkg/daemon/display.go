@@ -8,13 +8,24 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
 )
 
-// display shows BuildKit's progress and feeds the collector that failure
-// causes are read from.
+// display shows BuildKit's progress of every session of a run in one
+// view, and feeds the collector that failure causes are read from.
+//
+// A vertex that several sessions use (the download, the warm compile) is
+// reported by each of them, its log included: the log of a vertex is
+// shown from one session only, the first to send it, until that session
+// ends.
 type display struct {
-	status chan *client.SolveStatus
-	wg     sync.WaitGroup
+	status   chan *client.SolveStatus
+	wg       sync.WaitGroup
+	sessions sync.WaitGroup
+
+	mu     sync.Mutex
+	next   int
+	owners map[digest.Digest]int // the session whose log of a vertex is shown
 }
 
 func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMode, col *collector) (*display, error) {
@@ -22,7 +33,7 @@ func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMod
 	if err != nil {
 		return nil, fmt.Errorf("progress display: %w", err)
 	}
-	d := &display{status: make(chan *client.SolveStatus)}
+	d := &display{status: make(chan *client.SolveStatus), owners: map[digest.Digest]int{}}
 	shown := make(chan *client.SolveStatus)
 	d.wg.Add(2)
 	go func() {
@@ -42,6 +53,67 @@ func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMod
 	return d, nil
 }
 
-// wait returns once everything sent has been shown. client.Build closes the
-// status channel when it returns.
+// session returns the status channel for one more session; client.Build
+// closes it when it returns.
+func (d *display) session() chan *client.SolveStatus {
+	d.mu.Lock()
+	id := d.next
+	d.next++
+	d.mu.Unlock()
+	ch := make(chan *client.SolveStatus)
+	d.sessions.Add(1)
+	go func() {
+		defer d.sessions.Done()
+		for s := range ch {
+			d.status <- d.own(id, s)
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for dg, owner := range d.owners {
+			if owner == id {
+				delete(d.owners, dg)
+			}
+		}
+	}()
+	return ch
+}
+
+// own keeps of s the logs and warnings of the vertices whose log session
+// id shows.
+func (d *display) own(id int, s *client.SolveStatus) *client.SolveStatus {
+	if len(s.Logs) == 0 && len(s.Warnings) == 0 {
+		return s
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	mine := func(dg digest.Digest) bool {
+		owner, ok := d.owners[dg]
+		if !ok {
+			d.owners[dg] = id
+			return true
+		}
+		return owner == id
+	}
+	out := *s
+	out.Logs, out.Warnings = nil, nil
+	for _, l := range s.Logs {
+		if mine(l.Vertex) {
+			out.Logs = append(out.Logs, l)
+		}
+	}
+	for _, w := range s.Warnings {
+		if mine(w.Vertex) {
+			out.Warnings = append(out.Warnings, w)
+		}
+	}
+	return &out
+}
+
+// close ends the display once every session has ended; wait returns once
+// everything sent has been shown.
+func (d *display) close() {
+	d.sessions.Wait()
+	close(d.status)
+}
+
 func (d *display) wait() { d.wg.Wait() }

@@ -41,7 +41,8 @@ type Cell struct {
 	// the binary's platform (no emulator), or the cell could not be solved.
 	NotRun bool `json:"not_run"`
 
-	err error // the solve's, when the cell could not be run at all
+	err   error  // the solve's, when the cell could not be run at all
+	where string // what its cause starts with then: "could not run it in IMAGE (PLATFORM): "
 }
 
 // Built counts the rows whose binary was built.
@@ -62,28 +63,14 @@ func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, e
 	opt.Provenance = false
 	var s *solve
 	var m *Matrix
-	err := Session(ctx, opt, func(col *collector, d worker) gateway.BuildFunc {
-		s = newSolve(list, nil, opt, d, col)
-		return func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-			var err error
-			m, err = s.matrix(ctx, gc)
-			return nil, err
-		}
-	}, "")
-	if err == nil && s != nil && m != nil {
-		for _, r := range m.Rows {
-			for _, c := range r.Cells {
-				if c.err != nil && grpcerrors.Code(c.err) == codes.Unavailable {
-					err = c.err
-				}
-			}
-		}
-		if err == nil {
-			err = s.lostConnection()
-		}
-		if err != nil {
-			err = runError(ctx, opt.Addr, err)
-		}
+	err := withDaemon(ctx, opt, func(k *daemonConn) error {
+		s = newSolve(list, nil, opt, k.worker, k.col)
+		var err error
+		m, err = s.matrix(ctx, k)
+		return err
+	})
+	if err == nil {
+		err = s.lostInMatrix(ctx, m)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -91,21 +78,56 @@ func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, e
 		}
 		return nil, err
 	}
-	// Causes are read once the session is over: a failed step's last logs
-	// may arrive after its solve returned.
-	for i := range m.Rows {
-		if err := s.errs[i]; err != nil {
-			m.Rows[i].Cause = s.col.cause(m.Rows[i].Binary.Name, err)
-			m.Rows[i].Cells = nil
-		}
-	}
+	s.explainMatrix(m)
 	return m, nil
 }
 
-// matrix builds every binary and runs it in every column; a binary that
-// does not build leaves its error in s.errs.
-func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) {
-	p, err := s.prepare(ctx, gc)
+// lostInMatrix fails the matrix when the connection broke in a row or a
+// cell.
+func (s *solve) lostInMatrix(ctx context.Context, m *Matrix) error {
+	for _, r := range m.Rows {
+		for _, c := range r.Cells {
+			if c.err != nil && grpcerrors.Code(c.err) == codes.Unavailable {
+				return runError(ctx, s.opt.Addr, c.err)
+			}
+		}
+	}
+	if err := s.lostConnection(); err != nil {
+		return runError(ctx, s.opt.Addr, err)
+	}
+	return nil
+}
+
+// explainMatrix gives the rows whose binary was not built, and the cells
+// that could not be run, their causes, classified as a build's are. Call
+// it once the sessions are over: a failed step's last logs may arrive
+// after its solve returned.
+func (s *solve) explainMatrix(m *Matrix) {
+	for i := range m.Rows {
+		row := &m.Rows[i]
+		if err := s.errs[i]; err != nil {
+			_, row.Cause = s.col.explain(s.list, err)
+			row.Cells = nil
+		}
+		for j := range row.Cells {
+			if c := &row.Cells[j]; c.err != nil {
+				_, why := s.col.explain(s.list, c.err)
+				c.Cause = OneLine(c.where + why)
+			}
+		}
+	}
+}
+
+// matrix resolves the images and makes the graph in one session, then
+// builds every binary and runs it in every column in a session of its own
+// (see sessions); a binary that does not build leaves its error in s.errs.
+func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
+	var p *prepared
+	err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		var err error
+		p, err = s.prepare(ctx, gc)
+		return nil, err
+	}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +136,7 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 		m.Rows[i] = MatrixRow{Binary: r.Binary, Platform: r.Platform, Cause: r.Cause}
 	}
 	if p == nil {
-		return m, nil
+		return m, ctx.Err()
 	}
 	m.Columns = p.g.Columns()
 	var wg sync.WaitGroup
@@ -123,31 +145,44 @@ func (s *solve) matrix(ctx context.Context, gc gateway.Client) (*Matrix, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.evaluate(ctx, gc, p.g.Compiled[name]); err != nil {
-				s.errs[i] = err
-				return
+			err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+				s.row(ctx, gc, p.g, name, row, m.Columns, &s.errs[i])
+				return nil, nil
+			}, "")
+			if s.errs[i] == nil && err != nil {
+				s.errs[i], row.Cells = err, nil
 			}
-			row.Cells = make([]Cell, len(m.Columns))
-			var cells sync.WaitGroup
-			for j, c := range m.Columns {
-				cells.Add(1)
-				go func() {
-					defer cells.Done()
-					row.Cells[j] = s.cell(ctx, gc, p.g, name, row.Platform, c)
-				}()
-			}
-			cells.Wait()
 		}()
 	}
 	wg.Wait()
 	return m, ctx.Err()
 }
 
+// row builds one binary, then runs it in every column, in parallel; a
+// binary that does not build leaves its error in *errp.
+func (s *solve) row(ctx context.Context, gc gateway.Client, g *graph.Graph, name string, row *MatrixRow, columns []graph.Column, errp *error) {
+	if _, err := s.evaluate(ctx, gc, g.Compiled[name]); err != nil {
+		*errp = err
+		return
+	}
+	row.Cells = make([]Cell, len(columns))
+	var cells sync.WaitGroup
+	for j, c := range columns {
+		cells.Add(1)
+		go func() {
+			defer cells.Done()
+			row.Cells[j] = s.cell(ctx, gc, g, name, row.Platform, c)
+		}()
+	}
+	cells.Wait()
+}
+
 // cell runs one binary, built for platform, in one column's image and
 // reads its verdict.
 func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name, platform string, c graph.Column) Cell {
 	failed := func(err error) Cell {
-		return Cell{Cause: fmt.Sprintf("could not run it in %s (%s): %s", c.Image.Ref, platforms.Format(c.Platform), firstLine(err.Error())), NotRun: true, err: err}
+		where := fmt.Sprintf("could not run it in %s (%s): ", c.Image.Ref, platforms.Format(c.Platform))
+		return Cell{Cause: where + firstLine(err.Error()), NotRun: true, err: err, where: where}
 	}
 	// A binary is not run in an image of another platform: the daemon may
 	// emulate it, the image's own machines need not.

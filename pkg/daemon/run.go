@@ -50,30 +50,39 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		defer os.RemoveAll(dir)
 		attest = dir
 	}
-	err := Session(ctx, opt, func(col *collector, d worker) gateway.BuildFunc {
-		s = newSolve(list, out, opt, d, col)
-		s.returnResult = opt.Provenance
-		return s.build
-	}, attest)
-	if err == nil && attest != "" {
-		err = stageAttestations(attest, out)
-	}
-	if err == nil && s != nil {
-		err = s.lostConnection()
-		if err != nil {
-			err = runError(ctx, opt.Addr, err)
-		}
-	}
-	if err != nil {
+	err := withDaemon(ctx, opt, func(k *daemonConn) error {
+		s = newSolve(list, out, opt, k.worker, k.col)
+		return s.run(ctx, k, attest)
+	})
+	if s == nil {
 		out.Discard()
 		return nil, err
 	}
-	s.explainFailures()
-	if err := out.Commit(s.files()); err != nil {
-		return nil, fmt.Errorf("writing into %s: %w", out.Path(), err)
+	return s.land(ctx, err, attest)
+}
+
+// land ends a run whose sessions are over: unless the run failed as a
+// whole (err, or a lost connection), it gives every failed binary its
+// cause and commits the output directory.
+func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, error) {
+	if err == nil && attest != "" {
+		err = stageAttestations(attest, s.out)
 	}
-	s.markRefused(out.Refused())
-	return &Outcome{Out: out, Results: s.results}, nil
+	if err == nil {
+		if lost := s.lostConnection(); lost != nil {
+			err = runError(ctx, s.opt.Addr, lost)
+		}
+	}
+	if err != nil {
+		s.out.Discard()
+		return nil, err
+	}
+	s.explainFailures()
+	if err := s.out.Commit(s.files()); err != nil {
+		return nil, fmt.Errorf("writing into %s: %w", s.out.Path(), err)
+	}
+	s.markRefused(s.out.Refused())
+	return &Outcome{Out: s.out, Results: s.results}, nil
 }
 
 // markRefused fails the binaries whose file or build information the
@@ -105,44 +114,89 @@ func (s *solve) markRefused(refused map[string]error) {
 // With attestDir, BuildKit's provenance attestation of the result (mode=min,
 // or mode=max with opt.ProvenanceMax) is exported there.
 func Session(ctx context.Context, opt Options, prepare func(*collector, worker) gateway.BuildFunc, attestDir string) error {
+	return withDaemon(ctx, opt, func(k *daemonConn) error {
+		return k.session(ctx, prepare(k.col, k.worker), attestDir)
+	})
+}
+
+// sessions runs build functions, each in a gateway session of its own.
+//
+// A run uses one session per binary, not one for all: when an exec fails,
+// BuildKit's gateway (v0.34.2, llbBridgeForwarder.wrapSolveError) keeps
+// the snapshots it mounted under their ids for the session, and releases
+// its own copy of one that an earlier failed exec of the session had
+// mounted, twice (once among the exec's inputs, once among its mounts).
+// The second release fails, and "releasing already released reference
+// W::R" is what the solve returns, in place of the exec's error and the
+// vertex it names. Every compile and verify mounts the stage tool, so the
+// second binary to fail in a shared session lost its cause.
+type sessions interface {
+	session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error
+}
+
+// daemonConn is one connection to the daemon and one progress display, on
+// which build functions run in sessions of their own.
+type daemonConn struct {
+	c      *client.Client
+	opt    Options
+	worker worker
+	col    *collector
+	disp   *display
+}
+
+// withDaemon connects to the daemon, shows the progress of what f runs on
+// it, and says why the run failed when f fails.
+func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) error {
 	c, d, err := connect(ctx, opt)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	col := newCollector()
-	fn := prepare(col, d)
-	// BuildKit keeps only the text of fn's error: a refusal of the plan (a
-	// lock for another platform, a go image without a toolchain) is kept
-	// here, and returned as it is.
-	var refused *refusedError
-	build := func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		res, err := fn(ctx, gc)
-		errors.As(err, &refused)
-		return res, err
-	}
 	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress, col)
 	if err != nil {
 		return err
 	}
-	so := client.SolveOpt{Session: attachables(opt.Plan.Env)}
-	if attestDir != "" {
-		mode := "mode=min"
-		if opt.ProvenanceMax {
-			mode = "mode=max"
-		}
-		so.FrontendAttrs = map[string]string{"attest:provenance": mode}
-		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
-	}
-	_, err = c.Build(ctx, so, "llbgen", build, disp.status)
+	err = f(&daemonConn{c: c, opt: opt, worker: d, col: col, disp: disp})
+	disp.close()
 	disp.wait()
-	if refused != nil {
-		return refused.err
+	// The plan refused the run (a lock for another platform, a go image
+	// without a toolchain): its own words, not a failed build's.
+	if r := (*refusedError)(nil); errors.As(err, &r) {
+		return r.err
 	}
 	if err != nil {
 		return runError(ctx, opt.Addr, err)
 	}
 	return nil
+}
+
+// session runs fn in a gateway session of its own, with the user's
+// registry credentials; its gateway client records what it solves
+// (recorder). With attestDir, BuildKit's provenance attestation of fn's
+// result (mode=min, or mode=max with ProvenanceMax) is exported there.
+func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
+	so := client.SolveOpt{Session: attachables(k.opt.Plan.Env)}
+	if attestDir != "" {
+		mode := "mode=min"
+		if k.opt.ProvenanceMax {
+			mode = "mode=max"
+		}
+		so.FrontendAttrs = map[string]string{"attest:provenance": mode}
+		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
+	}
+	// BuildKit keeps only the text of fn's error: a refusal of the plan
+	// is kept here, for withDaemon to return as it is.
+	var refused *refusedError
+	_, err := k.c.Build(ctx, so, "llbgen", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		res, err := fn(ctx, recorder{Client: gc, col: k.col})
+		errors.As(err, &refused)
+		return res, err
+	}, k.disp.session())
+	if refused != nil {
+		return refused
+	}
+	return err
 }
 
 // stageAttestations moves the attestation files BuildKit exported (JSON,

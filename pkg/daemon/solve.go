@@ -21,7 +21,7 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// solve is the state of one build session.
+// solve is the state of one run.
 type solve struct {
 	list    *targets.List
 	out     *outdir.Dir
@@ -30,9 +30,6 @@ type solve struct {
 	col     *collector
 	results []Result // one per binary, in list order
 	errs    []error  // each binary's solve error
-	// returnResult makes the session's result the verified binaries, for
-	// an exporter (provenance) to see.
-	returnResult bool
 }
 
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
@@ -49,19 +46,34 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 	return s
 }
 
-// build runs inside the session: resolve, make the graph, then solve every
-// binary in parallel and stage it. It fails only for the whole run.
-func (s *solve) build(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-	p, err := s.prepare(ctx, gc)
-	if p == nil || err != nil {
+// run resolves the images and makes the graph in one session, then solves
+// and stages every binary in a session of its own (see sessions), all at
+// once: the solver still runs a stage they share once. With attestDir,
+// the binaries written are solved together as the result of a last
+// session, whose provenance is exported there. It fails only for the
+// whole run.
+func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
+	var p *prepared
+	err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		var err error
+		p, err = s.prepare(ctx, gc)
 		return nil, err
+	}, "")
+	if p == nil || err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	for name, i := range p.idx {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.errs[i] = s.binary(ctx, gc, p.g.Delivered[name], &s.results[i])
+			err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+				s.errs[i] = s.binary(ctx, gc, p.g.Delivered[name], &s.results[i])
+				return nil, nil
+			}, "")
+			if s.errs[i] == nil {
+				s.errs[i] = err
+			}
 			if s.errs[i] == nil {
 				s.results[i].Unverified = p.g.Unverified[name]
 				s.results[i].Verified = s.results[i].Unverified == ""
@@ -69,10 +81,12 @@ func (s *solve) build(ctx context.Context, gc gateway.Client) (*gateway.Result, 
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil || !s.returnResult {
-		return nil, err
+	if err := ctx.Err(); err != nil || attestDir == "" {
+		return err
 	}
-	return s.verifiedResult(ctx, gc, p)
+	return ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		return s.verifiedResult(ctx, gc, p)
+	}, attestDir)
 }
 
 // verifiedResult solves the written binaries together, as the session's
@@ -174,12 +188,14 @@ func (s *solve) lostConnection() error {
 	return nil
 }
 
-// explainFailures gives every failed target its one-line cause, read from
-// the progress the daemon sent.
+// explainFailures gives every failed binary its one-line cause and the
+// stage that failed it, read from the progress the daemon sent: call it
+// once the sessions are over, as a failed step's last logs may arrive
+// after its solve returned.
 func (s *solve) explainFailures() {
 	for i, err := range s.errs {
 		if err != nil && s.results[i].Cause == "" {
-			s.results[i].Cause = s.col.cause(s.results[i].Binary.Name, err)
+			s.results[i].Stage, s.results[i].Cause = s.col.explain(s.list, err)
 		}
 	}
 }

@@ -1,0 +1,231 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	fstypes "github.com/tonistiigi/fsutil/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+)
+
+// fakeDaemon stands in for BuildKit behind the gateway: it resolves every
+// image, and solves a definition by the stages of its vertices. A stage a
+// test makes fail fails as on a daemon: the progress stream (the
+// collector) gets the vertex's error and log, and the solve returns a
+// VertexError naming it. Within one session, it answers as BuildKit
+// v0.34.2's gateway does when a failed exec mounts a snapshot that an
+// earlier failed exec of the session mounted: "releasing already released
+// reference", without the vertex (see sessions in run.go). What solves
+// serves files read from it: /usr/local/go/bin/go of an image is an ELF
+// header for its platform, any other file's bytes are its name's and the
+// solved vertex's.
+type fakeDaemon struct {
+	col *collector
+	// fail are the stages that fail, first match first.
+	fail []fakeFailure
+	// lost, when set, loses the connection in a solve whose stages it
+	// matches.
+	lost func(graph.Stage) bool
+	// sessions, when set, counts the sessions opened.
+	mu       sync.Mutex
+	sessions int
+	solved   []graph.Kind // the kind of the head of each definition solved
+	reported map[digest.Digest]bool
+}
+
+// fakeFailure is a stage that fails, and what it says.
+type fakeFailure struct {
+	match     func(graph.Stage) bool
+	vertexErr string
+	log       string
+}
+
+// session runs fn as a gateway session of its own would: sessions.
+func (d *fakeDaemon) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
+	d.mu.Lock()
+	d.sessions++
+	d.mu.Unlock()
+	_, err := fn(ctx, recorder{Client: &fakeSession{d: d, registered: map[digest.Digest]digest.Digest{}}, col: d.col})
+	return err
+}
+
+// fakeSession is the gateway client of one session.
+type fakeSession struct {
+	gateway.Client // not implemented: the solve code must not call the rest
+	d              *fakeDaemon
+
+	mu sync.Mutex
+	// registered maps the inputs of the execs that failed in the session
+	// to the exec: BuildKit's gateway keeps them under their ids.
+	registered map[digest.Digest]digest.Digest
+}
+
+func (s *fakeSession) ResolveImageConfig(_ context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	p := platforms.Format(*opt.ImageOpt.Platform)
+	sum := sha256.Sum256([]byte(ref + " " + p))
+	return ref, digest.NewDigestFromBytes(digest.SHA256, sum[:]), []byte(fmt.Sprintf(`{"os":"linux","architecture":%q}`, opt.ImageOpt.Platform.Architecture)), nil
+}
+
+func (s *fakeSession) ResolveSourceMetadata(context.Context, *pb.SourceOp, sourceresolver.Opt) (*sourceresolver.MetaResponse, error) {
+	return nil, errors.New("the fake daemon resolves images only")
+}
+
+func (s *fakeSession) BuildOpts() gateway.BuildOpts { return gateway.BuildOpts{} }
+
+func (s *fakeSession) Solve(ctx context.Context, req gateway.SolveRequest) (*gateway.Result, error) {
+	def := req.Definition
+	stages := graph.Stages(def)
+	ops := map[digest.Digest]*pb.Op{}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			return nil, err
+		}
+		ops[digest.FromBytes(dt)] = &op
+	}
+	head := headOf(def)
+	s.d.mu.Lock()
+	s.d.solved = append(s.d.solved, stages[head].Kind)
+	s.d.mu.Unlock()
+	ds := make([]digest.Digest, 0, len(stages))
+	for d := range stages {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	for _, d := range ds {
+		if s.d.lost != nil && s.d.lost(stages[d]) {
+			return nil, status.Error(codes.Unavailable, "connection error: desc = \"transport is closing\"")
+		}
+	}
+	for _, f := range s.d.fail {
+		for _, d := range ds {
+			if f.match(stages[d]) {
+				s.d.report(d, f)
+				return nil, s.failed(d, ops[d], f.vertexErr)
+			}
+		}
+	}
+	res := gateway.NewResult()
+	res.SetRef(&fakeRef{head: head, platform: platformOf(ops[head])})
+	return res, nil
+}
+
+// report sends a vertex's failure to the progress stream, once: the
+// display shows a vertex's log from one session only.
+func (d *fakeDaemon) report(dg digest.Digest, f fakeFailure) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reported == nil {
+		d.reported = map[digest.Digest]bool{}
+	}
+	if !d.reported[dg] {
+		d.reported[dg] = true
+		d.col.add(failedStatus(dg, f.vertexErr, f.log))
+	}
+}
+
+// failed is the error of a solve whose vertex d failed.
+func (s *fakeSession) failed(d digest.Digest, op *pb.Op, vertexErr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lost bool
+	for _, in := range op.Inputs {
+		in := digest.Digest(in.Digest)
+		if other, ok := s.registered[in]; ok && other != d && op.GetExec() != nil {
+			lost = true
+		}
+		s.registered[in] = d
+	}
+	if lost {
+		return errors.New("releasing already released reference zxney6b4ltlr0cwa5zsf0ueip::z8huku3gcqr1l4m3o0h1ooxjf")
+	}
+	return errdefs.WrapVertex(errors.New(vertexErr), d)
+}
+
+// headOf is the vertex a definition solves: the input of its last op.
+func headOf(def *pb.Definition) digest.Digest {
+	var op pb.Op
+	if err := op.Unmarshal(def.Def[len(def.Def)-1]); err != nil || len(op.Inputs) == 0 {
+		return ""
+	}
+	return digest.Digest(op.Inputs[0].Digest)
+}
+
+func platformOf(op *pb.Op) string {
+	if op == nil || op.Platform == nil {
+		return ""
+	}
+	return op.Platform.Architecture
+}
+
+// fakeRef serves the files of a solved vertex.
+type fakeRef struct {
+	head     digest.Digest
+	platform string // the architecture the head op runs on
+}
+
+// content is what the fake daemon's file name holds.
+func (r *fakeRef) content(name string) []byte {
+	if name == "/usr/local/go/bin/go" {
+		return elfHeader(r.platform)
+	}
+	return []byte(fmt.Sprintf("%s of %s\n", name, r.head))
+}
+
+func (r *fakeRef) ToState() (llb.State, error)        { return llb.Scratch(), nil }
+func (r *fakeRef) Evaluate(ctx context.Context) error { return nil }
+
+func (r *fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, error) {
+	data := r.content(req.Filename)
+	if req.Range != nil {
+		data = data[min(req.Range.Offset, len(data)):min(req.Range.Offset+req.Range.Length, len(data))]
+	}
+	return data, nil
+}
+
+func (r *fakeRef) StatFile(_ context.Context, req gateway.StatRequest) (*fstypes.Stat, error) {
+	return &fstypes.Stat{Path: req.Path, Mode: 0o755, Size: int64(len(r.content(req.Path))), ModTime: 1e18}, nil
+}
+
+func (r *fakeRef) ReadDir(context.Context, gateway.ReadDirRequest) ([]*fstypes.Stat, error) {
+	return nil, errors.New("the fake daemon reads files only")
+}
+
+// elfHeader is the start of a 64-bit little-endian ELF executable for
+// arch (amd64 or arm64).
+func elfHeader(arch string) []byte {
+	h := make([]byte, 64)
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS], h[elf.EI_DATA], h[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	m := elf.EM_X86_64
+	if arch == "arm64" {
+		m = elf.EM_AARCH64
+	}
+	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(h[18:], uint16(m))
+	return h
+}
+
+// kind matches the stages of kind k, serving binary name when given.
+func kind(k graph.Kind, name ...string) func(graph.Stage) bool {
+	return func(s graph.Stage) bool {
+		return s.Kind == k && (len(name) == 0 || slices.Contains(s.Binaries, name[0]))
+	}
+}

@@ -1,0 +1,226 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/platforms"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/outdir"
+)
+
+// The solve code against a fake daemon (fakegateway_test.go): what lands,
+// what fails the run, and the causes, for testYAML's binaries.
+
+// fakeRun is one run of testYAML's list on a fake daemon that runs
+// linux/amd64 and linux/arm64, into a fresh output directory holding an
+// old file for every binary.
+type fakeRun struct {
+	d   *fakeDaemon
+	s   *solve
+	dir string
+}
+
+func newFakeRun(t *testing.T, d *fakeDaemon) *fakeRun {
+	t.Helper()
+	list := parseList(t, testYAML)
+	dir := t.TempDir()
+	for _, b := range list.Binaries() {
+		if err := os.WriteFile(filepath.Join(dir, b.FileName()), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := outdir.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.col = newCollector()
+	w := worker{platform: amd64, platforms: []ocispecs.Platform{amd64, platforms.MustParse("linux/arm64")}}
+	return &fakeRun{d: d, s: newSolve(list, out, Options{Addr: "unix:///fake.sock"}, w, d.col), dir: dir}
+}
+
+// run builds and lands, as Run does once connected.
+func (r *fakeRun) run(t *testing.T) (*Outcome, error) {
+	t.Helper()
+	ctx := context.Background()
+	return r.s.land(ctx, r.s.run(ctx, r.d, ""), "")
+}
+
+// result is the result of binary name.
+func (r *fakeRun) result(t *testing.T, o *Outcome, name string) Result {
+	t.Helper()
+	for _, res := range o.Results {
+		if res.Binary.Name == name {
+			return res
+		}
+	}
+	t.Fatalf("no result for %s", name)
+	return Result{}
+}
+
+// landed reports whether binary name's file holds what the fake daemon
+// served (its delivered vertex's), not the old file.
+func (r *fakeRun) landed(t *testing.T, name string) bool {
+	t.Helper()
+	for _, b := range r.s.list.Binaries() {
+		if b.Name != name {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(r.dir, b.FileName()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.HasPrefix(string(data), b.FileName()+" of sha256:")
+	}
+	t.Fatalf("no binary %s", name)
+	return false
+}
+
+var allBinaries = []string{"docker_19.03.12", "twin", "multi-linux-amd64", "multi-linux-arm64", "runner-cgo"}
+
+func TestEveryBinaryLands(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); !res.Verified || res.Cause != "" || !r.landed(t, name) {
+			t.Errorf("%s: verified %v, cause %q, landed %v", name, res.Verified, res.Cause, r.landed(t, name))
+		}
+	}
+	// One session to plan, one per binary.
+	if r.d.sessions != 1+len(allBinaries) {
+		t.Errorf("%d sessions, want %d", r.d.sessions, 1+len(allBinaries))
+	}
+}
+
+// A binary that fails its verify fails alone: the others land, its old
+// file stays, and its cause is its verify stage's diagnosis.
+func TestPartialFailureLandsTheGoodBinaries(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{
+		match:     kind(graph.KindVerify, "twin"),
+		vertexErr: "exit code: 1",
+		log:       "llbgen: target twin: the binary does not run in its image: exec format error\n",
+	}}})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range allBinaries {
+		res := r.result(t, o, name)
+		if name == "twin" {
+			if res.Written() || r.landed(t, name) || res.Cause != "verify failed: the binary does not run in its image: exec format error" || res.Stage.Kind != graph.KindVerify {
+				t.Errorf("twin: written %v, landed %v, stage %q, cause %q", res.Written(), r.landed(t, name), res.Stage.Kind, res.Cause)
+			}
+			continue
+		}
+		if !res.Verified || !r.landed(t, name) {
+			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+}
+
+// A lost connection in one binary's solve fails the run: nothing lands.
+func TestLostConnectionFailsTheRun(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{lost: kind(graph.KindVerify, "twin")})
+	o, err := r.run(t)
+	var lost *LostError
+	if !errors.As(err, &lost) || o != nil {
+		t.Fatalf("outcome %v, error %v; want a LostError", o, err)
+	}
+	for _, name := range allBinaries {
+		if r.landed(t, name) {
+			t.Errorf("%s landed in a run that failed", name)
+		}
+	}
+}
+
+// A shared stage that fails (the warm compile for linux/amd64) is the one
+// cause of every binary it fed, named with the compiler's first error;
+// the binaries it did not feed land.
+func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{
+		match:     func(s graph.Stage) bool { return s.Kind == graph.KindWarm && s.Platform == "linux/amd64" },
+		vertexErr: "exit code: 1",
+		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name\nllbgen: go build: exit status 1\n",
+	}}})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name"
+	for _, name := range []string{"docker_19.03.12", "twin", "multi-linux-amd64"} {
+		res := r.result(t, o, name)
+		if res.Written() || res.Cause != want || res.Stage.Kind != graph.KindWarm || !res.Stage.Kind.Shared() {
+			t.Errorf("%s: written %v, stage %+v, cause %q", name, res.Written(), res.Stage, res.Cause)
+		}
+	}
+	for _, name := range []string{"multi-linux-arm64", "runner-cgo"} {
+		if res := r.result(t, o, name); !res.Verified || !r.landed(t, name) {
+			t.Errorf("%s was not fed by the failed warm compile, and did not land: %+v", name, res)
+		}
+	}
+}
+
+// Every failed binary's solve names its own failed vertex, however many
+// fail: each binary is solved in a session of its own. In one session
+// for all, BuildKit's gateway answers the second failure with
+// "releasing already released reference" (the fake daemon does too, as
+// the control shows).
+func TestEveryFailureKeepsItsVertex(t *testing.T) {
+	fails := []fakeFailure{
+		{match: kind(graph.KindVerify, "docker_19.03.12"), vertexErr: "exit code: 1", log: "llbgen: target docker_19.03.12: one\n"},
+		{match: kind(graph.KindVerify, "twin"), vertexErr: "exit code: 1", log: "llbgen: target twin: two\n"},
+		{match: kind(graph.KindVerify, "multi-linux-arm64"), vertexErr: "exit code: 1", log: "llbgen: target multi-linux-arm64: three\n"},
+	}
+	r := newFakeRun(t, &fakeDaemon{fail: fails})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"docker_19.03.12", "twin", "multi-linux-arm64"} {
+		var ve *errdefs.VertexError
+		if err := r.s.errs[indexOf(t, r.s, name)]; !errors.As(err, &ve) || strings.Contains(err.Error(), "released") {
+			t.Errorf("%s: the solve error names no vertex: %v", name, err)
+		}
+		if res := r.result(t, o, name); res.Cause != "verify failed: "+[]string{"one", "two", "three"}[i] {
+			t.Errorf("%s: cause %q", name, res.Cause)
+		}
+	}
+
+	// The control: the same failures solved in one session.
+	b := buildGraph(t, parseList(t, testYAML), graph.Options{})
+	d := &fakeDaemon{fail: fails, col: newCollector()}
+	one := &fakeSession{d: d, registered: map[digest.Digest]digest.Digest{}}
+	released := 0
+	for _, name := range []string{"docker_19.03.12", "twin", "multi-linux-arm64"} {
+		_, err := recorder{Client: one, col: d.col}.Solve(context.Background(), gateway.SolveRequest{Definition: b.defs[name], Evaluate: true})
+		if err != nil && strings.Contains(err.Error(), "releasing already released reference") {
+			released++
+		}
+	}
+	if released != 2 {
+		t.Errorf("in one session, %d of 3 failures lost their vertex, want 2", released)
+	}
+}
+
+func indexOf(t *testing.T, s *solve, name string) int {
+	t.Helper()
+	for i, r := range s.results {
+		if r.Binary.Name == name {
+			return i
+		}
+	}
+	t.Fatalf("no binary %s", name)
+	return -1
+}
