@@ -12,16 +12,20 @@ import (
 
 // writeSummary prints the table that ends `llbgen build`: one row per
 // binary (a target on one platform), then one line per binary written
-// without verification and one per failure, with its cause.
+// without verification, then the causes of the failures, numbered: a
+// failed row carries its cause's number. A shared stage that failed
+// (the download, a warm compile) is one cause, given once with every
+// binary it failed.
 func writeSummary(w io.Writer, o *daemon.Outcome) {
+	causes, numbers := failures(o.Results)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
-	for _, r := range o.Results {
+	for i, r := range o.Results {
 		image := r.Target.Image.Ref
 		if r.Digest != "" && !strings.Contains(image, "@") {
 			image += "@" + shortDigest(r.Digest.String())
 		}
-		size, sum, verified := "-", "-", "FAILED"
+		size, sum, verified := "-", "-", fmt.Sprintf("(%d) FAILED", numbers[i])
 		if r.Written() {
 			size, sum, verified = humanSize(r.Size), r.SHA256[:12], "yes"
 		}
@@ -42,15 +46,45 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 			}
 		}
 	}
-	if o.Failed() == 0 {
+	if len(causes) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
-	for _, r := range o.Results {
-		if !r.Written() {
-			fmt.Fprintf(w, "  %s: %s\n", r.Binary.Name, oneLine(r.Cause))
-		}
+	for i, c := range causes {
+		fmt.Fprintf(w, "  (%d) %s: %s\n", i+1, strings.Join(c.binaries, ", "), oneLine(c.line))
 	}
+}
+
+// failure is one cause of the summary and the binaries it failed.
+type failure struct {
+	line     string
+	binaries []string
+}
+
+// failures numbers the causes of the binaries not written, in list order:
+// the binaries a shared stage failed (Stage.Kind.Shared(), or a vertex
+// that served several binaries) share one number per cause; any other
+// failure has its own. numbers holds each result's number (0: written).
+func failures(results []daemon.Result) (causes []failure, numbers []int) {
+	numbers = make([]int, len(results))
+	shared := map[string]int{}
+	for i, r := range results {
+		if r.Written() {
+			continue
+		}
+		if r.Stage.Kind.Shared() || len(r.Stage.Binaries) > 1 {
+			key := string(r.Stage.Kind) + "\x00" + r.Cause
+			if n, ok := shared[key]; ok {
+				numbers[i] = n
+				causes[n-1].binaries = append(causes[n-1].binaries, r.Binary.Name)
+				continue
+			}
+			shared[key] = len(causes) + 1
+		}
+		causes = append(causes, failure{line: r.Cause, binaries: []string{r.Binary.Name}})
+		numbers[i] = len(causes)
+	}
+	return causes, numbers
 }
 
 // shortDigest keeps the algorithm and 12 hex digits: enough to compare.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -49,6 +50,10 @@ targets:
   - image: docker:19.03.12
     name: multi
     platforms: [linux/amd64, linux/arm64]
+  - image: debian:12
+    platforms: [linux/arm64]
+  - image: ubuntu:24.04
+    platforms: [linux/arm64]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +69,13 @@ targets:
 		{Target: l.Targets[3], Binary: l.Targets[3].Binaries()[0], Platform: "linux/amd64", File: l.Targets[3].Binaries()[0].FileName(), Digest: "sha256:0123456789ab0123456789abcdef0123456789abcdef0123456789abcdef01", Cause: "verify failed: the binary does not run in its image: fork/exec /llbgen/in/docker-credential-ecr-login: no such file or directory"},
 		{Target: l.Targets[4], Binary: l.Targets[4].Binaries()[0], Platform: "linux/amd64", File: l.Targets[4].Binaries()[0].FileName(), Digest: "sha256:fa942ead9d5a0123456789abcdef0123456789abcdef0123456789abcdef01", Size: 9478270, SHA256: "3d41bfb9702f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Verified: true},
 		{Target: l.Targets[4], Binary: l.Targets[4].Binaries()[1], Platform: "linux/arm64", File: l.Targets[4].Binaries()[1].FileName(), Digest: "sha256:1b2c3d4e5f600123456789abcdef0123456789abcdef0123456789abcdef01", Size: 8912345, SHA256: "9a8b7c6d5e4f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Unverified: "not verified: no emulator for linux/arm64"},
+	}
+	// A shared stage that failed two binaries: one cause, given once.
+	warm := graph.Stage{Kind: graph.KindWarm, Platform: "linux/arm64", Binaries: []string{l.Targets[5].Binaries()[0].Name, l.Targets[6].Binaries()[0].Name}}
+	for _, tg := range l.Targets[5:] {
+		b := tg.Binaries()[0]
+		res = append(res, daemon.Result{Target: tg, Binary: b, Platform: "linux/arm64", File: b.FileName(), Stage: warm,
+			Cause: "compiling the helper for linux/arm64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name"})
 	}
 	var buf bytes.Buffer
 	writeSummary(&buf, &daemon.Outcome{Out: out, Results: res})
@@ -121,7 +133,7 @@ func TestSummaryHostileCause(t *testing.T) {
 	if strings.Contains(line, "\n") || len(line) > 350 || !strings.HasSuffix(line, "…") {
 		t.Errorf("cause not one clipped line (%d bytes): %q", len(line), line)
 	}
-	if !strings.HasPrefix(line, `  cgo: setup command "./configure" failed: ?[3A?[2Kdocker_19.03.12 linux/amd64 yes ?1A?xxx`) {
+	if !strings.HasPrefix(line, `  (1) cgo: setup command "./configure" failed: ?[3A?[2Kdocker_19.03.12 linux/amd64 yes ?1A?xxx`) {
 		t.Errorf("cause line: %q", line)
 	}
 }
