@@ -35,7 +35,11 @@ func (p *Plan) onDaemon(ctx context.Context, in Input, d Daemon) error {
 	if p.Graph.Platform.OS == "" {
 		p.Graph.Platform = graph.DefaultPlatform()
 	}
-	p.Graph.CanRun = d.CanRun
+	if !in.Locking {
+		// A lock pins images; whether the daemon runs them is a build's
+		// concern.
+		p.Graph.CanRun = d.CanRun
+	}
 	if d.Resolver == nil {
 		return nil
 	}

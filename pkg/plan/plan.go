@@ -38,7 +38,7 @@ type Input struct {
 	LockPath string
 	// Locking is `llbgen lock`: every image is resolved afresh and must
 	// resolve; Lock is ignored, so it neither pins nor excuses skipping
-	// the checksum database.
+	// the checksum database; no binary is refused for its platform.
 	Locking bool
 	// Env holds the module settings (graph.PassThroughEnv; other keys are
 	// ignored) and SourceDateEpoch the SOURCE_DATE_EPOCH value ("" unset):

@@ -110,7 +110,7 @@ func TestMakeRefusesBinariesOneByOne(t *testing.T) {
 func TestMakeAllOrNothing(t *testing.T) {
 	for _, in := range []Input{{AllOrNothing: true}, {Locking: true}} {
 		in.List = parse(t, threeTargets)
-		_, err := Make(context.Background(), in, daemonFacts(goodDaemon(), amd64, arm64))
+		_, err := Make(context.Background(), in, daemonFacts(goodDaemon(), amd64))
 		var e *Error
 		if !errors.As(err, &e) || e.BadInput {
 			t.Fatalf("%+v: got %#v", in, err)
@@ -122,6 +122,16 @@ func TestMakeAllOrNothing(t *testing.T) {
 		if len(e.Lines) != 1 || e.Lines[0].Line != 5 {
 			t.Errorf("lines %v, want the image's", e.Lines)
 		}
+	}
+	// Without the missing image, a lock pins the cgo target's images too,
+	// though this daemon cannot run arm64; a build is refused.
+	list := parse(t, strings.Replace(threeTargets, "  - image: nope/missing:1\n", "", 1))
+	if _, err := Make(context.Background(), Input{List: list, Locking: true}, daemonFacts(goodDaemon(), amd64)); err != nil {
+		t.Errorf("locking: %v", err)
+	}
+	_, err := Make(context.Background(), Input{List: list, AllOrNothing: true}, daemonFacts(goodDaemon(), amd64))
+	if err == nil || !strings.HasPrefix(err.Error(), "target pi (linux/arm64): a cgo target compiles on its own platform, and the daemon cannot run linux/arm64") {
+		t.Errorf("all or nothing: %v", err)
 	}
 }
 
