@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -18,93 +17,6 @@ import (
 
 	"github.com/llbgen/llbgen/internal/testbed"
 )
-
-// llbgenRun is one run of the llbgen binary.
-type llbgenRun struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
-
-// runLLBGen runs the built binary with args, BUILDKIT_HOST unset unless addr
-// is given, and waits for it.
-func runLLBGen(t *testing.T, addr string, args ...string) llbgenRun {
-	t.Helper()
-	cmd := llbgenCmd(t, addr, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := llbgenRun{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func llbgenCmd(t *testing.T, addr string, args ...string) *exec.Cmd {
-	cmd := exec.Command(llbgenBinary(t), args...)
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BUILDKIT_HOST=") && !strings.HasPrefix(kv, "BUILDKIT_PROGRESS=") {
-			env = append(env, kv)
-		}
-	}
-	if addr != "" {
-		env = append(env, "BUILDKIT_HOST="+addr)
-	}
-	cmd.Env = env
-	return cmd
-}
-
-func standInList(bed *testbed.Bed, images ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "helper:\n  version: v0.12.0\ngo: %s\ntargets:\n", bed.Golang())
-	for _, img := range images {
-		fmt.Fprintf(&b, "  - image: %s\n", img)
-	}
-	return b.String()
-}
-
-func writeFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestBuildLandsGoodTargetsWhenOneImageIsMissing(t *testing.T) {
-	bed := testbed.Require(t)
-	out := t.TempDir()
-	missing := bed.Registry + "/nope/missing:1"
-	list := writeList(t, standInList(bed, bed.Musl(), bed.Glibc(), missing))
-	writeFile(t, filepath.Join(out, "notes.txt"), "mine")
-	writeFile(t, filepath.Join(out, "docker-credential-ecr-login-missing_1"), "the old binary")
-
-	r := runLLBGen(t, bed.Addr, "build", "-f", list, "--out", out, "--progress", "plain")
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
-	}
-	if !strings.Contains(r.stderr, "missing_1: image "+missing+" not found or not authorised") {
-		t.Errorf("the summary does not name the failed target and its cause:\n%s", tail(r.stderr, 12))
-	}
-	if !strings.Contains(r.stderr, "2 of 3 binaries verified") {
-		t.Errorf("the summary does not count the good targets:\n%s", tail(r.stderr, 12))
-	}
-	if got, _ := os.ReadFile(filepath.Join(out, "notes.txt")); string(got) != "mine" {
-		t.Error("an unrelated file in the output directory changed")
-	}
-	if got, _ := os.ReadFile(filepath.Join(out, "docker-credential-ecr-login-missing_1")); string(got) != "the old binary" {
-		t.Error("the failed target's old file did not survive")
-	}
-	for _, f := range []string{"docker-credential-ecr-login-docker_19.03.12", "docker-credential-ecr-login-gitlab-runner_v13.2.1"} {
-		assertStatic(t, filepath.Join(out, f))
-	}
-	assertSumsList(t, out, "docker-credential-ecr-login-docker_19.03.12", "docker-credential-ecr-login-gitlab-runner_v13.2.1", "docker-credential-ecr-login-missing_1")
-	assertNoStaging(t, out)
-}
 
 // The daemon is unreachable: fail fast, name the address, say how to get a
 // daemon, write nothing. Needs no daemon, so it always runs.
@@ -304,65 +216,4 @@ func runUntilCompiling(t *testing.T, addr, list, out string, interrupt func(*exe
 		}
 	}
 	return r
-}
-
-// snapshot describes a directory's files and contents in one string.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, e := range entries {
-		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-		fmt.Fprintf(&b, "%s=%q ", e.Name(), data)
-	}
-	return b.String()
-}
-
-func assertNoStaging(t *testing.T, dir string) {
-	t.Helper()
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Errorf("left behind in the output directory: %s", e.Name())
-		}
-	}
-}
-
-// assertSumsOK runs `sha256sum -c` in dir.
-func assertSumsOK(t *testing.T, dir string) {
-	t.Helper()
-	cmd := exec.Command("sha256sum", "-c", "SHA256SUMS")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("sha256sum -c: %v\n%s", err, out)
-	}
-}
-
-// assertSumsList checks SHA256SUMS names exactly files, and that they check.
-func assertSumsList(t *testing.T, dir string, files ...string) {
-	t.Helper()
-	assertSumsOK(t, dir)
-	data, err := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		_, name, _ := strings.Cut(line, "  ")
-		names = append(names, name)
-	}
-	if strings.Join(names, " ") != strings.Join(files, " ") {
-		t.Errorf("SHA256SUMS lists %q, want %q", names, files)
-	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
