@@ -224,3 +224,47 @@ func indexOf(t *testing.T, s *solve, name string) int {
 	t.Fatalf("no binary %s", name)
 	return -1
 }
+
+// The matrix gives a row whose binary did not build the cause a build
+// gives it: a shared stage's, the same for every binary it fed; the other
+// rows run in every column of their platform.
+func TestMatrixCausesAreClassified(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{
+		match:     func(s graph.Stage) bool { return s.Kind == graph.KindWarm && s.Platform == "linux/amd64" },
+		vertexErr: "exit code: 1",
+		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {\n",
+	}, {
+		match:     func(s graph.Stage) bool { return s.Kind == graph.KindCell && s.Serves("runner-cgo") && s.Image == "docker:19.03.12" },
+		vertexErr: "exit code: 2",
+		log:       "llbgen: cell: reading the binary: permission denied\n",
+	}}})
+	m, err := r.s.matrix(context.Background(), r.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s.explainMatrix(m)
+	const want = "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {"
+	for _, row := range m.Rows {
+		switch row.Binary.Name {
+		case "docker_19.03.12", "twin", "multi-linux-amd64":
+			if row.Cause != want || row.Cells != nil {
+				t.Errorf("%s: cause %q, %d cells", row.Binary.Name, row.Cause, len(row.Cells))
+			}
+		default:
+			if row.Cause != "" || len(row.Cells) != len(m.Columns) {
+				t.Fatalf("%s: cause %q, %d cells", row.Binary.Name, row.Cause, len(row.Cells))
+			}
+			for j, c := range row.Cells {
+				if row.Binary.Name == "runner-cgo" && m.Columns[j].Image.Ref == "docker:19.03.12" {
+					if c.Cause != "could not run it in docker:19.03.12 (linux/amd64): matrix cell failed: cell: reading the binary: permission denied" || !c.NotRun {
+						t.Errorf("the failed cell: %+v", c)
+					}
+					continue
+				}
+				if ran := platforms.Format(m.Columns[j].Platform) == row.Platform; c.OK != ran || c.OtherPlatform == ran {
+					t.Errorf("%s in %s: %+v", row.Binary.Name, m.Columns[j].Image.Ref, c)
+				}
+			}
+		}
+	}
+}
