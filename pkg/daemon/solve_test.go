@@ -234,7 +234,9 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 		vertexErr: "exit code: 1",
 		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {\n",
 	}, {
-		match:     func(s graph.Stage) bool { return s.Kind == graph.KindCell && s.Serves("runner-cgo") && s.Image == "docker:19.03.12" },
+		match: func(s graph.Stage) bool {
+			return s.Kind == graph.KindCell && s.Serves("runner-cgo") && s.Image == "docker:19.03.12"
+		},
 		vertexErr: "exit code: 2",
 		log:       "llbgen: cell: reading the binary: permission denied\n",
 	}}})
