@@ -148,6 +148,8 @@ func runPipe(t *testing.T, buildctl, addr, dir, dest string, env []string, args 
 	if err := gen.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stop := context.AfterFunc(ctx, func() { gen.Process.Kill() })
+	defer stop()
 	if err := ctl.Start(); err != nil {
 		gen.Process.Kill()
 		t.Fatal(err)

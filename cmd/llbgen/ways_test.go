@@ -33,7 +33,6 @@ import (
 // subtest. Run one cell with -run 'TestWays/good/pipe'.
 func TestWays(t *testing.T) {
 	bed := testbed.Require(t)
-	x := bed.RequireBuildx(t)
 	repo := repoCopy(t)
 	lists := t.TempDir()
 	llbgenBinary(t)
@@ -44,7 +43,7 @@ func TestWays(t *testing.T) {
 	}
 	for i, s := range all {
 		t.Run(s.name, func(t *testing.T) {
-			s.run(t, bed, x, repo, inputs[i])
+			s.run(t, bed, repo, inputs[i])
 		})
 	}
 }
@@ -186,6 +185,7 @@ func scenarios(bed *testbed.Bed) []scenario {
 			"pipe":  {code: 2, lines: [][]string{{"targets.yaml:6:30: ", `"windows/amd64" is not Linux`}}},
 			"bake":  {code: 1, lines: [][]string{{"--platform", `"windows/amd64" is not Linux`}}},
 		},
+		sameFrom: `platform "windows/amd64" is not Linux`,
 	}}
 }
 
@@ -258,7 +258,6 @@ type way struct {
 // wayInput is what a way is given.
 type wayInput struct {
 	bed      *testbed.Bed
-	x        *testbed.Buildx
 	repo     string // the copy of the repository; bake runs at its root
 	list     string // the target list, a file named targets.yaml
 	out      string // the output directory
@@ -285,6 +284,7 @@ var ways = []way{
 		return wayResult{r.code, r.log}
 	}},
 	{"bake", func(t *testing.T, in wayInput) wayResult {
+		x := in.bed.RequireBuildx(t) // without buildx, only this way skips
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		env := append([]string{"OUT=" + in.out}, in.env...)
@@ -298,7 +298,7 @@ var ways = []way{
 			// The frontend itself runs on the builder's platform.
 			args = append(args, "--set", "frontend.platform=linux/amd64", "--set", "binaries.platform="+in.platform)
 		}
-		log, err := in.x.Bake(ctx, in.repo, env, args...)
+		log, err := x.Bake(ctx, in.repo, env, args...)
 		return wayResult{waitCode(t, err), log}
 	}},
 }
@@ -343,7 +343,7 @@ func (s scenario) prepare(t *testing.T, bed *testbed.Bed, repo, dir string) prep
 
 // run runs every way on the scenario's lists and then holds the ways to
 // each other.
-func (s scenario) run(t *testing.T, bed *testbed.Bed, x *testbed.Buildx, repo string, p prepared) {
+func (s scenario) run(t *testing.T, bed *testbed.Bed, repo string, p prepared) {
 	done := map[string]map[string]file{}
 	logs := map[string]string{}
 	for _, w := range ways {
@@ -356,7 +356,7 @@ func (s scenario) run(t *testing.T, bed *testbed.Bed, x *testbed.Buildx, repo st
 			want.mtime = p.lockTime
 		}
 		t.Run(w.name, func(t *testing.T) {
-			in := wayInput{bed: bed, x: x, repo: repo, list: p.list, out: t.TempDir(), env: s.env}
+			in := wayInput{bed: bed, repo: repo, list: p.list, out: t.TempDir(), env: s.env}
 			if w.name == "bake" && s.bake != nil {
 				in.list, in.platform = p.bakeList, s.bake.platform
 			}
@@ -515,6 +515,9 @@ func (s scenario) same(t *testing.T, done map[string]map[string]file, logs map[s
 	}
 	if s.sameFrom != "" {
 		first := lineFrom(logs[names[0]], s.sameFrom)
+		if first == "" {
+			t.Fatalf("%s prints no %q", names[0], s.sameFrom)
+		}
 		for _, n := range names[1:] {
 			if got := lineFrom(logs[n], s.sameFrom); got != first {
 				t.Errorf("%s says %q, %s says %q", names[0], first, n, got)
