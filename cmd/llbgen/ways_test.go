@@ -80,6 +80,9 @@ func timesFromCache(way string, env []string) bool {
 
 func scenarios(bed *testbed.Bed) []scenario {
 	missing := bed.Registry + "/nope/missing:1"
+	// The musl stand-in's arm64 image by its own tag: RunInImage asks for
+	// the daemon's platform, and runs this one under QEMU.
+	arm64 := bed.Musl() + "-arm64"
 	good := listOf(bed, "  - image: %s\n  - image: %s\n    name: runner\n", bed.Musl(), bed.Glibc())
 	goodBinaries := map[string]binary{
 		"docker_19.03.12": {bed.Musl(), elf.EM_X86_64},
@@ -126,8 +129,9 @@ func scenarios(bed *testbed.Bed) []scenario {
 		list: "helper:\n  version: v0.12.0\ntargets:\n  - image: docker:19.03.12\n    platfrom: linux/amd64\n",
 		want: map[string]expect{
 			// llbgen refuses bad input with exit 2, in the pipe before buildctl
-			// is given anything; bake's frontend fails the build, so buildx
-			// exits 1. Every way gives the same positioned line.
+			// is given anything (so BuildKit never sees the list there);
+			// bake's frontend fails the build, so buildx exits 1. Every way
+			// gives the same positioned line.
 			"build": {code: 2, lines: [][]string{{"targets.yaml:5:5: "}}},
 			"pipe":  {code: 2, lines: [][]string{{"targets.yaml:5:5: "}}},
 			"bake":  {code: 1, lines: [][]string{{"targets.yaml:5:5: "}}, listLine: "    platfrom: linux/amd64"},
@@ -153,8 +157,8 @@ func scenarios(bed *testbed.Bed) []scenario {
 		list: listOf(bed, "  - image: %s\n    name: multi\n    platforms: [linux/amd64, linux/arm64]\n  - image: %s\n    name: arm\n    platforms: [linux/arm64]\n", bed.Musl(), bed.Musl()),
 		want: every(expect{binaries: map[string]binary{
 			"multi-linux-amd64": {bed.Musl(), elf.EM_X86_64},
-			"multi-linux-arm64": {bed.Musl() + "-arm64", elf.EM_AARCH64},
-			"arm":               {bed.Musl() + "-arm64", elf.EM_AARCH64},
+			"multi-linux-arm64": {arm64, elf.EM_AARCH64},
+			"arm":               {arm64, elf.EM_AARCH64},
 		}}),
 	}, {
 		name: "platform-argument",
@@ -164,7 +168,7 @@ func scenarios(bed *testbed.Bed) []scenario {
 		list: listOf(bed, "  - image: %s\n    platforms: [linux/arm64]\n", bed.Musl()),
 		bake: &bakeInput{list: listOf(bed, "  - image: %s\n", bed.Musl()), platform: "linux/arm64"},
 		want: every(expect{binaries: map[string]binary{
-			"docker_19.03.12": {bed.Musl() + "-arm64", elf.EM_AARCH64},
+			"docker_19.03.12": {arm64, elf.EM_AARCH64},
 		}}),
 	}, {
 		name: "platforms-argument",
@@ -172,7 +176,7 @@ func scenarios(bed *testbed.Bed) []scenario {
 		bake: &bakeInput{list: listOf(bed, "  - image: %s\n", bed.Musl()), platform: "linux/amd64,linux/arm64"},
 		want: every(expect{binaries: map[string]binary{
 			"docker_19.03.12-linux-amd64": {bed.Musl(), elf.EM_X86_64},
-			"docker_19.03.12-linux-arm64": {bed.Musl() + "-arm64", elf.EM_AARCH64},
+			"docker_19.03.12-linux-arm64": {arm64, elf.EM_AARCH64},
 		}}),
 	}, {
 		name: "platform-not-linux",
@@ -239,6 +243,7 @@ type binary struct {
 	machine elf.Machine
 }
 
+// every is e for every way.
 func every(e expect) map[string]expect {
 	return map[string]expect{"build": e, "pipe": e, "bake": e}
 }
