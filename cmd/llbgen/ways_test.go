@@ -48,12 +48,6 @@ func TestWays(t *testing.T) {
 	}
 }
 
-// listLinesShown says whether BuildKit already prints the lines of the
-// target list under a failing step (issue 12, item 3: a source map on the
-// definition, errdefs.WithSource from the frontend). Until it lands, the
-// "shows the list's lines" subtests skip, saying so; set it to true then.
-const listLinesShown = false
-
 // timesFixed says whether the known bug timesFromCache describes is fixed;
 // set it to true then, and the time checks it skips run.
 const timesFixed = false
@@ -121,8 +115,8 @@ func scenarios(bed *testbed.Bed) []scenario {
 			},
 			// The pipe and bake are one BuildKit build: it fails whole, naming
 			// the image, and the local exporter writes nothing.
-			"pipe": {code: 1, lines: [][]string{{missing}}, listLine: "  - image: " + missing},
-			"bake": {code: 1, lines: [][]string{{missing}}, listLine: "  - image: " + missing},
+			"pipe": {code: 1, lines: [][]string{{missing}}, listLine: &listLine{7, "  - image: " + missing}},
+			"bake": {code: 1, lines: [][]string{{missing}}, listLine: &listLine{7, "  - image: " + missing}},
 		},
 	}, {
 		name: "bad-list",
@@ -134,7 +128,7 @@ func scenarios(bed *testbed.Bed) []scenario {
 			// gives the same positioned line.
 			"build": {code: 2, lines: [][]string{{"targets.yaml:5:5: "}}},
 			"pipe":  {code: 2, lines: [][]string{{"targets.yaml:5:5: "}}},
-			"bake":  {code: 1, lines: [][]string{{"targets.yaml:5:5: "}}, listLine: "    platfrom: linux/amd64"},
+			"bake":  {code: 1, lines: [][]string{{"targets.yaml:5:5: "}}, listLine: &listLine{5, "    platfrom: linux/amd64"}},
 		},
 		sameFrom: "targets.yaml:5:5: ",
 	}, {
@@ -230,11 +224,17 @@ type expect struct {
 	sums []string
 	// lines must each be found in the log: all the strings of one on one line.
 	lines [][]string
-	// listLine is the list's line BuildKit prints under the error, marked
-	// as the failing one (see listLinesShown).
-	listLine string
+	// listLine is the list's line BuildKit prints under the error (from
+	// the frontend's located error, or the definition's source map).
+	listLine *listLine
 	// mtime, when set, is every written file's modification time.
 	mtime time.Time
+}
+
+// listLine is line n of targets.yaml, which reads text.
+type listLine struct {
+	n    int
+	text string
 }
 
 // binary is what one written file is and where it must run.
@@ -428,13 +428,16 @@ func (s scenario) check(t *testing.T, w string, in wayInput, want expect, r wayR
 			t.Errorf("no line of the log has all of %q:\n%s", words, tail(r.log, 30))
 		}
 	}
-	if want.listLine != "" {
+	if l := want.listLine; l != nil {
+		// BuildKit's way (errdefs.Source.Print): the file and the first
+		// line, then the lines numbered, the failing ones marked >>>.
 		t.Run("shows the list's lines", func(t *testing.T) {
-			if !listLinesShown {
-				t.Skip("BuildKit does not show the list's lines yet (issue 12, item 3); set listLinesShown when it does")
+			heading := fmt.Sprintf("targets.yaml:%d", l.n)
+			if !slices.Contains(strings.Split(r.log, "\n"), heading) {
+				t.Errorf("the log has no line %q over the list's lines:\n%s", heading, tail(r.log, 30))
 			}
-			if !hasLineWith(r.log, []string{">>>", want.listLine}) {
-				t.Errorf("the log does not show the list's line %q marked >>>:\n%s", want.listLine, tail(r.log, 30))
+			if !hasLineWith(r.log, []string{fmt.Sprintf("%d | >>> %s", l.n, l.text)}) {
+				t.Errorf("the log does not show line %d of the list, %q, marked >>>:\n%s", l.n, l.text, tail(r.log, 30))
 			}
 		})
 	}
