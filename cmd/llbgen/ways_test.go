@@ -286,6 +286,10 @@ var ways = []way{
 	}},
 	{"pipe", func(t *testing.T, in wayInput) wayResult {
 		r := runPipe(t, in.bed.Buildctl, in.bed.Addr, filepath.Dir(in.list), in.out, in.env, "-f", "targets.yaml")
+		if r.llbgen != 0 && r.buildctl == 0 {
+			// A failing llbgen writes nothing on stdout, so the build fails too.
+			t.Errorf("llbgen exited %d, yet buildctl built what it wrote", r.llbgen)
+		}
 		return wayResult{r.code, r.log}
 	}},
 	{"bake", func(t *testing.T, in wayInput) wayResult {
