@@ -12,20 +12,20 @@ import (
 
 // writeSummary prints the table that ends `llbgen build`: one row per
 // binary (a target on one platform), then one line per binary written
-// without verification, then the causes of the failures, numbered: a
-// failed row carries its cause's number. A shared stage that failed
-// (the download, a warm compile) is one cause, given once with every
-// binary it failed.
+// without verification, then one line per cause of failure, naming the
+// binaries it failed: a shared stage that failed (the download, a warm
+// compile) is one cause, given once with every binary it failed, each of
+// whose rows says FAILED.
 func writeSummary(w io.Writer, o *daemon.Outcome) {
-	causes, numbers := failures(o.Results)
+	causes := failures(o.Results)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
-	for i, r := range o.Results {
+	for _, r := range o.Results {
 		image := r.Target.Image.Ref
 		if r.Digest != "" && !strings.Contains(image, "@") {
 			image += "@" + shortDigest(r.Digest.String())
 		}
-		size, sum, verified := "-", "-", fmt.Sprintf("(%d) FAILED", numbers[i])
+		size, sum, verified := "-", "-", "FAILED"
 		if r.Written() {
 			size, sum, verified = humanSize(r.Size), r.SHA256[:12], "yes"
 		}
@@ -50,8 +50,8 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 		return
 	}
 	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
-	for i, c := range causes {
-		fmt.Fprintf(w, "  (%d) %s: %s\n", i+1, strings.Join(c.binaries, ", "), oneLine(c.line))
+	for _, c := range causes {
+		fmt.Fprintf(w, "  %s: %s\n", strings.Join(c.binaries, ", "), oneLine(c.line))
 	}
 }
 
@@ -61,30 +61,28 @@ type failure struct {
 	binaries []string
 }
 
-// failures numbers the causes of the binaries not written, in list order:
+// failures are the causes of the binaries not written, in list order:
 // the binaries a shared stage failed (Stage.Kind.Shared(), or a vertex
-// that served several binaries) share one number per cause; any other
-// failure has its own. numbers holds each result's number (0: written).
-func failures(results []daemon.Result) (causes []failure, numbers []int) {
-	numbers = make([]int, len(results))
+// that served several binaries) share one line per cause; any other
+// failure has its own.
+func failures(results []daemon.Result) []failure {
+	var causes []failure
 	shared := map[string]int{}
-	for i, r := range results {
+	for _, r := range results {
 		if r.Written() {
 			continue
 		}
 		if r.Stage.Kind.Shared() || len(r.Stage.Binaries) > 1 {
 			key := string(r.Stage.Kind) + "\x00" + r.Cause
-			if n, ok := shared[key]; ok {
-				numbers[i] = n
-				causes[n-1].binaries = append(causes[n-1].binaries, r.Binary.Name)
+			if i, ok := shared[key]; ok {
+				causes[i].binaries = append(causes[i].binaries, r.Binary.Name)
 				continue
 			}
-			shared[key] = len(causes) + 1
+			shared[key] = len(causes)
 		}
 		causes = append(causes, failure{line: r.Cause, binaries: []string{r.Binary.Name}})
-		numbers[i] = len(causes)
 	}
-	return causes, numbers
+	return causes
 }
 
 // shortDigest keeps the algorithm and 12 hex digits: enough to compare.

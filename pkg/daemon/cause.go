@@ -163,10 +163,20 @@ func tellCompile(_ explainer, f failure) string {
 			errs = append(errs, l)
 		}
 	}
+	if len(errs) > 0 {
+		return headline(f.stage) + ": " + strings.Join(errs, "; ")
+	}
+	// No position: the compiler's (or cgo's, or the C compiler's) last
+	// words, not the stage tool's line that repeats the go command.
+	for _, l := range f.log.lines {
+		if !strings.HasPrefix(l, "llbgen: ") {
+			errs = append(errs, l)
+		}
+	}
 	if len(errs) == 0 {
 		return headline(f.stage) + ": " + lastWords(f, 3)
 	}
-	return headline(f.stage) + ": " + strings.Join(errs, "; ")
+	return headline(f.stage) + ": " + strings.Join(errs[max(len(errs)-3, 0):], "; ")
 }
 
 // position starts a compiler's error line: file:line: or file:line:col:.

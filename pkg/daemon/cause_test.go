@@ -54,6 +54,12 @@ var causeCases = []causeCase{
 		want:      "compile failed: ./a.go:1:1: first; ./b.go:2:2: later; ./b.go:2:2: later",
 	},
 	{
+		name: "cgo compile without a position", binary: "runner-cgo", kind: graph.KindCompile,
+		vertexErr: "exit code: 1",
+		log:       "# runtime/cgo\ncgo: C compiler \"gcc\" not found: exec: \"gcc\": executable file not found in $PATH\nllbgen: /usr/local/go/bin/go -C /llbgen/gomod/x build -o /llbgen/bin/y ./cli/y: exit status 1\n",
+		want:      `compile failed: # runtime/cgo; cgo: C compiler "gcc" not found: exec: "gcc": executable file not found in $PATH`,
+	},
+	{
 		name: "warm compile, shared", binary: "docker_19.03.12", kind: graph.KindWarm,
 		vertexErr: "exit code: 1",
 		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name\nllbgen: go build: exit status 1\n",
