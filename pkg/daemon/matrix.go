@@ -26,6 +26,9 @@ type MatrixRow struct {
 	Binary   targets.Binary
 	Platform string
 	Cause    string // why the binary could not be built; then Cells is nil
+	// Stage is the stage whose failure Cause tells, when one is known; a
+	// shared one gives every row it fed the same Cause (see Result.Stage).
+	Stage graph.Stage
 	Cells    []Cell
 }
 
@@ -106,7 +109,7 @@ func (s *solve) explainMatrix(m *Matrix) {
 	for i := range m.Rows {
 		row := &m.Rows[i]
 		if err := s.errs[i]; err != nil {
-			_, row.Cause = s.col.explain(s.list, err)
+			row.Stage, row.Cause = s.col.explain(s.list, err)
 			row.Cells = nil
 		}
 		for j := range row.Cells {
