@@ -29,7 +29,7 @@ type MatrixRow struct {
 	// Stage is the stage whose failure Cause tells, when one is known; a
 	// shared one gives every row it fed the same Cause (see Result.Stage).
 	Stage graph.Stage
-	Cells    []Cell
+	Cells []Cell
 }
 
 // Cell is one binary run in one image: `version`, network none, no shell.
