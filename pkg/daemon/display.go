@@ -67,15 +67,21 @@ func (d *display) session() chan *client.SolveStatus {
 		for s := range ch {
 			d.status <- d.own(id, s)
 		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		for dg, owner := range d.owners {
-			if owner == id {
-				delete(d.owners, dg)
-			}
-		}
+		d.release(id)
 	}()
 	return ch
+}
+
+// release hands the logs session id showed to whichever session sends
+// them next: it has ended.
+func (d *display) release(id int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for dg, owner := range d.owners {
+		if owner == id {
+			delete(d.owners, dg)
+		}
+	}
 }
 
 // own keeps of s the logs and warnings of the vertices whose log session
