@@ -13,6 +13,12 @@ const SumsFile = "SHA256SUMS"
 // export takes from each delivered binary's stage exactly its own files,
 // by path, and adds SHA256SUMS, computed over exactly those binaries. No
 // tree is merged: whatever else a stage's output held never lands.
+//
+// Its two copies are never taken from the cache: BuildKit matches a copy's
+// inputs by content, and content checksums leave times out, so a cached
+// copy from an earlier build of the same bytes (another SOURCE_DATE_EPOCH,
+// or none) would export that build's file times. A copy of two files per
+// binary costs nothing next to a compile.
 func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 	all := llb.Scratch()
 	if len(bins) > 0 {
@@ -26,7 +32,7 @@ func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 				}
 			}
 		}
-		all = all.File(fa, llb.WithCustomName("collect verified binaries"), b.mark(Stage{Kind: KindExport}))
+		all = all.File(fa, llb.WithCustomName("collect verified binaries"), llb.IgnoreCache, b.mark(Stage{Kind: KindExport}))
 	}
 	args := []string{toolBin, "sums", "-dir", verifyIn, "-out", verifyOut + "/" + SumsFile}
 	if b.opt.SourceDateEpoch != nil {
@@ -44,7 +50,7 @@ func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 			b.mark(Stage{Kind: KindExport}),
 		).
 		AddMount(verifyOut, llb.Scratch())
-	return all.File(llb.Copy(sums, "/"+SumsFile, "/"+SumsFile), llb.WithCustomName("binaries and "+SumsFile), b.mark(Stage{Kind: KindExport}))
+	return all.File(llb.Copy(sums, "/"+SumsFile, "/"+SumsFile), llb.WithCustomName("binaries and "+SumsFile), llb.IgnoreCache, b.mark(Stage{Kind: KindExport}))
 }
 
 // delivered is one binary's deliver stage and the file it holds.
