@@ -24,7 +24,7 @@ func measureGeneration(n, runs int) ([]time.Duration, error) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := graph.Build(list, graph.Options{})
+		g, err := graph.Define(list, graph.Options{})
 		if err != nil {
 			return nil, err
 		}
