@@ -66,7 +66,7 @@ var causes = []struct {
 	tell      func(x explainer, f failure) string
 }{
 	{graph.KindImage, false, tellPull},
-	{graph.KindToolchain, false, tellLastWords},
+	{graph.KindToolchain, true, tellNoToolchain},
 	{graph.KindToolSource, false, tellLastWords},
 	{graph.KindStageTool, true, tellCompile},
 	{graph.KindDownload, true, tellDownload},
@@ -136,6 +136,13 @@ func headline(s graph.Stage) string {
 
 func tellPull(_ explainer, f failure) string {
 	return headline(f.stage) + ": " + firstLine(f.err)
+}
+
+// tellNoToolchain: the toolchain's snapshot is the go image with a
+// directory made in /usr/local/go; nothing but a missing (or not a
+// directory) /usr/local/go makes that fail.
+func tellNoToolchain(x explainer, f failure) string {
+	return fmt.Sprintf("the go image %s has no Go toolchain at /usr/local/go: %s", x.goRef, firstLine(f.err))
 }
 
 // tellLastWords gives the diagnosis llbgen's stage tool printed

@@ -26,18 +26,20 @@ func (b *builder) download(goImg llb.State) llb.State {
 	base := goImg.With(b.goEnv(), b.passThrough()).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod")
+	// Both run the go image's own go: placed at the helper: line (what is
+	// fetched) and the go: line (what fetches it).
 	fetch := base.Run(append([]llb.RunOption{
 		llb.Args(append([]string{goBin, "mod", "download"}, append(b.traceFlag(), mod)...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download " + mod),
-		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines),
+		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines, b.list.GoLines),
 	}, b.proxySecret()...)...)
 	mods := fetch.AddMount(modCache, llb.Scratch())
 	deps := base.Run(append([]llb.RunOption{
 		llb.Args(append([]string{goBin, "-C", b.moduleDir(), "mod", "download"}, b.traceFlag()...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download the dependencies of " + mod),
-		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines),
+		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines, b.list.GoLines),
 	}, b.proxySecret()...)...)
 	return deps.AddMount(modCache, mods)
 }

@@ -76,7 +76,7 @@ func TestSourceMap(t *testing.T) {
 		KindStageTool:   {{First: 3, Last: 3}},
 		KindWarm:        {{First: 3, Last: 3}},
 		KindToolchain:   {{First: 3, Last: 3}},
-		KindDownload:    {{First: 1, Last: 2}},
+		KindDownload:    {{First: 1, Last: 2}, {First: 3, Last: 3}}, // helper: and go:
 		KindModuleCheck: {{First: 1, Last: 2}},
 		KindExport:      nil,
 		KindToolSource:  nil,

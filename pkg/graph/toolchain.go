@@ -56,15 +56,19 @@ func (b *builder) withToolchain(goImg llb.State, p ocispecs.Platform) llb.RunOpt
 	key := platforms.Format(p)
 	own, ok := b.toolchains[key]
 	if !ok {
-		own = goImg.File(llb.Mkdir(toolchainMark, 0o755, llb.WithParents(true)), llb.WithCustomName("the toolchain, as a snapshot of its own"),
+		// Without parents: a go image with no /usr/local/go fails here, at
+		// the go: line, rather than in the first stage that mounts it.
+		own = goImg.File(llb.Mkdir(toolchainMark, 0o755), llb.WithCustomName("the toolchain, as a snapshot of its own"),
 			b.mark(Stage{Kind: KindToolchain, Platform: key, Image: b.list.Go.Ref}, b.list.GoLines))
 		b.toolchains[key] = own
 	}
 	return llb.AddMount(goRoot, own, llb.SourcePath(goRoot), llb.Readonly)
 }
 
-// toolchainMark is the directory that makes the toolchain's snapshot its own.
-const toolchainMark = "/llbgen/toolchain"
+// toolchainMark is the directory that makes the toolchain's snapshot its
+// own; it is made in the toolchain's directory, so only a go image that has
+// one gets it.
+const toolchainMark = goRoot + "/.llbgen-toolchain"
 
 // withBuildCache mounts the one build cache the trusted stages share: those
 // that run only the toolchain (warm, static compiles, the stage tool compile). A
