@@ -11,7 +11,6 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/outdir"
-	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST into ./out
@@ -96,22 +95,18 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			if err := opts.Validate(stderr); err != nil {
 				return err
 			}
-			list, err := opts.list.load(cmd.Flags())
-			if err != nil {
-				return err
-			}
 			if opts.print {
+				list, err := opts.list.load(cmd.Flags())
+				if err != nil {
+					return err
+				}
 				return printPlan(stdout, list, opts.out)
 			}
-			opts.daemon.warnSetupReach(stderr, list)
-			lk, err := opts.list.lock(list, opts.locked)
+			list, in, err := opts.list.planned(cmd.Flags(), opts.locked)
 			if err != nil {
 				return err
 			}
-			in := opts.list.input(list, lk)
-			if err := plan.Check(in); err != nil {
-				return err
-			}
+			opts.daemon.warnSetupReach(stderr, list)
 			out, err := outdir.Open(opts.out)
 			if err != nil {
 				return err

@@ -137,3 +137,22 @@ func (o *listOptions) input(list *targets.List, lk *lock.File) plan.Input {
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 	}
 }
+
+// planned is what build and matrix do before they contact a daemon: load
+// the list, its lock (required with locked), and check the half of the
+// plan that needs no daemon, so bad input is refused first.
+func (o *listOptions) planned(fs *pflag.FlagSet, locked bool) (*targets.List, plan.Input, error) {
+	list, err := o.load(fs)
+	if err != nil {
+		return nil, plan.Input{}, err
+	}
+	lk, err := o.lock(list, locked)
+	if err != nil {
+		return nil, plan.Input{}, err
+	}
+	in := o.input(list, lk)
+	if err := plan.Check(in); err != nil {
+		return nil, plan.Input{}, err
+	}
+	return list, in, nil
+}

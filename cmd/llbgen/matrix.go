@@ -11,7 +11,6 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/daemon"
 	"github.com/llbgen/llbgen/pkg/graph"
-	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 const matrixExample = `  # which binary of targets.yaml runs in which of its images, and why not
@@ -56,19 +55,11 @@ cells; 1 when a binary could not be built or the run failed; 2 bad input.`,
 			if err := opts.daemon.Validate(stderr); err != nil {
 				return err
 			}
-			list, err := opts.list.load(cmd.Flags())
+			list, in, err := opts.list.planned(cmd.Flags(), opts.locked)
 			if err != nil {
 				return err
 			}
 			opts.daemon.warnSetupReach(stderr, list)
-			lk, err := opts.list.lock(list, opts.locked)
-			if err != nil {
-				return err
-			}
-			in := opts.list.input(list, lk)
-			if err := plan.Check(in); err != nil {
-				return err
-			}
 			m, err := daemon.RunMatrix(cmd.Context(), list, opts.daemon.options(stderr, in))
 			if err != nil {
 				return err

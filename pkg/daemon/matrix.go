@@ -125,12 +125,7 @@ func (s *solve) explainMatrix(m *Matrix) {
 // builds every binary and runs it in every column in a session of its own
 // (see sessions); a binary that does not build leaves its error in s.errs.
 func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
-	var p *prepared
-	err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		var err error
-		p, err = s.prepare(ctx, gc)
-		return nil, err
-	}, "")
+	p, err := s.prepareIn(ctx, ss)
 	if err != nil {
 		return nil, err
 	}

@@ -74,3 +74,15 @@ type refusedError struct{ err error }
 
 func (e *refusedError) Error() string { return e.err.Error() }
 func (e *refusedError) Unwrap() error { return e.err }
+
+// prepareIn prepares in a session of its own: the plan's resolves and
+// toolchain check are solves too.
+func (s *solve) prepareIn(ctx context.Context, ss sessions) (*prepared, error) {
+	var p *prepared
+	err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		var err error
+		p, err = s.prepare(ctx, gc)
+		return nil, err
+	}, "")
+	return p, err
+}

@@ -53,12 +53,7 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 // session, whose provenance is exported there. It fails only for the
 // whole run.
 func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
-	var p *prepared
-	err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		var err error
-		p, err = s.prepare(ctx, gc)
-		return nil, err
-	}, "")
+	p, err := s.prepareIn(ctx, ss)
 	if p == nil || err != nil {
 		return err
 	}
