@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
 )
 
 // writeSummary prints the table that ends `llbgen build`: one row per
@@ -61,26 +62,42 @@ type failure struct {
 	binaries []string
 }
 
-// failures are the causes of the binaries not written, in list order:
-// the binaries a shared stage failed (Stage.Kind.Shared(), or a vertex
-// that served several binaries) share one line per cause; any other
-// failure has its own.
+// failures are the causes of the binaries not written, in list order.
 func failures(results []daemon.Result) []failure {
+	var failed []failedBinary
+	for _, r := range results {
+		if !r.Written() {
+			failed = append(failed, failedBinary{r.Binary.Name, r.Stage, r.Cause})
+		}
+	}
+	return grouped(failed)
+}
+
+// failedBinary is a binary that was not built or written, the stage that
+// failed it, and the cause.
+type failedBinary struct {
+	name  string
+	stage graph.Stage
+	cause string
+}
+
+// grouped gives each cause once, in order: the binaries a shared stage
+// failed (Stage.Kind.Shared(), or a vertex that served several binaries)
+// share one line per cause; any other failure has its own. The build
+// summary and the matrix both print causes this way.
+func grouped(failed []failedBinary) []failure {
 	var causes []failure
 	shared := map[string]int{}
-	for _, r := range results {
-		if r.Written() {
-			continue
-		}
-		if r.Stage.Kind.Shared() || len(r.Stage.Binaries) > 1 {
-			key := string(r.Stage.Kind) + "\x00" + r.Cause
+	for _, f := range failed {
+		if f.stage.Kind.Shared() || len(f.stage.Binaries) > 1 {
+			key := string(f.stage.Kind) + "\x00" + f.cause
 			if i, ok := shared[key]; ok {
-				causes[i].binaries = append(causes[i].binaries, r.Binary.Name)
+				causes[i].binaries = append(causes[i].binaries, f.name)
 				continue
 			}
 			shared[key] = len(causes)
 		}
-		causes = append(causes, failure{line: r.Cause, binaries: []string{r.Binary.Name}})
+		causes = append(causes, failure{line: f.cause, binaries: []string{f.name}})
 	}
 	return causes
 }

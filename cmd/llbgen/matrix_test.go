@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// A shared stage that failed several rows of the matrix is one cause,
+// printed once with every binary it failed; a failure of one binary's own
+// stage keeps a line of its own, and cells still explain themselves.
+func TestMatrixGivesASharedCauseOnce(t *testing.T) {
+	amd64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	bin := func(name string) targets.Binary { return targets.Binary{Name: name} }
+	warm := graph.Stage{Kind: graph.KindWarm, Platform: "linux/amd64", Binaries: []string{"a", "b"}}
+	const warmCause = "compiling the helper for linux/amd64 failed: server.go:4074:14: syntax error: unexpected {"
+	m := &daemon.Matrix{
+		Columns: []graph.Column{{Image: targets.Image{Ref: "docker:19.03.12"}, Platform: amd64}},
+		Rows: []daemon.MatrixRow{
+			{Binary: bin("a"), Platform: "linux/amd64", Stage: warm, Cause: warmCause},
+			{Binary: bin("b"), Platform: "linux/amd64", Stage: warm, Cause: warmCause},
+			{Binary: bin("c"), Platform: "linux/amd64", Stage: graph.Stage{Kind: graph.KindSetup, Binaries: []string{"c"}}, Cause: `setup command "apk add gcc" failed: no network`},
+			{Binary: bin("d"), Platform: "linux/amd64", Cells: []daemon.Cell{{Cause: "exec /x: no such file or directory"}}},
+		},
+	}
+	var out bytes.Buffer
+	writeMatrix(&out, m)
+	got := out.String()
+	if n := strings.Count(got, warmCause); n != 1 {
+		t.Errorf("the warm compile's cause is printed %d times, want once:\n%s", n, got)
+	}
+	for _, want := range []string{
+		"a, b: not built: " + warmCause,
+		`c: not built: setup command "apk add gcc" failed`,
+		"✗ d in docker:19.03.12: exec /x: no such file or directory",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
