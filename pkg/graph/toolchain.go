@@ -58,7 +58,7 @@ func (b *builder) withToolchain(goImg llb.State, p ocispecs.Platform) llb.RunOpt
 	if !ok {
 		// Without parents: a go image with no /usr/local/go fails here, at
 		// the go: line, rather than in the first stage that mounts it.
-		own = goImg.File(llb.Mkdir(toolchainMark, 0o755), llb.WithCustomName("the toolchain, as a snapshot of its own"),
+		own = goImg.File(llb.Mkdir(toolchainMark, 0o755), llb.WithCustomName("the go image's toolchain at "+goRoot+" (fails when the image has none)"),
 			b.mark(Stage{Kind: KindToolchain, Platform: key, Image: b.list.Go.Ref}, b.list.GoLines))
 		b.toolchains[key] = own
 	}
