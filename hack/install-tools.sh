@@ -12,7 +12,7 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v flock >/dev/null || need_apt+=(util-linux)
-# Unit tests of the verifier's ELF diagnosis build real C programs.
+# Unit tests of the stage tool's ELF diagnosis build real C programs.
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 [[ -x /usr/bin/qemu-aarch64-static ]] || need_apt+=(qemu-user-static)
 command -v update-binfmts >/dev/null || need_apt+=(binfmt-support)
