@@ -2,6 +2,7 @@ package plan
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -11,9 +12,11 @@ const MaxCause = 300
 // OneLine makes text that an image, a registry or a daemon wrote safe to
 // print on a terminal as one line of a table: runs of white space become
 // one space; control characters (C0, DEL, C1, so no escape sequence
-// survives), bidi overrides and invalid UTF-8 become '?'; and it is clipped to MaxCause
-// bytes, ending in "…" when clipped. Every cause llbgen shows goes
-// through it.
+// survives), the line and paragraph separators U+2028/U+2029, format
+// characters (bidi overrides and isolates, zero-width spaces and joiners,
+// U+FEFF, tag characters: text that hides or reorders what is shown) and
+// invalid UTF-8 become '?'; and it is clipped to MaxCause bytes, ending
+// in "…" when clipped. Every cause llbgen shows goes through it.
 func OneLine(s string) string {
 	var b strings.Builder
 	space := false
@@ -24,8 +27,7 @@ func OneLine(s string) string {
 		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f':
 			space = b.Len() > 0
 			continue
-		case r == utf8.RuneError && n <= 1, r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f,
-			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069: // and bidi overrides
+		case r == utf8.RuneError && n <= 1, unsafeRune(r):
 			r = '?'
 		}
 		if space {
@@ -38,6 +40,15 @@ func OneLine(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// unsafeRune is a rune that must not reach a terminal as it is: a control
+// character (C0, DEL, C1), a line or paragraph separator, or a format
+// character (Unicode's Cf: U+061C, U+200B–U+200F, U+202A–U+202E,
+// U+2060–U+2064, U+2066–U+206F, U+FEFF, ...).
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f ||
+		unicode.In(r, unicode.Zl, unicode.Zp, unicode.Cf)
 }
 
 // clip ends s, already at MaxCause bytes or close to it, with "…" and
