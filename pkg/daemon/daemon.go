@@ -4,7 +4,7 @@
 // binary in parallel and stages it in the output directory (solve.go),
 // runs the matrix (matrix.go), resolves a lock (lock.go), and explains
 // each failure in one line from the stage that failed, found by the
-// failing vertex's digest (classify.go, cause.go, progress.go).
+// failing vertex's digest (collector.go, classify.go, cause.go).
 //
 // One connection and one progress display serve a run: in a first
 // session plan.Make decides what to build with the daemon's facts

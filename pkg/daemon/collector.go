@@ -33,7 +33,6 @@ type collector struct {
 }
 
 type vertex struct {
-	name    string
 	err     string
 	head    []string // the first maxHead lines
 	lines   []string // the last maxLines lines after head
@@ -68,10 +67,8 @@ func (c *collector) add(s *client.SolveStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, sv := range s.Vertexes {
-		v := c.get(sv.Digest)
-		v.name = sv.Name
 		if sv.Error != "" {
-			v.err = clipLine(sv.Error)
+			c.get(sv.Digest).err = clipLine(sv.Error)
 		}
 	}
 	for _, l := range s.Logs {
@@ -135,7 +132,6 @@ func (v *vertex) addLine(line string) {
 
 // vertexLog is what a vertex printed, as kept: its first lines, then its last.
 type vertexLog struct {
-	name  string
 	err   string
 	lines []string
 }
@@ -150,5 +146,5 @@ func (c *collector) logOf(d digest.Digest) vertexLog {
 	if len(v.partial) > 0 || v.clipped {
 		v.flush()
 	}
-	return vertexLog{name: v.name, err: v.err, lines: append(append([]string(nil), v.head...), v.lines...)}
+	return vertexLog{err: v.err, lines: append(append([]string(nil), v.head...), v.lines...)}
 }
