@@ -126,4 +126,13 @@ func TestConfigProblem(t *testing.T) {
 	if strings.Contains(configProblem([]byte(`{"os":"linux","architecture":"amd64"}`), use), "\n") {
 		t.Error("more than one line")
 	}
+	// The config is the image's text: what it says is quoted and clipped.
+	for config, want := range map[string]string{
+		`{"os":"linux\u001b[2J\nx","architecture":"amd64"}`:                        `: the image is for "linux\x1b[2j\nx/amd64" (its config), cgo target pi compiles on linux/arm64`,
+		`{"os":"linux","architecture":"\u202e` + strings.Repeat("x", 1<<20) + `"}`: `: the image is for "linux/\u202e` + strings.Repeat("x", 51) + `…" (1048585 bytes) (its config), cgo target pi compiles on linux/arm64`,
+	} {
+		if got := configProblem([]byte(config), use); got != want {
+			t.Errorf("%.60s: got %q, want %q", config, got, want)
+		}
+	}
 }

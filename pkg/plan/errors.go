@@ -27,11 +27,15 @@ type Error struct {
 	BadInput bool
 }
 
+// Error is one line of at most MaxError bytes, safe on a terminal
+// (OneLine), whatever Err holds: an image's config, a daemon's answer,
+// several refusals (joined with "; ").
 func (e *Error) Error() string {
+	msg := e.Err.Error()
 	if e.Pos.Line > 0 {
-		return e.Pos.String() + ": " + e.Err.Error()
+		msg = e.Pos.String() + ": " + msg
 	}
-	return e.Err.Error()
+	return oneLine(joinLines(msg), MaxError)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -9,6 +9,10 @@ import (
 // MaxCause is how many bytes of a cause OneLine keeps.
 const MaxCause = 300
 
+// MaxError is how many bytes of its message an *Error gives: more than a
+// cause, since a refusal names the image, the platform and the fix.
+const MaxError = 1000
+
 // OneLine makes text that an image, a registry or a daemon wrote safe to
 // print on a terminal as one line of a table: runs of white space become
 // one space; control characters (C0, DEL, C1, so no escape sequence
@@ -17,7 +21,10 @@ const MaxCause = 300
 // U+FEFF, tag characters: text that hides or reorders what is shown) and
 // invalid UTF-8 become '?'; and it is clipped to MaxCause bytes, ending
 // in "…" when clipped. Every cause llbgen shows goes through it.
-func OneLine(s string) string {
+func OneLine(s string) string { return oneLine(s, MaxCause) }
+
+// oneLine is OneLine clipped to limit bytes.
+func oneLine(s string, limit int) string {
 	var b strings.Builder
 	space := false
 	for i := 0; i < len(s); {
@@ -34,8 +41,8 @@ func OneLine(s string) string {
 			b.WriteByte(' ')
 			space = false
 		}
-		if b.Len()+utf8.RuneLen(r) > MaxCause {
-			return clip(b.String())
+		if b.Len()+utf8.RuneLen(r) > limit {
+			return clip(b.String(), limit)
 		}
 		b.WriteRune(r)
 	}
@@ -51,13 +58,25 @@ func unsafeRune(r rune) bool {
 		unicode.In(r, unicode.Zl, unicode.Zp, unicode.Cf)
 }
 
-// clip ends s, already at MaxCause bytes or close to it, with "…" and
-// keeps it within MaxCause bytes, cutting at a rune boundary.
-func clip(s string) string {
+// clip ends s, already at limit bytes or close to it, with "…" and keeps
+// it within limit bytes, cutting at a rune boundary.
+func clip(s string, limit int) string {
 	const ellipsis = "…"
-	for len(s)+len(ellipsis) > MaxCause {
+	for len(s)+len(ellipsis) > limit {
 		_, n := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-n]
 	}
 	return strings.TrimRight(s, " ") + ellipsis
+}
+
+// joinLines makes the lines of s (several refusals, one a line) one line,
+// separated by "; ", for oneLine to keep.
+func joinLines(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -289,6 +289,58 @@ func TestMakeRefusesAGoImageWithoutAToolchain(t *testing.T) {
 	}
 }
 
+// A go image's config is the image's text: a hostile one (escape
+// sequences, newlines, a megabyte) reaches the refusal quoted and clipped,
+// and the refusal is one bounded line that a terminal shows as it is.
+func TestMakeRefusesAHostileGoImageConfig(t *testing.T) {
+	config := `{"os":"linux\u001b]0;pwned\u0007\u001b[2J\nEVIL","architecture":"\u202e` + strings.Repeat("x", 1<<20) + `"}`
+	d := &fakeDaemon{images: map[graph.ImageKey]fakeImage{
+		key(goFull, "linux/amd64"):   {config: config, goHead: goImage("linux/amd64").goHead},
+		key(muslFull, "linux/amd64"): {},
+	}}
+	list := parse(t, "helper: {version: v0.12.0}\ngo: golang:1.26\ntargets:\n  - image: docker:19.03.12\n")
+	_, err := Make(context.Background(), Input{List: list}, daemonFacts(d, amd64))
+	var e *Error
+	if !errors.As(err, &e) || !e.BadInput {
+		t.Fatalf("got %#v, want bad input", err)
+	}
+	msg := err.Error()
+	const want = `targets.yaml:2:1: go image golang:1.26: the image is for "linux\x1b]0;pwned\a\x1b[2j\nevil/\u202exxx`
+	if !strings.HasPrefix(msg, want) || !strings.Contains(msg, " bytes) (its config), the daemon builds on linux/amd64; name an image") {
+		t.Errorf("got  %.300s\nwant %s…", msg, want)
+	}
+	assertSafeLine(t, msg, MaxError)
+}
+
+// assertSafeLine checks s is one line of at most limit bytes with nothing
+// a terminal would act on or hide.
+func assertSafeLine(t *testing.T, s string, limit int) {
+	t.Helper()
+	if len(s) > limit {
+		t.Errorf("%d bytes, want at most %d", len(s), limit)
+	}
+	for _, r := range s {
+		if unsafeRune(r) {
+			t.Errorf("keeps %U: %.300q", r, s)
+			return
+		}
+	}
+}
+
+// Whatever an Error holds, its message is one bounded, safe line: several
+// refusals are joined with "; ".
+func TestErrorIsOneBoundedLine(t *testing.T) {
+	e := &Error{Err: errors.New("a: one\n\n  b: two\x1b[2J\u2028" + strings.Repeat("é", 5000)), Pos: targets.Pos{File: "targets.yaml", Line: 3, Col: 1}}
+	msg := e.Error()
+	if !strings.HasPrefix(msg, "targets.yaml:3:1: a: one; b: two?[2J?éé") || !strings.HasSuffix(msg, "…") {
+		t.Errorf("got %.100q…", msg)
+	}
+	assertSafeLine(t, msg, MaxError)
+	if short := (&Error{Err: errors.New("go image x: no toolchain")}).Error(); short != "go image x: no toolchain" {
+		t.Errorf("a plain message changed: %q", short)
+	}
+}
+
 // The go key's column, however the key is written.
 func TestGoKey(t *testing.T) {
 	for src, col := range map[string]int{

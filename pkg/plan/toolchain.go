@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 
 	"github.com/containerd/platforms"
@@ -89,7 +90,21 @@ func configProblem(config []byte, u toolchainUse) string {
 	if got.OS == u.platform.OS && got.Architecture == u.platform.Architecture {
 		return ""
 	}
-	return fmt.Sprintf(": the image is for %s/%s (its config), %s", got.OS, got.Architecture, u.who)
+	return fmt.Sprintf(": the image is for %s (its config), %s", shownPlatform(got.OS, got.Architecture), u.who)
+}
+
+// plainWord is an OS or architecture as a platform names it.
+var plainWord = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+
+// shownPlatform is what an image's config says it is for, as a message
+// shows it: os/arch when both are plain words, else quoted and clipped
+// (targets.Quote): the config is the image's, not ours, and may hold
+// escape sequences, newlines or megabytes.
+func shownPlatform(os, arch string) string {
+	if plainWord.MatchString(os) && plainWord.MatchString(arch) {
+		return os + "/" + arch
+	}
+	return targets.Quote(os + "/" + arch)
 }
 
 // headProblem judges the first bytes of bin/go (nil: there is no such
