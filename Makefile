@@ -60,8 +60,11 @@ test: testbed vet
 	source $(TESTBED_ENV) && $(GO) test -count=1 -timeout 40m ./...
 
 # Unit tests only: integration tests skip (one line each) with no daemon.
+# pkg/daemon solves binaries from many goroutines over shared llb states,
+# so its tests run under the race detector too (a few seconds).
 unit: vet
 	env -u BUILDKIT_HOST -u CI $(GO) test ./...
+	env -u BUILDKIT_HOST -u CI $(GO) test -race ./pkg/daemon/
 
 vet:
 	@out=$$(gofmt -l cmd pkg internal); [[ -z "$$out" ]] || { echo "gofmt needed: $$out" >&2; exit 1; }

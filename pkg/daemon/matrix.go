@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
@@ -187,11 +188,7 @@ func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, nam
 	if platform != platforms.Format(c.Platform) {
 		return Cell{OtherPlatform: true, Cause: fmt.Sprintf("the binary is for %s, the image for %s", platform, platforms.Format(c.Platform))}
 	}
-	st, err := g.Cell(name, c)
-	if err != nil {
-		return failed(err)
-	}
-	res, err := s.evaluate(ctx, gc, st)
+	res, err := s.evaluateOf(ctx, gc, func() (llb.State, error) { return g.Cell(name, c) })
 	if err != nil {
 		return failed(err)
 	}

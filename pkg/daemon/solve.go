@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
 
@@ -28,8 +29,9 @@ type solve struct {
 	opt     Options
 	worker  worker
 	col     *collector
-	results []Result // one per binary, in list order
-	errs    []error  // each binary's solve error
+	results []Result   // one per binary, in list order
+	errs    []error    // each binary's solve error
+	llbMu   sync.Mutex // see definition
 }
 
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
@@ -87,17 +89,18 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 // verifiedResult solves the written binaries together, as the session's
 // result.
 func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepared) (*gateway.Result, error) {
-	var states []llb.State
-	for _, r := range s.results {
-		if i, ok := p.idx[r.Binary.Name]; ok && s.errs[i] == nil {
-			states = append(states, p.g.Delivered[r.Binary.Name])
+	res, err := s.evaluateOf(ctx, gc, func() (llb.State, error) {
+		var states []llb.State
+		for _, r := range s.results {
+			if i, ok := p.idx[r.Binary.Name]; ok && s.errs[i] == nil {
+				states = append(states, p.g.Delivered[r.Binary.Name])
+			}
 		}
-	}
-	st := llb.Scratch()
-	if len(states) > 0 {
-		st = llb.Merge(states)
-	}
-	res, err := s.evaluate(ctx, gc, st)
+		if len(states) == 0 {
+			return llb.Scratch(), nil
+		}
+		return llb.Merge(states), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("solving the result: %w", err)
 	}
@@ -108,11 +111,35 @@ func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepar
 // for the result. A solve error is returned as it is, so callers can tell
 // a lost connection.
 func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) (*gateway.Result, error) {
+	return s.evaluateOf(ctx, gc, func() (llb.State, error) { return st, nil })
+}
+
+// evaluateOf is evaluate of the state mk makes.
+func (s *solve) evaluateOf(ctx context.Context, gc gateway.Client, mk func() (llb.State, error)) (*gateway.Result, error) {
+	def, err := s.definition(ctx, mk)
+	if err != nil {
+		return nil, err
+	}
+	return gc.Solve(ctx, gateway.SolveRequest{Definition: def, Evaluate: true})
+}
+
+// definition makes a state with mk and marshals it for the daemon's
+// platform, one at a time: the binaries' states share vertices (the
+// download, the warm compile, an image), and llb is not safe for
+// concurrent use of a vertex (an exec's Marshal sorts its mounts in
+// place; graph.Cell builds on the shared states).
+func (s *solve) definition(ctx context.Context, mk func() (llb.State, error)) (*pb.Definition, error) {
+	s.llbMu.Lock()
+	defer s.llbMu.Unlock()
+	st, err := mk()
+	if err != nil {
+		return nil, err
+	}
 	def, err := st.Marshal(ctx, llb.Platform(s.worker.platform))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling: %w", err)
 	}
-	return gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	return def.ToPB(), nil
 }
 
 // chunk keeps each read under gRPC's message size limit.
