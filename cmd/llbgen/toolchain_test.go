@@ -18,8 +18,9 @@ import (
 // BuildKit's error. Each test builds one two-target list (musl and glibc
 // stand-ins) all three ways.
 
-// goLine is the line of the go: key in toolchainList's file.
-const goLine = 3
+// goLine and goCol are where the go: key is in toolchainList's file: a
+// refusal of the go image is positioned there, at the key itself.
+const goLine, goCol = 3, 1
 
 // internalText is BuildKit's own wording that must never be a cause: it
 // names refs, not what the user can fix.
@@ -45,17 +46,19 @@ func newToolchainSetup(t *testing.T, goRef func(*testbed.Bed) string) *toolchain
 	bed := testbed.Require(t)
 	s := &toolchainSetup{bed: bed, goRef: goRef(bed), repo: repoCopy(t)}
 	s.list = filepath.Join(s.repo, "targets.yaml")
-	// The go: key must stay on line goLine.
+	// The go: key must stay at goLine:goCol.
 	writeFile(t, s.list, fmt.Sprintf("helper:\n  version: v0.12.0\ngo: %s\ntargets:\n  - image: %s\n  - image: %s\n",
 		s.goRef, bed.Musl(), bed.Glibc()))
 	return s
 }
 
-// build runs `llbgen build` of the list into a new directory.
-func (s *toolchainSetup) build(t *testing.T) (llbgenRun, string) {
+// build runs `llbgen build` of the list into a new directory, with the
+// extra flags.
+func (s *toolchainSetup) build(t *testing.T, extra ...string) (llbgenRun, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	return runLLBGen(t, s.bed.Addr, "build", "-f", s.list, "--out", out, "--progress", "plain"), out
+	args := append([]string{"build", "-f", s.list, "--out", out, "--progress", "plain"}, extra...)
+	return runLLBGen(t, s.bed.Addr, args...), out
 }
 
 // summaryOf is what follows the summary table's header in a build's
@@ -191,6 +194,10 @@ func TestGoImageWithoutToolchain(t *testing.T) {
 	t.Run("llbgen build", func(t *testing.T) {
 		s.assertRefusedBeforeBuilding(t, regexp.MustCompile(`/usr/local/go|(?i)toolchain`))
 	})
+	// --image replaces the file's targets; its go: is still the list's.
+	t.Run("llbgen build --image", func(t *testing.T) {
+		s.assertRefusedBeforeBuilding(t, regexp.MustCompile(`/usr/local/go|(?i)toolchain`), "--image", s.bed.Musl())
+	})
 	t.Run("pipe", func(t *testing.T) {
 		assertGoLineShown(t, "the pipe", s.pipeFails(t), s.goRef)
 	})
@@ -218,13 +225,13 @@ func TestGoImageOfWrongPlatform(t *testing.T) {
 	})
 }
 
-// assertRefusedBeforeBuilding runs `llbgen build` and requires exit 2,
-// nothing written, no stage that builds started, and one message naming
-// the go: key's position, the image and matching what; it returns the
-// message.
-func (s *toolchainSetup) assertRefusedBeforeBuilding(t *testing.T, what *regexp.Regexp) string {
+// assertRefusedBeforeBuilding runs `llbgen build` with the extra flags
+// and requires exit 2, nothing written, no stage that builds started, and
+// one message naming the go: key's position, the image and matching what;
+// it returns the message.
+func (s *toolchainSetup) assertRefusedBeforeBuilding(t *testing.T, what *regexp.Regexp, extra ...string) string {
 	t.Helper()
-	r, out := s.build(t)
+	r, out := s.build(t, extra...)
 	if r.code != exitBadInput {
 		t.Fatalf("exit %d, want %d (bad input: the fix is on the list's go: line)\n%s", r.code, exitBadInput, tail(r.stderr, 20))
 	}
@@ -232,10 +239,10 @@ func (s *toolchainSetup) assertRefusedBeforeBuilding(t *testing.T, what *regexp.
 	if started := regexp.MustCompile(`(?m)^#\d+ (compile|download|verify|deliver) .*$`).FindString(r.stderr); started != "" {
 		t.Errorf("a stage started before the refusal: %q", started)
 	}
-	pos := regexp.MustCompile(fmt.Sprintf(`targets\.yaml:%d:(1|5): .*`, goLine))
+	pos := regexp.MustCompile(fmt.Sprintf(`targets\.yaml:%d:%d: .*`, goLine, goCol))
 	msg := pos.FindString(r.stderr)
 	if msg == "" {
-		t.Fatalf("no message names targets.yaml:%d:COL of the go: key:\n%s", goLine, tail(r.stderr, 12))
+		t.Fatalf("no message names targets.yaml:%d:%d, the go: key:\n%s", goLine, goCol, tail(r.stderr, 12))
 	}
 	if !strings.Contains(msg, s.goRef) || !what.MatchString(msg) {
 		t.Errorf("the refusal %q does not name the image %s and %s", msg, s.goRef, what)
@@ -251,8 +258,8 @@ func (s *toolchainSetup) assertBakeRefuses(t *testing.T) {
 	t.Helper()
 	log := s.bakeFails(t)
 	msg := finalError(log, "ERROR: ")
-	if !regexp.MustCompile(fmt.Sprintf(`targets\.yaml:%d:(1|5): `, goLine)).MatchString(msg) {
-		t.Errorf("bake's error %q is not positioned at the go: key (targets.yaml:%d)", msg, goLine)
+	if !regexp.MustCompile(fmt.Sprintf(`targets\.yaml:%d:%d: `, goLine, goCol)).MatchString(msg) {
+		t.Errorf("bake's error %q is not positioned at the go: key (targets.yaml:%d:%d)", msg, goLine, goCol)
 	}
 	assertNoInternalText(t, "bake's error", msg)
 	assertGoLineShown(t, "bake", log, s.goRef)

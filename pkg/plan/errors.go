@@ -1,9 +1,7 @@
 package plan
 
 import (
-	"bytes"
 	"errors"
-	"regexp"
 
 	"github.com/containerd/platforms"
 
@@ -84,21 +82,8 @@ func lockLines(list *targets.List, f *lock.File) []targets.Pos {
 	return out
 }
 
-// goKeyAt finds the `go` key on its line: plain, or quoted.
-var goKeyAt = regexp.MustCompile(`(?:^|[\s{,])("go"|'go'|go)\s*:`)
-
 // goKey is where the list's `go:` key is written; false when the list
 // names no go image (or was not read from a file).
 func goKey(list *targets.List) (targets.Pos, bool) {
-	if list.GoLines.IsZero() {
-		return targets.Pos{}, false
-	}
-	p := targets.Pos{File: list.File, Line: list.GoLines.First, Col: 1}
-	lines := bytes.Split(list.Source, []byte("\n"))
-	if p.Line <= len(lines) {
-		if m := goKeyAt.FindSubmatchIndex(lines[p.Line-1]); m != nil {
-			p.Col = m[2] + 1
-		}
-	}
-	return p, true
+	return list.GoKey, list.GoKey.Line > 0
 }

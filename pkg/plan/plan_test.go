@@ -341,21 +341,38 @@ func TestErrorIsOneBoundedLine(t *testing.T) {
 	}
 }
 
-// The go key's column, however the key is written.
-func TestGoKey(t *testing.T) {
-	for src, col := range map[string]int{
-		"helper: {version: v0.12.0}\ngo: golang:1.26\ntargets: [{image: docker:19.03.12}]\n":      1,
-		"helper: {version: v0.12.0}\n\"go\" : golang:1.26\ntargets: [{image: docker:19.03.12}]\n": 1,
-		"{helper: {version: v0.12.0}, go: golang:1.26, targets: [{image: docker:19.03.12}]}\n":    30,
-		"helper: {version: v0.12.0}\ngo:\n  golang:1.26\ntargets: [{image: docker:19.03.12}]\n":   1,
-	} {
-		list := parse(t, src)
-		p, ok := goKey(list)
-		if !ok || p.Col != col || p.File != "targets.yaml" {
-			t.Errorf("%q: %v %v, want column %d", src, p, ok, col)
-		}
+// The refusal points at the go: key itself, as the parser saw it: for a
+// list written as an explicit key (? go), and for `llbgen --image REF -f
+// FILE`, whose go image is the file's.
+func TestToolchainRefusalAtTheGoKey(t *testing.T) {
+	explicit := parse(t, "helper: {version: v0.12.0}\n? go\n: golang:1.26\ntargets:\n  - image: docker:19.03.12\n")
+	file := parse(t, "helper: {version: v0.12.0}\n\ngo: golang:1.26\ntargets:\n  - image: alpine:3\n")
+	images, err := targets.FromImages(file, []targets.ImageArg{{Image: "docker:19.03.12"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := goKey(parse(t, "helper: {version: v0.12.0}\ntargets: [{image: docker:19.03.12}]\n")); ok {
-		t.Error("a list without go: has a go key")
+	const problem = "go image golang:1.26 has no Go toolchain at /usr/local/go (no regular file /usr/local/go/bin/go); name an image with a Go toolchain for linux/amd64 at /usr/local/go (the golang images have one for each platform)"
+	for _, c := range []struct {
+		name string
+		list *targets.List
+		at   targets.Pos
+	}{
+		{"explicit key", explicit, targets.Pos{File: "targets.yaml", Line: 2, Col: 3}},
+		{"--image with the file's go:", images, targets.Pos{File: "targets.yaml", Line: 3, Col: 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &fakeDaemon{images: map[graph.ImageKey]fakeImage{key(goFull, "linux/amd64"): {}, key(muslFull, "linux/amd64"): {}}}
+			_, err := Make(context.Background(), Input{List: c.list}, daemonFacts(d, amd64))
+			var e *Error
+			if !errors.As(err, &e) || !e.BadInput {
+				t.Fatalf("got %#v, want bad input", err)
+			}
+			if want := c.at.String() + ": " + problem; err.Error() != want {
+				t.Errorf("got  %s\nwant %s", err, want)
+			}
+			if e.Pos != c.at || len(e.Lines) != 1 || e.Lines[0] != c.at {
+				t.Errorf("at %v, lines %v; want %v", e.Pos, e.Lines, c.at)
+			}
+		})
 	}
 }

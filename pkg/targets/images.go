@@ -8,12 +8,16 @@ type ImageArg struct{ Image, Name string }
 
 // FromImages makes a list from --image/--name flags. With a nil base the
 // helper version is DefaultHelperVersion and the toolchain DefaultGoImage;
-// otherwise base's Helper and Go are kept and its Targets replaced.
-// Refusals point at "--image:N:1", N counting the flags from 1.
+// otherwise base's file name, Helper and Go, with where they are written,
+// are kept and its Targets replaced: a refusal of the go image still
+// points at the file's go: key. The list has no Source: its targets are
+// not the file's. Refusals point at "--image:N:1", N counting the flags
+// from 1.
 func FromImages(base *List, args []ImageArg) (*List, error) {
 	l := &List{File: flagFile, Helper: Helper{Version: DefaultHelperVersion}, Go: defaultGo()}
 	if base != nil {
-		l.File, l.Helper, l.Go = base.File, base.Helper, base.Go
+		l.File, l.Helper = base.File, base.Helper
+		l.Go, l.GoLines, l.GoKey = base.Go, base.GoLines, base.GoKey
 	}
 	var errs ErrorList
 	if len(args) == 0 {

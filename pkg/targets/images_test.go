@@ -53,6 +53,14 @@ func TestFromImages(t *testing.T) {
 			}
 		})
 	}
+	// The file's go: is where a refusal of the go image points.
+	l, err := FromImages(base, []ImageArg{{Image: "alpine:3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Pos{File: file, Line: 2, Col: 1}); l.GoKey != want || l.GoLines != (Lines{2, 2}) || l.File != file {
+		t.Errorf("go: at %v (lines %v) in %s, want %v (lines 2) in %s", l.GoKey, l.GoLines, l.File, want, file)
+	}
 	if len(base.Targets) != 1 || base.Targets[0].Name != "busybox_latest" {
 		t.Errorf("FromImages changed its base: %+v", base.Targets)
 	}

@@ -148,3 +148,29 @@ func TestLinesString(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// GoKey is where the go: key itself is written, however it is written:
+// the key node's position, not a guess from the line's text.
+func TestGoKey(t *testing.T) {
+	for src, want := range map[string]Pos{
+		"helper: {version: v0.12.0}\ngo: golang:1.26\ntargets: [{image: a}]\n":                        {file, 2, 1},
+		"helper: {version: v0.12.0}\n\"go\" : golang:1.26\ntargets: [{image: a}]\n":                   {file, 2, 1},
+		"{helper: {version: v0.12.0}, go: golang:1.26, targets: [{image: a}]}\n":                      {file, 1, 30},
+		"{helper: {version: v0.12.0},\n  targets: [{image: a}], 'go': golang:1.26}\n":                 {file, 2, 26},
+		"helper: {version: v0.12.0}\ngo:\n  golang:1.26\ntargets: [{image: a}]\n":                     {file, 2, 1},
+		"helper: {version: v0.12.0}\n? go\n: golang:1.26\ntargets: [{image: a}]\n":                    {file, 2, 3},
+		"helper: {version: v0.12.0}\ntargets: [{image: a}]\n# go: golang:1.26 is the default\n":       {},
+		"helper: {version: v0.12.0}\ntargets: [{image: a, name: go}]\ngo: golang:1.25 # go: pinned\n": {file, 3, 1},
+	} {
+		l, err := Parse(file, []byte(src))
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if l.GoKey != want {
+			t.Errorf("%q: go key at %v, want %v", src, l.GoKey, want)
+		}
+		if l.GoKey.Line != l.GoLines.First {
+			t.Errorf("%q: go key on line %d, its lines %v", src, l.GoKey.Line, l.GoLines)
+		}
+	}
+}

@@ -188,7 +188,7 @@ func (d *decoder) list(root *yaml.Node) *List {
 	if g, ok := f["go"]; ok {
 		if ref, p, ok := d.str(g.value, "go", DefaultGoImage, refLimit); ok {
 			if img, named := checkImage(&d.errs, "go image", DefaultGoImage, ref, p); named != nil {
-				l.Go, l.GoLines = img, d.spans.of(g.key.Line, g.key, g.value)
+				l.Go, l.GoLines, l.GoKey = img, d.spans.of(g.key.Line, g.key, g.value), d.pos(g.key)
 			}
 		}
 	}

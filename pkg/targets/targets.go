@@ -48,9 +48,11 @@ type List struct {
 	// lines under a failing build step; nil for a list made from --image
 	// flags.
 	Source []byte
-	// GoLines is where the `go:` key and its value are written; zero when
-	// the list names no go image.
+	// GoLines is where the `go:` key and its value are written, GoKey
+	// where the key itself is (a refusal of the go image points there);
+	// both zero when the list names no go image.
 	GoLines Lines
+	GoKey   Pos
 }
 
 // Helper is the version of HelperModule to build.
