@@ -98,15 +98,9 @@ func writeMatrix(w io.Writer, m *daemon.Matrix) {
 	}
 	writeAligned(w, rows)
 	var lines, notRun []string
-	var unbuilt []failedBinary
-	for _, r := range m.Rows {
-		if r.Cells == nil {
-			unbuilt = append(unbuilt, failedBinary{r.Binary.Name, r.Stage, r.Cause})
-		}
-	}
-	// A shared stage that failed is one cause, given once.
-	for _, f := range grouped(unbuilt) {
-		lines = append(lines, fmt.Sprintf("%s: not built: %s", strings.Join(f.binaries, ", "), oneLine(f.line)))
+	// A vertex that failed several rows is one cause, given once.
+	for _, f := range m.Unbuilt() {
+		lines = append(lines, fmt.Sprintf("%s: not built: %s", strings.Join(f.Binaries, ", "), oneLine(f.Cause)))
 	}
 	across := 0
 	for _, r := range m.Rows {

@@ -23,8 +23,8 @@ func TestMatrixGivesASharedCauseOnce(t *testing.T) {
 	m := &daemon.Matrix{
 		Columns: []graph.Column{{Image: targets.Image{Ref: "docker:19.03.12"}, Platform: amd64}},
 		Rows: []daemon.MatrixRow{
-			{Binary: bin("a"), Platform: "linux/amd64", Stage: warm, Cause: warmCause},
-			{Binary: bin("b"), Platform: "linux/amd64", Stage: warm, Cause: warmCause},
+			{Binary: bin("a"), Platform: "linux/amd64", Vertex: "sha256:0123", Stage: warm, Cause: warmCause},
+			{Binary: bin("b"), Platform: "linux/amd64", Vertex: "sha256:0123", Stage: warm, Cause: warmCause},
 			{Binary: bin("c"), Platform: "linux/amd64", Stage: graph.Stage{Kind: graph.KindSetup, Binaries: []string{"c"}}, Cause: `setup command "apk add gcc" failed: no network`},
 			{Binary: bin("d"), Platform: "linux/amd64", Cells: []daemon.Cell{{Cause: "exec /x: no such file or directory"}}},
 		},

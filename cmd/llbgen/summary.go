@@ -8,17 +8,17 @@ import (
 	"text/tabwriter"
 
 	"github.com/llbgen/llbgen/pkg/daemon"
-	"github.com/llbgen/llbgen/pkg/graph"
 )
 
 // writeSummary prints the table that ends `llbgen build`: one row per
 // binary (a target on one platform), then one line per binary written
 // without verification, then one line per cause of failure, naming the
-// binaries it failed: a shared stage that failed (the download, a warm
-// compile) is one cause, given once with every binary it failed, each of
-// whose rows says FAILED.
+// binaries it failed: a vertex that failed several binaries (the download,
+// a warm compile, an image, a compile two targets share) is one cause,
+// given once with every binary it failed, each of whose rows says FAILED
+// (Outcome.Failures).
 func writeSummary(w io.Writer, o *daemon.Outcome) {
-	causes := failures(o.Results)
+	causes := o.Failures()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
 	for _, r := range o.Results {
@@ -52,54 +52,8 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 	}
 	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
 	for _, c := range causes {
-		fmt.Fprintf(w, "  %s: %s\n", strings.Join(c.binaries, ", "), oneLine(c.line))
+		fmt.Fprintf(w, "  %s: %s\n", strings.Join(c.Binaries, ", "), oneLine(c.Cause))
 	}
-}
-
-// failure is one cause of the summary and the binaries it failed.
-type failure struct {
-	line     string
-	binaries []string
-}
-
-// failures are the causes of the binaries not written, in list order.
-func failures(results []daemon.Result) []failure {
-	var failed []failedBinary
-	for _, r := range results {
-		if !r.Written() {
-			failed = append(failed, failedBinary{r.Binary.Name, r.Stage, r.Cause})
-		}
-	}
-	return grouped(failed)
-}
-
-// failedBinary is a binary that was not built or written, the stage that
-// failed it, and the cause.
-type failedBinary struct {
-	name  string
-	stage graph.Stage
-	cause string
-}
-
-// grouped gives each cause once, in order: the binaries a shared stage
-// failed (Stage.Kind.Shared(), or a vertex that served several binaries)
-// share one line per cause; any other failure has its own. The build
-// summary and the matrix both print causes this way.
-func grouped(failed []failedBinary) []failure {
-	var causes []failure
-	shared := map[string]int{}
-	for _, f := range failed {
-		if f.stage.Kind.Shared() || len(f.stage.Binaries) > 1 {
-			key := string(f.stage.Kind) + "\x00" + f.cause
-			if i, ok := shared[key]; ok {
-				causes[i].binaries = append(causes[i].binaries, f.name)
-				continue
-			}
-			shared[key] = len(causes)
-		}
-		causes = append(causes, failure{line: f.cause, binaries: []string{f.name}})
-	}
-	return causes
 }
 
 // shortDigest keeps the algorithm and 12 hex digits: enough to compare.

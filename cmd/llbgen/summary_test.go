@@ -71,10 +71,11 @@ targets:
 		{Target: l.Targets[4], Binary: l.Targets[4].Binaries()[1], Platform: "linux/arm64", File: l.Targets[4].Binaries()[1].FileName(), Digest: "sha256:1b2c3d4e5f600123456789abcdef0123456789abcdef0123456789abcdef01", Size: 8912345, SHA256: "9a8b7c6d5e4f4e7788eaeea791761893d3003040950be49e6c42a7f45b776c52", Unverified: "not verified: no emulator for linux/arm64"},
 	}
 	// A shared stage that failed two binaries: one cause, given once.
+	const warmVertex = "sha256:3e1d0000000000000000000000000000000000000000000000000000000000aa"
 	warm := graph.Stage{Kind: graph.KindWarm, Platform: "linux/arm64", Binaries: []string{l.Targets[5].Binaries()[0].Name, l.Targets[6].Binaries()[0].Name}}
 	for _, tg := range l.Targets[5:] {
 		b := tg.Binaries()[0]
-		res = append(res, daemon.Result{Target: tg, Binary: b, Platform: "linux/arm64", File: b.FileName(), Stage: warm,
+		res = append(res, daemon.Result{Target: tg, Binary: b, Platform: "linux/arm64", File: b.FileName(), Vertex: warmVertex, Stage: warm,
 			Cause: "compiling the helper for linux/arm64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name"})
 	}
 	var buf bytes.Buffer
@@ -103,6 +104,46 @@ func TestPrintPlatformsGolden(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	golden(t, "print-platforms.golden", stdout)
+}
+
+// A failing vertex is one cause line naming every binary it failed,
+// whatever its kind: the pull of an image two targets use (its stage names
+// no binary, and is not a shared kind); failures without a known vertex
+// keep a line each.
+func TestSummaryOneLinePerFailingVertex(t *testing.T) {
+	l, err := targets.Parse("targets.yaml", []byte(`helper: {version: v0.12.0}
+targets:
+  - image: docker:19.03.12
+  - image: docker:19.03.12
+    name: twin
+  - image: alpine:3.12
+  - image: debian:12
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := outdir.Open("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pull = "pulling the image docker:19.03.12 (linux/amd64) failed: not found"
+	const refused = "image not found or not authorised"
+	var res []daemon.Result
+	for i, tg := range l.Targets {
+		b := tg.Binaries()[0]
+		r := daemon.Result{Target: tg, Binary: b, Platform: "linux/amd64", File: b.FileName(), Cause: refused}
+		if i < 2 {
+			r.Vertex, r.Stage, r.Cause = "sha256:0123", graph.Stage{Kind: graph.KindImage, Image: "docker:19.03.12"}, pull
+		}
+		res = append(res, r)
+	}
+	var buf bytes.Buffer
+	writeSummary(&buf, &daemon.Outcome{Out: out, Results: res})
+	_, got, _ := strings.Cut(buf.String(), "failed (their files, if any, were left as they were):\n")
+	want := "  docker_19.03.12, twin: " + pull + "\n  alpine_3.12: " + refused + "\n  debian_12: " + refused + "\n"
+	if got != want {
+		t.Errorf("causes:\n%s\nwant:\n%s", got, want)
+	}
 }
 
 // A cause is the image's text (a setup step's last lines, a registry's

@@ -6,27 +6,37 @@ import (
 	"regexp"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
+
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// explain gives a failed solve its one-line cause and the stage that
-// failed it, when that is known (the stage's Kind is then set); otherwise
-// the solve error's first line, without BuildKit's reference ids.
-func (c *collector) explain(list *targets.List, solveErr error) (graph.Stage, string) {
+// explanation is why a solve failed: its one-line cause and, when known,
+// the vertex that failed it and that vertex's stage.
+type explanation struct {
+	vertex digest.Digest // "" when no stage of llbgen's is known to have failed
+	stage  graph.Stage
+	cause  string
+}
+
+// explain gives a failed solve its one-line cause and the vertex and stage
+// that failed it, when that is known; otherwise the solve error's first
+// line, without BuildKit's reference ids.
+func (c *collector) explain(list *targets.List, solveErr error) explanation {
 	if f, ok := c.culprit(solveErr); ok {
-		return f.stage, OneLine(explainerFor(list).tell(f))
+		return explanation{vertex: f.vertex, stage: f.stage, cause: OneLine(explainerFor(list).tell(f))}
 	}
-	return graph.Stage{}, firstLine(refIDs.ReplaceAllString(innermost(solveErr).Error(), "REF"))
+	return explanation{cause: firstLine(refIDs.ReplaceAllString(innermost(solveErr).Error(), "REF"))}
 }
 
 // stageCause is the one-line cause of a failed solve when a stage of
 // llbgen's is known to have failed it (`llbgen lock` reports its
 // download's failure with it); ok is false otherwise.
 func (c *collector) stageCause(list *targets.List, solveErr error) (cause string, ok bool) {
-	s, line := c.explain(list, solveErr)
-	return line, s.Kind != ""
+	e := c.explain(list, solveErr)
+	return e.cause, e.vertex != ""
 }
 
 // innermost is the daemon's error of a failed solve, without what llbgen

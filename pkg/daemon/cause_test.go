@@ -157,12 +157,12 @@ func TestCause(t *testing.T) {
 					err = errors.New("releasing already released reference zxney6b4ltlr0cwa5zsf0ueip::z8huku3gcqr1l4m3o0h1ooxjf")
 				}
 				solveErr := fmt.Errorf("solving %s: %w", tc.binary, &solveError{err: err, vertices: vertices(b.defs[tc.binary])})
-				stage, got := c.explain(list, solveErr)
-				if got != tc.want {
-					t.Errorf("cause:\n got %q\nwant %q", got, tc.want)
+				e := c.explain(list, solveErr)
+				if e.cause != tc.want {
+					t.Errorf("cause:\n got %q\nwant %q", e.cause, tc.want)
 				}
-				if stage.Kind != tc.kind {
-					t.Errorf("stage %q, want %q", stage.Kind, tc.kind)
+				if e.stage.Kind != tc.kind || e.vertex != d {
+					t.Errorf("stage %q at %s, want %q at %s", e.stage.Kind, e.vertex, tc.kind, d)
 				}
 			})
 		}
@@ -199,14 +199,15 @@ func TestCauseIsTheSolvesOwn(t *testing.T) {
 		c.learn(def)
 	}
 	c.add(failedStatus(b.vertexOf(t, "twin", graph.KindVerify), "exit code: 1", "llbgen: target twin: boom\n"))
-	stage, got := c.explain(list, &solveError{err: lost, vertices: vertices(b.defs["docker_19.03.12"])})
-	if stage.Kind != "" || got != "releasing already released reference REF" {
+	e := c.explain(list, &solveError{err: lost, vertices: vertices(b.defs["docker_19.03.12"])})
+	stage, got := e.stage, e.cause
+	if e.vertex != "" || stage.Kind != "" || got != "releasing already released reference REF" {
 		t.Errorf("another binary's failure explains this one: %q %q", stage.Kind, got)
 	}
 
 	c.add(failedStatus(b.vertexOf(t, "docker_19.03.12", graph.KindStageTool), "context canceled", ""))
 	c.add(failedStatus(b.vertexOf(t, "docker_19.03.12", graph.KindDownload), "exit code: 1", "go: no route\n"))
-	if _, got := c.explain(list, &solveError{err: lost, vertices: vertices(b.defs["docker_19.03.12"])}); got != "downloading the helper module failed: no route" {
+	if got := c.explain(list, &solveError{err: lost, vertices: vertices(b.defs["docker_19.03.12"])}).cause; got != "downloading the helper module failed: no route" {
 		t.Errorf("cause %q, want the download's, not the canceled stage tool's", got)
 	}
 }
@@ -239,7 +240,7 @@ func TestCauseHostileOutput(t *testing.T) {
 	c.add(failedStatus(d, "exit code: 1",
 		"checking for cc... \x1b[3A\x1b[2K\x1b]0;title\x07docker_19.03.12 linux/amd64 yes\x9b2J\x7f\xff\n"+
 			strings.Repeat("\x1b[1mlong ", 200)+"\n"))
-	_, got := c.explain(list, errdefs.WrapVertex(errors.New("solve failed"), d))
+	got := c.explain(list, errdefs.WrapVertex(errors.New("solve failed"), d)).cause
 	for _, r := range got {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\uFFFD' {
 			t.Fatalf("cause keeps control character %U: %q", r, got)
@@ -316,7 +317,7 @@ func TestEndlessLineIsBounded(t *testing.T) {
 	if len(v.err) > maxLine+len("…") {
 		t.Errorf("vertex error keeps %d bytes", len(v.err))
 	}
-	if _, got := c.explain(list, errdefs.WrapVertex(errors.New("solve failed"), d)); len(got) > MaxCause {
+	if got := c.explain(list, errdefs.WrapVertex(errors.New("solve failed"), d)).cause; len(got) > MaxCause {
 		t.Errorf("cause is %d bytes", len(got))
 	}
 }

@@ -60,9 +60,10 @@ func vertices(def *pb.Definition) map[digest.Digest]bool {
 
 // failure is a stage that failed and what it said.
 type failure struct {
-	stage graph.Stage
-	log   vertexLog
-	err   string // the vertex's error as the progress gave it, or the solve's
+	vertex digest.Digest
+	stage  graph.Stage
+	log    vertexLog
+	err    string // the vertex's error as the progress gave it, or the solve's
 }
 
 // culprit finds the stage that failed a solve: the vertex the solve error
@@ -81,7 +82,7 @@ func (c *collector) culprit(solveErr error) (f failure, ok bool) {
 	if errors.As(solveErr, &ve) && ve.Vertex != nil {
 		d := digest.Digest(ve.Digest)
 		if s, known := c.stages[d]; known {
-			f := failure{stage: s, log: c.logOf(d), err: ve.Error()}
+			f := failure{vertex: d, stage: s, log: c.logOf(d), err: ve.Error()}
 			if f.log.err != "" {
 				f.err = f.log.err
 			}
@@ -106,7 +107,7 @@ func (c *collector) culprit(solveErr error) (f failure, ok bool) {
 		return failure{}, false
 	}
 	l := c.logOf(best)
-	return failure{stage: c.stages[best], log: l, err: l.err}, true
+	return failure{vertex: best, stage: c.stages[best], log: l, err: l.err}, true
 }
 
 // canceled tells a vertex stopped because its solve was, not one that

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 
@@ -45,13 +46,31 @@ func newCollector() *collector {
 }
 
 // learn keeps the stage of every vertex of a definition about to be solved.
+// Each binary's definition is marshalled on its own, and carries, of a
+// vertex several binaries share (two static targets of one image compile
+// the same bytes), only its own binary: a vertex serves the union of the
+// binaries of every definition learned.
 func (c *collector) learn(def *pb.Definition) {
 	stages := graph.Stages(def)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for d, s := range stages {
+		if known, ok := c.stages[d]; ok {
+			s.Binaries = union(known.Binaries, s.Binaries)
+		}
 		c.stages[d] = s
 	}
+}
+
+// union is the binaries of two marks of one vertex, sorted; none (every
+// binary, see graph.Stage) when either is.
+func union(a, b []string) []string {
+	if len(a) == 0 || len(b) == 0 {
+		return nil
+	}
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (c *collector) get(d digest.Digest) *vertex {

@@ -89,10 +89,13 @@ type Result struct {
 	// never counted as verified, nor as failed.
 	Unverified string
 	Cause      string // one line, when neither Verified nor Unverified
-	// Stage is the stage whose failure Cause tells, when one is known. A
-	// shared one (Stage.Kind.Shared()) failed every binary it fed, each
-	// with the same Cause.
-	Stage graph.Stage
+	// Vertex is the vertex whose failure Cause tells, when one is known,
+	// and Stage its stage. A vertex several binaries share (the download,
+	// a warm compile, an image, the compile of two static targets of one
+	// image) failed each of them with the same Cause: Outcome.Failures
+	// gives it once.
+	Vertex digest.Digest
+	Stage  graph.Stage
 }
 
 // Written reports whether the binary landed in the output directory.

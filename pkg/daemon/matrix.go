@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/grpcerrors"
+	digest "github.com/opencontainers/go-digest"
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
@@ -27,10 +28,11 @@ type MatrixRow struct {
 	Binary   targets.Binary
 	Platform string
 	Cause    string // why the binary could not be built; then Cells is nil
-	// Stage is the stage whose failure Cause tells, when one is known; a
-	// shared one gives every row it fed the same Cause (see Result.Stage).
-	Stage graph.Stage
-	Cells []Cell
+	// Vertex and Stage are the vertex whose failure Cause tells and its
+	// stage, when one is known (see Result.Vertex).
+	Vertex digest.Digest
+	Stage  graph.Stage
+	Cells  []Cell
 }
 
 // Cell is one binary run in one image: `version`, network none, no shell.
@@ -110,13 +112,13 @@ func (s *solve) explainMatrix(m *Matrix) {
 	for i := range m.Rows {
 		row := &m.Rows[i]
 		if err := s.errs[i]; err != nil {
-			row.Stage, row.Cause = s.col.explain(s.list, err)
+			e := s.col.explain(s.list, err)
+			row.Vertex, row.Stage, row.Cause = e.vertex, e.stage, e.cause
 			row.Cells = nil
 		}
 		for j := range row.Cells {
 			if c := &row.Cells[j]; c.err != nil {
-				_, why := s.col.explain(s.list, c.err)
-				c.Cause = OneLine(c.where + why)
+				c.Cause = OneLine(c.where + s.col.explain(s.list, c.err).cause)
 			}
 		}
 	}

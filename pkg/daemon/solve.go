@@ -216,8 +216,9 @@ func (s *solve) lostConnection() error {
 // after its solve returned.
 func (s *solve) explainFailures() {
 	for i, err := range s.errs {
-		if err != nil && s.results[i].Cause == "" {
-			s.results[i].Stage, s.results[i].Cause = s.col.explain(s.list, err)
+		if r := &s.results[i]; err != nil && r.Cause == "" {
+			e := s.col.explain(s.list, err)
+			r.Vertex, r.Stage, r.Cause = e.vertex, e.stage, e.cause
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,6 +173,63 @@ func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
 	}
 }
 
+// A vertex two binaries share fails both and is one failure naming both,
+// whatever its kind: the compile of two static targets of one image (each
+// binary's definition marks it with its own binary only), and the pull of
+// an image two targets use (an image's vertex names no binary).
+func TestASharedVertexIsOneFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match func(graph.Stage) bool
+		log   string
+		want  string
+		serve []string // the binaries the failed vertex's stage serves
+	}{
+		{
+			name: "compile",
+			match: func(s graph.Stage) bool {
+				return s.Kind == graph.KindCompile && s.Image == "docker:19.03.12"
+			},
+			log:   "# github.com/x/y\n./main.go:3:1: syntax error\n",
+			want:  "compile failed: ./main.go:3:1: syntax error",
+			serve: []string{"docker_19.03.12", "twin"},
+		},
+		{
+			name: "pull",
+			match: func(s graph.Stage) bool {
+				return s.Kind == graph.KindImage && s.Image == "docker:19.03.12"
+			},
+			want: "pulling the image docker:19.03.12 (linux/amd64) failed: exit code: 1",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{match: tc.match, vertexErr: "exit code: 1", log: tc.log}}})
+			o, err := r.run(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs := o.Failures()
+			if len(fs) != 1 || fs[0].Cause != tc.want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin"}) {
+				t.Fatalf("failures %+v, want one: docker_19.03.12, twin: %s", fs, tc.want)
+			}
+			a, b := r.result(t, o, "docker_19.03.12"), r.result(t, o, "twin")
+			if a.Vertex == "" || a.Vertex != b.Vertex {
+				t.Errorf("failing vertices %q and %q, want one", a.Vertex, b.Vertex)
+			}
+			for _, res := range []Result{a, b} {
+				if !slices.Equal(res.Stage.Binaries, tc.serve) {
+					t.Errorf("%s: the failed stage serves %q, want %q", res.Binary.Name, res.Stage.Binaries, tc.serve)
+				}
+			}
+			for _, name := range []string{"multi-linux-amd64", "multi-linux-arm64", "runner-cgo"} {
+				if res := r.result(t, o, name); !res.Verified || !r.landed(t, name) {
+					t.Errorf("%s did not land: %+v", name, res)
+				}
+			}
+		})
+	}
+}
+
 // Every failed binary's solve names its own failed vertex, however many
 // fail: each binary is solved in a session of its own. In one session
 // for all, BuildKit's gateway answers the second failure with
@@ -246,6 +304,9 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 	}
 	r.s.explainMatrix(m)
 	const want = "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {"
+	if fs := m.Unbuilt(); len(fs) != 1 || fs[0].Cause != want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin", "multi-linux-amd64"}) {
+		t.Errorf("unbuilt rows: %+v, want the warm compile's cause once with its three binaries", fs)
+	}
 	for _, row := range m.Rows {
 		switch row.Binary.Name {
 		case "docker_19.03.12", "twin", "multi-linux-amd64":

@@ -1,0 +1,65 @@
+package daemon
+
+import digest "github.com/opencontainers/go-digest"
+
+// Failure is one cause of failure and every binary it failed.
+type Failure struct {
+	Cause    string
+	Binaries []string // binary names, in list order
+}
+
+// Failures are the causes of the binaries not written, in list order, one
+// per failing vertex: a vertex several binaries share (the download, a
+// warm compile, an image pulled for two targets, the compile of two
+// static targets of one image) is one Failure naming each binary it
+// failed, whatever its kind. A failure without a known vertex (a plan's
+// refusal, a solve that named none) is one of its own.
+func (o *Outcome) Failures() []Failure {
+	var failed []failedBinary
+	for _, r := range o.Results {
+		if !r.Written() {
+			failed = append(failed, failedBinary{r.Binary.Name, r.Vertex, r.Cause})
+		}
+	}
+	return grouped(failed)
+}
+
+// Unbuilt are the causes of the rows whose binary was not built, grouped
+// as Outcome.Failures groups a build's.
+func (m *Matrix) Unbuilt() []Failure {
+	var failed []failedBinary
+	for _, r := range m.Rows {
+		if r.Cells == nil {
+			failed = append(failed, failedBinary{r.Binary.Name, r.Vertex, r.Cause})
+		}
+	}
+	return grouped(failed)
+}
+
+// failedBinary is a binary that failed, the vertex that failed it (if
+// known) and the cause.
+type failedBinary struct {
+	name   string
+	vertex digest.Digest
+	cause  string
+}
+
+// grouped gives each failing vertex's cause once, in order, with every
+// binary it failed. The cause is part of the key: the output directory
+// may add to one binary's (a name it would not replace).
+func grouped(failed []failedBinary) []Failure {
+	var out []Failure
+	at := map[[2]string]int{}
+	for _, f := range failed {
+		if f.vertex != "" {
+			key := [2]string{string(f.vertex), f.cause}
+			if i, ok := at[key]; ok {
+				out[i].Binaries = append(out[i].Binaries, f.name)
+				continue
+			}
+			at[key] = len(out)
+		}
+		out = append(out, Failure{Cause: f.cause, Binaries: []string{f.name}})
+	}
+	return out
+}
