@@ -9,6 +9,8 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	// Connection helpers register their address schemes when imported, as
 	// in buildctl: docker-container://, kube-pod://, podman-container://,
 	// nerdctl-container://, ssh://.
@@ -17,7 +19,6 @@ import (
 	_ "github.com/moby/buildkit/client/connhelper/nerdctlcontainer"
 	_ "github.com/moby/buildkit/client/connhelper/podmancontainer"
 	_ "github.com/moby/buildkit/client/connhelper/ssh"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // DefaultAddr is where BuildKit listens when nothing says otherwise.
