@@ -23,13 +23,38 @@ type explanation struct {
 
 // explain gives a failed solve its one-line cause and the vertex and stage
 // that failed it, when that is known; otherwise the solve error's first
-// line, without BuildKit's reference ids.
+// line. Either way without BuildKit's internal words (scrub).
 func (c *collector) explain(list *targets.List, solveErr error) explanation {
 	if f, ok := c.culprit(solveErr); ok {
-		return explanation{vertex: f.vertex, stage: f.stage, cause: OneLine(explainerFor(list).tell(f))}
+		return explanation{vertex: f.vertex, stage: f.stage, cause: OneLine(scrub(explainerFor(list).tell(f)))}
 	}
-	return explanation{cause: firstLine(refIDs.ReplaceAllString(innermost(solveErr).Error(), "REF"))}
+	msg := innermost(solveErr).Error()
+	if strings.Contains(msg, doubleRelease) {
+		return explanation{cause: lostStep}
+	}
+	return explanation{cause: firstLine(scrub(msg))}
 }
+
+// doubleRelease is what BuildKit v0.34.2's gateway answers, in place of a
+// failed exec's error, when it releases a snapshot twice (see sessions in
+// run.go); lostStep is what a user is told then, when no step of the
+// solve is known to have failed: the progress still shows the step.
+const (
+	doubleRelease = "releasing already released reference"
+	lostStep      = "the daemon lost the error of the step that failed (a BuildKit bug: a reference released twice); the progress above shows the step"
+)
+
+// scrub takes BuildKit's internal words out of a cause: the ids of its
+// cache references (WORKER::REF), with the "failed to calculate checksum
+// of ref ID: " that introduces a missing path, mean nothing to a user.
+func scrub(s string) string {
+	s = checksumOfRef.ReplaceAllString(s, "")
+	return refIDs.ReplaceAllString(s, "")
+}
+
+// checksumOfRef is how BuildKit says it could not find a path in a
+// snapshot: the path and "not found" follow.
+var checksumOfRef = regexp.MustCompile(`failed to calculate checksum of ref \S*: `)
 
 // stageCause is the one-line cause of a failed solve when a stage of
 // llbgen's is known to have failed it (`llbgen lock` reports its
@@ -49,9 +74,9 @@ func innermost(err error) error {
 	return err
 }
 
-// refIDs are BuildKit's ids of cache references (WORKER::REF), which mean
-// nothing to a user.
-var refIDs = regexp.MustCompile(`\b[a-z0-9]{25}::[a-z0-9]{25}\b`)
+// refIDs are BuildKit's ids of cache references (WORKER::REF), and the
+// space before one.
+var refIDs = regexp.MustCompile(`\s*\b[a-z0-9]{25}::[a-z0-9]{25}\b`)
 
 // explainer tells the failures of one list's build.
 type explainer struct {
