@@ -48,30 +48,6 @@ func TestWays(t *testing.T) {
 	}
 }
 
-// timesFixed says whether the known bug timesFromCache describes is fixed;
-// set it to true then, and the time checks it skips run.
-const timesFixed = true
-
-// timesFromCache reports whether a way's files may carry the time an earlier
-// build of the same bytes gave them instead of the one asked for. BuildKit's
-// content checksums leave file times out, so the steps after the one that
-// sets the times (the copies that collect the binaries) are cache hits for
-// a build of the same bytes at another time, and the pipe exports that
-// build's times; so does bake, unless buildx hands SOURCE_DATE_EPOCH to the
-// exporter, which then sets them. `llbgen build` sets them itself.
-func timesFromCache(way string, env []string) bool {
-	if timesFixed {
-		return false
-	}
-	switch way {
-	case "pipe":
-		return true
-	case "bake":
-		return !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") })
-	}
-	return false
-}
-
 func scenarios(bed *testbed.Bed) []scenario {
 	missing := bed.Registry + "/nope/missing:1"
 	// The musl stand-in's arm64 image by its own tag: RunInImage asks for
@@ -374,7 +350,7 @@ func (s scenario) run(t *testing.T, bed *testbed.Bed, repo string, p prepared) {
 			}
 			r := w.run(t, in)
 			logs[w.name] = r.log
-			files := s.check(t, w.name, in, want, r)
+			files := s.check(t, in, want, r)
 			if r.code == 0 && !t.Failed() {
 				done[w.name] = files
 			}
@@ -422,7 +398,7 @@ type file struct {
 }
 
 // check holds one way's run to want, and returns the files it wrote.
-func (s scenario) check(t *testing.T, w string, in wayInput, want expect, r wayResult) map[string]file {
+func (s scenario) check(t *testing.T, in wayInput, want expect, r wayResult) map[string]file {
 	t.Helper()
 	if r.code != want.code {
 		t.Errorf("exit %d, want %d\n%s", r.code, want.code, tail(r.log, 30))
@@ -487,9 +463,6 @@ func (s scenario) check(t *testing.T, w string, in wayInput, want expect, r wayR
 	assertNoStaging(t, in.out)
 	if !want.mtime.IsZero() {
 		t.Run("file times", func(t *testing.T) {
-			if timesFromCache(w, in.env) {
-				t.Skipf("known bug: %s may export the times of an earlier build of the same bytes (see timesFromCache)", w)
-			}
 			for name, f := range written {
 				if !f.modTime.Equal(want.mtime) {
 					t.Errorf("%s: time %v, want %v", name, f.modTime, want.mtime)
@@ -515,8 +488,8 @@ func (s scenario) check(t *testing.T, w string, in wayInput, want expect, r wayR
 }
 
 // same holds the ways that succeeded to each other: they wrote the same
-// files, byte for byte and, but for timesFromCache, with the same times; and
-// every way prints the same line from sameFrom on.
+// files, byte for byte and with the same times; and every way prints the
+// same line from sameFrom on.
 func (s scenario) same(t *testing.T, done map[string]map[string]file, logs map[string]string) {
 	names := slices.Sorted(maps.Keys(done))
 	if s.sameFrom != "" {
@@ -548,7 +521,7 @@ func (s scenario) same(t *testing.T, done map[string]map[string]file, logs map[s
 			case !ok:
 			case r.data != f.data:
 				t.Errorf("%s: %s and %s wrote different bytes", name, names[0], n)
-			case !timesFromCache(names[0], s.env) && !timesFromCache(n, s.env) && !r.modTime.Equal(f.modTime):
+			case !r.modTime.Equal(f.modTime):
 				t.Errorf("%s: %s gave it the time %v, %s %v", name, names[0], r.modTime, n, f.modTime)
 			}
 		}
