@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/internal/testbed"
 	"github.com/llbgen/llbgen/pkg/graph"
@@ -20,14 +27,69 @@ import (
 // bed, in real graphs, and `llbgen build` must give that binary one line
 // naming the stage (its kind's title, from graph's one table) and the
 // culprit: the image, the setup command and its output, the C compiler's
-// error, the check's diagnosis, the lock. The kinds a whole list fails in
-// are made to fail elsewhere: the toolchain (a go: image without one) and
-// the warm compile (a go: image whose standard library does not compile)
-// in toolchain_test.go, the download (an unknown helper version) in
-// build_test.go. No stand-in fails the stage tool's compile alone (go-broken
-// breaks only net/http, which the stage tool does not import); the tool
-// source is a file write, and deliver and export copy what earlier stages
-// made, so nothing a list can say makes them fail.
+// error, the check's diagnosis, the lock.
+//
+// An image the registry does not have at all never reaches its stage: the
+// plan resolves every image first and refuses it (TestWays's
+// failing-target holds that); one whose layer is lost does. The kinds a
+// whole list fails in are made to fail elsewhere: the toolchain (a go:
+// image without one) and the warm compile (a go: image whose standard
+// library does not compile) in toolchain_test.go, the download (an unknown
+// helper version) in build_test.go. No stand-in fails the stage tool's
+// compile alone (go-broken breaks only net/http, which the stage tool does
+// not import). The tool source is a file write, deliver and export copy
+// what earlier stages made, and a matrix cell fails only for the stage
+// tool's own errors (a binary that does not run is the cell's result):
+// nothing a list can say makes them fail.
+
+// lostLayerImage puts an image into the test bed's registry whose manifest
+// and config are there and whose one layer never was (the registry takes a
+// manifest without checking its blobs): it resolves, and pulling it fails.
+// Its bytes are fixed, so every run pushes the same image, which the
+// daemon never manages to pull (and so to cache).
+func lostLayerImage(t *testing.T, bed *testbed.Bed) string {
+	t.Helper()
+	const repo = "llbgen-test/lost-layer"
+	config, err := json.Marshal(ocispecs.Image{
+		Platform: ocispecs.Platform{Architecture: "amd64", OS: "linux"},
+		RootFS:   ocispecs.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromString("llbgen test: a layer never pushed, unpacked")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := json.Marshal(ocispecs.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispecs.MediaTypeImageManifest,
+		Config:    ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageConfig, Digest: digest.FromBytes(config), Size: int64(len(config))},
+		Layers: []ocispecs.Descriptor{{
+			MediaType: ocispecs.MediaTypeImageLayerGzip,
+			Digest:    digest.FromString("llbgen test: a layer never pushed"),
+			Size:      1 << 20,
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + bed.Registry + "/v2/" + repo
+	send := func(method, url, mediaType string, body []byte) {
+		req, err := http.NewRequest(method, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", mediaType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s %s: %s", method, url, resp.Status)
+		}
+	}
+	send(http.MethodPost, base+"/blobs/uploads/?digest="+digest.FromBytes(config).String(), "application/octet-stream", config)
+	send(http.MethodPut, base+"/manifests/1", ocispecs.MediaTypeImageManifest, manifest)
+	return bed.Registry + "/" + repo + ":1"
+}
 
 // stageFailure is one binary made to fail in one kind of stage.
 type stageFailure struct {
@@ -69,8 +131,16 @@ const verifyFailsSetup = `      - apt-get update
 // command itself: the cause must show the command and what it printed.
 const setupCommand = `echo "$((6*7)) is the answer"; exit 3`
 
-func stageFailures(bed *testbed.Bed) []stageFailure {
+func stageFailures(t *testing.T, bed *testbed.Bed) []stageFailure {
+	lost := lostLayerImage(t, bed)
 	return []stageFailure{{
+		// The image resolves (manifest and config), so the plan takes it;
+		// BuildKit fetches its layer only when a stage mounts it.
+		kind:    graph.KindImage,
+		name:    "pull-fails",
+		item:    fmt.Sprintf("  - image: %s\n    name: pull-fails\n", lost),
+		culprit: regexp.MustCompile(regexp.QuoteMeta(lost) + `.*not found`),
+	}, {
 		kind:    graph.KindSetup,
 		name:    "setup-fails",
 		item:    fmt.Sprintf("  - image: %s\n    name: setup-fails\n    cgo: true\n    setup:\n      - '%s'\n", bed.Glibc(), setupCommand),
@@ -97,7 +167,7 @@ func stageFailures(bed *testbed.Bed) []stageFailure {
 func TestEveryStageFailureIsExplained(t *testing.T) {
 	bed := testbed.Require(t)
 	llbgenBinary(t)
-	failures := stageFailures(bed)
+	failures := stageFailures(t, bed)
 
 	body := listOf(bed, "  - image: %s\n    name: %s\n", bed.Musl(), goodTarget)
 	for _, f := range failures {
@@ -134,7 +204,7 @@ func TestEveryStageFailureIsExplained(t *testing.T) {
 	// One failing target alone: the pipe and bake are one BuildKit build,
 	// which fails on its first failure, and the test must know which.
 	t.Run("the pipe and bake show the failing target's lines", func(t *testing.T) {
-		testListLinesShown(t, bed, failures[0]) // setup: it fails first, before any compile
+		testListLinesShown(t, bed, failures[1]) // setup: it fails first, before any compile
 	})
 }
 
