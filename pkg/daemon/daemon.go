@@ -6,15 +6,19 @@
 // each failure in one line from the stage that failed, found by the
 // failing vertex's digest (collector.go, classify.go, cause.go).
 //
-// One connection and one progress display serve a run: in a first
-// session plan.Make decides what to build with the daemon's facts
-// (prepare.go: images resolved with the user's registry credentials, the
-// go image's toolchain checked), then every delivered binary is solved in
-// a session of its own, all in parallel (the solver still runs the
-// download and the warm compile once for all), read back, and staged in
-// the output directory. Only when the sessions end without a lost
+// One connection, one progress display and one set of credentials serve
+// a run: in a first session plan.Make decides what to build with the
+// daemon's facts (prepare.go: images resolved with the user's registry
+// credentials, the go image's toolchain checked), then every delivered
+// binary is solved in a session of its own (see sessions in run.go), up
+// to 32 at once (the solver still runs the download and the warm compile
+// once for all), read back, and staged in the output directory once its
+// session ended well. Only when the sessions end without a lost
 // connection or a cancellation are the staged files committed; targets
-// that failed keep whatever file they had. The gateway frontend
+// that failed keep whatever file they had. So a run of N binaries leaves
+// N+1 records in BuildKit's build history (`buildctl debug histories`), N+2
+// with provenance (a last session solves the written binaries together
+// for the attestation); a binary that failed is a failed record. The gateway frontend
 // (pkg/frontend) does not use this package: it runs inside the daemon,
 // and makes its plan there.
 package daemon

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
@@ -43,9 +44,16 @@ type fakeDaemon struct {
 	// lost, when set, loses the connection in a solve whose stages it
 	// matches.
 	lost func(graph.Stage) bool
-	// sessions, when set, counts the sessions opened.
+	// endFails, when set, fails a session once its build function
+	// returned, when a definition it solved has a head that matches.
+	endFails func(graph.Stage) bool
+	// hold keeps each session open this long, so sessions overlap.
+	hold time.Duration
+
 	mu       sync.Mutex
-	sessions int
+	open     int          // sessions open now
+	maxOpen  int          // the most sessions open at once
+	returned []error      // the errors build functions returned
 	solved   []graph.Kind // the kind of the head of each definition solved
 	reported map[digest.Digest]bool
 }
@@ -60,10 +68,27 @@ type fakeFailure struct {
 // session runs fn as a gateway session of its own would: sessions.
 func (d *fakeDaemon) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
 	d.mu.Lock()
-	d.sessions++
+	d.open++
+	d.maxOpen = max(d.maxOpen, d.open)
 	d.mu.Unlock()
-	_, err := fn(ctx, recorder{Client: &fakeSession{d: d, registered: map[digest.Digest]digest.Digest{}}, col: d.col})
-	return err
+	defer func() {
+		d.mu.Lock()
+		d.open--
+		d.mu.Unlock()
+	}()
+	time.Sleep(d.hold)
+	fs := &fakeSession{d: d, registered: map[digest.Digest]digest.Digest{}}
+	_, err := fn(ctx, recorder{Client: fs, col: d.col})
+	if err != nil {
+		d.mu.Lock()
+		d.returned = append(d.returned, err)
+		d.mu.Unlock()
+		return fmt.Errorf("failed to run Build function: %s", err) // BuildKit keeps the text
+	}
+	if d.endFails != nil && slices.ContainsFunc(fs.heads, d.endFails) {
+		return errors.New("the session ended in error")
+	}
+	return nil
 }
 
 // fakeSession is the gateway client of one session.
@@ -75,6 +100,7 @@ type fakeSession struct {
 	// registered maps the inputs of the execs that failed in the session
 	// to the exec: BuildKit's gateway keeps them under their ids.
 	registered map[digest.Digest]digest.Digest
+	heads      []graph.Stage // the stage of the head of each definition solved
 }
 
 func (s *fakeSession) ResolveImageConfig(_ context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
@@ -104,6 +130,9 @@ func (s *fakeSession) Solve(ctx context.Context, req gateway.SolveRequest) (*gat
 	s.d.mu.Lock()
 	s.d.solved = append(s.d.solved, stages[head].Kind)
 	s.d.mu.Unlock()
+	s.mu.Lock()
+	s.heads = append(s.heads, stages[head])
+	s.mu.Unlock()
 	ds := make([]digest.Digest, 0, len(stages))
 	for d := range stages {
 		ds = append(ds, d)

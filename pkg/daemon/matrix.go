@@ -126,7 +126,8 @@ func (s *solve) explainMatrix(m *Matrix) {
 
 // matrix resolves the images and makes the graph in one session, then
 // builds every binary and runs it in every column in a session of its own
-// (see sessions); a binary that does not build leaves its error in s.errs.
+// (see sessions), up to maxSessions at once; a binary that does not build
+// leaves its error in s.errs.
 func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 	p, err := s.prepareIn(ctx, ss)
 	if err != nil {
@@ -140,22 +141,18 @@ func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 		return m, ctx.Err()
 	}
 	m.Columns = p.g.Columns()
-	var wg sync.WaitGroup
-	for name, i := range p.idx {
+	s.eachBinary(p, func(name string, i int) {
 		row := &m.Rows[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-				s.row(ctx, gc, p.g, name, row, m.Columns, &s.errs[i])
-				return nil, nil
-			}, "")
-			if s.errs[i] == nil && err != nil {
-				s.errs[i], row.Cells = err, nil
-			}
-		}()
-	}
-	wg.Wait()
+		// A binary that did not build fails its session, for BuildKit's
+		// build history; a cell that failed does not.
+		err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			s.row(ctx, gc, p.g, name, row, m.Columns, &s.errs[i])
+			return nil, s.errs[i]
+		}, "")
+		if s.errs[i] == nil && err != nil {
+			s.errs[i], row.Cells = err, nil
+		}
+	})
 	return m, ctx.Err()
 }
 

@@ -119,7 +119,8 @@ func Session(ctx context.Context, opt Options, prepare func(*collector, worker) 
 	})
 }
 
-// sessions runs build functions, each in a gateway session of its own.
+// sessions runs build functions, each in a gateway session of its own;
+// a build function's error is the session's.
 //
 // A run uses one session per binary, not one for all: when an exec fails,
 // BuildKit's gateway (v0.34.2, llbBridgeForwarder.wrapSolveError) keeps
@@ -142,6 +143,7 @@ type daemonConn struct {
 	worker worker
 	col    *collector
 	disp   *display
+	attach []session.Attachable // loaded once, given to every session
 }
 
 // withDaemon connects to the daemon, shows the progress of what f runs on
@@ -157,7 +159,7 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 	if err != nil {
 		return err
 	}
-	err = f(&daemonConn{c: c, opt: opt, worker: d, col: col, disp: disp})
+	err = f(&daemonConn{c: c, opt: opt, worker: d, col: col, disp: disp, attach: attachables(opt.Plan.Env)})
 	disp.close()
 	disp.wait()
 	// The plan refused the run (a lock for another platform, a go image
@@ -172,11 +174,13 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 }
 
 // session runs fn in a gateway session of its own, with the user's
-// registry credentials; its gateway client records what it solves
-// (recorder). With attestDir, BuildKit's provenance attestation of fn's
+// registry credentials (the run's attachables: BuildKit's providers are
+// safe for concurrent sessions, and share what they fetch); its gateway
+// client records what it solves (recorder). fn's error fails the session,
+// and BuildKit records its build as failed. With attestDir, BuildKit's provenance attestation of fn's
 // result (mode=min, or mode=max with ProvenanceMax) is exported there.
 func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
-	so := client.SolveOpt{Session: attachables(k.opt.Plan.Env)}
+	so := client.SolveOpt{Session: k.attach}
 	if attestDir != "" {
 		mode := "mode=min"
 		if k.opt.ProvenanceMax {
@@ -248,8 +252,9 @@ func runError(ctx context.Context, addr string, err error) error {
 }
 
 // attachables give the daemon the user's registry credentials
-// (~/.docker/config.json, DOCKER_CONFIG), as buildctl does, and a GOPROXY
-// with credentials as the secret the download stage reads it from.
+// (~/.docker/config.json, DOCKER_CONFIG, read once per run), as buildctl
+// does, and a GOPROXY with credentials as the secret the download stage
+// reads it from.
 func attachables(env map[string]string) []session.Attachable {
 	cfg := config.LoadDefaultConfigFile(io.Discard)
 	as := []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{

@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,14 +32,16 @@ type solve struct {
 	opt     Options
 	worker  worker
 	col     *collector
-	results []Result   // one per binary, in list order
-	errs    []error    // each binary's solve error
-	llbMu   sync.Mutex // see definition
+	results []Result // one per binary, in list order
+	errs    []error  // each binary's solve error
+	// parallel is how many binary sessions run at once: maxSessions.
+	parallel int
+	llbMu    sync.Mutex // see definition
 }
 
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
 	bins := list.Binaries()
-	s := &solve{list: list, out: out, opt: opt, worker: d, col: col,
+	s := &solve{list: list, out: out, opt: opt, worker: d, col: col, parallel: maxSessions,
 		results: make([]Result, len(bins)), errs: make([]error, len(bins))}
 	for i, b := range bins {
 		p := d.platform
@@ -49,41 +54,70 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 }
 
 // run resolves the images and makes the graph in one session, then solves
-// and stages every binary in a session of its own (see sessions), all at
-// once: the solver still runs a stage they share once. With attestDir,
-// the binaries written are solved together as the result of a last
-// session, whose provenance is exported there. It fails only for the
+// and stages every binary in a session of its own (see sessions), up to
+// maxSessions at once: the solver still runs a stage they share once. A
+// binary's files are staged only once its session ended well. With
+// attestDir, the binaries written are solved together as the result of a
+// last session, whose provenance is exported there. It fails only for the
 // whole run.
 func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	p, err := s.prepareIn(ctx, ss)
 	if p == nil || err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for name, i := range p.idx {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-				s.errs[i] = s.binary(ctx, gc, p.g.Delivered[name], &s.results[i])
-				return nil, nil
-			}, "")
-			if s.errs[i] == nil {
-				s.errs[i] = err
+	s.eachBinary(p, func(name string, i int) {
+		var u *outdir.Unit
+		// The binary's error is the build function's too, so BuildKit's
+		// build history records its session as failed.
+		err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			u, s.errs[i] = s.binary(ctx, gc, p.g.Delivered[name], &s.results[i])
+			return nil, s.errs[i]
+		}, "")
+		if s.errs[i] == nil {
+			s.errs[i] = err
+		}
+		if s.errs[i] != nil {
+			if u != nil {
+				u.Drop() // read back, but its session failed: a FAILED row keeps its old file
 			}
-			if s.errs[i] == nil {
-				s.results[i].Unverified = p.g.Unverified[name]
-				s.results[i].Verified = s.results[i].Unverified == ""
-			}
-		}()
-	}
-	wg.Wait()
+			return
+		}
+		u.Stage()
+		s.results[i].Unverified = p.g.Unverified[name]
+		s.results[i].Verified = s.results[i].Unverified == ""
+	})
 	if err := ctx.Err(); err != nil || attestDir == "" {
 		return err
 	}
 	return ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		return s.verifiedResult(ctx, gc, p)
 	}, attestDir)
+}
+
+// maxSessions bounds the binary sessions open at once. Each is a session
+// on the daemon (a gRPC stream, the attachables, a build job and its
+// history record) and goroutines here, and the solver runs a vertex that
+// several share once however many ask: a list of hundreds of binaries
+// gains nothing from hundreds of sessions, while 32 keep a daemon's
+// workers busy.
+const maxSessions = 32
+
+// eachBinary runs f for every binary the graph builds, in list order, each
+// in a goroutine of its own, at most s.parallel at once, and waits for
+// them all.
+func (s *solve) eachBinary(p *prepared, f func(name string, i int)) {
+	names := slices.SortedFunc(maps.Keys(p.idx), func(a, b string) int { return cmp.Compare(p.idx[a], p.idx[b]) })
+	slots := make(chan struct{}, max(s.parallel, 1))
+	var wg sync.WaitGroup
+	for _, name := range names {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			f(name, p.idx[name])
+		}()
+	}
+	wg.Wait()
 }
 
 // verifiedResult solves the written binaries together, as the session's
@@ -145,31 +179,32 @@ func (s *solve) definition(ctx context.Context, mk func() (llb.State, error)) (*
 // chunk keeps each read under gRPC's message size limit.
 const chunk = 4 << 20
 
-// binary solves one binary's verified state and stages it.
-func (s *solve) binary(ctx context.Context, gc gateway.Client, st llb.State, r *Result) error {
+// binary solves one binary's verified state and reads it back into a
+// unit of the output directory, for the caller to stage (Unit.Stage) once
+// the session has ended well. On error, the unit is nil.
+func (s *solve) binary(ctx context.Context, gc gateway.Client, st llb.State, r *Result) (*outdir.Unit, error) {
 	name := r.Binary.Name
 	res, err := s.evaluate(ctx, gc, st)
 	if err != nil {
-		return fmt.Errorf("solving %s: %w", name, err)
+		return nil, fmt.Errorf("solving %s: %w", name, err)
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
-		return fmt.Errorf("solving %s: %w", name, err)
+		return nil, fmt.Errorf("solving %s: %w", name, err)
 	}
 	// the binary and its build information land together or not at all
 	u := s.out.Unit()
 	sum, size, err := copyOut(ctx, u, ref, r.File, 0o755)
 	if err != nil {
 		u.Drop()
-		return fmt.Errorf("reading the binary of %s: %w", name, err)
+		return nil, fmt.Errorf("reading the binary of %s: %w", name, err)
 	}
 	if _, _, err := copyOut(ctx, u, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
 		u.Drop()
-		return fmt.Errorf("reading the build information of %s: %w", name, err)
+		return nil, fmt.Errorf("reading the build information of %s: %w", name, err)
 	}
-	u.Stage()
 	r.Size, r.SHA256 = size, sum
-	return nil
+	return u, nil
 }
 
 // copyOut stages one file of a solved result in unit u, with its time, and

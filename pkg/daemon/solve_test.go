@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/platforms"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -99,9 +100,64 @@ func TestEveryBinaryLands(t *testing.T) {
 			t.Errorf("%s: verified %v, cause %q, landed %v", name, res.Verified, res.Cause, r.landed(t, name))
 		}
 	}
-	// One session to plan, one per binary.
-	if r.d.sessions != 1+len(allBinaries) {
-		t.Errorf("%d sessions, want %d", r.d.sessions, 1+len(allBinaries))
+	if len(r.d.returned) != 0 {
+		t.Errorf("build functions failed in a run that failed nothing: %v", r.d.returned)
+	}
+}
+
+// A binary's build function returns its solve error, so BuildKit's build
+// history records that binary's build as failed, and the others land.
+func TestAFailedBinaryFailsItsSession(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{match: kind(graph.KindVerify, "twin"), vertexErr: "exit code: 1"}}})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ve *errdefs.VertexError
+	if len(r.d.returned) != 1 || !errors.As(r.d.returned[0], &ve) || !strings.Contains(r.d.returned[0].Error(), "solving twin") {
+		t.Errorf("build functions returned %v, want twin's solve error alone", r.d.returned)
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); res.Written() != (name != "twin") || r.landed(t, name) != (name != "twin") {
+			t.Errorf("%s: written %v, landed %v", name, res.Written(), r.landed(t, name))
+		}
+	}
+}
+
+// A session that fails after its binary was read back (BuildKit could not
+// end it) fails the binary: its row says FAILED, and its old file stays.
+func TestAFailedSessionLandsNothing(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{endFails: kind(graph.KindDeliver, "twin")})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := r.result(t, o, "twin"); res.Written() || res.Cause == "" || r.landed(t, "twin") {
+		t.Errorf("twin: written %v, cause %q, landed %v", res.Written(), res.Cause, r.landed(t, "twin"))
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); name != "twin" && (!res.Verified || !r.landed(t, name)) {
+			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+}
+
+// No more binary sessions run at once than the bound, and every binary
+// is built all the same.
+func TestBinarySessionsAreBounded(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{hold: 20 * time.Millisecond})
+	r.s.parallel = 2
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.d.maxOpen != 2 {
+		t.Errorf("%d sessions were open at once, want 2 (the bound, reached)", r.d.maxOpen)
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); !res.Verified || !r.landed(t, name) {
+			t.Errorf("%s did not land: %+v", name, res)
+		}
 	}
 }
 
@@ -306,6 +362,11 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 	const want = "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {"
 	if fs := m.Unbuilt(); len(fs) != 1 || fs[0].Cause != want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin", "multi-linux-amd64"}) {
 		t.Errorf("unbuilt rows: %+v, want the warm compile's cause once with its three binaries", fs)
+	}
+	// The sessions of the rows not built failed (BuildKit's history says
+	// so); that of a row with a failed cell did not.
+	if len(r.d.returned) != 3 {
+		t.Errorf("%d build functions failed, want the 3 of the rows not built: %v", len(r.d.returned), r.d.returned)
 	}
 	for _, row := range m.Rows {
 		switch row.Binary.Name {
