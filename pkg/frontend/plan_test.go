@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	fstypes "github.com/tonistiigi/fsutil/types"
 
 	"github.com/llbgen/llbgen/pkg/plan"
 )
@@ -64,6 +65,13 @@ func (r fakeImageRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]by
 		return nil, fmt.Errorf("open %s: no such file or directory", req.Filename)
 	}
 	return r.goHead[:min(len(r.goHead), req.Range.Length)], nil
+}
+
+func (r fakeImageRef) StatFile(_ context.Context, req gateway.StatRequest) (*fstypes.Stat, error) {
+	if req.Path != "/usr/local/go/bin/go" || r.goHead == nil {
+		return nil, fmt.Errorf("lstat %s: no such file or directory", req.Path)
+	}
+	return &fstypes.Stat{Path: "go", Mode: 0o755, Size: int64(len(r.goHead))}, nil
 }
 
 // here is this machine's platform: the fake worker's.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -16,6 +17,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	fstypes "github.com/tonistiigi/fsutil/types"
+	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
 )
@@ -24,6 +26,12 @@ import (
 type fakeImage struct {
 	config string // image config JSON; "" for {"os":"linux","architecture":ARCH}
 	goHead []byte // the start of /usr/local/go/bin/go; nil when there is none
+	// goMode is bin/go's mode when it is not a regular file (a directory,
+	// a symbolic link to goHead).
+	goMode os.FileMode
+	// What the daemon answers instead, when set: to the solve of the
+	// image, to StatFile and to ReadFile of bin/go.
+	solveErr, statErr, readErr error
 }
 
 // fakeDaemon resolves the images it has and solves them, as a gateway
@@ -31,6 +39,9 @@ type fakeImage struct {
 type fakeDaemon struct {
 	gateway.Client
 	images map[graph.ImageKey]fakeImage
+
+	// onSolve, when set, runs as each solve starts.
+	onSolve func()
 
 	mu       sync.Mutex
 	resolved []graph.ImageKey
@@ -69,7 +80,13 @@ func (d *fakeDaemon) ResolveImageConfig(_ context.Context, ref string, opt sourc
 	return ref, imageDigest(k), []byte(cfg), nil
 }
 
-func (d *fakeDaemon) Solve(_ context.Context, req gateway.SolveRequest) (*gateway.Result, error) {
+func (d *fakeDaemon) Solve(ctx context.Context, req gateway.SolveRequest) (*gateway.Result, error) {
+	if d.onSolve != nil {
+		d.onSolve()
+		if err := ctx.Err(); err != nil {
+			return nil, fromDaemon(codes.Canceled, err.Error())
+		}
+	}
 	var found *fakeImage
 	for _, dt := range req.Definition.Def {
 		var op pb.Op
@@ -95,6 +112,9 @@ func (d *fakeDaemon) Solve(_ context.Context, req gateway.SolveRequest) (*gatewa
 	if found == nil {
 		return nil, errors.New("solved something the fake daemon does not have")
 	}
+	if found.solveErr != nil {
+		return nil, found.solveErr
+	}
 	res := gateway.NewResult()
 	res.SetRef(fakeRef{*found})
 	return res, nil
@@ -103,6 +123,9 @@ func (d *fakeDaemon) Solve(_ context.Context, req gateway.SolveRequest) (*gatewa
 type fakeRef struct{ img fakeImage }
 
 func (r fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, error) {
+	if r.img.readErr != nil {
+		return nil, r.img.readErr
+	}
 	if req.Filename != goBinary || r.img.goHead == nil {
 		return nil, fmt.Errorf("open %s: no such file or directory", req.Filename)
 	}
@@ -114,8 +137,16 @@ func (r fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, e
 
 func (fakeRef) ToState() (llb.State, error)    { panic("not used") }
 func (fakeRef) Evaluate(context.Context) error { return nil }
-func (fakeRef) StatFile(context.Context, gateway.StatRequest) (*fstypes.Stat, error) {
-	panic("not used")
+func (r fakeRef) StatFile(_ context.Context, req gateway.StatRequest) (*fstypes.Stat, error) {
+	switch {
+	case r.img.statErr != nil:
+		return nil, r.img.statErr
+	case req.Path != goBinary || r.img.goHead == nil && r.img.goMode == 0:
+		return nil, fmt.Errorf("lstat %s: no such file or directory", req.Path)
+	case r.img.goMode != 0:
+		return &fstypes.Stat{Path: "go", Mode: uint32(r.img.goMode | 0o777)}, nil
+	}
+	return &fstypes.Stat{Path: "go", Mode: 0o755, Size: int64(len(r.img.goHead))}, nil
 }
 func (fakeRef) ReadDir(context.Context, gateway.ReadDirRequest) ([]*fstypes.Stat, error) {
 	panic("not used")

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
@@ -128,8 +130,9 @@ func headProblem(head []byte, u toolchainUse) string {
 
 // readGoHead solves the go image as resolved for platform, running
 // nothing, and reads the first bytes of bin/go; nil when there is no such
-// regular file. An error is the daemon's: the image could not be pulled,
-// or the connection was lost.
+// regular file (bad input: the image has no toolchain). Any other failure
+// is the daemon's (the image could not be pulled, the connection was lost,
+// the daemon failed): a *Error that is not bad input, told in one line.
 func readGoHead(ctx context.Context, c gateway.Client, k graph.ImageKey, r graph.Resolved, platform ocispecs.Platform) ([]byte, error) {
 	ref := k.Ref
 	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
@@ -137,33 +140,80 @@ func readGoHead(ctx context.Context, c gateway.Client, k graph.ImageKey, r graph
 			ref = pinned.String()
 		}
 	}
-	what := fmt.Sprintf("pulling the go image %s (%s) to check its toolchain", ref, k.Platform)
+	daemonError := func(what string, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &Error{Err: fmt.Errorf("%s: %w", what, err)}
+	}
+	pulling := fmt.Sprintf("pulling the go image %s (%s) to check its toolchain", ref, k.Platform)
 	def, err := llb.Image(ref, llb.Platform(platform), llb.WithCustomName("check the toolchain of "+ref+" ("+k.Platform+")")).
 		Marshal(ctx, llb.Platform(platform))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", pulling, err)
 	}
 	res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, daemonError(pulling, err)
 	}
 	img, err := res.SingleRef()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, daemonError(pulling, err)
 	}
+	reading := fmt.Sprintf("reading %s of the go image %s", goBinary, ref)
+	st, err := img.StatFile(ctx, gateway.StatRequest{Path: goBinary})
+	switch {
+	case err != nil && noGoBinary(err):
+		return nil, nil
+	case err != nil:
+		return nil, daemonError(reading, err)
+	case !regularOrLink(st.Mode):
+		return nil, nil // a directory, a device, a FIFO...
+	}
+	// A symbolic link is followed inside the image; what it points at
+	// may be missing or not a regular file.
 	head, err := img.ReadFile(ctx, gateway.ReadRequest{Filename: goBinary, Range: &gateway.FileRange{Length: elfHeadBytes}})
 	switch {
-	case err == nil:
-		if head == nil {
-			head = []byte{}
-		}
-		return head, nil
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case grpcerrors.Code(err) == codes.Unavailable || grpcerrors.Code(err) == codes.Canceled:
-		return nil, fmt.Errorf("reading %s of the go image %s: %w", goBinary, ref, err)
+	case err != nil && noGoBinary(err):
+		return nil, nil
+	case err != nil:
+		return nil, daemonError(reading, err)
+	case head == nil:
+		head = []byte{}
 	}
-	return nil, nil // missing, or not a regular file
+	return head, nil
+}
+
+// regularOrLink says whether a file of mode (as fsutil gives it: an
+// os.FileMode) is a regular file or a symbolic link.
+func regularOrLink(mode uint32) bool {
+	m := os.FileMode(mode)
+	return m.IsRegular() || m&os.ModeSymlink != 0
+}
+
+// missingGoBinary are the ends of the daemon's answer (a Linux path error
+// on goBinary, passed as text) when the image has no regular file there.
+var missingGoBinary = []string{
+	goBinary + ": no such file or directory",
+	goBinary + ": not a directory", // /usr/local/go or bin is a file
+	goBinary + ": not a regular file",
+	goBinary + ": too many levels of symbolic links",
+}
+
+// noGoBinary says whether the daemon's error from reading goBinary means
+// the image has none: a path error on it, which BuildKit sends as text
+// (code Unknown). Anything else is a failure of the daemon.
+func noGoBinary(err error) bool {
+	if c := grpcerrors.Code(err); c != codes.Unknown && c != codes.NotFound {
+		return false
+	}
+	msg := err.Error()
+	for _, m := range missingGoBinary {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // toolchainError is the one line that refuses the run: where the list
