@@ -12,10 +12,6 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// maxSources bounds the pieces of the list one refusal of the plan shows:
-// each carries the whole file.
-const maxSources = 5
-
 // withSource attaches the lines of the list (file, data) that err is
 // about, so buildctl and buildx print them under the error, as they do
 // for a Dockerfile: a refusal of the list (graph.WithListSource) or of
@@ -35,7 +31,7 @@ func withSource(err error, file string, data []byte) error {
 	}
 	sort.Slice(at, func(i, j int) bool { return at[i].Line < at[j].Line })
 	info := graph.SourceInfo(file, data)
-	for i, n := 0, 0; i < len(at) && n < maxSources; n++ {
+	for i, n := 0, 0; i < len(at) && n < graph.MaxSources; n++ {
 		// A piece runs while the next line is at most 4 lines on: BuildKit
 		// prints every line from a piece's first to its last.
 		j := i + 1

@@ -32,11 +32,16 @@ func LinesRange(l targets.Lines) *pb.Range {
 	return &pb.Range{Start: &pb.Position{Line: int32(l.First)}, End: &pb.Position{Line: int32(l.Last)}}
 }
 
+// MaxSources bounds the pieces of the list one error carries for buildctl
+// and buildx to print (errdefs.Source): each carries the whole file, up to
+// targets.MaxFileBytes, in the error's gRPC details.
+const MaxSources = 5
+
 // WithListSource attaches the list file's lines to each refusal of a list
 // (a targets.ErrorList or *targets.Error) that points into file, the first
-// targets.MaxErrors of them, so buildctl and buildx print the lines under
-// the error, as they do for a Dockerfile. Other errors are returned as
-// they are.
+// MaxSources of them, so buildctl and buildx print the lines under the
+// error, as they do for a Dockerfile. Other errors are returned as they
+// are.
 func WithListSource(err error, file string, data []byte) error {
 	var list targets.ErrorList
 	var one *targets.Error
@@ -48,9 +53,14 @@ func WithListSource(err error, file string, data []byte) error {
 		return err
 	}
 	info := SourceInfo(file, data)
-	for _, e := range list[:min(len(list), targets.MaxErrors)] {
+	n := 0
+	for _, e := range list {
+		if n == MaxSources {
+			break
+		}
 		if e.Pos.File == file && e.Pos.Line > 0 {
 			err = errdefs.WithSource(err, &errdefs.Source{Info: info, Ranges: []*pb.Range{SourceRange(e.Pos)}})
+			n++
 		}
 	}
 	return err

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
@@ -138,5 +140,30 @@ func TestWithListSource(t *testing.T) {
 	}
 	if other := errors.New("x"); WithListSource(other, "targets.yaml", data) != other {
 		t.Error("an error that is no refusal changed")
+	}
+}
+
+// Each source carries the whole list: a list with many refusals carries
+// MaxSources of them, the first, not one per refusal.
+func TestWithListSourceIsBounded(t *testing.T) {
+	var src strings.Builder
+	src.WriteString("helper:\n  version: v0.12.0\ntargets:\n")
+	for i := range 30 {
+		fmt.Fprintf(&src, "  - image: Bad:%d\n", i)
+	}
+	data := []byte(src.String())
+	_, err := targets.Parse("targets.yaml", data)
+	var list targets.ErrorList
+	if !errors.As(err, &list) || len(list) != 30 {
+		t.Fatalf("want 30 refusals, got %v", err)
+	}
+	srcs := errdefs.Sources(WithListSource(err, "targets.yaml", data))
+	if len(srcs) != MaxSources {
+		t.Fatalf("%d sources, want %d", len(srcs), MaxSources)
+	}
+	for i, s := range srcs {
+		if int(s.Ranges[0].Start.Line) != list[i].Pos.Line {
+			t.Errorf("source %d at line %d, want the refusal's, %d", i, s.Ranges[0].Start.Line, list[i].Pos.Line)
+		}
 	}
 }
