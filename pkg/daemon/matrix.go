@@ -196,14 +196,14 @@ func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, nam
 		return failed(err)
 	}
 	// The cell ran in the column's image, whose code could write anything
-	// there: read a bounded prefix (the verifier writes well under this).
+	// there: read a bounded prefix (the stage tool writes well under this).
 	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.CellFile, Range: &gateway.FileRange{Length: maxCellBytes}})
 	if err != nil {
 		return failed(err)
 	}
 	var cell Cell
 	if len(data) >= maxCellBytes {
-		return failed(fmt.Errorf("reading %s: more than %d bytes, not what the verifier writes", graph.CellFile, maxCellBytes))
+		return failed(fmt.Errorf("reading %s: more than %d bytes, not what the stage tool writes", graph.CellFile, maxCellBytes))
 	}
 	if err := json.Unmarshal(data, &cell); err != nil {
 		return failed(fmt.Errorf("reading %s: %w", graph.CellFile, err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/containerd/platforms"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
@@ -37,6 +38,7 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 		if !ok {
 			return nil, fmt.Errorf("the plan builds %s, which is not in the list", b.Name)
 		}
+		s.results[i].Platform = platforms.Format(pl.PlatformOf(b))
 		s.results[i].Digest = pl.Digest(b)
 		if why, refused := pl.Refused[b.Name]; refused {
 			s.results[i].Cause = why.Cause

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
@@ -44,11 +43,7 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 	s := &solve{list: list, out: out, opt: opt, worker: d, col: col, parallel: maxSessions,
 		results: make([]Result, len(bins)), errs: make([]error, len(bins))}
 	for i, b := range bins {
-		p := d.platform
-		if b.Platform != nil {
-			p = *b.Platform
-		}
-		s.results[i] = Result{Target: b.Target, Binary: b, Platform: platforms.Format(p), File: b.FileName()}
+		s.results[i] = Result{Target: b.Target, Binary: b, File: b.FileName()} // Platform: the plan's (prepare)
 	}
 	return s
 }

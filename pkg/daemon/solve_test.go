@@ -105,6 +105,27 @@ func TestEveryBinaryLands(t *testing.T) {
 	}
 }
 
+// Each result names the platform the plan built its binary for: a
+// target's own, or the build's --platform for targets that name none
+// (plan.PlatformOf), not the daemon's.
+func TestResultsNameThePlannedPlatform(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{})
+	r.s.opt.Plan.Platforms = []ocispecs.Platform{platforms.MustParse("linux/arm64")}
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range allBinaries {
+		want := "linux/arm64"
+		if name == "multi-linux-amd64" {
+			want = "linux/amd64"
+		}
+		if res := r.result(t, o, name); res.Platform != want || !res.Verified {
+			t.Errorf("%s: platform %q, verified %v; want %s", name, res.Platform, res.Verified, want)
+		}
+	}
+}
+
 // A binary's build function returns its solve error, so BuildKit's build
 // history records that binary's build as failed, and the others land.
 func TestAFailedBinaryFailsItsSession(t *testing.T) {
