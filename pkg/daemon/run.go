@@ -65,7 +65,7 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 // whole (err, or a lost connection), it gives every failed binary its
 // cause and commits the output directory.
 func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, error) {
-	if err == nil && attest != "" {
+	if err == nil && s.attested {
 		err = stageAttestations(attest, s.out)
 	}
 	if err == nil {

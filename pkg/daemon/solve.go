@@ -35,6 +35,9 @@ type solve struct {
 	errs    []error  // each binary's solve error
 	// parallel is how many binary sessions run at once: maxSessions.
 	parallel int
+	// attested: a provenance attestation of the binaries written was
+	// asked for (none is when nothing was written).
+	attested bool
 	llbMu    sync.Mutex // see definition
 }
 
@@ -52,9 +55,9 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 // and stages every binary in a session of its own (see sessions), up to
 // maxSessions at once: the solver still runs a stage they share once. A
 // binary's files are staged only once its session ended well. With
-// attestDir, the binaries written are solved together as the result of a
-// last session, whose provenance is exported there. It fails only for the
-// whole run.
+// attestDir and binaries written, these are solved together as the
+// result of a last session, whose provenance is exported there. It fails
+// only for the whole run.
 func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	p, err := s.prepareIn(ctx, ss)
 	if p == nil || err != nil {
@@ -81,12 +84,18 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		s.results[i].Unverified = p.g.Unverified[name]
 		s.results[i].Verified = s.results[i].Unverified == ""
 	})
-	if err := ctx.Err(); err != nil || attestDir == "" {
-		return err
+	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
+		return err // nothing built, nothing attested: the summary says why
 	}
+	s.attested = true
 	return ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		return s.verifiedResult(ctx, gc, p)
 	}, attestDir)
+}
+
+// anyWritten reports whether a binary was built and staged.
+func (s *solve) anyWritten() bool {
+	return slices.ContainsFunc(s.results, Result.Written)
 }
 
 // maxSessions bounds the binary sessions open at once. Each is a session

@@ -57,6 +57,15 @@ func (r *fakeRun) run(t *testing.T) (*Outcome, error) {
 	return r.s.land(ctx, r.s.run(ctx, r.d, ""), "")
 }
 
+// runAttested builds and lands with provenance, as Run does once
+// connected.
+func (r *fakeRun) runAttested(t *testing.T) (*Outcome, error) {
+	t.Helper()
+	ctx := context.Background()
+	attest := t.TempDir()
+	return r.s.land(ctx, r.s.run(ctx, r.d, attest), attest)
+}
+
 // result is the result of binary name.
 func (r *fakeRun) result(t *testing.T, o *Outcome, name string) Result {
 	t.Helper()
@@ -123,6 +132,31 @@ func TestResultsNameThePlannedPlatform(t *testing.T) {
 		if res := r.result(t, o, name); res.Platform != want || !res.Verified {
 			t.Errorf("%s: platform %q, verified %v; want %s", name, res.Platform, res.Verified, want)
 		}
+	}
+}
+
+// With provenance, the attestation of the binaries written lands beside
+// them; when nothing was built, there is none, and the run ends with its
+// outcome (the summary says why), not an error.
+func TestProvenanceOnlyOfWhatWasBuilt(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{})
+	if _, err := r.runAttested(t); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "provenance.json")); err != nil {
+		t.Errorf("no attestation beside the binaries: %v", err)
+	}
+
+	r = newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{match: kind(graph.KindDownload), vertexErr: "exit code: 1", log: "go: no route\n"}}})
+	o, err := r.runAttested(t)
+	if err != nil {
+		t.Fatalf("nothing built: %v, want an outcome", err)
+	}
+	if o.Failed() != len(allBinaries) {
+		t.Errorf("%d of %d failed", o.Failed(), len(allBinaries))
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "provenance.json")); err == nil {
+		t.Error("an attestation of nothing landed")
 	}
 }
 
