@@ -96,11 +96,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 				return err
 			}
 			if opts.print {
-				list, err := opts.list.load(cmd.Flags())
-				if err != nil {
-					return err
-				}
-				return printPlan(stdout, list, opts.out)
+				return printPlanned(cmd.Context(), stdout, &opts.list, cmd.Flags(), opts.locked, opts.out)
 			}
 			list, in, err := opts.list.planned(cmd.Flags(), opts.locked)
 			if err != nil {

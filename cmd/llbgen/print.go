@@ -1,22 +1,30 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/containerd/platforms"
+	"github.com/spf13/pflag"
 
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // printed is what `llbgen build --print` shows: the list as llbgen will build
-// it, defaults and derived names filled in.
+// it, defaults and derived names filled in, and, with a lock, the platform
+// and the digests the build is pinned to.
 type printed struct {
-	Helper  planHelper   `json:"helper"`
-	Go      planImage    `json:"go"`
-	Output  string       `json:"output"`
-	Targets []planTarget `json:"targets"`
+	Helper planHelper `json:"helper"`
+	Go     planImage  `json:"go"`
+	// Platform is the lock's: what targets without platforms are built
+	// for; none without a lock (the daemon's).
+	Platform string       `json:"platform,omitempty"`
+	Output   string       `json:"output"`
+	Targets  []planTarget `json:"targets"`
 }
 
 type planHelper struct {
@@ -25,8 +33,9 @@ type planHelper struct {
 }
 
 type planImage struct {
-	Image string `json:"image"`
-	Ref   string `json:"ref"`
+	Image  string `json:"image"`
+	Ref    string `json:"ref"`
+	Digest string `json:"digest,omitempty"` // the lock's pin; none: used by reference
 }
 
 type planTarget struct {
@@ -44,13 +53,36 @@ type planTarget struct {
 type planFile struct {
 	Platform string `json:"platform"`
 	File     string `json:"file"`
+	Digest   string `json:"digest,omitempty"` // the image's, pinned by the lock
 }
 
-func printPlan(w io.Writer, list *targets.List, out string) error {
-	p := printed{
+// printPlanned is `llbgen build --print`: the plan a build makes before it
+// contacts a daemon (plan.Make without one, as the pipe plans), so --print
+// refuses what the build would refuse (a lock that does not cover the
+// list, a bad SOURCE_DATE_EPOCH) and shows what the lock pins.
+func printPlanned(ctx context.Context, w io.Writer, o *listOptions, flags *pflag.FlagSet, locked bool, out string) error {
+	_, in, err := o.planned(flags, locked)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Make(ctx, in, plan.Daemon{})
+	if err != nil {
+		return err
+	}
+	return printPlan(w, p, in.Lock != nil, out)
+}
+
+// printPlan writes p as JSON; locked: its images are the lock's.
+func printPlan(w io.Writer, p *plan.Plan, locked bool, out string) error {
+	list := p.List
+	pr := printed{
 		Helper: planHelper{Module: targets.HelperModule, Version: list.Helper.Version},
 		Go:     planImage{Image: list.Go.Ref, Ref: list.Go.Full},
 		Output: out,
+	}
+	if locked {
+		pr.Platform = platforms.Format(p.Graph.Platform)
+		pr.Go.Digest = p.Graph.Images[graph.ImageKey{Ref: list.Go.Full, Platform: pr.Platform}].Digest.String()
 	}
 	for _, t := range list.Targets {
 		pt := planTarget{Name: t.Name, planImage: planImage{Image: t.Image.Ref, Ref: t.Image.Full}, Cgo: t.Cgo, Setup: t.Setup}
@@ -59,17 +91,17 @@ func printPlan(w io.Writer, list *targets.List, out string) error {
 		}
 		bins := t.Binaries()
 		if len(bins) == 1 {
-			pt.File = bins[0].FileName()
+			pt.File, pt.Digest = bins[0].FileName(), p.Digest(bins[0]).String()
 		} else {
 			for _, b := range bins {
-				pt.Files = append(pt.Files, planFile{Platform: platforms.Format(*b.Platform), File: b.FileName()})
+				pt.Files = append(pt.Files, planFile{Platform: platforms.Format(*b.Platform), File: b.FileName(), Digest: p.Digest(b).String()})
 			}
 		}
-		p.Targets = append(p.Targets, pt)
+		pr.Targets = append(pr.Targets, pt)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
+	if err := enc.Encode(pr); err != nil {
 		return fmt.Errorf("printing the plan: %w", err)
 	}
 	return nil

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// lockedList is a list with a target of two platforms, and its lock.
+const (
+	lockedList = `helper:
+  version: v0.12.0
+targets:
+  - image: docker:19.03.12
+  - image: docker:19.03.12
+    name: multi
+    platforms: [linux/amd64, linux/arm64]
+`
+	lockedLock = `helper:
+  module: github.com/awslabs/amazon-ecr-credential-helper/ecr-login
+  version: v0.12.0
+  sum: h1:JFWXO6QPihCknDdnL6VaQE57km4ZKheHIGd9YiOGcTo=
+platform: linux/amd64
+images:
+  docker.io/library/docker:19.03.12: sha256:1111111111111111111111111111111111111111111111111111111111111111
+  docker.io/library/golang:1.26: sha256:2222222222222222222222222222222222222222222222222222222222222222
+platforms:
+  linux/arm64:
+    docker.io/library/docker:19.03.12: sha256:3333333333333333333333333333333333333333333333333333333333333333
+    docker.io/library/golang:1.26: sha256:4444444444444444444444444444444444444444444444444444444444444444
+`
+)
+
+// --print shows the plan the build makes: with a lock, its platform and
+// the digest each image is pinned to.
+func TestPrintLockedGolden(t *testing.T) {
+	dir := dirWith(t, map[string]string{"targets.yaml": lockedList, "targets.yaml.lock": lockedLock})
+	code, stdout, stderr := runCLI(t, dir, "build", "--print", "--out", "dist", "--addr", "unix:///nonexistent")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "print-locked.golden", stdout)
+}
+
+// --print refuses what the build refuses before contacting a daemon, as
+// bad input, and prints nothing.
+func TestPrintRefusesWhatBuildRefuses(t *testing.T) {
+	stale := strings.Replace(lockedLock, "  docker.io/library/golang:1.26: sha256:2222222222222222222222222222222222222222222222222222222222222222\n", "", 1)
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		env   string // SOURCE_DATE_EPOCH
+		args  []string
+		want  string
+	}{
+		{"a lock that does not cover the list", map[string]string{"targets.yaml": lockedList, "targets.yaml.lock": stale}, "", nil,
+			"docker.io/library/golang:1.26 is not locked"},
+		{"--locked without a lock", map[string]string{"targets.yaml": lockedList}, "", []string{"--locked"},
+			"--locked: no lock at targets.yaml.lock"},
+		{"a bad SOURCE_DATE_EPOCH", map[string]string{"targets.yaml": lockedList}, "yesterday", nil,
+			"SOURCE_DATE_EPOCH"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("SOURCE_DATE_EPOCH", c.env)
+			dir := dirWith(t, c.files)
+			args := append([]string{"build", "--print", "--addr", "unix:///nonexistent"}, c.args...)
+			code, stdout, stderr := runCLI(t, dir, args...)
+			if code != exitBadInput || stdout != "" || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, nothing on stdout, %q", code, stdout, stderr, exitBadInput, c.want)
+			}
+		})
+	}
+}
