@@ -83,6 +83,12 @@ func TestToolchainCheckTellsDaemonFailures(t *testing.T) {
 			if strings.Contains(msg, "no Go toolchain") {
 				t.Errorf("a daemon failure told as the image's: %s", msg)
 			}
+			// The daemon's code stays, for the caller to tell a lost
+			// connection.
+			injected := errors.Join(c.img.solveErr, c.img.statErr, c.img.readErr)
+			if got, want := grpcerrors.Code(err), grpcerrors.Code(injected); got != want {
+				t.Errorf("code %v, want the daemon's %v", got, want)
+			}
 		})
 	}
 }
