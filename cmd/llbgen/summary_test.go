@@ -108,8 +108,8 @@ func TestPrintPlatformsGolden(t *testing.T) {
 
 // A failing vertex is one cause line naming every binary it failed,
 // whatever its kind: the pull of an image two targets use (its stage names
-// no binary, and is not a shared kind); failures without a known vertex
-// keep a line each.
+// no binary, and is not a shared kind). Failures without a known vertex
+// (the plan's refusals) are one line per cause.
 func TestSummaryOneLinePerFailingVertex(t *testing.T) {
 	l, err := targets.Parse("targets.yaml", []byte(`helper: {version: v0.12.0}
 targets:
@@ -117,6 +117,8 @@ targets:
   - image: docker:19.03.12
     name: twin
   - image: alpine:3.12
+  - image: alpine:3.12
+    name: alpine-too
   - image: debian:12
 `))
 	if err != nil {
@@ -127,11 +129,11 @@ targets:
 		t.Fatal(err)
 	}
 	const pull = "pulling the image docker:19.03.12 (linux/amd64) failed: not found"
-	const refused = "image not found or not authorised"
+	refused := func(image string) string { return "image " + image + " not found or not authorised" }
 	var res []daemon.Result
 	for i, tg := range l.Targets {
 		b := tg.Binaries()[0]
-		r := daemon.Result{Target: tg, Binary: b, Platform: "linux/amd64", File: b.FileName(), Cause: refused}
+		r := daemon.Result{Target: tg, Binary: b, Platform: "linux/amd64", File: b.FileName(), Cause: refused(tg.Image.Ref)}
 		if i < 2 {
 			r.Vertex, r.Stage, r.Cause = "sha256:0123", graph.Stage{Kind: graph.KindImage, Image: "docker:19.03.12"}, pull
 		}
@@ -140,7 +142,7 @@ targets:
 	var buf bytes.Buffer
 	writeSummary(&buf, &daemon.Outcome{Out: out, Results: res})
 	_, got, _ := strings.Cut(buf.String(), "failed (their files, if any, were left as they were):\n")
-	want := "  docker_19.03.12, twin: " + pull + "\n  alpine_3.12: " + refused + "\n  debian_12: " + refused + "\n"
+	want := "  docker_19.03.12, twin: " + pull + "\n  alpine_3.12, alpine-too: " + refused("alpine:3.12") + "\n  debian_12: " + refused("debian:12") + "\n"
 	if got != want {
 		t.Errorf("causes:\n%s\nwant:\n%s", got, want)
 	}

@@ -12,8 +12,9 @@ type Failure struct {
 // per failing vertex: a vertex several binaries share (the download, a
 // warm compile, an image pulled for two targets, the compile of two
 // static targets of one image) is one Failure naming each binary it
-// failed, whatever its kind. A failure without a known vertex (a plan's
-// refusal, a solve that named none) is one of its own.
+// failed, whatever its kind. Failures without a known vertex (the plan's
+// refusals: an image that did not resolve refuses every target that
+// names it) are one per cause.
 func (o *Outcome) Failures() []Failure {
 	var failed []failedBinary
 	for _, r := range o.Results {
@@ -44,21 +45,20 @@ type failedBinary struct {
 	cause  string
 }
 
-// grouped gives each failing vertex's cause once, in order, with every
-// binary it failed. The cause is part of the key: the output directory
-// may add to one binary's (a name it would not replace).
+// grouped gives each cause once, in order, with every binary it failed:
+// by failing vertex and cause (the output directory may add to one
+// binary's, a name it would not replace), or by cause alone when no
+// vertex is known.
 func grouped(failed []failedBinary) []Failure {
 	var out []Failure
-	at := map[[2]string]int{}
+	at := map[failedBinary]int{}
 	for _, f := range failed {
-		if f.vertex != "" {
-			key := [2]string{string(f.vertex), f.cause}
-			if i, ok := at[key]; ok {
-				out[i].Binaries = append(out[i].Binaries, f.name)
-				continue
-			}
-			at[key] = len(out)
+		key := failedBinary{vertex: f.vertex, cause: f.cause}
+		if i, ok := at[key]; ok {
+			out[i].Binaries = append(out[i].Binaries, f.name)
+			continue
 		}
+		at[key] = len(out)
 		out = append(out, Failure{Cause: f.cause, Binaries: []string{f.name}})
 	}
 	return out
