@@ -117,6 +117,9 @@ var causes = []struct {
 
 // tell is the cause of failure f, before OneLine.
 func (x explainer) tell(f failure) string {
+	if why := x.pullProblem(f); why != "" {
+		return why
+	}
 	for _, c := range causes {
 		if c.kind != f.stage.Kind {
 			continue
@@ -129,6 +132,26 @@ func (x explainer) tell(f failure) string {
 		return c.tell(x, f)
 	}
 	return tellLastWords(x, f)
+}
+
+// lostLayer finds a layer BuildKit could not fetch in a failure's text.
+var lostLayer = regexp.MustCompile(`could not fetch content descriptor (sha256:[0-9a-f]{64})[^:]*: ([^\n]*)`)
+
+// pullProblem names the image whose layer the registry could not serve.
+// BuildKit fetches an image's layers only when a stage first mounts it, so
+// that stage fails (a compile, a verify), but the culprit is the image:
+// the stage's own, or the go image for the stages that share it.
+func (x explainer) pullProblem(f failure) string {
+	m := lostLayer.FindStringSubmatch(f.err + "\n" + strings.Join(f.log.lines, "\n"))
+	if m == nil {
+		return ""
+	}
+	img := f.stage.Image
+	if img == "" || f.stage.Kind.Shared() {
+		img = x.goRef
+	}
+	st := graph.Stage{Kind: graph.KindImage, Image: img, Platform: f.stage.Platform}
+	return fmt.Sprintf("%s: its layer %s could not be fetched from the registry: %s", headline(st), m[1], m[2])
 }
 
 // toolchainProblem names a go image without a toolchain where llbgen

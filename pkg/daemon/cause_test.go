@@ -32,6 +32,11 @@ type causeCase struct {
 
 var causeCases = []causeCase{
 	{
+		name: "a layer the registry lost is the image's pull", binary: "docker_19.03.12", kind: graph.KindCompile,
+		vertexErr: "failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:" + strings.Repeat("ab", 32) + " (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found",
+		want:      "pulling the image docker:19.03.12 (linux/amd64) failed: its layer sha256:" + strings.Repeat("ab", 32) + " could not be fetched from the registry: not found",
+	},
+	{
 		name: "verify", binary: "docker_19.03.12", kind: graph.KindVerify,
 		vertexErr: `process "/llbgen/stagetool/stagetool check -target docker_19.03.12" did not complete successfully: exit code: 1`,
 		log:       "llbgen: target docker_19.03.12: the binary does not run in its image: fork/exec x: no such file or directory\n",
