@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
@@ -277,29 +276,6 @@ func TestCauseHostileOutput(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, `setup command "apt-get update" failed: checking for cc... ?[3A?[2K?]0;title?docker_19.03.12 linux/amd64 yes?2J??; ?[1mlong`) {
 		t.Errorf("cause: %q", got)
-	}
-}
-
-func TestOneLine(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                           "",
-		"  a\t b\r\n\nc  ":           "a b c",
-		"a\x1b[2Kb\x00c\x7fd\u0085e": "a?[2Kb?c?d?e",
-		"ok: ünïcode ✓":              "ok: ünïcode ✓",
-		"bad \xc3 utf8":              "bad ? utf8",
-		"bidi \u202e gnp.exe":        "bidi ? gnp.exe",
-	} {
-		if got := OneLine(in); got != want {
-			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
-		}
-	}
-	long := strings.Repeat("é", 1000)
-	got := OneLine(long)
-	if len(got) > MaxCause || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) || len(got) < MaxCause-5 {
-		t.Errorf("OneLine(long) = %d bytes %q", len(got), got)
-	}
-	if s := strings.Repeat("x", MaxCause); OneLine(s) != s {
-		t.Error("a cause of exactly MaxCause bytes is clipped")
 	}
 }
 
