@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -30,8 +32,13 @@ type fakeImage struct {
 	// a symbolic link to goHead).
 	goMode os.FileMode
 	// What the daemon answers instead, when set: to the solve of the
-	// image, to StatFile and to ReadFile of bin/go.
+	// image, to StatFile (of any path) and to ReadFile of bin/go.
 	solveErr, statErr, readErr error
+	// statErrs are StatFile's answers for some paths, before statErr.
+	statErrs map[string]error
+	// tree holds the modes of the directories above bin/go (goDirs) that
+	// are not directories; the others are directories.
+	tree map[string]os.FileMode
 }
 
 // fakeDaemon resolves the images it has and solves them, as a gateway
@@ -138,9 +145,17 @@ func (r fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, e
 func (fakeRef) ToState() (llb.State, error)    { panic("not used") }
 func (fakeRef) Evaluate(context.Context) error { return nil }
 func (r fakeRef) StatFile(_ context.Context, req gateway.StatRequest) (*fstypes.Stat, error) {
+	if err, ok := r.img.statErrs[req.Path]; ok {
+		return nil, err
+	}
+	if mode, ok := r.img.tree[req.Path]; ok && r.img.statErr == nil {
+		return &fstypes.Stat{Path: path.Base(req.Path), Mode: uint32(mode | 0o755)}, nil
+	}
 	switch {
 	case r.img.statErr != nil:
 		return nil, r.img.statErr
+	case slices.Contains(goDirs, req.Path):
+		return &fstypes.Stat{Path: path.Base(req.Path), Mode: uint32(os.ModeDir | 0o755)}, nil
 	case req.Path != goBinary || r.img.goHead == nil && r.img.goMode == 0:
 		return nil, fmt.Errorf("lstat %s: no such file or directory", req.Path)
 	case r.img.goMode != 0:

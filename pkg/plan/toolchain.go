@@ -162,22 +162,23 @@ func readGoHead(ctx context.Context, c gateway.Client, k graph.ImageKey, r graph
 	}
 	reading := fmt.Sprintf("reading %s of the go image %s", goBinary, ref)
 	st, err := img.StatFile(ctx, gateway.StatRequest{Path: goBinary})
-	switch {
-	case err != nil && noGoBinary(err):
-		return nil, nil
-	case err != nil:
-		return nil, daemonError(reading, err)
-	case !regularOrLink(st.Mode):
+	if err != nil {
+		absent, err := toolchainAbsent(ctx, img, err)
+		if absent {
+			return nil, nil
+		}
+		return nil, daemonError(reading, withoutMounts{err})
+	}
+	if !regularOrLink(st.Mode) {
 		return nil, nil // a directory, a device, a FIFO...
 	}
-	// A symbolic link is followed inside the image; what it points at
-	// may be missing or not a regular file.
+	// StatFile follows links, but what ReadFile opens may have changed.
 	head, err := img.ReadFile(ctx, gateway.ReadRequest{Filename: goBinary, Range: &gateway.FileRange{Length: elfHeadBytes}})
 	switch {
-	case err != nil && noGoBinary(err):
+	case err != nil && (missingAt(err, goBinary) || brokenPath(err)):
 		return nil, nil
 	case err != nil:
-		return nil, daemonError(reading, err)
+		return nil, daemonError(reading, withoutMounts{err})
 	case head == nil:
 		head = []byte{}
 	}
@@ -191,30 +192,111 @@ func regularOrLink(mode uint32) bool {
 	return m.IsRegular() || m&os.ModeSymlink != 0
 }
 
-// missingGoBinary are the ends of the daemon's answer (a Linux path error
-// on goBinary, passed as text) when the image has no regular file there.
-var missingGoBinary = []string{
-	goBinary + ": no such file or directory",
-	goBinary + ": not a directory", // /usr/local/go or bin is a file
-	goBinary + ": not a regular file",
-	goBinary + ": too many levels of symbolic links",
+// goDirs are the directories above goBinary, from the root down.
+var goDirs = []string{"/usr", "/usr/local", "/usr/local/go", "/usr/local/go/bin"}
+
+// toolchainAbsent tells, from the daemon's error statErr on StatFile of
+// goBinary, whether the image has no toolchain there (true) or the daemon
+// failed (false, and the error to tell, its gRPC code kept).
+//
+// BuildKit v0.34.2's StatFile (cache/util/fsutil.go) resolves the path in
+// the mounted image with continuity's fs.RootPath, then lstats it with
+// fsutil.Stat, and puts the requested path back only into that lstat's
+// error. So bin/go missing (or a link to nothing) is
+// "lstat /usr/local/go/bin/go: no such file or directory", but a file
+// where a directory should be fails inside RootPath's walkLink, which
+// names the component in the daemon's mount:
+// "lstat /tmp/buildkit-mount123/usr/local/go/bin: not a directory" when
+// /usr/local/go is a file; and a link loop is RootPath's errTooManyLinks,
+// "too many links", naming nothing. Rather than trusting that text, the
+// directories above bin/go are looked at from the root down: the first
+// that is missing or not a directory means no toolchain. When all are
+// directories, bin/go's own error still tells a link that loops or
+// leads through a file.
+func toolchainAbsent(ctx context.Context, img gateway.Reference, statErr error) (bool, error) {
+	if !pathFailure(statErr) {
+		return false, statErr
+	}
+	if missingAt(statErr, goBinary) {
+		return true, nil
+	}
+	for _, dir := range goDirs {
+		st, err := img.StatFile(ctx, gateway.StatRequest{Path: dir})
+		switch {
+		case err == nil && !os.FileMode(st.Mode).IsDir():
+			return true, nil
+		case err == nil:
+		case pathFailure(err) && (missingAt(err, dir) || brokenPath(err)):
+			return true, nil
+		default:
+			return false, err
+		}
+	}
+	return brokenPath(statErr), statErr
 }
 
-// noGoBinary says whether the daemon's error from reading goBinary means
-// the image has none: a path error on it, which BuildKit sends as text
-// (code Unknown). Anything else is a failure of the daemon.
-func noGoBinary(err error) bool {
-	if c := grpcerrors.Code(err); c != codes.Unknown && c != codes.NotFound {
+// pathFailure says whether err may be a path error in the image:
+// BuildKit sends those as text, with code Unknown (grpcerrors.ToGRPC of
+// an *os.PathError); any other code is the daemon's failure.
+func pathFailure(err error) bool {
+	c := grpcerrors.Code(err)
+	return c == codes.Unknown || c == codes.NotFound
+}
+
+// missingAt says whether the daemon's err is a path error on path of
+// the image (not of the daemon: "mount /var/lib/buildkit/...: no such
+// file or directory" is its own) saying there is no regular file there.
+// ReadFile puts the requested path into every path error (even
+// RootPath's, so "lstat /usr/local/go/bin/go: not a directory" when
+// /usr/local/go is a file); StatFile only into its final lstat's.
+func missingAt(err error, path string) bool {
+	if !pathFailure(err) {
 		return false
 	}
 	msg := err.Error()
-	for _, m := range missingGoBinary {
-		if strings.Contains(msg, m) {
+	for _, end := range []string{
+		": no such file or directory",
+		": not a directory",
+		": not a regular file", // openfile.ErrNotRegular, from ReadFile
+	} {
+		if strings.Contains(msg, " "+path+end) {
 			return true
 		}
 	}
 	return false
 }
+
+// brokenPath says whether the daemon's err is the image's path leading
+// nowhere: an lstat that met a file where a directory should be
+// ("lstat MOUNT/usr/local/go/bin: not a directory"; the daemon's mount
+// is a directory, so the file is the image's), or a loop of links
+// (continuity's errTooManyLinks, "too many links"; ELOOP's text too).
+func brokenPath(err error) bool {
+	if grpcerrors.Code(err) != codes.Unknown {
+		return false
+	}
+	msg := err.Error()
+	return strings.HasSuffix(msg, ": not a directory") && strings.Contains(msg, "lstat /") ||
+		strings.HasSuffix(msg, "too many links") ||
+		strings.HasSuffix(msg, "too many levels of symbolic links")
+}
+
+// mountedPath is a path in the daemon's mount of the image
+// ("/tmp/buildkit-mount123/usr/local/go/bin") as RootPath's errors name
+// it, a word of its own; the image's path is the second group.
+var mountedPath = regexp.MustCompile(`(^|\s)/[^\s:]*?(/usr(?:/local(?:/go(?:/bin(?:/go)?)?)?)?)(:|\s|$)`)
+
+// imagePaths is the daemon's message with each path in its mount of
+// the image told as the image's path: the daemon's mount means nothing
+// to the user.
+func imagePaths(msg string) string { return mountedPath.ReplaceAllString(msg, "$1$2$3") }
+
+// withoutMounts is a daemon's error told with imagePaths, unwrapping to
+// it (its gRPC code stays): for errors on paths in the image.
+type withoutMounts struct{ err error }
+
+func (e withoutMounts) Error() string { return imagePaths(e.err.Error()) }
+func (e withoutMounts) Unwrap() error { return e.err }
 
 // toolchainError is the one line that refuses the run: where the list
 // names the go image (or that it names none), what is wrong, what to do.

@@ -17,28 +17,72 @@ import (
 // fromDaemon is an error as a gateway client gets it from BuildKit.
 func fromDaemon(c codes.Code, msg string) error { return grpcerrors.FromGRPC(status.Error(c, msg)) }
 
+// What BuildKit v0.34.2 answers (code Unknown: grpcerrors.ToGRPC of a
+// path error) to StatFile and ReadFile of a path in an image it mounted.
+const (
+	// snapshot/localmounter_linux.go: os.MkdirTemp("", "buildkit-mount").
+	mount = "/tmp/buildkit-mount2871433105"
+	// cache/util/fsutil.go StatFile: fsutil.Stat's os.Lstat error, its
+	// path put back to the requested one by replaceErrorPath. RootPath
+	// follows links, so a link to nothing says the same.
+	statMissing = "lstat /usr/local/go/bin/go: no such file or directory"
+	// continuity v0.5.0 fs/path.go walkLink, on a component above the
+	// last: `fi, err := os.Lstat(realPath)` with realPath :=
+	// filepath.Join(root, path), returned as is unless os.IsNotExist;
+	// StatFile does not put the requested path back into it.
+	goIsAFile    = "lstat " + mount + "/usr/local/go/bin: not a directory"
+	localIsAFile = "lstat " + mount + "/usr/local/go: not a directory"
+	binIsAFile   = "lstat " + mount + "/usr/local/go/bin/go: not a directory"
+	// bin/go -> /etc/passwd/go: RootPath follows it and walkLink meets
+	// the file /etc/passwd.
+	linkThroughAFile = "lstat " + mount + "/etc/passwd/go: not a directory"
+	// continuity v0.5.0 fs/path.go: var errTooManyLinks =
+	// errors.New("too many links"), after 255 links.
+	linkLoop = "too many links"
+	// cache/util/fsutil.go ReadFile: util/openfile checkRegular's
+	// &os.PathError{Op: "open", Path: name, Err: ErrNotRegular}
+	// (errors.New("not a regular file")), the path put back to the
+	// requested one by ReadFile's deferred fix.
+	readNotRegular = "open /usr/local/go/bin/go: not a regular file"
+)
+
 // Only an image without a regular bin/go has no toolchain (bad input, at
 // the go: key); every other failure while checking is the daemon's (not
-// bad input: the CLI exits 1), told in one line.
+// bad input: the CLI exits 1), told in one line that names no path of
+// the daemon's mount.
 func TestToolchainCheckTellsDaemonFailures(t *testing.T) {
 	good := goImage("linux/amd64")
 	noFile := " has no Go toolchain at /usr/local/go (no regular file /usr/local/go/bin/go)"
 	notELF := " has no Go toolchain at /usr/local/go (/usr/local/go/bin/go is not an ELF executable)"
+	unknown := func(msg string) error { return fromDaemon(codes.Unknown, msg) }
 	for _, c := range []struct {
 		name string
 		img  fakeImage
 		// want is the refusal's problem for bad input; daemon, the start
 		// of a daemon error's message; neither: the check passes.
 		want, daemon string
+		// code is the daemon error's gRPC code when it is not that of
+		// solveErr, statErr and readErr; end, when set, how its message
+		// ends.
+		code codes.Code
+		end  string
 	}{
 		{name: "a toolchain", img: good},
-		{name: "bin/go a link to the toolchain", img: fakeImage{goHead: good.goHead, goMode: os.ModeSymlink}},
-		{name: "no bin/go", img: fakeImage{statErr: fromDaemon(codes.Unknown, "lstat /usr/local/go/bin/go: no such file or directory")}, want: noFile},
-		{name: "/usr/local/go a file", img: fakeImage{statErr: fromDaemon(codes.Unknown, "lstat /usr/local/go/bin/go: not a directory")}, want: noFile},
+		{name: "bin/go stat as a link", img: fakeImage{goHead: good.goHead, goMode: os.ModeSymlink}},
+		{name: "no bin/go", img: fakeImage{statErr: unknown(statMissing)}, want: noFile},
+		{name: "bin/go a link to nothing", img: fakeImage{statErr: unknown(statMissing)}, want: noFile},
+		{name: "/usr/local/go a file", img: fakeImage{statErrs: map[string]error{goBinary: unknown(goIsAFile)}, tree: map[string]os.FileMode{"/usr/local/go": 0}}, want: noFile},
+		{name: "/usr/local/go a file, told in words not known", img: fakeImage{statErrs: map[string]error{goBinary: unknown("resolving " + mount + "/usr/local/go/bin/go: ENOTDIR")}, tree: map[string]os.FileMode{"/usr/local/go": 0}}, want: noFile},
+		{name: "/usr/local a file", img: fakeImage{statErrs: map[string]error{goBinary: unknown(localIsAFile)}, tree: map[string]os.FileMode{"/usr/local": 0}}, want: noFile},
+		{name: "/usr/local/go/bin a file", img: fakeImage{statErrs: map[string]error{goBinary: unknown(binIsAFile)}, tree: map[string]os.FileMode{"/usr/local/go/bin": 0}}, want: noFile},
+		{name: "/usr/local/go missing", img: fakeImage{statErrs: map[string]error{goBinary: unknown(statMissing), "/usr/local/go": unknown("lstat /usr/local/go: no such file or directory")}}, want: noFile},
+		{name: "/usr/local/go a link loop", img: fakeImage{statErrs: map[string]error{goBinary: unknown(linkLoop), "/usr/local/go": unknown(linkLoop)}}, want: noFile},
+		{name: "bin/go a link loop", img: fakeImage{statErrs: map[string]error{goBinary: unknown(linkLoop)}}, want: noFile},
+		{name: "bin/go a link through a file", img: fakeImage{statErrs: map[string]error{goBinary: unknown(linkThroughAFile)}}, want: noFile},
 		{name: "bin/go a directory", img: fakeImage{goMode: os.ModeDir}, want: noFile},
 		{name: "bin/go a FIFO", img: fakeImage{goMode: os.ModeNamedPipe}, want: noFile},
-		{name: "bin/go a link to a directory", img: fakeImage{goMode: os.ModeSymlink, readErr: fromDaemon(codes.Unknown, "open /usr/local/go/bin/go: not a regular file")}, want: noFile},
-		{name: "bin/go a link to nothing", img: fakeImage{goMode: os.ModeSymlink}, want: noFile},
+		{name: "bin/go not a regular file when read", img: fakeImage{goHead: good.goHead, readErr: unknown(readNotRegular)}, want: noFile},
+		{name: "bin/go gone when read", img: fakeImage{goHead: good.goHead, readErr: unknown("open /usr/local/go/bin/go: no such file or directory")}, want: noFile},
 		{name: "bin/go empty", img: fakeImage{goHead: []byte{}}, want: notELF},
 		{name: "stat: internal", img: fakeImage{goHead: good.goHead, statErr: fromDaemon(codes.Internal, "failed to get mount: lstat /usr/local/go/bin/go: no such file or directory")},
 			daemon: "reading /usr/local/go/bin/go of the go image docker.io/library/golang@sha256:"},
@@ -48,8 +92,17 @@ func TestToolchainCheckTellsDaemonFailures(t *testing.T) {
 			daemon: "reading /usr/local/go/bin/go of the go image"},
 		{name: "stat: unavailable", img: fakeImage{goHead: good.goHead, statErr: fromDaemon(codes.Unavailable, "connection closed")},
 			daemon: "reading /usr/local/go/bin/go of the go image"},
-		{name: "stat: another path missing", img: fakeImage{goHead: good.goHead, statErr: fromDaemon(codes.Unknown, "mount /var/lib/buildkit/snapshots/7/fs: no such file or directory")},
+		{name: "stat: another path missing", img: fakeImage{goHead: good.goHead, statErr: unknown("mount /var/lib/buildkit/snapshots/7/fs: no such file or directory")},
 			daemon: "reading /usr/local/go/bin/go of the go image"},
+		{name: "stat: an I/O error in the mount", img: fakeImage{goHead: good.goHead, statErrs: map[string]error{
+			goBinary:        unknown("lstat " + mount + "/usr/local/go: input/output error"),
+			"/usr/local/go": unknown("lstat " + mount + "/usr/local/go: input/output error"),
+		}}, daemon: "reading /usr/local/go/bin/go of the go image docker.io/library/golang@sha256:", code: codes.Unknown,
+			end: ": lstat /usr/local/go: input/output error"},
+		{name: "stat: the connection lost while looking above bin/go", img: fakeImage{goHead: good.goHead, statErrs: map[string]error{
+			goBinary:     unknown(goIsAFile),
+			"/usr/local": fromDaemon(codes.Unavailable, "error reading from server: EOF"),
+		}}, daemon: "reading /usr/local/go/bin/go of the go image", code: codes.Unavailable},
 		{name: "read: internal", img: fakeImage{goHead: good.goHead, readErr: fromDaemon(codes.Internal, "read: input/output error")},
 			daemon: "reading /usr/local/go/bin/go of the go image"},
 		{name: "pull fails", img: fakeImage{goHead: good.goHead, solveErr: fromDaemon(codes.Unknown, "failed to resolve source metadata\n  for golang: 500 Internal Server Error\x1b[2J\n\nretry later")},
@@ -83,10 +136,19 @@ func TestToolchainCheckTellsDaemonFailures(t *testing.T) {
 			if strings.Contains(msg, "no Go toolchain") {
 				t.Errorf("a daemon failure told as the image's: %s", msg)
 			}
+			if !strings.HasSuffix(msg, c.end) {
+				t.Errorf("got  %s\nwant …%s", msg, c.end)
+			}
+			if strings.Contains(msg, "buildkit-mount") {
+				t.Errorf("the daemon's mount named: %s", msg)
+			}
 			// The daemon's code stays, for the caller to tell a lost
 			// connection.
-			injected := errors.Join(c.img.solveErr, c.img.statErr, c.img.readErr)
-			if got, want := grpcerrors.Code(err), grpcerrors.Code(injected); got != want {
+			want := c.code
+			if want == codes.OK {
+				want = grpcerrors.Code(errors.Join(c.img.solveErr, c.img.statErr, c.img.readErr))
+			}
+			if got := grpcerrors.Code(err); got != want {
 				t.Errorf("code %v, want the daemon's %v", got, want)
 			}
 		})
@@ -102,5 +164,23 @@ func TestToolchainCheckCanceled(t *testing.T) {
 	list := parse(t, "helper: {version: v0.12.0}\ngo: golang:1.26\ntargets:\n  - image: docker:19.03.12\n")
 	if _, err := Make(ctx, Input{List: list}, daemonFacts(d, amd64)); !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+// A path in the daemon's mount of the image is told as the image's path;
+// other text stays.
+func TestImagePaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"lstat " + mount + "/usr/local/go/bin: input/output error":                        "lstat /usr/local/go/bin: input/output error",
+		"lstat /var/lib/buildkit/runc-overlayfs/snapshots/snapshots/7/fs/usr/local/go: x": "lstat /usr/local/go: x",
+		"open " + mount + "/usr/local/go/bin/go":                                          "open /usr/local/go/bin/go",
+		"lstat /usr/local/go/bin/go: no such file or directory":                           "lstat /usr/local/go/bin/go: no such file or directory",
+		"mount /var/lib/buildkit/snapshots/7/fs: no such file or directory":               "mount /var/lib/buildkit/snapshots/7/fs: no such file or directory",
+		"pulling docker.io/library/usr:1":                                                 "pulling docker.io/library/usr:1",
+		"too many links":                                                                  "too many links",
+	} {
+		if got := imagePaths(in); got != want {
+			t.Errorf("imagePaths(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
