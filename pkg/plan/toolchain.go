@@ -298,6 +298,14 @@ type withoutMounts struct{ err error }
 func (e withoutMounts) Error() string { return imagePaths(e.err.Error()) }
 func (e withoutMounts) Unwrap() error { return e.err }
 
+// namesAFile says whether list was read from a file (with its targets,
+// or only for its helper and go image, with --image flags): a list made
+// from --image flags alone is named "--image", as targets.FromImages
+// names it.
+func namesAFile(list *targets.List) bool {
+	return list.File != "" && list.File != "--image"
+}
+
 // toolchainError is the one line that refuses the run: where the list
 // names the go image (or that it names none), what is wrong, what to do.
 func (p *Plan) toolchainError(problem string, platform ocispecs.Platform) error {
@@ -305,7 +313,7 @@ func (p *Plan) toolchainError(problem string, platform ocispecs.Platform) error 
 	key, named := goKey(list)
 	if !named {
 		fix := "add `go: IMAGE` to " + list.File
-		if list.Source == nil {
+		if !namesAFile(list) {
 			fix = "name one with `go: IMAGE` in a target list (-f FILE)"
 		}
 		return &Error{

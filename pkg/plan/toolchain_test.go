@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // fromDaemon is an error as a gateway client gets it from BuildKit.
@@ -182,5 +183,45 @@ func TestImagePaths(t *testing.T) {
 		if got := imagePaths(in); got != want {
 			t.Errorf("imagePaths(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A list without a go: key whose default go image has no toolchain: the
+// fix names the list's file when there is one, also with --image flags
+// (`llbgen --image REF -f FILE`, whose list has no Source), and asks for
+// one otherwise.
+func TestToolchainRefusalWithoutGoKeyNamesTheFile(t *testing.T) {
+	file := parse(t, "helper: {version: v0.12.0}\ntargets:\n  - image: docker:19.03.12\n")
+	other := parse(t, "helper: {version: v0.12.0}\ntargets:\n  - image: alpine:3\n")
+	withFile, err := targets.FromImages(other, []targets.ImageArg{{Image: "docker:19.03.12"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagsOnly, err := targets.FromImages(nil, []targets.ImageArg{{Image: "docker:19.03.12"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const problem = "the list names no go image, and the default golang:1.26 has no Go toolchain at /usr/local/go (no regular file /usr/local/go/bin/go); "
+	const what = ", naming an image with a Go toolchain for linux/amd64 at /usr/local/go"
+	for _, c := range []struct {
+		name string
+		list *targets.List
+		fix  string
+	}{
+		{"the file", file, "add `go: IMAGE` to targets.yaml"},
+		{"--image with -f FILE", withFile, "add `go: IMAGE` to targets.yaml"},
+		{"--image alone", flagsOnly, "name one with `go: IMAGE` in a target list (-f FILE)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &fakeDaemon{images: map[graph.ImageKey]fakeImage{key(goFull, "linux/amd64"): {}, key(muslFull, "linux/amd64"): {}}}
+			_, err := Make(context.Background(), Input{List: c.list}, daemonFacts(d, amd64))
+			var e *Error
+			if !errors.As(err, &e) || !e.BadInput {
+				t.Fatalf("got %#v, want bad input", err)
+			}
+			if want := problem + c.fix + what; err.Error() != want {
+				t.Errorf("got  %s\nwant %s", err, want)
+			}
+		})
 	}
 }
