@@ -26,7 +26,14 @@ type explanation struct {
 // line. Either way without BuildKit's internal words (scrub).
 func (c *collector) explain(list *targets.List, solveErr error) explanation {
 	if f, ok := c.culprit(solveErr); ok {
-		return explanation{vertex: f.vertex, stage: f.stage, cause: OneLine(scrub(explainerFor(list).tell(f)))}
+		x := explainerFor(list)
+		// A lost layer is the image's failure, whichever stage found it:
+		// its stage and vertex are the image's pull, so that every binary
+		// of the image that met it is given one cause.
+		if img, why := x.pullProblem(f); why != "" {
+			return explanation{vertex: c.vertexOf(img), stage: img, cause: OneLine(scrub(why))}
+		}
+		return explanation{vertex: f.vertex, stage: f.stage, cause: OneLine(scrub(x.tell(f)))}
 	}
 	msg := innermost(solveErr).Error()
 	if strings.Contains(msg, doubleRelease) {
@@ -61,7 +68,21 @@ var checksumOfRef = regexp.MustCompile(`failed to calculate checksum of ref \S*:
 // download's failure with it); ok is false otherwise.
 func (c *collector) stageCause(list *targets.List, solveErr error) (cause string, ok bool) {
 	e := c.explain(list, solveErr)
-	return e.cause, e.vertex != ""
+	return e.cause, e.stage.Kind != ""
+}
+
+// vertexOf is the vertex of stage s among the definitions solved, or ""
+// (then failures of s are grouped by their cause alone).
+func (c *collector) vertexOf(s graph.Stage) digest.Digest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var found digest.Digest
+	for d, known := range c.stages {
+		if known.Kind == s.Kind && known.Image == s.Image && known.Platform == s.Platform && (found == "" || d < found) {
+			found = d
+		}
+	}
+	return found
 }
 
 // innermost is the daemon's error of a failed solve, without what llbgen
@@ -117,7 +138,7 @@ var causes = []struct {
 
 // tell is the cause of failure f, before OneLine.
 func (x explainer) tell(f failure) string {
-	if why := x.pullProblem(f); why != "" {
+	if _, why := x.pullProblem(f); why != "" {
 		return why
 	}
 	for _, c := range causes {
@@ -137,21 +158,23 @@ func (x explainer) tell(f failure) string {
 // lostLayer finds a layer BuildKit could not fetch in a failure's text.
 var lostLayer = regexp.MustCompile(`could not fetch content descriptor (sha256:[0-9a-f]{64})[^:]*: ([^\n]*)`)
 
-// pullProblem names the image whose layer the registry could not serve.
-// BuildKit fetches an image's layers only when a stage first mounts it, so
-// that stage fails (a compile, a verify), but the culprit is the image:
-// the stage's own, or the go image for the stages that share it.
-func (x explainer) pullProblem(f failure) string {
+// pullProblem names the image whose layer the registry could not serve,
+// and gives the stage of its pull (image and platform); why is "" when no
+// layer was lost. BuildKit fetches an image's layers only when a stage
+// first mounts it, so that stage fails (a compile, a verify), but the
+// culprit is the image: the stage's own, or the go image for the stages
+// that share it.
+func (x explainer) pullProblem(f failure) (pull graph.Stage, why string) {
 	m := lostLayer.FindStringSubmatch(f.err + "\n" + strings.Join(f.log.lines, "\n"))
 	if m == nil {
-		return ""
+		return graph.Stage{}, ""
 	}
 	img := f.stage.Image
 	if img == "" || f.stage.Kind.Shared() {
 		img = x.goRef
 	}
 	st := graph.Stage{Kind: graph.KindImage, Image: img, Platform: f.stage.Platform}
-	return fmt.Sprintf("%s: its layer %s could not be fetched from the registry: %s", headline(st), m[1], m[2])
+	return st, fmt.Sprintf("%s: its layer %s could not be fetched from the registry: %s", headline(st), m[1], m[2])
 }
 
 // toolchainProblem names a go image without a toolchain where llbgen

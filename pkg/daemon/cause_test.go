@@ -27,6 +27,9 @@ type causeCase struct {
 	vertexErr string
 	log       string
 	want      string
+	// pulled: the cause is the pull of this image, the failing stage's
+	// (a layer the registry lost): its stage and vertex are the pull's.
+	pulled string
 }
 
 var causeCases = []causeCase{
@@ -34,6 +37,7 @@ var causeCases = []causeCase{
 		name: "a layer the registry lost is the image's pull", binary: "docker_19.03.12", kind: graph.KindCompile,
 		vertexErr: "failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:" + strings.Repeat("ab", 32) + " (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found",
 		want:      "pulling the image docker:19.03.12 (linux/amd64) failed: its layer sha256:" + strings.Repeat("ab", 32) + " could not be fetched from the registry: not found",
+		pulled:    "docker:19.03.12",
 	},
 	{
 		name: "verify", binary: "docker_19.03.12", kind: graph.KindVerify,
@@ -184,8 +188,13 @@ func TestCause(t *testing.T) {
 				if internal.MatchString(e.cause) {
 					t.Errorf("BuildKit's internal words reach the cause: %q", e.cause)
 				}
-				if e.stage.Kind != tc.kind || e.vertex != d {
-					t.Errorf("stage %q at %s, want %q at %s", e.stage.Kind, e.vertex, tc.kind, d)
+				kind := tc.kind
+				if tc.pulled != "" {
+					kind = graph.KindImage
+					d = b.vertexOf(t, tc.binary, kind, func(s graph.Stage) bool { return s.Image == tc.pulled })
+				}
+				if e.stage.Kind != kind || e.vertex != d {
+					t.Errorf("stage %q at %s, want %q at %s", e.stage.Kind, e.vertex, kind, d)
 				}
 			})
 		}
