@@ -16,9 +16,13 @@
 // session ended well. Only when the sessions end without a lost
 // connection or a cancellation are the staged files committed; targets
 // that failed keep whatever file they had. So a run of N binaries leaves
-// N+1 records in BuildKit's build history (`buildctl debug histories`), N+2
-// with provenance (a last session solves the written binaries together
-// for the attestation); a binary that failed is a failed record. The gateway frontend
+// at most N+1 records in BuildKit's build history (`buildctl debug
+// histories`), N+2 with provenance (a last session solves the written
+// binaries together for the attestation); a binary that failed is a
+// failed record, but a binary whose definition holds a vertex that
+// already failed another fails with that error and opens no session
+// (BuildKit would run the failed stage again: eachBinary). A lost
+// connection stops the run: no more sessions are opened. The gateway frontend
 // (pkg/frontend) does not use this package: it runs inside the daemon,
 // and makes its plan there.
 package daemon

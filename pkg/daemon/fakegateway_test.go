@@ -51,10 +51,17 @@ type fakeDaemon struct {
 	endFails func(graph.Stage) bool
 	// hold keeps each session open this long, so sessions overlap.
 	hold time.Duration
+	// runTime is how long a failing vertex runs before it fails.
+	runTime time.Duration
 
 	mu       sync.Mutex
-	open     int          // sessions open now
-	maxOpen  int          // the most sessions open at once
+	open     int // sessions open now
+	maxOpen  int // the most sessions open at once
+	sessions int // sessions opened in all
+	// runs counts, by vertex, how often a failing vertex ran; execs is
+	// its last run, shared while a session holds it.
+	runs     map[digest.Digest]int
+	execs    map[digest.Digest]*fakeExec
 	returned []error      // the errors build functions returned
 	solved   []graph.Kind // the kind of the head of each definition solved
 	reported map[digest.Digest]bool
@@ -71,15 +78,19 @@ type fakeFailure struct {
 func (d *fakeDaemon) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
 	d.mu.Lock()
 	d.open++
+	d.sessions++
 	d.maxOpen = max(d.maxOpen, d.open)
 	d.mu.Unlock()
+	fs := &fakeSession{d: d, registered: map[digest.Digest]digest.Digest{}}
 	defer func() {
 		d.mu.Lock()
 		d.open--
+		for _, e := range fs.held {
+			e.holders--
+		}
 		d.mu.Unlock()
 	}()
 	time.Sleep(d.hold)
-	fs := &fakeSession{d: d, registered: map[digest.Digest]digest.Digest{}}
 	_, err := fn(ctx, recorder{Client: fs, col: d.col})
 	if err != nil {
 		d.mu.Lock()
@@ -107,6 +118,39 @@ type fakeSession struct {
 	// to the exec: BuildKit's gateway keeps them under their ids.
 	registered map[digest.Digest]digest.Digest
 	heads      []graph.Stage // the stage of the head of each definition solved
+	held       []*fakeExec   // the failed vertices its solves used
+}
+
+// fakeExec is one run of a failing vertex. As BuildKit's solver does
+// (solver/jobs.go: sharedOp keeps its execErr while a job uses the
+// vertex; deleteIfUnreferenced drops it with the last), solves of every
+// session share it while a session that used it is open, and wait for it
+// to fail; once none is, the vertex runs again (a failed result is not
+// cached). Each session is a job of its own.
+type fakeExec struct {
+	holders int
+	done    chan struct{}
+}
+
+// run runs failing vertex dg in session s, or joins its run that a
+// session still holds, and waits for it to fail.
+func (s *fakeSession) run(dg digest.Digest) {
+	d := s.d
+	d.mu.Lock()
+	if d.execs == nil {
+		d.execs, d.runs = map[digest.Digest]*fakeExec{}, map[digest.Digest]int{}
+	}
+	e := d.execs[dg]
+	if e == nil || e.holders == 0 {
+		e = &fakeExec{done: make(chan struct{})}
+		d.execs[dg] = e
+		d.runs[dg]++
+		time.AfterFunc(d.runTime, func() { close(e.done) })
+	}
+	e.holders++
+	s.held = append(s.held, e)
+	d.mu.Unlock()
+	<-e.done
 }
 
 func (s *fakeSession) ResolveImageConfig(_ context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
@@ -152,6 +196,7 @@ func (s *fakeSession) Solve(ctx context.Context, req gateway.SolveRequest) (*gat
 	for _, f := range s.d.fail {
 		for _, d := range ds {
 			if f.match(stages[d]) {
+				s.run(d)
 				s.d.report(d, f)
 				return nil, s.failed(d, ops[d], f.vertexErr)
 			}

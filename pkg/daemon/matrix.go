@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	"google.golang.org/grpc/codes"
@@ -141,27 +142,38 @@ func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 		return m, ctx.Err()
 	}
 	m.Columns = p.g.Columns()
-	s.eachBinary(p, func(name string, i int) {
+	s.eachBinary(ctx, p, p.g.Compiled, func(ctx context.Context, def *pb.Definition, i int) error {
 		row := &m.Rows[i]
+		var err error
 		// A binary that did not build fails its session, for BuildKit's
 		// build history; a cell that failed does not.
-		err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-			s.row(ctx, gc, p.g, name, row, m.Columns, &s.errs[i])
-			return nil, s.errs[i]
+		serr := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			err = s.row(ctx, gc, p.g, def, row, m.Columns)
+			return nil, err
 		}, "")
-		if s.errs[i] == nil && err != nil {
-			s.errs[i], row.Cells = err, nil
+		if err == nil {
+			err = serr
 		}
+		if err != nil {
+			row.Cells = nil
+			return err
+		}
+		// A cell that lost the connection stops the run (lostInMatrix).
+		for _, c := range row.Cells {
+			if c.err != nil && grpcerrors.Code(c.err) == codes.Unavailable {
+				return c.err
+			}
+		}
+		return nil
 	})
 	return m, ctx.Err()
 }
 
-// row builds one binary, then runs it in every column, in parallel; a
-// binary that does not build leaves its error in *errp.
-func (s *solve) row(ctx context.Context, gc gateway.Client, g *graph.Graph, name string, row *MatrixRow, columns []graph.Column, errp *error) {
-	if _, err := s.evaluate(ctx, gc, g.Compiled[name]); err != nil {
-		*errp = err
-		return
+// row builds one binary, its compiled state def, then runs it in every
+// column, in parallel; the error is the binary's build's.
+func (s *solve) row(ctx context.Context, gc gateway.Client, g *graph.Graph, def *pb.Definition, row *MatrixRow, columns []graph.Column) error {
+	if _, err := s.solveDef(ctx, gc, def); err != nil {
+		return err
 	}
 	row.Cells = make([]Cell, len(columns))
 	var cells sync.WaitGroup
@@ -169,10 +181,11 @@ func (s *solve) row(ctx context.Context, gc gateway.Client, g *graph.Graph, name
 		cells.Add(1)
 		go func() {
 			defer cells.Done()
-			row.Cells[j] = s.cell(ctx, gc, g, name, row.Platform, c)
+			row.Cells[j] = s.cell(ctx, gc, g, row.Binary.Name, row.Platform, c)
 		}()
 	}
 	cells.Wait()
+	return nil
 }
 
 // cell runs one binary, built for platform, in one column's image and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
+	digest "github.com/opencontainers/go-digest"
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
@@ -39,6 +41,10 @@ type solve struct {
 	// asked for (none is when nothing was written).
 	attested bool
 	llbMu    sync.Mutex // see definition
+	// failedAt is, by vertex, the error of the first solve that failed
+	// there (noteFailure).
+	failMu   sync.Mutex
+	failedAt map[digest.Digest]error
 }
 
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
@@ -53,8 +59,8 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 
 // run resolves the images and makes the graph in one session, then solves
 // and stages every binary in a session of its own (see sessions), up to
-// maxSessions at once: the solver still runs a stage they share once. A
-// binary's files are staged only once its session ended well. With
+// maxSessions at once: the solver still runs a stage they share once
+// (and one that failed is not run again: eachBinary). A binary's files are staged only once its session ended well. With
 // attestDir and binaries written, these are solved together as the
 // result of a last session, whose provenance is exported there. It fails
 // only for the whole run.
@@ -63,27 +69,35 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	if p == nil || err != nil {
 		return err
 	}
-	s.eachBinary(p, func(name string, i int) {
+	s.eachBinary(ctx, p, p.g.Delivered, func(ctx context.Context, def *pb.Definition, i int) error {
 		var u *outdir.Unit
+		var got file
+		var err error
 		// The binary's error is the build function's too, so BuildKit's
 		// build history records its session as failed.
-		err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-			u, s.errs[i] = s.binary(ctx, gc, p.g.Delivered[name], &s.results[i])
-			return nil, s.errs[i]
+		serr := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			u, got, err = s.binary(ctx, gc, def, &s.results[i])
+			return nil, err
 		}, "")
-		if s.errs[i] == nil {
-			s.errs[i] = err
+		if err == nil {
+			err = serr
 		}
-		if s.errs[i] != nil {
+		if err != nil {
 			if u != nil {
 				u.Drop() // read back, but its session failed: a FAILED row keeps its old file
 			}
-			return
+			return err
 		}
 		u.Stage()
-		s.results[i].Unverified = p.g.Unverified[name]
-		s.results[i].Verified = s.results[i].Unverified == ""
+		r := &s.results[i]
+		r.Size, r.SHA256 = got.size, got.sha256
+		r.Unverified = p.g.Unverified[r.Binary.Name]
+		r.Verified = r.Unverified == ""
+		return nil
 	})
+	if s.lostConnection() != nil {
+		return nil // land fails the run
+	}
 	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
 	}
@@ -101,15 +115,28 @@ func (s *solve) anyWritten() bool {
 // maxSessions bounds the binary sessions open at once. Each is a session
 // on the daemon (a gRPC stream, the attachables, a build job and its
 // history record) and goroutines here, and the solver runs a vertex that
-// several share once however many ask: a list of hundreds of binaries
+// several share once however many ask at once: a list of hundreds of binaries
 // gains nothing from hundreds of sessions, while 32 keep a daemon's
 // workers busy.
 const maxSessions = 32
 
-// eachBinary runs f for every binary the graph builds, in list order, each
-// in a goroutine of its own, at most s.parallel at once, and waits for
-// them all.
-func (s *solve) eachBinary(p *prepared, f func(name string, i int)) {
+// eachBinary builds every binary the graph builds (build, given the
+// definition of its state in states, returns its error, kept in s.errs),
+// in list order, each in a goroutine of its own, at most s.parallel at
+// once, and waits for them all. A binary is failed without being started:
+//   - with the error of a binary whose solve already failed at a vertex of
+//     its definition (a shared stage: the download, a warm compile, the
+//     stage tool, an image). BuildKit keeps a failed vertex's error only
+//     while a job still uses it and caches no failed result, and each
+//     session is a job of its own: started later, the binary would run
+//     the failed stage again, once per wave of sessions. With the same
+//     error, it gets the same cause and is given with the others once;
+//   - when the run is canceled, or once a binary lost the connection to
+//     the daemon (codes.Unavailable): the binaries in flight are canceled
+//     too, and the run fails (land).
+func (s *solve) eachBinary(ctx context.Context, p *prepared, states map[string]llb.State, build func(ctx context.Context, def *pb.Definition, i int) error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	names := slices.SortedFunc(maps.Keys(p.idx), func(a, b string) int { return cmp.Compare(p.idx[a], p.idx[b]) })
 	slots := make(chan struct{}, max(s.parallel, 1))
 	var wg sync.WaitGroup
@@ -118,10 +145,71 @@ func (s *solve) eachBinary(p *prepared, f func(name string, i int)) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			f(name, p.idx[name])
+			i := p.idx[name]
+			s.errs[i] = s.startBinary(ctx, states[name], func(def *pb.Definition) error { return build(ctx, def, i) })
+			if grpcerrors.Code(s.errs[i]) == codes.Unavailable {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
+}
+
+// startBinary marshals a binary's state and builds it, unless the run is
+// over or its definition holds a vertex that failed already (eachBinary).
+func (s *solve) startBinary(ctx context.Context, st llb.State, build func(*pb.Definition) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	def, err := s.definition(ctx, func() (llb.State, error) { return st, nil })
+	if err != nil {
+		return err
+	}
+	// A vertex several binaries share serves each binary whose definition
+	// holds it, solved or not.
+	s.col.learn(def)
+	if err := s.failedAlready(def); err != nil {
+		return err
+	}
+	return build(def)
+}
+
+// failedAlready is the error of the first solve that failed at a vertex
+// of def, or nil.
+func (s *solve) failedAlready(def *pb.Definition) error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if len(s.failedAt) == 0 {
+		return nil
+	}
+	for d := range vertices(def) {
+		if err, ok := s.failedAt[d]; ok {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteFailure keeps the vertex at which a solve failed, with its error,
+// for eachBinary: called in the session of the solve, while BuildKit still
+// holds the vertex's error, so no binary started afterwards runs it again.
+// A canceled solve or a lost connection failed at no vertex.
+func (s *solve) noteFailure(ctx context.Context, err error) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || grpcerrors.Code(err) == codes.Unavailable {
+		return
+	}
+	f, ok := s.col.culprit(err)
+	if !ok {
+		return
+	}
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failedAt == nil {
+		s.failedAt = map[digest.Digest]error{}
+	}
+	if _, known := s.failedAt[f.vertex]; !known {
+		s.failedAt[f.vertex] = err
+	}
 }
 
 // verifiedResult solves the written binaries together, as the session's
@@ -155,7 +243,18 @@ func (s *solve) evaluateOf(ctx context.Context, gc gateway.Client, mk func() (ll
 	if err != nil {
 		return nil, err
 	}
-	return gc.Solve(ctx, gateway.SolveRequest{Definition: def, Evaluate: true})
+	return s.solveDef(ctx, gc, def)
+}
+
+// solveDef solves a marshalled definition, waiting for the result; the
+// vertex a failed solve failed at is kept (noteFailure).
+func (s *solve) solveDef(ctx context.Context, gc gateway.Client, def *pb.Definition) (*gateway.Result, error) {
+	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def, Evaluate: true})
+	if err != nil {
+		s.noteFailure(ctx, err)
+		return nil, err
+	}
+	return res, nil
 }
 
 // definition makes a state with mk and marshals it for the daemon's
@@ -180,32 +279,38 @@ func (s *solve) definition(ctx context.Context, mk func() (llb.State, error)) (*
 // chunk keeps each read under gRPC's message size limit.
 const chunk = 4 << 20
 
-// binary solves one binary's verified state and reads it back into a
-// unit of the output directory, for the caller to stage (Unit.Stage) once
-// the session has ended well. On error, the unit is nil.
-func (s *solve) binary(ctx context.Context, gc gateway.Client, st llb.State, r *Result) (*outdir.Unit, error) {
+// file is a binary read back: its size and sha256.
+type file struct {
+	size   int64
+	sha256 string
+}
+
+// binary solves one binary's verified state, def, and reads it back into
+// a unit of the output directory, for the caller to stage (Unit.Stage)
+// and to note in r once the session has ended well. On error, the unit is
+// nil.
+func (s *solve) binary(ctx context.Context, gc gateway.Client, def *pb.Definition, r *Result) (*outdir.Unit, file, error) {
 	name := r.Binary.Name
-	res, err := s.evaluate(ctx, gc, st)
+	res, err := s.solveDef(ctx, gc, def)
 	if err != nil {
-		return nil, fmt.Errorf("solving %s: %w", name, err)
+		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
-		return nil, fmt.Errorf("solving %s: %w", name, err)
+		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
 	// the binary and its build information land together or not at all
 	u := s.out.Unit()
 	sum, size, err := copyOut(ctx, u, ref, r.File, 0o755)
 	if err != nil {
 		u.Drop()
-		return nil, fmt.Errorf("reading the binary of %s: %w", name, err)
+		return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
 	}
 	if _, _, err := copyOut(ctx, u, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
 		u.Drop()
-		return nil, fmt.Errorf("reading the build information of %s: %w", name, err)
+		return nil, file{}, fmt.Errorf("reading the build information of %s: %w", name, err)
 	}
-	r.Size, r.SHA256 = size, sum
-	return u, nil
+	return u, file{size: size, sha256: sum}, nil
 }
 
 // copyOut stages one file of a solved result in unit u, with its time, and

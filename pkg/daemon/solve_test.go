@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,7 +35,13 @@ type fakeRun struct {
 
 func newFakeRun(t *testing.T, d *fakeDaemon) *fakeRun {
 	t.Helper()
-	list := parseList(t, testYAML)
+	return newFakeRunOf(t, d, testYAML)
+}
+
+// newFakeRunOf is newFakeRun of another list.
+func newFakeRunOf(t *testing.T, d *fakeDaemon, yaml string) *fakeRun {
+	t.Helper()
+	list := parseList(t, yaml)
 	dir := t.TempDir()
 	for _, b := range list.Binaries() {
 		if err := os.WriteFile(filepath.Join(dir, b.FileName()), []byte("old"), 0o644); err != nil {
@@ -187,8 +194,8 @@ func TestAFailedSessionLandsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := r.result(t, o, "twin"); res.Written() || res.Cause == "" || r.landed(t, "twin") {
-		t.Errorf("twin: written %v, cause %q, landed %v", res.Written(), res.Cause, r.landed(t, "twin"))
+	if res := r.result(t, o, "twin"); res.Written() || res.Cause == "" || r.landed(t, "twin") || res.Size != 0 || res.SHA256 != "" {
+		t.Errorf("twin: written %v, cause %q, landed %v, size %d, sha256 %q", res.Written(), res.Cause, r.landed(t, "twin"), res.Size, res.SHA256)
 	}
 	for _, name := range allBinaries {
 		if res := r.result(t, o, name); name != "twin" && (!res.Verified || !r.landed(t, name)) {
@@ -238,6 +245,82 @@ func TestPartialFailureLandsTheGoodBinaries(t *testing.T) {
 		}
 		if !res.Verified || !r.landed(t, name) {
 			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+}
+
+// A lost connection stops the run: no session is opened for the binaries
+// not started yet, and the run fails with nothing landed.
+func TestLostConnectionStopsTheRun(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{lost: kind(graph.KindVerify, "docker_19.03.12")})
+	r.s.parallel = 1 // the list's first binary first, alone
+	o, err := r.run(t)
+	var lost *LostError
+	if !errors.As(err, &lost) || o != nil {
+		t.Fatalf("outcome %v, error %v; want a LostError", o, err)
+	}
+	if r.d.sessions != 2 {
+		t.Errorf("%d sessions were opened, want 2: the plan's and the binary that lost the connection", r.d.sessions)
+	}
+}
+
+// A shared stage that fails runs once, however many binaries it feeds:
+// the binaries started after it failed fail with its error, without a
+// session of their own, in which BuildKit would run it again (it keeps a
+// failed vertex's error only while a session uses it).
+func TestAFailedSharedStageRunsOnce(t *testing.T) {
+	const n = 70 // more than two waves of maxSessions
+	yaml := "helper: {version: v0.12.0}\ngo: golang:1.26\ntargets:\n"
+	for i := range n {
+		yaml += fmt.Sprintf("  - image: docker:19.03.12\n    name: t%02d\n", i)
+	}
+	r := newFakeRunOf(t, &fakeDaemon{runTime: 100 * time.Millisecond, fail: []fakeFailure{{
+		match: kind(graph.KindDownload), vertexErr: "exit code: 1", log: "go: github.com/x: no route to host\n",
+	}}}, yaml)
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.d.runs) != 1 {
+		t.Fatalf("failing vertices run: %v, want the download's", r.d.runs)
+	}
+	for d, runs := range r.d.runs {
+		if runs != 1 {
+			t.Errorf("the download %s ran %d times for %d binaries, want once", d, runs, n)
+		}
+	}
+	if r.d.sessions > 1+maxSessions {
+		t.Errorf("%d sessions opened, want at most the plan's and a first wave's %d", r.d.sessions, maxSessions)
+	}
+	fs := o.Failures()
+	if len(fs) != 1 || len(fs[0].Binaries) != n || fs[0].Cause != "downloading the helper module failed: github.com/x: no route to host" {
+		t.Errorf("failures %+v, want the download's once for all %d binaries", fs, n)
+	}
+}
+
+// A layer the registry lost is the image's failure, however many stages
+// found it: two binaries of one image whose verifies (two vertices) both
+// hit it are one failure, whose stage is the image's pull.
+func TestALostLayerIsOneFailureOfItsImage(t *testing.T) {
+	const layer = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	lost := "failed to copy: could not fetch content descriptor " + layer + " (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found"
+	var fails []fakeFailure
+	for _, name := range []string{"docker_19.03.12", "twin"} {
+		fails = append(fails, fakeFailure{match: kind(graph.KindVerify, name), vertexErr: lost})
+	}
+	r := newFakeRun(t, &fakeDaemon{fail: fails})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "pulling the image docker:19.03.12 (linux/amd64) failed: its layer " + layer + " could not be fetched from the registry: not found"
+	fs := o.Failures()
+	if len(fs) != 1 || fs[0].Cause != want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin"}) {
+		t.Errorf("failures %+v, want one: docker_19.03.12, twin: %s", fs, want)
+	}
+	for _, name := range []string{"docker_19.03.12", "twin"} {
+		if res := r.result(t, o, name); res.Stage.Kind != graph.KindImage || res.Stage.Image != "docker:19.03.12" || res.Stage.Platform != "linux/amd64" {
+			t.Errorf("%s: stage %+v, want the pull of docker:19.03.12 (linux/amd64)", name, res.Stage)
 		}
 	}
 }
@@ -409,6 +492,7 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 		vertexErr: "exit code: 2",
 		log:       "llbgen: cell: reading the binary: permission denied\n",
 	}}})
+	r.s.parallel = 1 // one row at a time: the first fed by the warm compile fails it
 	m, err := r.s.matrix(context.Background(), r.d)
 	if err != nil {
 		t.Fatal(err)
@@ -418,10 +502,12 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 	if fs := m.Unbuilt(); len(fs) != 1 || fs[0].Cause != want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin", "multi-linux-amd64"}) {
 		t.Errorf("unbuilt rows: %+v, want the warm compile's cause once with its three binaries", fs)
 	}
-	// The sessions of the rows not built failed (BuildKit's history says
-	// so); that of a row with a failed cell did not.
-	if len(r.d.returned) != 3 {
-		t.Errorf("%d build functions failed, want the 3 of the rows not built: %v", len(r.d.returned), r.d.returned)
+	// The session of the first row not built failed (BuildKit's history
+	// says so); the other two rows the warm compile fed failed with its
+	// error without a session (it would run again); that of a row with a
+	// failed cell did not fail.
+	if len(r.d.returned) != 1 {
+		t.Errorf("%d build functions failed, want the 1 of the first row not built: %v", len(r.d.returned), r.d.returned)
 	}
 	for _, row := range m.Rows {
 		switch row.Binary.Name {
