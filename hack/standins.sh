@@ -41,7 +41,7 @@
 #          and into every writable mount, and truncates the other files in
 #          /llbgen/out to garbage: what verifying a cgo binary in it runs.
 #
-# And three BROKEN-TOOLCHAIN stand-ins, for tests of what llbgen says when
+# And four BROKEN-TOOLCHAIN stand-ins, for tests of what llbgen says when
 # the list's go: image cannot build (cmd/llbgen/toolchain_test.go). All are
 # linux/amd64 with the golang stand-in's environment:
 #
@@ -53,6 +53,9 @@
 #          net/http, so it still compiles there.
 #   standin/go-none       the glibc stand-in alone: a Go image with no
 #          /usr/local/go at all.
+#   standin/go-file       the glibc stand-in plus one layer: /usr/local/go is
+#          a regular file, so BuildKit's stat of /usr/local/go/bin/go fails
+#          inside the image's path ("not a directory"), not as "no such file".
 #   standin/go-wrongarch  the golang stand-in plus one layer: its
 #          /usr/local/go/bin/go is the arm64 musl stand-in's busybox, an
 #          aarch64 ELF in an image whose config says linux/amd64: a toolchain
@@ -206,7 +209,7 @@ build_toolchain_layers() {
 	local server=./usr/local/go/src/net/http/server.go gobin=./usr/local/go/bin/go
 	local work hash
 	work=$(mktemp -d)
-	mkdir -p "$work/broken" "$work/wrongarch"
+	mkdir -p "$work/broken" "$work/wrongarch" "$work/file/usr/local"
 	tar -C "$work/broken" -xf "$gotree" "$server" || die "no $server in $gotree"
 	tar -C "$work/wrongarch" -xf "$STANDINS/musl-arm64.tar" ./bin/busybox || die "no busybox in musl-arm64.tar"
 	# This function's own text is hashed too: it lays the layers out.
@@ -214,7 +217,8 @@ build_toolchain_layers() {
 		sha256sum | cut -c1-12)
 	go_broken=$STANDINS/go-broken-$hash.tar
 	go_wrongarch=$STANDINS/go-wrongarch-$hash.tar
-	if [[ ! -s $go_broken || ! -s $go_wrongarch ]]; then
+	go_file=$STANDINS/go-file-$hash.tar
+	if [[ ! -s $go_broken || ! -s $go_wrongarch || ! -s $go_file ]]; then
 		log "building the broken-toolchain stand-ins' layers"
 		# Appended, so every line number above stays upstream's.
 		echo 'func standin { // llbgen test stand-in go-broken: a syntax error in the standard library' \
@@ -223,8 +227,9 @@ build_toolchain_layers() {
 		mv "$work/wrongarch/bin/busybox" "$work/wrongarch/$gobin"
 		rmdir "$work/wrongarch/bin"
 		chmod 0755 "$work/wrongarch/$gobin"
+		echo 'llbgen test stand-in go-file: a file where the Go toolchain should be' >"$work/file/usr/local/go"
 		local layer tar_flags=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
-		for layer in broken wrongarch; do
+		for layer in broken wrongarch file; do
 			tar "${tar_flags[@]}" -C "$work/$layer" -cf "$STANDINS/go-$layer-$hash.tar.tmp" .
 			mv "$STANDINS/go-$layer-$hash.tar.tmp" "$STANDINS/go-$layer-$hash.tar"
 		done
@@ -318,6 +323,7 @@ push "$arch" "$r/library/golang:1.26" "$gotree" "$r/standin/glibc:latest" "${go_
 broken_label=org.opencontainers.image.title="BROKEN-TOOLCHAIN llbgen test stand-in"
 push "$arch" "$r/standin/go-broken:latest" "$go_broken" "$r/library/golang:1.26" "${go_env[@]}" -l "$broken_label"
 push "$arch" "$r/standin/go-none:latest" "$STANDINS/glibc-$arch.tar" "" "${go_env[@]}" -l "$broken_label"
+push "$arch" "$r/standin/go-file:latest" "$go_file" "$r/standin/glibc:latest" "${go_env[@]}" -l "$broken_label"
 push "$arch" "$r/standin/go-wrongarch:latest" "$go_wrongarch" "$r/library/golang:1.26" "${go_env[@]}" -l "$broken_label"
 hostile_label=org.opencontainers.image.title="HOSTILE llbgen test stand-in: attacks the build"
 push "$arch" "$r/standin/hostile-cc:latest" "$hostile_cc" "$r/standin/glibc:latest" \

@@ -206,6 +206,24 @@ func TestGoImageWithoutToolchain(t *testing.T) {
 	})
 }
 
+// A go: image whose /usr/local/go is a regular file has no toolchain
+// either: BuildKit's stat of bin/go fails inside the image's path ("not a
+// directory", naming the daemon's mount), which must still be the list's
+// go: line (exit 2), not a failure of the daemon, and name no path of the
+// daemon's.
+func TestGoImageWhoseGoIsAFile(t *testing.T) {
+	s := newToolchainSetup(t, (*testbed.Bed).GoFile)
+	t.Run("llbgen build", func(t *testing.T) {
+		msg := s.assertRefusedBeforeBuilding(t, regexp.MustCompile(`/usr/local/go|(?i)toolchain`))
+		if strings.Contains(msg, "buildkit-mount") || strings.Contains(msg, "/var/lib/buildkit") {
+			t.Errorf("the refusal names the daemon's mount: %q", msg)
+		}
+	})
+	t.Run("bake", func(t *testing.T) {
+		s.assertBakeRefuses(t)
+	})
+}
+
 // A go: image whose toolchain is for another platform (an arm64 go in an
 // image that says linux/amd64; the test bed's QEMU would even run it) is
 // refused the same way, naming the platform.

@@ -46,10 +46,12 @@ func (b *Bed) HostilePreload() string { return b.Registry + "/standin/hostile-pr
 // hack/standins.sh): GoBroken is the golang stand-in whose net/http does not
 // compile (server.go ends in a syntax error), so the helper's compile fails
 // while the stage tool, which does not import net/http, compiles; GoNone is
-// a Go image with no /usr/local/go; GoWrongArch's /usr/local/go/bin/go is an
-// arm64 ELF in an image whose config says linux/amd64.
+// a Go image with no /usr/local/go; GoFile's /usr/local/go is a regular
+// file; GoWrongArch's /usr/local/go/bin/go is an arm64 ELF in an image whose
+// config says linux/amd64.
 func (b *Bed) GoBroken() string    { return b.Registry + "/standin/go-broken:latest" }
 func (b *Bed) GoNone() string      { return b.Registry + "/standin/go-none:latest" }
+func (b *Bed) GoFile() string      { return b.Registry + "/standin/go-file:latest" }
 func (b *Bed) GoWrongArch() string { return b.Registry + "/standin/go-wrongarch:latest" }
 
 var (
