@@ -223,7 +223,7 @@ func toolchainAbsent(ctx context.Context, img gateway.Reference, statErr error) 
 	for _, dir := range goDirs {
 		st, err := img.StatFile(ctx, gateway.StatRequest{Path: dir})
 		switch {
-		case err == nil && !os.FileMode(st.Mode).IsDir():
+		case err == nil && st != nil && !os.FileMode(st.Mode).IsDir():
 			return true, nil
 		case err == nil:
 		case pathFailure(err) && (missingAt(err, dir) || brokenPath(err)):
