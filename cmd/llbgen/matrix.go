@@ -97,11 +97,19 @@ func writeMatrix(w io.Writer, m *daemon.Matrix) {
 		rows = append(rows, row)
 	}
 	writeAligned(w, rows)
-	var lines, notRun []string
+	var lines []string
 	// A vertex that failed several rows is one cause, given once.
 	for _, f := range m.Unbuilt() {
-		lines = append(lines, fmt.Sprintf("%s: not built: %s", strings.Join(f.Binaries, ", "), oneLine(f.Cause)))
+		lines = append(lines, fmt.Sprintf("%s: not built: %s", binaryNames(f.Binaries, len(m.Rows)), oneLine(f.Cause)))
 	}
+	// A column's cells that could not be run for one cause (its image did
+	// not pull, no emulator) are one line naming their binaries.
+	type notRunKey struct {
+		column int
+		cause  string
+	}
+	var notRun []notRunKey
+	notRunBy := map[notRunKey][]string{}
 	across := 0
 	for _, r := range m.Rows {
 		if r.Cells == nil {
@@ -113,7 +121,11 @@ func writeMatrix(w io.Writer, m *daemon.Matrix) {
 			case c.OtherPlatform:
 				across++
 			case c.NotRun:
-				notRun = append(notRun, fmt.Sprintf("? %s in %s: %s", r.Binary.Name, heads[j], oneLine(c.Cause)))
+				k := notRunKey{j, oneLine(c.Cause)}
+				if _, seen := notRunBy[k]; !seen {
+					notRun = append(notRun, k)
+				}
+				notRunBy[k] = append(notRunBy[k], r.Binary.Name)
 			default:
 				lines = append(lines, fmt.Sprintf("✗ %s in %s: %s", r.Binary.Name, heads[j], oneLine(c.Cause)))
 			}
@@ -122,7 +134,9 @@ func writeMatrix(w io.Writer, m *daemon.Matrix) {
 	if across > 0 {
 		lines = append(lines, fmt.Sprintf("✗ %d more: a binary in an image of another platform; not run, a binary needs a machine of its own platform (or an emulator)", across))
 	}
-	lines = append(lines, notRun...)
+	for _, k := range notRun {
+		lines = append(lines, fmt.Sprintf("? %s in %s: %s", binaryNames(notRunBy[k], len(m.Rows)), heads[k.column], k.cause))
+	}
 	if len(lines) > 0 {
 		fmt.Fprintln(w)
 		for _, l := range lines {

@@ -45,3 +45,35 @@ func TestMatrixGivesASharedCauseOnce(t *testing.T) {
 		}
 	}
 }
+
+// A column whose image could not be run gives one line for its cells,
+// naming their binaries, not one per row; other columns' cells keep
+// theirs.
+func TestMatrixGroupsAColumnNotRun(t *testing.T) {
+	amd64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	const lost = "could not run it in registry.example/gone:1 (linux/amd64): pulling the image registry.example/gone:1 (linux/amd64) failed: not found"
+	m := &daemon.Matrix{Columns: []graph.Column{
+		{Image: targets.Image{Ref: "registry.example/gone:1"}, Platform: amd64},
+		{Image: targets.Image{Ref: "docker:19.03.12"}, Platform: amd64},
+	}}
+	for _, name := range []string{"a", "b", "c"} {
+		m.Rows = append(m.Rows, daemon.MatrixRow{Binary: targets.Binary{Name: name}, Platform: "linux/amd64",
+			Cells: []daemon.Cell{{NotRun: true, Cause: lost}, {OK: true}}})
+	}
+	m.Rows = append(m.Rows, daemon.MatrixRow{Binary: targets.Binary{Name: "d"}, Platform: "linux/amd64",
+		Cells: []daemon.Cell{{OK: true}, {NotRun: true, Cause: "could not run it in docker:19.03.12 (linux/amd64): no emulator"}}})
+	var out bytes.Buffer
+	writeMatrix(&out, m)
+	got := out.String()
+	for _, want := range []string{
+		"? a, b, c in registry.example/gone:1: " + lost + "\n",
+		"? d in docker:19.03.12: could not run it in docker:19.03.12 (linux/amd64): no emulator\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if n := strings.Count("\n"+got, "\n? "); n != 2 {
+		t.Errorf("%d lines of cells not run, want 2:\n%s", n, got)
+	}
+}

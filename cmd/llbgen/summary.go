@@ -15,8 +15,8 @@ import (
 // without verification, then one line per cause of failure, naming the
 // binaries it failed: a vertex that failed several binaries (the download,
 // a warm compile, an image, a compile two targets share) is one cause,
-// given once with every binary it failed, each of whose rows says FAILED
-// (Outcome.Failures).
+// given once with the binaries it failed (binaryNames), each of whose
+// rows says FAILED (Outcome.Failures).
 func writeSummary(w io.Writer, o *daemon.Outcome) {
 	causes := o.Failures()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -52,8 +52,24 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 	}
 	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
 	for _, c := range causes {
-		fmt.Fprintf(w, "  %s: %s\n", strings.Join(c.Binaries, ", "), oneLine(c.Cause))
+		fmt.Fprintf(w, "  %s: %s\n", binaryNames(c.Binaries, len(o.Results)), oneLine(c.Cause))
 	}
+}
+
+// maxNames is how many binaries a cause's line names before "and N more".
+const maxNames = 10
+
+// binaryNames names the binaries a cause failed, of total in the run, in
+// bounded space: "all N binaries" when it failed each of them (a shared
+// stage of a long list), else at most maxNames names and how many more.
+func binaryNames(names []string, total int) string {
+	switch {
+	case len(names) == total && total > 1:
+		return fmt.Sprintf("all %d binaries", total)
+	case len(names) > maxNames:
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNames], ", "), len(names)-maxNames)
+	}
+	return strings.Join(names, ", ")
 }
 
 // shortDigest keeps the algorithm and 12 hex digits: enough to compare.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +179,44 @@ func TestSummaryHostileCause(t *testing.T) {
 	}
 	if !strings.HasPrefix(line, `  cgo: setup command "./configure" failed: ?[3A?[2Kdocker_19.03.12 linux/amd64 yes ?1A?xxx`) {
 		t.Errorf("cause line: %q", line)
+	}
+}
+
+// A cause's line is bounded however many binaries it failed: "all N
+// binaries" when it failed every one of the run, else the first maxNames
+// names and how many more.
+func TestSummaryCauseLinesAreBounded(t *testing.T) {
+	out, err := outdir.Open("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cause = "downloading the helper module failed: no route to host"
+	results := func(n, failed int) []daemon.Result {
+		var res []daemon.Result
+		for i := range n {
+			tg := targets.Target{Name: fmt.Sprintf("t%03d", i), Image: targets.Image{Ref: "docker:19.03.12"}}
+			b := targets.Binary{Name: tg.Name}
+			r := daemon.Result{Target: tg, Binary: b, Platform: "linux/amd64", File: tg.Name, Vertex: "sha256:0123", Cause: cause}
+			if i >= failed {
+				r.Vertex, r.Cause, r.Verified, r.Size, r.SHA256 = "", "", true, 1, strings.Repeat("a", 64)
+			}
+			res = append(res, r)
+		}
+		return res
+	}
+	causes := func(res []daemon.Result) string {
+		var buf bytes.Buffer
+		writeSummary(&buf, &daemon.Outcome{Out: out, Results: res})
+		_, got, _ := strings.Cut(buf.String(), "failed (their files, if any, were left as they were):\n")
+		return got
+	}
+	if got, want := causes(results(300, 300)), "  all 300 binaries: "+cause+"\n"; got != want {
+		t.Errorf("every binary failed by one cause:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := causes(results(31, 30)), "  t000, t001, t002, t003, t004, t005, t006, t007, t008, t009 and 20 more: "+cause+"\n"; got != want {
+		t.Errorf("30 of 31 failed by one cause:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := causes(results(2, 1)), "  t000: "+cause+"\n"; got != want {
+		t.Errorf("one of two failed:\n%s\nwant:\n%s", got, want)
 	}
 }
