@@ -60,10 +60,11 @@ func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *c
 // run resolves the images and makes the graph in one session, then solves
 // and stages every binary in a session of its own (see sessions), up to
 // maxSessions at once: the solver still runs a stage they share once
-// (and one that failed is not run again: eachBinary). A binary's files are staged only once its session ended well. With
-// attestDir and binaries written, these are solved together as the
-// result of a last session, whose provenance is exported there. It fails
-// only for the whole run.
+// (and one that failed is not run again: eachBinary). A binary's files
+// are staged only once its session ended well. With attestDir and
+// binaries written, these are solved together as the result of a last
+// session, whose provenance is exported there. It fails only for the
+// whole run (a lost connection: land).
 func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	p, err := s.prepareIn(ctx, ss)
 	if p == nil || err != nil {
@@ -115,9 +116,9 @@ func (s *solve) anyWritten() bool {
 // maxSessions bounds the binary sessions open at once. Each is a session
 // on the daemon (a gRPC stream, the attachables, a build job and its
 // history record) and goroutines here, and the solver runs a vertex that
-// several share once however many ask at once: a list of hundreds of binaries
-// gains nothing from hundreds of sessions, while 32 keep a daemon's
-// workers busy.
+// several share once however many ask at once: a list of hundreds of
+// binaries gains nothing from hundreds of sessions, while 32 keep a
+// daemon's workers busy.
 const maxSessions = 32
 
 // eachBinary builds every binary the graph builds (build, given the
