@@ -62,22 +62,7 @@ func TestGraphGolden(t *testing.T) {
 				lk.Apply(&opt)
 				opt.SourceDateEpoch = &epoch
 			}
-			g, err := graph.Define(list, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := graph.Definition(context.Background(), g.Output, linuxAmd64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var def pb.Definition
-			if err := def.UnmarshalVT(raw); err != nil {
-				t.Fatal(err)
-			}
-			got, err := graph.Dump(&def)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, got := dumpOf(t, list, opt)
 			golden := filepath.Join("testdata", tt.name+".golden")
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -143,27 +128,12 @@ func TestDumpIgnoresOpOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := graph.Define(list, graph.Options{Platform: linuxAmd64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := graph.Definition(context.Background(), g.Output, linuxAmd64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var def pb.Definition
-	if err := def.UnmarshalVT(raw); err != nil {
-		t.Fatal(err)
-	}
-	want, err := graph.Dump(&def)
-	if err != nil {
-		t.Fatal(err)
-	}
+	def, want := dumpOf(t, list, graph.Options{Platform: linuxAmd64})
 	ops := def.Def[:len(def.Def)-1]
 	for i, j := 0, len(ops)-1; i < j; i, j = i+1, j-1 {
 		ops[i], ops[j] = ops[j], ops[i]
 	}
-	got, err := graph.Dump(&def)
+	got, err := graph.Dump(def)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +156,27 @@ func TestDumpIgnoresOpOrder(t *testing.T) {
 	if strings.Contains(string(got), "stage: (none)") {
 		t.Error("a vertex without a stage")
 	}
+}
+
+// dumpOf defines list's graph, encodes it as the pipe does, decodes it as
+// buildctl would, and dumps it.
+func dumpOf(t *testing.T, list *targets.List, opt graph.Options) (*pb.Definition, []byte) {
+	t.Helper()
+	g, err := graph.Define(list, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := graph.Definition(context.Background(), g.Output, linuxAmd64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := &pb.Definition{}
+	if err := def.UnmarshalVT(raw); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := graph.Dump(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def, dump
 }
