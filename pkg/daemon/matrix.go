@@ -200,7 +200,7 @@ func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, nam
 	if platform != platforms.Format(c.Platform) {
 		return Cell{OtherPlatform: true, Cause: fmt.Sprintf("the binary is for %s, the image for %s", platform, platforms.Format(c.Platform))}
 	}
-	res, err := s.evaluateOf(ctx, gc, func() (llb.State, error) { return g.Cell(name, c) })
+	res, err := s.evaluate(ctx, gc, func() (llb.State, error) { return g.Cell(name, c) })
 	if err != nil {
 		return failed(err)
 	}

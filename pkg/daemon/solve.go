@@ -216,7 +216,7 @@ func (s *solve) noteFailure(ctx context.Context, err error) {
 // verifiedResult solves the written binaries together, as the session's
 // result.
 func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepared) (*gateway.Result, error) {
-	res, err := s.evaluateOf(ctx, gc, func() (llb.State, error) {
+	res, err := s.evaluate(ctx, gc, func() (llb.State, error) {
 		var states []llb.State
 		for _, r := range s.results {
 			if i, ok := p.idx[r.Binary.Name]; ok && s.errs[i] == nil {
@@ -231,15 +231,10 @@ func (s *solve) verifiedResult(ctx context.Context, gc gateway.Client, p *prepar
 	return res, nil
 }
 
-// evaluate marshals st for the daemon's platform and solves it, waiting
-// for the result. A solve error is returned as it is, so callers can tell
-// a lost connection.
-func (s *solve) evaluate(ctx context.Context, gc gateway.Client, st llb.State) (*gateway.Result, error) {
-	return s.evaluateOf(ctx, gc, func() (llb.State, error) { return st, nil })
-}
-
-// evaluateOf is evaluate of the state mk makes.
-func (s *solve) evaluateOf(ctx context.Context, gc gateway.Client, mk func() (llb.State, error)) (*gateway.Result, error) {
+// evaluate marshals the state mk makes for the daemon's platform and
+// solves it, waiting for the result. A solve error is returned as it is,
+// so callers can tell a lost connection.
+func (s *solve) evaluate(ctx context.Context, gc gateway.Client, mk func() (llb.State, error)) (*gateway.Result, error) {
 	def, err := s.definition(ctx, mk)
 	if err != nil {
 		return nil, err
