@@ -39,7 +39,7 @@ func (c *collector) explain(list *targets.List, solveErr error) explanation {
 	if strings.Contains(msg, doubleRelease) {
 		return explanation{cause: lostStep}
 	}
-	return explanation{cause: firstLine(scrub(msg))}
+	return explanation{cause: plan.FirstLine(scrub(msg))}
 }
 
 // doubleRelease is what BuildKit v0.34.2's gateway answers, in place of a
@@ -216,14 +216,14 @@ func headline(s graph.Stage) string {
 }
 
 func tellPull(_ explainer, f failure) string {
-	return headline(f.stage) + ": " + firstLine(f.err)
+	return headline(f.stage) + ": " + plan.FirstLine(f.err)
 }
 
 // tellNoToolchain: the toolchain's snapshot is the go image with a
 // directory made in /usr/local/go; nothing but a missing (or not a
 // directory) /usr/local/go makes that fail.
 func tellNoToolchain(x explainer, f failure) string {
-	return fmt.Sprintf("the go image %s has no Go toolchain at /usr/local/go: %s", x.goRef, firstLine(f.err))
+	return fmt.Sprintf("the go image %s has no Go toolchain at /usr/local/go: %s", x.goRef, plan.FirstLine(f.err))
 }
 
 // tellLastWords gives the diagnosis llbgen's stage tool printed
@@ -315,7 +315,7 @@ func lastWords(f failure, n int) string {
 // lastLines joins a stage's last n log lines, or gives its error.
 func lastLines(f failure, n int) string {
 	if len(f.log.lines) == 0 {
-		return firstLine(processFailed.ReplaceAllString(f.err, ""))
+		return plan.FirstLine(processFailed.ReplaceAllString(f.err, ""))
 	}
 	from := max(len(f.log.lines)-n, 0)
 	return strings.Join(f.log.lines[from:], "; ")
@@ -324,11 +324,6 @@ func lastLines(f failure, n int) string {
 // processFailed is how BuildKit starts the error of an exec that failed,
 // naming its whole command line: the stage already says what it was.
 var processFailed = regexp.MustCompile(`^process ".*" did not complete successfully: `)
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return OneLine(s)
-}
 
 // MaxCause is how many bytes of a cause OneLine keeps.
 const MaxCause = plan.MaxCause

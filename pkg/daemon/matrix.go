@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -193,7 +194,7 @@ func (s *solve) row(ctx context.Context, gc gateway.Client, g *graph.Graph, def 
 func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, name, platform string, c graph.Column) Cell {
 	failed := func(err error) Cell {
 		where := fmt.Sprintf("could not run it in %s (%s): ", c.Image.Ref, platforms.Format(c.Platform))
-		return Cell{Cause: where + firstLine(err.Error()), NotRun: true, err: err, where: where}
+		return Cell{Cause: where + plan.FirstLine(err.Error()), NotRun: true, err: err, where: where}
 	}
 	// A binary is not run in an image of another platform: the daemon may
 	// emulate it, the image's own machines need not.

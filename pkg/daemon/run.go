@@ -20,6 +20,7 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -30,7 +31,7 @@ type LostError struct {
 }
 
 func (e *LostError) Error() string {
-	return fmt.Sprintf("lost the connection to BuildKit at %s (did the daemon stop?): %v; nothing was written, run again once it is back", e.Addr, firstLine(e.Err.Error()))
+	return fmt.Sprintf("lost the connection to BuildKit at %s (did the daemon stop?): %v; nothing was written, run again once it is back", e.Addr, plan.FirstLine(e.Err.Error()))
 }
 
 func (e *LostError) Unwrap() error { return e.Err }

@@ -196,10 +196,12 @@ func resolveImage(ctx context.Context, c gateway.Client, k graph.ImageKey) (grap
 
 // imageCause is the one line for an image that did not resolve.
 func imageCause(role, ref string, err error) string {
-	return OneLine(fmt.Sprintf("%s %s not found or not authorised: %s", role, ref, firstLine(err.Error())))
+	return OneLine(fmt.Sprintf("%s %s not found or not authorised: %s", role, ref, FirstLine(err.Error())))
 }
 
-func firstLine(s string) string {
+// FirstLine is the first line of what a daemon, a registry or an image
+// said, made safe by OneLine.
+func FirstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return OneLine(s)
 }
