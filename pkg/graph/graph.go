@@ -269,11 +269,17 @@ func (b *builder) pinned(ref string, p ocispecs.Platform) (string, error) {
 	if !ok {
 		return ref, nil
 	}
+	return Pinned(ref, r.Digest)
+}
+
+// Pinned is ref by digest d (its tag dropped): what every stage and check
+// pulls once a daemon resolved the image.
+func Pinned(ref string, d digest.Digest) (string, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", ref, err)
 	}
-	withDigest, err := reference.WithDigest(reference.TrimNamed(named), r.Digest)
+	withDigest, err := reference.WithDigest(reference.TrimNamed(named), d)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", ref, err)
 	}

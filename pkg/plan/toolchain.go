@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/grpcerrors"
@@ -134,11 +133,9 @@ func headProblem(head []byte, u toolchainUse) string {
 // is the daemon's (the image could not be pulled, the connection was lost,
 // the daemon failed): a *Error that is not bad input, told in one line.
 func readGoHead(ctx context.Context, c gateway.Client, k graph.ImageKey, r graph.Resolved, platform ocispecs.Platform) ([]byte, error) {
-	ref := k.Ref
-	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
-		if pinned, err := reference.WithDigest(reference.TrimNamed(named), r.Digest); err == nil {
-			ref = pinned.String()
-		}
+	ref, err := graph.Pinned(k.Ref, r.Digest)
+	if err != nil {
+		return nil, &Error{Err: err}
 	}
 	daemonError := func(what string, err error) error {
 		if ctx.Err() != nil {
