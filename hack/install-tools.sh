@@ -76,26 +76,6 @@ binfmt_register_fixed() {
 desc_field() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
 binfmt_up
 
-# go_module_build MODULE VERSION OUTDIR PKG...: builds PKGs of MODULE@VERSION.
-# `go install mod@v` refuses modules whose go.mod has exclude directives
-# (buildkit's does), so build inside a writable copy of the module instead.
-go_module_build() {
-	local module=$1 version=$2 out=$3
-	shift 3
-	local dir src
-	dir=$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-	src=$(mktemp -d "$LLBGEN_CACHE/src.XXXXXX")
-	# shellcheck disable=SC2064 # expand now: the trap outlives the local
-	trap "rm -rf '$src' '$out.tmp'" RETURN
-	cp -a "$dir/." "$src/"
-	chmod -R u+w "$src"
-	rm -rf "$out.tmp"
-	mkdir -p "$out.tmp"
-	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/" "$@")
-	rm -rf "$out"
-	mv "$out.tmp" "$out"
-}
-
 mkdir -p "$TOOLS_BIN"
 if [[ ! -x $BUILDKIT_BIN/buildkitd || ! -x $BUILDKIT_BIN/buildctl ]]; then
 	log "building buildkitd and buildctl $BUILDKIT_VERSION (a few minutes, once)"

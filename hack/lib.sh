@@ -9,6 +9,10 @@ LLBGEN_STATE=${LLBGEN_STATE:-$LLBGEN_CACHE/testbed}
 BUILDKIT_VERSION=${BUILDKIT_VERSION:-v0.34.2}
 CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
 BUILDX_VERSION=${BUILDX_VERSION:-v0.38.2}
+# The test bed's Docker Engine (hack/engine.sh).
+MOBY_VERSION=${MOBY_VERSION:-v2.0.0-beta.24}
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.4.2}
+DOCKER_CLI_VERSION=${DOCKER_CLI_VERSION:-v29.9.3+incompatible}
 TOOLS_BIN=$LLBGEN_CACHE/bin
 BUILDKIT_BIN=$TOOLS_BIN/buildkit-$BUILDKIT_VERSION
 CRANE=$TOOLS_BIN/crane-$CRANE_VERSION/crane
@@ -72,4 +76,27 @@ start_buildkitd() {
 	done
 	tail -30 "$logfile" >&2
 	die "buildkitd did not come up on $addr (log: $logfile)"
+}
+
+# go_module_build MODULE VERSION OUTDIR PKG...: builds PKGs of MODULE@VERSION.
+# GO_MODULE_PREPARE, when set, runs in the copy first; GO_MODULE_GOFLAGS
+# replaces -mod=mod.
+# `go install mod@v` refuses modules whose go.mod has exclude directives
+# (buildkit's does), so build inside a writable copy of the module instead.
+go_module_build() {
+	local module=$1 version=$2 out=$3
+	shift 3
+	local dir src
+	dir=$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+	src=$(mktemp -d "$LLBGEN_CACHE/src.XXXXXX")
+	# shellcheck disable=SC2064 # expand now: the trap outlives the local
+	trap "rm -rf '$src' '$out.tmp'" RETURN
+	cp -a "$dir/." "$src/"
+	chmod -R u+w "$src"
+	[[ -z ${GO_MODULE_PREPARE:-} ]] || (cd "$src" && eval "$GO_MODULE_PREPARE")
+	rm -rf "$out.tmp"
+	mkdir -p "$out.tmp"
+	(cd "$src" && CGO_ENABLED=0 GOFLAGS=${GO_MODULE_GOFLAGS:--mod=mod} go build -trimpath -o "$out.tmp/" "$@")
+	rm -rf "$out"
+	mv "$out.tmp" "$out"
 }
