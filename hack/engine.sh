@@ -7,11 +7,27 @@
 #
 #   hack/engine.sh install   build what is missing (dockerd: ~12 min on 2 cores, once)
 #   hack/engine.sh up        install, then start what is not running
-#   hack/engine.sh down      stop dockerd and containerd
+#   hack/engine.sh down      stop dockerd and containerd, remove the bridge and its rules
+#   hack/engine.sh env       print the env file's lines for the engine
 #
-# Called by hack/testbed.sh, which holds the test bed's lock; `up` needs the
-# registry's port in LLBGEN_STATE/registry.port.
+# Called by hack/testbed.sh (`up` needs the registry's port in
+# LLBGEN_STATE/registry.port); run by hand, it takes the test bed's lock itself.
+#
+# Two test beds on one machine (different LLBGEN_STATE) share nothing but the
+# binaries: each has its own sockets, state, bridge and subnet, and its
+# containerd loads no plugin that listens on a machine-wide path (NRI, CRI).
+# dockerd adds iptables rules naming its own bridge and subnet to Docker's
+# chains; `down` removes them. It leaves the FORWARD policy as it found it.
 source "$(dirname "$0")/lib.sh"
+
+case ${1:-up} in
+up | down)
+	if [[ -z ${LLBGEN_TESTBED_LOCKED:-} ]]; then
+		mkdir -p "$LLBGEN_STATE"
+		LLBGEN_TESTBED_LOCKED=1 exec flock -o "$LLBGEN_STATE/.lock" "$0" "$@"
+	fi
+	;;
+esac
 
 ENGINE_BIN=$TOOLS_BIN/docker-engine-$MOBY_VERSION-$CONTAINERD_VERSION-$DOCKER_CLI_VERSION
 ENGINE_STATE=$LLBGEN_STATE/engine
@@ -24,7 +40,16 @@ DOCKERD_CONF=$ENGINE_STATE/dockerd.args
 # there, and the user's ~/.docker is never read or written.
 ENGINE_DOCKER_CONFIG=$ENGINE_STATE/docker-config
 
+# install builds into LLBGEN_CACHE, which test beds share: one at a time.
 install() {
+	mkdir -p "$TOOLS_BIN"
+	(
+		flock 9
+		install_locked
+	) 9>"$TOOLS_BIN/.engine-install.lock"
+}
+
+install_locked() {
 	need_apt=()
 	command -v iptables >/dev/null || need_apt+=(iptables)
 	command -v ip >/dev/null || need_apt+=(iproute2)
@@ -62,20 +87,40 @@ install() {
 	fi
 }
 
-# The bridge and its subnet are named after the state directory, so that
-# two test beds on one machine (a CI clone beside a developer's) never share
-# one, and neither touches docker0.
+# The bridge is named after the state directory, so that two test beds on
+# one machine (a CI clone beside a developer's) never share one, and neither
+# touches docker0. Its address, 10.213.N.1/24, starts from the same hash and
+# moves on while another interface or route already covers that /24; it is
+# picked once and kept in ENGINE_STATE/bridge.addr (or kept from the bridge,
+# when that file is gone but the bridge is not).
 bridge_name() { printf 'llbgen%s' "$(printf '%s' "$LLBGEN_STATE" | sha256sum | cut -c1-8)"; }
-bridge_subnet() {
-	local n
+bridge_addr() {
+	local file=$ENGINE_STATE/bridge.addr n i net
+	if [[ -s $file ]]; then
+		cat "$file"
+		return
+	fi
+	net=$(ip -4 -o addr show dev "$(bridge_name)" 2>/dev/null | awk '{ print $4; exit }')
+	if [[ -n $net ]]; then
+		printf '%s\n' "$net" | tee "$file"
+		return
+	fi
 	n=$((16#$(printf '%s' "$LLBGEN_STATE" | sha256sum | cut -c1-2)))
-	printf '10.213.%d.1/24' "$n"
+	for i in $(seq 0 255); do
+		net=10.213.$(((n + i) % 256))
+		# A route inside the /24, or one holding it (but the default).
+		if [[ -z $(ip -4 route show root "$net.0/24") && -z $(ip -4 route show match "$net.0/24" | grep -v '^default') ]]; then
+			printf '%s.1/24\n' "$net" | tee "$file"
+			return
+		fi
+	done
+	die "no free /24 in 10.213.0.0/16 for the engine's bridge"
 }
 
 bridge_up() {
 	local name addr
 	name=$(bridge_name)
-	addr=$(bridge_subnet)
+	addr=$(bridge_addr)
 	if ! ip link show "$name" >/dev/null 2>&1; then
 		log "creating bridge $name ($addr)"
 		ip link add name "$name" type bridge
@@ -84,17 +129,47 @@ bridge_up() {
 	ip link set "$name" up
 }
 
+# bridge_down removes the bridge and the iptables rules dockerd added for it
+# (they name the bridge or its subnet); Docker's chains stay, another engine
+# may use them.
+bridge_down() {
+	local name net table rule
+	name=$(bridge_name)
+	if [[ -s $ENGINE_STATE/bridge.addr ]] && command -v iptables >/dev/null; then
+		net=$(sed 's/\.1\/24$/.0\/24/' "$ENGINE_STATE/bridge.addr")
+		for table in filter nat; do
+			iptables -t "$table" -S 2>/dev/null | grep -E -- "^-A .*(-[io] $name( |\$)| ${net//./\\.}( |\$))" |
+				while read -r rule; do
+					# iptables -S quotes what needs it, as a shell would.
+					eval "iptables -t $table -D ${rule#-A }" || log "warning: could not delete iptables rule: $rule"
+				done
+		done
+	fi
+	ip link del "$name" 2>/dev/null || true
+}
+
+# containerd's own config: none of /etc/containerd/config.toml is read, and
+# the plugins dockerd does not use and that would listen on machine-wide paths
+# (NRI on /var/run/nri/nri.sock) or look at the machine's CNI are off.
+CTD_CONF=$ENGINE_STATE/containerd.toml
+CTD_CONF_TEXT='# written by hack/engine.sh
+version = 4
+disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox"]'
+
+# containerd_up starts containerd unless it runs with this config; it says
+# whether it started one in CTD_STARTED.
+CTD_STARTED=
 containerd_up() {
-	if pid_alive "$CTD_PID" && [[ -S $CTD_SOCK ]]; then
+	if pid_alive "$CTD_PID" && [[ -S $CTD_SOCK ]] && [[ "$(cat "$CTD_CONF" 2>/dev/null)" == "$CTD_CONF_TEXT" ]]; then
 		return
 	fi
+	CTD_STARTED=1
 	stop_pid "$CTD_PID"
-	rm -f "$CTD_SOCK"
+	rm -f "$CTD_SOCK" "$CTD_SOCK.ttrpc"
 	log "starting containerd on $CTD_SOCK"
 	mkdir -p "$ENGINE_STATE/containerd-root" "$ENGINE_STATE/containerd-state"
-	# An empty config: none of /etc/containerd/config.toml is read.
-	: >"$ENGINE_STATE/containerd.toml"
-	PATH=$ENGINE_BIN:$PATH setsid "$ENGINE_BIN/containerd" --config "$ENGINE_STATE/containerd.toml" \
+	printf '%s\n' "$CTD_CONF_TEXT" >"$CTD_CONF"
+	PATH=$ENGINE_BIN:$PATH setsid "$ENGINE_BIN/containerd" --config "$CTD_CONF" \
 		--root "$ENGINE_STATE/containerd-root" --state "$ENGINE_STATE/containerd-state" \
 		--address "$CTD_SOCK" >"$ENGINE_STATE/containerd.log" 2>&1 </dev/null &
 	write_pid "$CTD_PID" $! "$CTD_SOCK"
@@ -107,21 +182,27 @@ containerd_up() {
 	die "containerd did not come up on $CTD_SOCK"
 }
 
+# dockerd's own config: none of /etc/docker/daemon.json is read. Debian's
+# runc (1.1.5 in bookworm) knows no time namespace ("namespace {"time" ""}
+# does not exist"), which dockerd gives every container by default since
+# v29 where the kernel has them.
+DOCKERD_JSON='{"features": {"time-namespaces": false}}'
+
 dockerd_up() {
 	local reg args
 	reg=127.0.0.1:$(cat "$LLBGEN_STATE/registry.port")
 	args=(--data-root "$ENGINE_STATE/data" --exec-root "$ENGINE_STATE/exec" --pidfile "$ENGINE_STATE/dockerd.own.pid"
 		-H "unix://$DOCKER_SOCK" --containerd "$CTD_SOCK" --config-file "$ENGINE_STATE/daemon.json"
-		--bridge "$(bridge_name)" --userland-proxy=false
+		--bridge "$(bridge_name)" --userland-proxy=false --ip6tables=false --ip-forward-no-drop
 		--registry-mirror "http://$reg" --insecure-registry "$reg")
-	if pid_alive "$DOCKERD_PID" && [[ -S $DOCKER_SOCK ]] && [[ "$(cat "$DOCKERD_CONF" 2>/dev/null)" == "${args[*]}" ]] &&
+	if [[ -z $CTD_STARTED ]] && pid_alive "$DOCKERD_PID" && [[ -S $DOCKER_SOCK ]] && [[ "$(cat "$DOCKERD_CONF" 2>/dev/null)" == "${args[*]} $DOCKERD_JSON" ]] &&
 		"$ENGINE_BIN/docker" -H "unix://$DOCKER_SOCK" version >/dev/null 2>&1; then
 		return
 	fi
-	stop_pid "$DOCKERD_PID"
+	stop_pid "$DOCKERD_PID" 30
 	rm -f "$DOCKER_SOCK"
-	echo '{}' >"$ENGINE_STATE/daemon.json"
-	printf '%s' "${args[*]}" >"$DOCKERD_CONF"
+	printf '%s\n' "$DOCKERD_JSON" >"$ENGINE_STATE/daemon.json"
+	printf '%s' "${args[*]} $DOCKERD_JSON" >"$DOCKERD_CONF"
 	log "starting dockerd on unix://$DOCKER_SOCK"
 	# dockerd finds containerd-shim-runc-v2 and runc on PATH.
 	PATH=$ENGINE_BIN:$PATH setsid "$ENGINE_BIN/dockerd" "${args[@]}" >"$ENGINE_STATE/dockerd.log" 2>&1 </dev/null &
@@ -152,10 +233,11 @@ up() {
 }
 
 down() {
-	stop_pid "$DOCKERD_PID"
+	# dockerd stops its containers first (up to 15 s each, by default).
+	stop_pid "$DOCKERD_PID" 30
 	stop_pid "$CTD_PID"
-	rm -f "$DOCKER_SOCK" "$CTD_SOCK"
-	ip link del "$(bridge_name)" 2>/dev/null || true
+	rm -f "$DOCKER_SOCK" "$CTD_SOCK" "$CTD_SOCK.ttrpc"
+	bridge_down
 }
 
 case ${1:-up} in

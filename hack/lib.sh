@@ -46,14 +46,15 @@ pid_alive() {
 # write_pid PIDFILE PID PROGRAM
 write_pid() { echo "$2 $3" >"$1"; }
 
-# stop_pid PIDFILE: stops the process it names, politely first.
+# stop_pid PIDFILE [SECONDS]: stops the process it names, politely first:
+# SIGKILL after SECONDS (10).
 stop_pid() {
-	local file=$1
+	local file=$1 wait=${2:-10}
 	if pid_alive "$file"; then
 		local pid
 		read -r pid _ <"$file"
 		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 100); do pid_alive "$file" || break; sleep 0.1; done
+		for _ in $(seq $((wait * 10))); do pid_alive "$file" || break; sleep 0.1; done
 		pid_alive "$file" && kill -9 "$pid" 2>/dev/null || true
 	fi
 	rm -f "$file"

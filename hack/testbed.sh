@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The test bed: a registry on loopback holding the stand-in images, and a
-# buildkitd of its own whose docker.io mirror is that registry, so that
-# `docker:19.03.12` and `golang:1.26` resolve to the stand-ins. buildkitd starts
+# The test bed: a registry on loopback holding the stand-in images, a
+# buildkitd of its own and a Docker Engine of its own (hack/engine.sh), whose
+# docker.io mirror is that registry, so that `docker:19.03.12` and
+# `golang:1.26` resolve to the stand-ins. buildkitd starts
 # after install-tools.sh has registered QEMU's binfmt handlers, so it runs
 # linux/arm64 (and other) images under emulation; one that was started before
 # and lists no linux/arm64 is restarted.
 #
 #   hack/testbed.sh up     install, start what is not running, print the env file
-#   hack/testbed.sh down   stop the registry and buildkitd
+#   hack/testbed.sh down   stop the Docker Engine, buildkitd and the registry
 #   hack/testbed.sh env    print the path of the env file (source it)
 #
-# The registry port is picked free at first start; the daemon listens on a unix
-# socket under LLBGEN_STATE. Both are recorded in LLBGEN_STATE/env. A second
+# The registry port is picked free at first start; the daemons listen on unix
+# sockets under LLBGEN_STATE. All are recorded in LLBGEN_STATE/env. A second
 # `up` on a warm machine takes seconds.
 source "$(dirname "$0")/lib.sh"
 hack=$(cd "$(dirname "$0")" && pwd)
@@ -115,6 +116,7 @@ export LLBGEN_BUILDX_CONFIG=$BUILDX_CONFIG
 export LLBGEN_BUILDX_BUILDER=$BUILDX_BUILDER
 export PATH=$BUILDKIT_BIN:$(dirname "$BUILDX"):\$PATH
 ENV
+	"$hack/engine.sh" env >>"$ENV_FILE.tmp"
 	mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
@@ -124,11 +126,13 @@ up() {
 	"$hack/standins.sh" "127.0.0.1:$(cat "$REG_PORT_FILE")"
 	buildkitd_up
 	buildx_up
+	"$hack/engine.sh" up
 	write_env
 	log "test bed ready: source $ENV_FILE"
 }
 
 down() {
+	"$hack/engine.sh" down
 	buildkitd_down
 	stop_pid "$REG_PID"
 	rm -f "$ENV_FILE"
@@ -138,8 +142,9 @@ down() {
 # flock. -o keeps the lock out of the daemons it starts.
 case ${1:-up} in
 up | down) exec flock -o "$LLBGEN_STATE/.lock" "$0" "locked-$1" ;;
-locked-up) up ;;
-locked-down) down ;;
+# LLBGEN_TESTBED_LOCKED tells hack/engine.sh that the lock is held.
+locked-up) export LLBGEN_TESTBED_LOCKED=1 && up ;;
+locked-down) export LLBGEN_TESTBED_LOCKED=1 && down ;;
 env) echo "$ENV_FILE" ;;
 *) die "usage: hack/testbed.sh up|down|env" ;;
 esac
