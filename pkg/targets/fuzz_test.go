@@ -55,6 +55,9 @@ func FuzzParse(f *testing.F) {
 		"[[[[[[[[[[{{{{{{{{]]]]]]]]]]",
 		"---\n...\n---\n",
 		"helper: {version: 1.0}\ntargets: {image: 1}\n",
+		valid + "  - image: docker:1\n  - {image: gitlab/gitlab-runner:v13.2.1, name: R}\npublish: {images: \"r.io/ci/{repo}:{tag}-{name}\", helpers: \"r.io/h:{version}\", credHelpers: [public.ecr.aws, \"localhost:5000\"]}\n",
+		valid + "  - image: a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\npublish: {images: \"{repo}:{tag}\", helpers: \"{repo}\"}\n",
+		valid + "  - image: docker:1\n  - image: docker:2\npublish:\n  images: r.io/x\n  credHelpers: [a, a, \"https://b\"]\n",
 	} {
 		if fuzzing && len(seed) > 512 {
 			continue
@@ -171,5 +174,45 @@ func checkList(t *testing.T, l *List) {
 	}
 	if steps > MaxSetupStepsTotal {
 		t.Errorf("accepted %d setup steps in all", steps)
+	}
+	checkPublished(t, l)
+}
+
+// checkPublished asserts what an accepted publish block promises: every
+// name renders, as a tagged reference; no two targets, nor the helpers
+// image, share one; credHelpers only with images, each once.
+func checkPublished(t *testing.T, l *List) {
+	t.Helper()
+	p := l.Publish
+	if p.Lines.IsZero() != (p.Images == "" && p.Helpers == "") || p.Images == "" && len(p.CredHelpers) > 0 {
+		t.Fatalf("accepted publish %+v", p)
+	}
+	names := map[string]string{}
+	for _, tg := range l.Targets {
+		name, err := l.JobImageName(tg)
+		if err != nil || (p.Images != "") != (name != "") {
+			t.Fatalf("accepted images %q: JobImageName(%s) = %q, %v", p.Images, tg.Name, name, err)
+		}
+		if name == "" {
+			continue
+		}
+		if other, ok := names[name]; ok {
+			t.Errorf("targets %s and %s both publish %s", other, tg.Name, name)
+		}
+		names[name] = tg.Name
+		if _, err := normalize(name); err != nil || !strings.Contains(name[strings.LastIndex(name, "/"):], ":") || strings.Contains(name, "@") {
+			t.Errorf("accepted job image name %q: %v", name, err)
+		}
+	}
+	helpers, err := l.HelpersImageName()
+	if err != nil || (p.Helpers != "") != (helpers != "") || names[helpers] != "" {
+		t.Errorf("accepted helpers %q: %q, %v", p.Helpers, helpers, err)
+	}
+	seen := map[string]bool{}
+	for _, h := range p.CredHelpers {
+		if seen[h] || !hostOnly.MatchString(h) {
+			t.Errorf("accepted credHelpers %q", p.CredHelpers)
+		}
+		seen[h] = true
 	}
 }

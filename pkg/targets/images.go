@@ -8,9 +8,10 @@ type ImageArg struct{ Image, Name string }
 
 // FromImages makes a list from --image/--name flags. With a nil base the
 // helper version is DefaultHelperVersion and the toolchain DefaultGoImage;
-// otherwise base's file name, Helper and Go, with where they are written,
-// are kept and its Targets replaced: a refusal of the go image still
-// points at the file's go: key. The list has no Source: its targets are
+// otherwise base's file name, Helper, Go and Publish, with where they are
+// written, are kept and its Targets replaced: a refusal of the go image
+// still points at the file's go: key, and the publish names are checked
+// again for the new targets. The list has no Source: its targets are
 // not the file's. Refusals point at "--image:N:1", N counting the flags
 // from 1.
 func FromImages(base *List, args []ImageArg) (*List, error) {
@@ -18,6 +19,7 @@ func FromImages(base *List, args []ImageArg) (*List, error) {
 	if base != nil {
 		l.File, l.Helper = base.File, base.Helper
 		l.Go, l.GoLines, l.GoKey = base.Go, base.GoLines, base.GoKey
+		l.Publish = base.Publish
 	}
 	var errs ErrorList
 	if len(args) == 0 {
@@ -40,9 +42,12 @@ func FromImages(base *List, args []ImageArg) (*List, error) {
 		named = append(named, t)
 	}
 	checkNames(&errs, named, fromFlags)
+	if len(errs) == 0 {
+		l.Targets = named
+		l.checkPublish(&errs, true)
+	}
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
-	l.Targets = named
 	return l, nil
 }

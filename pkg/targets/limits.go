@@ -31,13 +31,17 @@ const (
 	MaxSetupStepsTotal = 4_000
 	// MaxSetupBytes bounds one setup command.
 	MaxSetupBytes = 4 << 10
-	// MaxImageRefBytes bounds an image reference (image, go). A registry's
+	// MaxImageRefBytes bounds an image reference (image, go, the publish
+	// name templates and the names they give). A registry's
 	// DNS name (253 bytes) and port, a path of the 255 bytes
 	// distribution/reference allows, a 128-byte tag and a sha512 digest fit.
 	MaxImageRefBytes = 1024
 	// MaxValueBytes bounds every other string: helper.version, a name, a
-	// platform, a key.
+	// platform, a credHelpers registry, a key.
 	MaxValueBytes = 255
+	// MaxCredHelpers bounds publish.credHelpers: the registries a job
+	// image's config.json sends to the helper.
+	MaxCredHelpers = 100
 	// MaxErrors is how many refusals an ErrorList prints; one more line
 	// says how many it left out.
 	MaxErrors = 20

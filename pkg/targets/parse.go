@@ -40,6 +40,9 @@ func Parse(file string, data []byte) (*List, error) {
 		return nil, d.errs.err()
 	}
 	l := d.list(root)
+	// The names are rendered only for an otherwise sound list: a refused
+	// target or helper version has no name to give.
+	l.checkPublish(&d.errs, len(d.errs) == 0)
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
@@ -162,9 +165,10 @@ func (d *decoder) syntax(err error) {
 
 // The keys each level of a list knows (see also Document, for the schema).
 var (
-	topKeys    = []string{"helper", "go", "targets"}
-	helperKeys = []string{"version"}
-	targetKeys = []string{"image", "name", "cgo", "setup", "platforms"}
+	topKeys     = []string{"helper", "go", "targets", "publish"}
+	helperKeys  = []string{"version"}
+	targetKeys  = []string{"image", "name", "cgo", "setup", "platforms"}
+	publishKeys = []string{"images", "helpers", "credHelpers"}
 )
 
 func (d *decoder) list(root *yaml.Node) *List {
@@ -196,6 +200,9 @@ func (d *decoder) list(root *yaml.Node) *List {
 		l.Targets = d.targets(t)
 	} else {
 		d.errs.add(d.pos(root), "targets is missing; add `targets:` with at least one `- image: REF`")
+	}
+	if p, ok := f["publish"]; ok {
+		l.Publish = d.publish(p)
 	}
 	return l
 }

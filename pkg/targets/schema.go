@@ -17,6 +17,7 @@ type Document struct {
 	Helper  DocHelper   `json:"helper" jsonschema:"required,title=Helper,description=The docker-credential-ecr-login to build."`
 	Go      string      `json:"go,omitempty" jsonschema:"maxLength=1024,title=Toolchain image,description=Image whose /usr/local/go is the Go toolchain (default golang:1.26).,default=golang:1.26,example=golang:1.26"`
 	Targets []DocTarget `json:"targets" jsonschema:"required,minItems=1,maxItems=1000,title=Targets,description=One binary is built for each image and verified in it."`
+	Publish DocPublish  `json:"publish,omitempty" jsonschema:"title=Publish,description=Images to build from the targets; llbgen build --push pushes them."`
 }
 
 // DocHelper is the helper block.
@@ -31,6 +32,20 @@ type DocTarget struct {
 	Cgo       bool     `json:"cgo,omitempty" jsonschema:"default=false,description=Link against the image's own C library (CGO_ENABLED=1 with the image's C compiler); the image needs one or setup must install it."`
 	Setup     []string `json:"setup,omitempty" jsonschema:"minItems=1,maxItems=100,maxLength=4096,description=Shell commands run once in the image (network on) before a cgo compile; only with cgo: true. The image needs /bin/sh.,example=apt-get update"`
 	Platforms []string `json:"platforms,omitempty" jsonschema:"minItems=1,uniqueItems=true,maxLength=255,description=Linux platforms to build for (OS/ARCH[/VARIANT]); default: the daemon's. With several the files are NAME-OS-ARCH[-VARIANT].,example=linux/arm64"`
+}
+
+// DocPublish is the publish block.
+type DocPublish struct {
+	Images      string   `json:"images,omitempty" jsonschema:"minLength=1,maxLength=1024,description=Name of each target's job image: its image with the helper at /usr/local/bin/docker-credential-ecr-login. Placeholders: {name} (target name); {repo} (image repository path without domain or docker.io's library/); {tag} (image tag; latest when none; sha256-HEX12 for a digest); {version} (helper version).,example=registry.example.com/ci/{repo}:{tag}-ecr-login"`
+	Helpers     string   `json:"helpers,omitempty" jsonschema:"minLength=1,maxLength=1024,description=Name of one FROM-scratch image holding every binary and SHA256SUMS. Placeholder: {version} (helper version).,example=registry.example.com/ci/ecr-login-helpers:{version}"`
+	CredHelpers []string `json:"credHelpers,omitempty" jsonschema:"minItems=1,maxItems=100,uniqueItems=true,maxLength=255,description=Registries (host[:port]) the job images' config.json sends to the helper (credHelpers: ecr-login); only with images.,example=123456789012.dkr.ecr.us-east-1.amazonaws.com"`
+}
+
+// JSONSchemaExtend says what tags cannot: publish names at least one
+// image, and credHelpers go only with images.
+func (DocPublish) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.AnyOf = []*jsonschema.Schema{{Required: []string{"images"}}, {Required: []string{"helpers"}}}
+	s.DependentRequired = map[string][]string{"credHelpers": {"images"}}
 }
 
 // The limits above are those of limits.go; TestSchemaStatesLimits keeps them

@@ -67,15 +67,23 @@ func TestRepositoryListMatchesSchema(t *testing.T) {
 func TestSchemaRefuses(t *testing.T) {
 	s := compileSchema(t)
 	for name, doc := range map[string]string{
-		"unknown key":      "helper: {version: v0.12.0}\ntargets: [{image: a, platform: x}]\n",
-		"no version":       "helper: {}\ntargets: [{image: a}]\n",
-		"short version":    "helper: {version: v1}\ntargets: [{image: a}]\n",
-		"empty targets":    "helper: {version: v0.12.0}\ntargets: []\n",
-		"escaping name":    "helper: {version: v0.12.0}\ntargets: [{image: a, name: ../x}]\n",
-		"top-level extra":  "helper: {version: v0.12.0}\ntargets: [{image: a}]\nextra: 1\n",
-		"long image":       "helper: {version: v0.12.0}\ntargets: [{image: a:" + strings.Repeat("1", MaxImageRefBytes) + "}]\n",
-		"many setup steps": "helper: {version: v0.12.0}\ntargets: [{image: a, cgo: true, setup: [" + strings.Repeat("x, ", MaxSetupSteps) + "x]}]\n",
-		"long setup step":  "helper: {version: v0.12.0}\ntargets: [{image: a, cgo: true, setup: [" + strings.Repeat("x", MaxSetupBytes+1) + "]}]\n",
+		"unknown key":                  "helper: {version: v0.12.0}\ntargets: [{image: a, platform: x}]\n",
+		"no version":                   "helper: {}\ntargets: [{image: a}]\n",
+		"short version":                "helper: {version: v1}\ntargets: [{image: a}]\n",
+		"empty targets":                "helper: {version: v0.12.0}\ntargets: []\n",
+		"escaping name":                "helper: {version: v0.12.0}\ntargets: [{image: a, name: ../x}]\n",
+		"top-level extra":              "helper: {version: v0.12.0}\ntargets: [{image: a}]\nextra: 1\n",
+		"long image":                   "helper: {version: v0.12.0}\ntargets: [{image: a:" + strings.Repeat("1", MaxImageRefBytes) + "}]\n",
+		"many setup steps":             "helper: {version: v0.12.0}\ntargets: [{image: a, cgo: true, setup: [" + strings.Repeat("x, ", MaxSetupSteps) + "x]}]\n",
+		"long setup step":              "helper: {version: v0.12.0}\ntargets: [{image: a, cgo: true, setup: [" + strings.Repeat("x", MaxSetupBytes+1) + "]}]\n",
+		"publish nothing":              "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {}\n",
+		"publish unknown":              "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: r.io/x, image: r.io/y}\n",
+		"publish empty":                "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"\"}\n",
+		"long template":                "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {helpers: r.io/x:" + strings.Repeat("1", MaxImageRefBytes) + "}\n",
+		"credHelpers only with images": "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {helpers: r.io/x, credHelpers: [public.ecr.aws]}\n",
+		"credHelpers twice":            "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [public.ecr.aws, public.ecr.aws]}\n",
+		"many credHelpers":             "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [" + hosts(MaxCredHelpers+1) + "]}\n",
+		"long credHelper":              "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [" + strings.Repeat("a", MaxValueBytes+1) + "]}\n",
 	} {
 		if _, err := Parse("t.yaml", []byte(doc)); err == nil {
 			t.Fatalf("%s: the parser accepts it; the case is wrong", name)
@@ -125,6 +133,26 @@ func TestSchemaMatchesParser(t *testing.T) {
 	if got := keys(s.Properties["targets"].Items.Properties); got != strings.Join(sortedCopy(targetKeys), " ") {
 		t.Errorf("schema target keys %q, parser knows %q", got, targetKeys)
 	}
+	if got := keys(s.Properties["publish"].Properties); got != strings.Join(sortedCopy(publishKeys), " ") {
+		t.Errorf("schema publish keys %q, parser knows %q", got, publishKeys)
+	}
+}
+
+// The schema takes a list with every publish key the parser takes.
+func TestSchemaTakesPublish(t *testing.T) {
+	s := compileSchema(t)
+	for _, doc := range []string{
+		"helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish:\n  images: \"registry.example.com/ci/{repo}:{tag}-ecr-login\"\n  helpers: \"registry.example.com/ci/ecr-login-helpers:{version}\"\n  credHelpers: [123456789012.dkr.ecr.us-east-1.amazonaws.com, public.ecr.aws]\n",
+		"helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {helpers: r.io/h}\n",
+		"helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [" + hosts(MaxCredHelpers) + "]}\n",
+	} {
+		if _, err := Parse("t.yaml", []byte(doc)); err != nil {
+			t.Fatalf("the parser refuses it; the case is wrong: %v", err)
+		}
+		if err := s.Validate(yamlToJSON(t, []byte(doc))); err != nil {
+			t.Errorf("the schema refuses what the parser takes: %v\n%s", err, doc)
+		}
+	}
 }
 
 func sortedCopy(s []string) []string {
@@ -161,12 +189,18 @@ func TestSchemaStatesLimits(t *testing.T) {
 					} `json:"properties"`
 				} `json:"items"`
 			} `json:"targets"`
+			Publish struct {
+				Properties struct {
+					Images, Helpers str
+					CredHelpers     list `json:"credHelpers"`
+				} `json:"properties"`
+			} `json:"publish"`
 		} `json:"properties"`
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatal(err)
 	}
-	p, tp := s.Properties, s.Properties.Targets.Items.Properties
+	p, tp, pp := s.Properties, s.Properties.Targets.Items.Properties, s.Properties.Publish.Properties
 	for _, c := range []struct {
 		what      string
 		got, want int
@@ -179,6 +213,10 @@ func TestSchemaStatesLimits(t *testing.T) {
 		{"setup maxItems", tp.Setup.MaxItems, MaxSetupSteps},
 		{"setup items maxLength", tp.Setup.Items.MaxLength, MaxSetupBytes},
 		{"platforms items maxLength", tp.Platforms.Items.MaxLength, MaxValueBytes},
+		{"publish images maxLength", pp.Images.MaxLength, MaxImageRefBytes},
+		{"publish helpers maxLength", pp.Helpers.MaxLength, MaxImageRefBytes},
+		{"publish credHelpers maxItems", pp.CredHelpers.MaxItems, MaxCredHelpers},
+		{"publish credHelpers items maxLength", pp.CredHelpers.Items.MaxLength, MaxValueBytes},
 	} {
 		if c.got != c.want {
 			t.Errorf("schema %s is %d, the parser's limit %d", c.what, c.got, c.want)

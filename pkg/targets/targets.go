@@ -18,6 +18,20 @@
 //	  - image: docker:19.03.12
 //	    name: docker-multi
 //	    platforms: [linux/amd64, linux/arm64]  # one binary per platform
+//	publish:                      # optional: images to build from the targets
+//	  # one job image per target: its image with the helper in it ({name},
+//	  # as two targets here share an image)
+//	  images: "registry.example.com/ci/{repo}:{name}-ecr-login"
+//	  # one FROM-scratch image of every binary and SHA256SUMS
+//	  helpers: "registry.example.com/ci/ecr-login-helpers:{version}"
+//	  # optional, with images: a config.json using the helper for these registries
+//	  credHelpers: [123456789012.dkr.ecr.us-east-1.amazonaws.com, public.ecr.aws]
+//
+// The name templates of publish take {name} (the target's name), {repo}
+// (its image's repository path without the domain, nor docker.io's
+// library/: docker, gitlab/gitlab-runner), {tag} (its image's tag; latest
+// when it has none, sha256-HEX12 when it has only a digest) and {version}
+// (the helper version); helpers takes {version} only.
 package targets
 
 import (
@@ -53,6 +67,9 @@ type List struct {
 	// both zero when the list names no go image.
 	GoLines Lines
 	GoKey   Pos
+	// Publish names the images built from the targets; zero when the list
+	// publishes none.
+	Publish Publish
 }
 
 // Helper is the version of HelperModule to build.
