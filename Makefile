@@ -36,6 +36,21 @@ bake:
 demo-bake: testbed
 	source $(TESTBED_ENV) && DOCKER_CONFIG=$$LLBGEN_BUILDX_CONFIG buildx --builder $$LLBGEN_BUILDX_BUILDER bake
 
+# bake on the test bed's Docker Engine: its default builder, the docker driver.
+.PHONY: demo-bake-docker
+demo-bake-docker: testbed
+	source $(TESTBED_ENV) && DOCKER_HOST=$$LLBGEN_DOCKER_HOST DOCKER_CONFIG=$$LLBGEN_DOCKER_CONFIG $$LLBGEN_DOCKER buildx bake
+
+# The frontend image for lists that start with
+# `# syntax=$(REGISTRY)/llbgen/frontend:$(FRONTEND_TAG)`: built for linux/amd64
+# and linux/arm64 on $(BUILDX)'s builder and pushed there.
+REGISTRY ?=
+FRONTEND_TAG ?= latest
+.PHONY: frontend-image
+frontend-image:
+	@[[ -n "$(REGISTRY)" ]] || { echo 'usage: make frontend-image REGISTRY=registry.example.com/ci [FRONTEND_TAG=latest]' >&2; exit 2; }
+	REGISTRY=$(REGISTRY) FRONTEND_TAG=$(FRONTEND_TAG) $(BUILDX) bake frontend-image
+
 # Which binary of $(FILE) runs in which of its images, and why not.
 matrix: llbgen
 	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh

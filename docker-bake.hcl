@@ -1,12 +1,17 @@
 # docker buildx bake: builds the target list into out/ with llbgen running as
 # a BuildKit frontend. The frontend image is built by the `frontend` target
-# and handed over as a named context: nothing is pushed anywhere.
+# and handed over as a named context: nothing is pushed anywhere. The same
+# works on Docker's default builder (the `docker` driver) and on buildkitd
+# (`remote`, `docker-container`).
 #
 #   docker buildx bake                                  # targets.yaml -> out/
 #   TARGETS_FILE=ci/targets.yaml OUT=dist docker buildx bake
 #   TARGETS=docker_19.03.12 docker buildx bake          # a subset, by name
 #   HELPER_VERSION=v0.11.0 docker buildx bake           # another helper version
 #   GOPROXY=https://user:token@goproxy.corp docker buildx bake   # a private proxy, as a secret
+#
+# The frontend as an image of its own, for `# syntax=` lines (make frontend-image):
+#   REGISTRY=registry.example.com/ci FRONTEND_TAG=v1 docker buildx bake frontend-image
 
 variable "TARGETS_FILE" {
   default = "targets.yaml"
@@ -48,6 +53,15 @@ variable "GO_IMAGE" {
   default = "golang:1.26"
 }
 
+# Where frontend-image pushes: REGISTRY/llbgen/frontend:FRONTEND_TAG.
+variable "REGISTRY" {
+  default = ""
+}
+
+variable "FRONTEND_TAG" {
+  default = "latest"
+}
+
 group "default" {
   targets = ["binaries"]
 }
@@ -78,4 +92,15 @@ target "binaries" {
   # Read from bake's environment; empty when GOPROXY is unset (Go's default).
   secret = ["id=GOPROXY,env=GOPROXY"]
   output = ["type=local,dest=${OUT}"]
+}
+
+# The frontend for linux/amd64 and linux/arm64, pushed to REGISTRY; a list
+# whose first line is `# syntax=REGISTRY/llbgen/frontend:FRONTEND_TAG` then
+# builds with `docker buildx build -f targets.yaml --output type=local,dest=out .`
+# or `buildctl build --frontend dockerfile.v0 ...`.
+target "frontend-image" {
+  inherits  = ["frontend"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  tags      = ["${REGISTRY}/llbgen/frontend:${FRONTEND_TAG}"]
+  output    = ["type=registry"]
 }
