@@ -3,6 +3,7 @@ package targets
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 
 	"go.yaml.in/yaml/v3"
@@ -37,7 +38,7 @@ type spans struct {
 // newSpans indexes data, whose root mapping is root, with targets the
 // sequence of targets (nil when it is none).
 func newSpans(data []byte, root, targets *yaml.Node) *spans {
-	s := &spans{lines: bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))}
+	s := &spans{lines: splitLines(data)}
 	if root = resolve(root); root.Kind == yaml.MappingNode {
 		for i := 0; i < len(root.Content); i += 2 {
 			s.starts = append(s.starts, root.Content[i].Line)
@@ -50,6 +51,25 @@ func newSpans(data []byte, root, targets *yaml.Node) *spans {
 	}
 	slices.Sort(s.starts)
 	return s
+}
+
+// lineBreak is what YAML counts as the end of a line: CR LF, CR, LF, NEL,
+// LS or PS; node positions count lines so, and so must spans.
+var lineBreak = regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]")
+
+// splitLines is data's lines, without their ends; a last line end starts
+// no line of its own.
+func splitLines(data []byte) [][]byte {
+	var lines [][]byte
+	last := 0
+	for _, m := range lineBreak.FindAllIndex(data, -1) {
+		lines = append(lines, data[last:m[0]])
+		last = m[1]
+	}
+	if last < len(data) || len(lines) == 0 {
+		lines = append(lines, data[last:])
+	}
+	return lines
 }
 
 // item is the line a sequence item starts on: its value's, or that of the
@@ -76,7 +96,7 @@ func (s *spans) of(first int, nodes ...*yaml.Node) Lines {
 	// It ends before the next piece starts, or at the end of the file...
 	end := len(s.lines)
 	if i, _ := slices.BinarySearch(s.starts, l.First+1); i < len(s.starts) {
-		end = s.starts[i] - 1
+		end = min(end, s.starts[i]-1)
 	}
 	// ... less the blank and comment lines before that piece.
 	for end > l.First && blankOrComment(s.lines[end-1]) {

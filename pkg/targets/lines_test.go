@@ -2,6 +2,8 @@ package targets
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -103,6 +105,28 @@ helper:
 				}
 			}
 		})
+	}
+}
+
+// Lines are counted as YAML counts them, whatever ends them: CR LF, CR
+// alone (the fuzzer's "targets:\n-\r\r0:" indexed past the last line),
+// NEL, LS or PS.
+func TestLinesEnds(t *testing.T) {
+	src := "helper:\n  version: v0.12.0\n\ntargets:\n  - image: a\n  -\n\n    image: b\npublish:\n  images: r.example.com/{name}\n# end\n"
+	want := []Lines{{1, 2}, {5, 5}, {6, 8}, {9, 10}}
+	for _, end := range []string{"\r\n", "\r", "\u0085", "\u2028", "\u2029"} {
+		data := strings.ReplaceAll(src, "\n", end)
+		l, err := Parse(file, []byte(data))
+		if err != nil {
+			t.Fatalf("%q: %v", end, err)
+		}
+		got := []Lines{l.Helper.Lines, l.Targets[0].Lines, l.Targets[1].Lines, l.Publish.Lines}
+		if !slices.Equal(got, want) || len(splitLines([]byte(data))) != 11 {
+			t.Errorf("lines ended by %q: %v, want %v; %d lines", end, got, want, len(splitLines([]byte(data))))
+		}
+	}
+	if _, err := Parse(file, []byte("targets:\n-\r\r0:")); err == nil {
+		t.Error("accepted a list without helper")
 	}
 }
 
