@@ -24,7 +24,7 @@ type daemonOptions struct {
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh:// (default $BUILDKIT_HOST, then "+daemon.DefaultAddr+")")
+	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://, or docker://[HOST] for a Docker Engine's own BuildKit (HOST as in DOCKER_HOST; default $DOCKER_HOST, then "+daemon.DefaultDockerHost+") (default $BUILDKIT_HOST, then "+daemon.DefaultAddr+" if a daemon answers there, else docker://)")
 	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
 	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
 	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
@@ -32,22 +32,16 @@ func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tls.ServerName, "tlsservername", "", "server name the daemon's certificate must carry (default: the address's host)")
 }
 
-// addrSchemes are the address forms buildctl accepts.
-var addrSchemes = []string{"unix", "tcp", "docker-container", "kube-pod", "podman-container", "nerdctl-container", "ssh", "npipe"}
+// addrSchemes are the address forms buildctl accepts, and docker://.
+var addrSchemes = []string{"unix", "tcp", "docker-container", "kube-pod", "podman-container", "nerdctl-container", "ssh", "npipe", "docker"}
 
 // Validate fills defaults from the environment and refuses bad values
-// before anything is contacted or written.
+// before anything is contacted or written. With neither --addr nor
+// BUILDKIT_HOST the address stays empty: pkg/daemon takes a BuildKit
+// daemon at its default address when one answers, else Docker Engine.
 func (o *daemonOptions) Validate(stderr io.Writer) error {
-	addrFrom := "--addr"
-	if o.addr == "" {
-		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
-	}
-	if o.addr == "" {
-		o.addr = daemon.DefaultAddr
-	}
-	scheme, _, ok := strings.Cut(o.addr, "://")
-	if !ok || !slices.Contains(addrSchemes, scheme) {
-		return usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME or ssh://USER@HOST", addrFrom, o.addr)
+	if err := o.validateAddr(); err != nil {
+		return err
 	}
 	progressFrom := "--progress"
 	if o.progress == "" {
@@ -65,6 +59,9 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 	default:
 		return usagef("%s %q: want auto, tty, plain, rawjson or quiet", progressFrom, o.progress)
 	}
+	if _, docker := daemon.DockerHost(o.addr); docker && o.tls != (daemon.TLS{}) {
+		return usagef("--tlscacert, --tlscert, --tlskey and --tlsservername are for a BuildKit daemon over tcp://; Docker Engine at %s takes TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI does", strings.TrimPrefix(o.addr, daemon.DockerScheme))
+	}
 	if (o.tls.Cert == "") != (o.tls.Key == "") {
 		return usagef("--tlscert and --tlskey go together")
 	}
@@ -76,6 +73,40 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 			return usagef("%s: %v", flag, err)
 		}
 	}
+	return nil
+}
+
+// validateAddr takes the address from --addr or BUILDKIT_HOST and refuses
+// one llbgen cannot dial; docker:// alone becomes the engine DOCKER_HOST
+// names, else Docker's default socket.
+func (o *daemonOptions) validateAddr() error {
+	addrFrom := "--addr"
+	if o.addr == "" {
+		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
+	}
+	if o.addr == "" {
+		return nil
+	}
+	scheme, _, ok := strings.Cut(o.addr, "://")
+	if !ok || !slices.Contains(addrSchemes, scheme) {
+		return usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME, ssh://USER@HOST, or docker://[HOST] for Docker Engine", addrFrom, o.addr)
+	}
+	host, ok := daemon.DockerHost(o.addr)
+	if !ok {
+		return nil
+	}
+	given, hostFrom := o.addr, addrFrom
+	if host == "" {
+		host, hostFrom = daemon.EnvDockerHost()
+		given = host
+		if hostFrom != "DOCKER_HOST" {
+			hostFrom = addrFrom
+		}
+	}
+	if err := daemon.CheckDockerHost(host); err != nil {
+		return usagef("%s %q: %v", hostFrom, given, err)
+	}
+	o.addr = daemon.DockerScheme + host
 	return nil
 }
 
@@ -98,13 +129,22 @@ func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options 
 // clients without one takes setup code too, which could then solve its own
 // LLB and write llbgen's shared build cache; a lock does not help. Server
 // TLS alone (--tlscacert) authenticates the daemon, not its clients.
+//
+// A Docker Engine over tcp:// without DOCKER_TLS_VERIFY is the same, and
+// worse: setup code could drive the whole engine.
 func (o *daemonOptions) setupReachWarning(list *targets.List) string {
-	if !strings.HasPrefix(o.addr, "tcp://") || o.tls.Cert != "" {
+	what, how := o.addr, "a client certificate (--tlscert, --tlskey)"
+	if host, ok := daemon.DockerHost(o.addr); ok {
+		if !strings.HasPrefix(host, "tcp://") || os.Getenv("DOCKER_TLS_VERIFY") != "" {
+			return ""
+		}
+		what, how = "Docker Engine at "+host, "TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"
+	} else if !strings.HasPrefix(o.addr, "tcp://") || o.tls.Cert != "" {
 		return ""
 	}
 	for _, t := range list.Targets {
 		if len(t.Setup) > 0 {
-			return fmt.Sprintf("llbgen: warning: target %s has setup steps, which run with the daemon's network, and %s is reached without a client certificate (--tlscert, --tlskey): setup code could reach the daemon too and write llbgen's shared build cache; serve it on a unix socket or on tcp with mTLS (README, \"Security\")", t.Name, o.addr)
+			return fmt.Sprintf("llbgen: warning: target %s has setup steps, which run with the daemon's network, and %s is reached without %s: setup code could reach the daemon too and write llbgen's shared build cache; serve it on a unix socket or on tcp with mTLS (README, \"Security\")", t.Name, what, how)
 		}
 	}
 	return ""

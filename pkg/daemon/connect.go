@@ -9,7 +9,11 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"github.com/moby/buildkit/worker/label"
+	dockerclient "github.com/moby/moby/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
 
 	// Connection helpers register their address schemes when imported, as
 	// in buildctl: docker-container://, kube-pod://, podman-container://,
@@ -25,7 +29,8 @@ import (
 const DefaultAddr = "unix:///run/buildkit/buildkitd.sock"
 
 // HowToGetADaemon ends every "cannot reach" message.
-const HowToGetADaemon = "start one with `make buildkitd` (as root on Linux), or point --addr or BUILDKIT_HOST at a running daemon"
+const HowToGetADaemon = "start Docker, or a BuildKit daemon with `make buildkitd` (as root on Linux); or point --addr or BUILDKIT_HOST at a running one " +
+	"(docker://HOST for a Docker Engine, e.g. the Host `docker context inspect` shows)"
 
 // UnreachableError says no daemon answered at an address.
 type UnreachableError struct {
@@ -34,6 +39,9 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
+	if host, ok := DockerHost(e.Addr); ok {
+		return fmt.Sprintf("cannot reach Docker Engine at %s: %v; %s", host, e.Err, HowToGetADaemon)
+	}
 	return fmt.Sprintf("cannot reach a BuildKit daemon at %s: %v; %s", e.Addr, e.Err, HowToGetADaemon)
 }
 
@@ -51,10 +59,112 @@ func (d worker) canRun(p ocispecs.Platform) bool {
 	return platforms.Any(d.platforms...).Match(platforms.Normalize(p))
 }
 
-// connect opens a client, makes sure a daemon answers within the timeout,
-// and returns what its default worker builds.
+// connect is open on a copy of opt.
+//
+// TODO: withDaemon should call open(ctx, &opt), and Run and RunMatrix give
+// newSolve k.opt, so that the daemon an empty Addr chose names itself in
+// the run's messages; then connect goes.
 func connect(ctx context.Context, opt Options) (*client.Client, worker, error) {
+	return open(ctx, &opt)
+}
+
+// open opens a client on opt.Addr, makes sure a daemon answers within
+// the timeout and has what the run uses (needsOf), and returns what its
+// default worker builds. An empty opt.Addr is the default: a BuildKit
+// daemon at DefaultAddr, else the Docker Engine EnvDockerHost names, said
+// in one line on opt.ProgressOut; open sets opt.Addr to the one used.
+func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
+	if opt.Addr != "" {
+		return connectTo(ctx, *opt)
+	}
+	opt.Addr = DefaultAddr
+	c, d, err := connectTo(ctx, *opt)
+	var bk *UnreachableError
+	if !errors.As(err, &bk) {
+		return c, d, err
+	}
+	host, from := EnvDockerHost()
+	if err := CheckDockerHost(host); err != nil {
+		return nil, d, &NoDaemonError{BuildKit: bk, DockerHost: host, Docker: fmt.Errorf("%s %q: %w", from, host, err)}
+	}
+	opt.Addr = DockerScheme + host
+	c, d, err = connectTo(ctx, *opt)
+	var dk *UnreachableError
+	if errors.As(err, &dk) {
+		return nil, d, &NoDaemonError{BuildKit: bk, DockerHost: host, Docker: dk}
+	}
+	if opt.ProgressOut != nil {
+		fmt.Fprintf(opt.ProgressOut, "llbgen: no BuildKit daemon at %s; building on Docker Engine at %s\n", DefaultAddr, host)
+	}
+	return c, d, err
+}
+
+// connectTo is connect to one address.
+func connectTo(ctx context.Context, opt Options) (*client.Client, worker, error) {
 	var none worker
+	timeout := opt.ConnectTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, api, err := dial(cctx, opt)
+	if err != nil {
+		return nil, none, &UnreachableError{Addr: opt.Addr, Err: err}
+	}
+	if api != nil {
+		defer api.Close() // its idle connections; the sessions' dials still work
+	}
+	unreachable := func(err error) error {
+		c.Close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) || cctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s", timeout)
+		}
+		return &UnreachableError{Addr: opt.Addr, Err: err}
+	}
+	workers, err := c.ListWorkers(cctx)
+	if err != nil {
+		return nil, none, unreachable(err)
+	}
+	if len(workers) == 0 || len(workers[0].Platforms) == 0 {
+		c.Close()
+		return nil, none, fmt.Errorf("%s has no worker", describe(opt.Addr))
+	}
+	f := engineFacts{where: describe(opt.Addr), docker: api != nil}
+	_, f.containerdStore = workers[0].Labels[label.Snapshotter]
+	info, err := c.Info(cctx)
+	switch {
+	case grpcerrors.Code(err) == codes.Unimplemented: // older than v0.11
+		if api != nil {
+			if v, err := api.ServerVersion(cctx, dockerclient.ServerVersionOptions{}); err == nil {
+				f.engine = v.Version
+			}
+		}
+	case err != nil:
+		return nil, none, unreachable(err)
+	default:
+		f.buildkit = info.BuildkitVersion.Version
+	}
+	if err := checkNeeds(f, needsOf(opt)); err != nil {
+		c.Close()
+		return nil, none, err
+	}
+	d := worker{platform: platforms.Normalize(workers[0].Platforms[0])}
+	for _, p := range workers[0].Platforms {
+		d.platforms = append(d.platforms, platforms.Normalize(p))
+	}
+	return c, d, nil
+}
+
+// dial opens a client on opt.Addr; for a Docker Engine, it returns the
+// engine's API client too.
+func dial(ctx context.Context, opt Options) (*client.Client, *dockerclient.Client, error) {
+	if host, ok := DockerHost(opt.Addr); ok {
+		return dialDocker(ctx, host)
+	}
 	var opts []client.ClientOpt
 	if opt.TLS.CACert != "" {
 		name := opt.TLS.ServerName
@@ -68,34 +178,6 @@ func connect(ctx context.Context, opt Options) (*client.Client, worker, error) {
 	if opt.TLS.Cert != "" || opt.TLS.Key != "" {
 		opts = append(opts, client.WithCredentials(opt.TLS.Cert, opt.TLS.Key))
 	}
-	timeout := opt.ConnectTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, err := client.New(cctx, opt.Addr, opts...)
-	if err != nil {
-		return nil, none, &UnreachableError{Addr: opt.Addr, Err: err}
-	}
-	workers, err := c.ListWorkers(cctx)
-	if err != nil {
-		c.Close()
-		if ctx.Err() != nil {
-			return nil, none, ctx.Err()
-		}
-		if errors.Is(err, context.DeadlineExceeded) || cctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s", timeout)
-		}
-		return nil, none, &UnreachableError{Addr: opt.Addr, Err: err}
-	}
-	if len(workers) == 0 || len(workers[0].Platforms) == 0 {
-		c.Close()
-		return nil, none, fmt.Errorf("the BuildKit daemon at %s has no worker", opt.Addr)
-	}
-	d := worker{platform: platforms.Normalize(workers[0].Platforms[0])}
-	for _, p := range workers[0].Platforms {
-		d.platforms = append(d.platforms, platforms.Normalize(p))
-	}
-	return c, d, nil
+	c, err := client.New(ctx, opt.Addr, opts...)
+	return c, nil, err
 }

@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/connhelper"
+	"github.com/moby/buildkit/client"
+	dockerclient "github.com/moby/moby/client"
+)
+
+// DockerScheme starts the address of a Docker Engine, whose built-in
+// BuildKit llbgen solves on the way buildx's docker driver does: gRPC and
+// the session over the engine's API (its /grpc and /session endpoints).
+//
+//	docker://      the engine the docker CLI would use: DOCKER_HOST, else
+//	               DefaultDockerHost
+//	docker://HOST  the engine at HOST, in DOCKER_HOST's forms:
+//	               unix:///PATH, tcp://HOST:PORT, ssh://[USER@]HOST[:PORT][/SOCKET]
+//
+// A tcp:// engine takes TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as
+// the docker CLI does; an ssh:// one is reached through `ssh HOST docker
+// system dial-stdio`, as the docker CLI does.
+const DockerScheme = "docker://"
+
+// DefaultDockerHost is where Docker Engine listens when DOCKER_HOST is unset.
+const DefaultDockerHost = dockerclient.DefaultDockerHost
+
+// DockerHost returns the Docker Engine address of a docker:// address
+// ("" for docker:// alone), and whether addr is one.
+func DockerHost(addr string) (string, bool) {
+	return strings.CutPrefix(addr, DockerScheme)
+}
+
+// EnvDockerHost is the engine docker:// means: DOCKER_HOST, else
+// DefaultDockerHost; from names where it came from, for messages.
+func EnvDockerHost() (host, from string) {
+	if h := os.Getenv(dockerclient.EnvOverrideHost); h != "" {
+		return h, dockerclient.EnvOverrideHost
+	}
+	return DefaultDockerHost, "Docker's default"
+}
+
+// CheckDockerHost refuses a Docker Engine address llbgen cannot dial, before
+// anything is dialled.
+func CheckDockerHost(host string) error {
+	scheme, rest, ok := strings.Cut(host, "://")
+	if !ok {
+		return fmt.Errorf("want unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST")
+	}
+	switch scheme {
+	case "unix":
+		if !strings.HasPrefix(rest, "/") {
+			return fmt.Errorf("want unix:///PATH, an absolute path to Docker's socket")
+		}
+	case "tcp":
+		u, err := url.Parse(host)
+		if err != nil || u.Hostname() == "" || u.Port() == "" || u.User != nil || u.RawQuery != "" {
+			return fmt.Errorf("want tcp://HOST:PORT (2376 with TLS, 2375 without)")
+		}
+	case "ssh":
+		if _, err := connhelper.GetConnectionHelper(host); err != nil {
+			return fmt.Errorf("want ssh://[USER@]HOST[:PORT][/SOCKET]: %v", err)
+		}
+	case "npipe":
+		if runtime.GOOS != "windows" {
+			return fmt.Errorf("npipe:// is for Windows; want unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST")
+		}
+	default:
+		return fmt.Errorf("want unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST, not %s://", scheme)
+	}
+	return nil
+}
+
+// describe names the daemon at addr in messages: "Docker Engine at HOST"
+// for a docker:// address, "BuildKit at ADDR" otherwise.
+func describe(addr string) string {
+	if host, ok := DockerHost(addr); ok {
+		return "Docker Engine at " + host
+	}
+	return "BuildKit at " + addr
+}
+
+// dockerAPI is a client of the Docker Engine API at host.
+func dockerAPI(host string) (*dockerclient.Client, error) {
+	opts := []dockerclient.Opt{dockerclient.WithAPIVersionNegotiation()}
+	switch {
+	case strings.HasPrefix(host, "ssh://"):
+		h, err := connhelper.GetConnectionHelper(host)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, dockerclient.WithHost(h.Host), dockerclient.WithDialContext(h.Dialer))
+	case strings.HasPrefix(host, "tcp://"):
+		tlsOpt, err := dockerTLSFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, dockerclient.WithHost(host))
+		if tlsOpt != nil {
+			opts = append(opts, tlsOpt)
+		}
+	default:
+		opts = append(opts, dockerclient.WithHost(host))
+	}
+	return dockerclient.New(opts...)
+}
+
+// dockerTLSFromEnv is the docker CLI's TLS for a tcp:// engine: with
+// DOCKER_TLS_VERIFY set, the engine's certificate is verified against
+// ca.pem and cert.pem and key.pem are presented, each when it exists in
+// DOCKER_CERT_PATH (default: the docker CLI's config directory); without
+// it, no TLS. nil means no TLS.
+func dockerTLSFromEnv() (dockerclient.Opt, error) {
+	if os.Getenv(dockerclient.EnvTLSVerify) == "" {
+		return nil, nil
+	}
+	dir := os.Getenv(dockerclient.EnvOverrideCertPath)
+	if dir == "" {
+		dir = config.Dir()
+	}
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
+		return p
+	}
+	ca, cert, key := file("ca.pem"), file("cert.pem"), file("key.pem")
+	if (cert == "") != (key == "") {
+		return nil, fmt.Errorf("DOCKER_TLS_VERIFY: %s holds one of cert.pem and key.pem, not both", dir)
+	}
+	return dockerclient.WithTLSClientConfig(ca, cert, key), nil
+}
+
+// dialDocker opens a BuildKit client on the engine's built-in BuildKit, as
+// buildx's docker driver does: each gRPC connection and each session is an
+// HTTP connection to the engine's API upgraded to the protocol. The API
+// client stays open for the sessions' dials.
+func dialDocker(ctx context.Context, host string) (*client.Client, *dockerclient.Client, error) {
+	api, err := dockerAPI(host)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(ctx, "",
+		client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return api.DialHijack(ctx, "/grpc", "h2c", nil)
+		}),
+		client.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
+			return api.DialHijack(ctx, "/session", proto, meta)
+		}))
+	if err != nil {
+		api.Close()
+		return nil, nil, err
+	}
+	return c, api, nil
+}
+
+// NoDaemonError says that neither a BuildKit daemon at DefaultAddr nor a
+// Docker Engine answered, when no address was given.
+type NoDaemonError struct {
+	BuildKit   error  // why DefaultAddr did not answer
+	DockerHost string // the engine tried
+	Docker     error  // why it did not answer
+}
+
+func (e *NoDaemonError) Error() string {
+	return fmt.Sprintf("no BuildKit daemon at %s (%s) and no Docker Engine at %s (%s); %s",
+		DefaultAddr, reason(e.BuildKit), e.DockerHost, reason(e.Docker), HowToGetADaemon)
+}
+
+// reason is why an address did not answer, short: from gRPC's "connection
+// error: desc = "transport: Error while dialing: dial unix /x: connect: no
+// such file or directory"", the dial's own words.
+func reason(err error) string {
+	if u := (*UnreachableError)(nil); errors.As(err, &u) {
+		err = u.Err
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, "dial "); i >= 0 {
+		return strings.TrimRight(s[i:], `")`)
+	}
+	return s
+}
