@@ -6,11 +6,15 @@ import (
 	"os"
 	"strings"
 
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/publish"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST into ./out
@@ -24,6 +28,12 @@ const buildExample = `  # build targets.yaml on the daemon at $BUILDKIT_HOST int
   llbgen build --addr docker-container://buildkitd
   llbgen build --addr kube-pod://buildkitd-0
 
+  # also push the job images and the helpers image the list's publish: names
+  llbgen build --push
+
+  # load only the job image of one target into Docker
+  llbgen build --load --publish docker_19.03.12
+
   # what would be built, as JSON, without building
   llbgen build --print`
 
@@ -36,6 +46,7 @@ type buildOptions struct {
 	locked     bool
 	provenance string // "", "min" or "max"
 	strict     bool
+	publish    daemon.Publish
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -47,6 +58,9 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.provenance, "provenance", "", "also write BuildKit's SLSA provenance attestation into the output directory: --provenance is mode=min; --provenance=max also records the build's definition and arguments")
 	fs.Lookup("provenance").NoOptDefVal = "min"
 	fs.BoolVar(&o.strict, "require-verified", false, "exit 1 when a binary was written without being run in its image (a platform the daemon cannot emulate)")
+	fs.BoolVar(&o.publish.Push, "push", false, "push the images the list's publish: block names (job images, the helpers image) to their registries")
+	fs.BoolVar(&o.publish.Load, "load", false, "load the images the list's publish: block names into Docker (the engine built on, or DOCKER_HOST's)")
+	fs.StringSliceVar(&o.publish.Images, "publish", nil, "with --push or --load, only these images: target names (their job images) and "+publish.HelpersImage+" (the helpers image); repeatable")
 }
 
 // Validate refuses bad values before anything is contacted or written.
@@ -62,6 +76,28 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 	}
 	if o.provenance != "" && o.provenance != "min" && o.provenance != "max" {
 		return usagef("--provenance=%s: want min (the default) or max", o.provenance)
+	}
+	if len(o.publish.Images) > 0 && !o.publish.Wanted() {
+		return usagef("--publish says which images to push or load: add --push or --load")
+	}
+	return nil
+}
+
+// checkPublish refuses --push and --load for a list that names no image,
+// and --publish names it does not have, before anything is built.
+func (o *buildOptions) checkPublish(list *targets.List) error {
+	if !o.publish.Wanted() {
+		return nil
+	}
+	imgs, err := publish.Images(list, func(targets.Binary) ocispecs.Platform { return graph.DefaultPlatform() })
+	if err != nil {
+		return err
+	}
+	if len(imgs) == 0 {
+		return usagef("--push and --load publish the images a list's publish: block names, and %s has none; add e.g. `publish: {images: \"registry.example.com/ci/{repo}:{tag}-ecr-login\", helpers: \"registry.example.com/ci/ecr-login-helpers:{version}\"}`", list.File)
+	}
+	if _, err := publish.Select(imgs, o.publish.Images); err != nil {
+		return usagef("--publish: %v", err)
 	}
 	return nil
 }
@@ -102,6 +138,9 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			if err != nil {
 				return err
 			}
+			if err := opts.checkPublish(list); err != nil {
+				return err
+			}
 			opts.daemon.warnSetupReach(stderr, list)
 			out, err := outdir.Open(opts.out)
 			if err != nil {
@@ -109,6 +148,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			}
 			bopt := opts.daemon.options(stderr, in)
 			bopt.Provenance, bopt.ProvenanceMax = opts.provenance != "", opts.provenance == "max"
+			bopt.Publish = opts.publish
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err
@@ -116,6 +156,9 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			writeSummary(stderr, outcome)
 			if n := outcome.Failed(); n > 0 {
 				return errTargetsFailed{n: n, of: len(outcome.Results)}
+			}
+			if n := outcome.Unpublished(); n > 0 {
+				return errTargetsFailed{n: n, of: len(outcome.Images), what: "images not published", images: true}
 			}
 			if n := outcome.Unverified(); n > 0 && opts.strict {
 				return errTargetsFailed{n: n, of: len(outcome.Results), what: "not verified (--require-verified)"}
@@ -129,13 +172,17 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 
 // errTargetsFailed ends a run whose summary already named each failure.
 type errTargetsFailed struct {
-	n, of int
-	what  string // "failed" when empty
+	n, of  int
+	what   string // "failed" when empty
+	images bool   // n of images, not binaries
 }
 
 func (e errTargetsFailed) Error() string {
 	if e.what == "" {
 		e.what = "failed"
+	}
+	if e.images {
+		return fmt.Sprintf("%d of %d %s", e.n, e.of, e.what)
 	}
 	return fmt.Sprintf("%d of %d binaries %s", e.n, e.of, e.what)
 }

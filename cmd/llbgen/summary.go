@@ -47,12 +47,30 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 			}
 		}
 	}
-	if len(causes) == 0 {
-		return
+	if len(causes) > 0 {
+		fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
+		for _, c := range causes {
+			fmt.Fprintf(w, "  %s: %s\n", binaryNames(c.Binaries, len(o.Results)), oneLine(c.Cause))
+		}
 	}
-	fmt.Fprintln(w, "failed (their files, if any, were left as they were):")
-	for _, c := range causes {
-		fmt.Fprintf(w, "  %s: %s\n", binaryNames(c.Binaries, len(o.Results)), oneLine(c.Cause))
+	writeImages(w, o.Images)
+}
+
+// writeImages prints one line per image the run was asked to publish:
+// what was done with it and its digest, or why it was not published.
+func writeImages(w io.Writer, imgs []daemon.ImageResult) {
+	for _, img := range imgs {
+		name := img.Name
+		if name == "" {
+			name = img.What
+		} else {
+			name = img.What + " " + name
+		}
+		if img.Done != "" {
+			fmt.Fprintf(w, "%s: %s (%s)\n", name, img.Done, shortDigest(img.Digest))
+		} else {
+			fmt.Fprintf(w, "%s: %s\n", name, oneLine(img.Cause))
+		}
 	}
 }
 

@@ -128,7 +128,8 @@ type pipeRun struct {
 
 // runPipe runs `llbgen ARGS | buildctl --addr ADDR build --output
 // type=local,dest=DEST` in dir (the current one when empty), with env added
-// to llbgen's environment.
+// to llbgen's environment. A dest that starts with type= is the whole
+// --output.
 func runPipe(t *testing.T, buildctl, addr, dir, dest string, env []string, args ...string) pipeRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -136,7 +137,11 @@ func runPipe(t *testing.T, buildctl, addr, dir, dest string, env []string, args 
 	gen := llbgenCmd(t, "", args...)
 	gen.Dir = dir
 	gen.Env = append(gen.Env, env...)
-	ctl := exec.CommandContext(ctx, buildctl, "--addr", addr, "build", "--progress", "plain", "--output", "type=local,dest="+dest)
+	output := "type=local,dest=" + dest
+	if strings.HasPrefix(dest, "type=") {
+		output = dest
+	}
+	ctl := exec.CommandContext(ctx, buildctl, "--addr", addr, "build", "--progress", "plain", "--output", output)
 	ctl.Dir = dir
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -62,6 +62,8 @@ type Options struct {
 	// ProvenanceMax mode=max, which also records the build's definition.
 	Provenance    bool
 	ProvenanceMax bool
+	// Publish makes the images the list's publish: block names.
+	Publish Publish
 }
 
 // planInput is what plan.Make is asked for list.
@@ -91,7 +93,8 @@ type Result struct {
 	File     string        // file name in the output directory
 	Size     int64
 	SHA256   string
-	Verified bool // built, verified in its image, and written
+	Time     time.Time // the file's time (SOURCE_DATE_EPOCH, or the helper version's)
+	Verified bool      // built, verified in its image, and written
 	// Unverified says why a binary was written without being run in its
 	// image ("not verified: no emulator for linux/arm64"). Such a binary is
 	// never counted as verified, nor as failed.
@@ -113,6 +116,8 @@ func (r Result) Written() bool { return r.Verified || r.Unverified != "" }
 type Outcome struct {
 	Out     *outdir.Dir
 	Results []Result
+	// Images is what happened to each image the run was asked to publish.
+	Images []ImageResult
 }
 
 // Failed counts the binaries that were not written.
@@ -131,6 +136,17 @@ func (o *Outcome) Unverified() int {
 	n := 0
 	for _, r := range o.Results {
 		if r.Unverified != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Unpublished counts the images asked for that were not published.
+func (o *Outcome) Unpublished() int {
+	n := 0
+	for _, img := range o.Images {
+		if img.Done == "" {
 			n++
 		}
 	}

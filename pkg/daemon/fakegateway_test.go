@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -72,6 +73,12 @@ type fakeFailure struct {
 	match     func(graph.Stage) bool
 	vertexErr string
 	log       string
+}
+
+// exportSession: the fake daemon has no exporters; runs that publish
+// images are tested on the test bed.
+func (d *fakeDaemon) exportSession(ctx context.Context, fn gateway.BuildFunc, _ []client.ExportEntry) (map[string]string, error) {
+	return nil, d.session(ctx, fn, "")
 }
 
 // session runs fn as a gateway session of its own would: sessions.

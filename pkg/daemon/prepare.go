@@ -15,6 +15,7 @@ import (
 
 // prepared is the graph of the binaries that can be built.
 type prepared struct {
+	pl  *plan.Plan
 	g   *graph.Graph
 	idx map[string]int // binary name -> index in results
 }
@@ -32,7 +33,7 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 	for i, r := range s.results {
 		at[r.Binary.Name] = i
 	}
-	p := &prepared{idx: map[string]int{}}
+	p := &prepared{pl: pl, idx: map[string]int{}}
 	for _, b := range pl.List.Binaries() {
 		i, ok := at[b.Name]
 		if !ok {

@@ -83,7 +83,7 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 		return nil, fmt.Errorf("writing into %s: %w", s.out.Path(), err)
 	}
 	s.markRefused(s.out.Refused())
-	return &Outcome{Out: s.out, Results: s.results}, nil
+	return &Outcome{Out: s.out, Results: s.results, Images: s.images}, nil
 }
 
 // markRefused fails the binaries whose file or build information the
@@ -134,6 +134,9 @@ func Session(ctx context.Context, opt Options, prepare func(*collector, worker) 
 // second binary to fail in a shared session lost its cause.
 type sessions interface {
 	session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error
+	// exportSession runs fn in a session whose result goes to exports,
+	// and returns the exporters' response.
+	exportSession(ctx context.Context, fn gateway.BuildFunc, exports []client.ExportEntry) (map[string]string, error)
 }
 
 // daemonConn is one connection to the daemon and one progress display, on
@@ -181,7 +184,7 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 // and BuildKit records its build as failed. With attestDir, BuildKit's provenance attestation of fn's
 // result (mode=min, or mode=max with ProvenanceMax) is exported there.
 func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
-	so := client.SolveOpt{Session: k.attach}
+	so := client.SolveOpt{}
 	if attestDir != "" {
 		mode := "mode=min"
 		if k.opt.ProvenanceMax {
@@ -190,18 +193,34 @@ func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDi
 		so.FrontendAttrs = map[string]string{"attest:provenance": mode}
 		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
 	}
+	_, err := k.build(ctx, fn, so)
+	return err
+}
+
+// exportSession runs fn in a session of its own whose result goes to
+// exports (an image pushed or loaded).
+func (k *daemonConn) exportSession(ctx context.Context, fn gateway.BuildFunc, exports []client.ExportEntry) (map[string]string, error) {
+	return k.build(ctx, fn, client.SolveOpt{Exports: exports})
+}
+
+// build runs fn in a gateway session with so and the run's attachables.
+func (k *daemonConn) build(ctx context.Context, fn gateway.BuildFunc, so client.SolveOpt) (map[string]string, error) {
+	so.Session = k.attach
 	// BuildKit keeps only the text of fn's error: a refusal of the plan
 	// is kept here, for withDaemon to return as it is.
 	var refused *refusedError
-	_, err := k.c.Build(ctx, so, "llbgen", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	resp, err := k.c.Build(ctx, so, "llbgen", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		res, err := fn(ctx, recorder{Client: gc, col: k.col})
 		errors.As(err, &refused)
 		return res, err
 	}, k.disp.session())
 	if refused != nil {
-		return refused
+		return nil, refused
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return resp.ExporterResponse, nil
 }
 
 // stageAttestations moves the attestation files BuildKit exported (JSON,

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
@@ -45,6 +46,8 @@ type solve struct {
 	// there (noteFailure).
 	failMu   sync.Mutex
 	failedAt map[digest.Digest]error
+	// images is what happened to each image asked for (publishImages).
+	images []ImageResult
 }
 
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
@@ -91,13 +94,16 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		}
 		u.Stage()
 		r := &s.results[i]
-		r.Size, r.SHA256 = got.size, got.sha256
+		r.Size, r.SHA256, r.Time = got.size, got.sha256, got.time
 		r.Unverified = p.g.Unverified[r.Binary.Name]
 		r.Verified = r.Unverified == ""
 		return nil
 	})
 	if s.lostConnection() != nil {
 		return nil // land fails the run
+	}
+	if s.opt.Publish.Wanted() && ctx.Err() == nil {
+		s.publishImages(ctx, ss, p)
 	}
 	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
@@ -259,13 +265,18 @@ func (s *solve) solveDef(ctx context.Context, gc gateway.Client, def *pb.Definit
 // concurrent use of a vertex (an exec's Marshal sorts its mounts in
 // place; graph.Cell builds on the shared states).
 func (s *solve) definition(ctx context.Context, mk func() (llb.State, error)) (*pb.Definition, error) {
+	return s.definitionFor(ctx, mk, s.worker.platform)
+}
+
+// definitionFor is definition for platform p.
+func (s *solve) definitionFor(ctx context.Context, mk func() (llb.State, error), p ocispecs.Platform) (*pb.Definition, error) {
 	s.llbMu.Lock()
 	defer s.llbMu.Unlock()
 	st, err := mk()
 	if err != nil {
 		return nil, err
 	}
-	def, err := st.Marshal(ctx, llb.Platform(s.worker.platform))
+	def, err := st.Marshal(ctx, llb.Platform(p))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling: %w", err)
 	}
@@ -279,6 +290,7 @@ const chunk = 4 << 20
 type file struct {
 	size   int64
 	sha256 string
+	time   time.Time
 }
 
 // binary solves one binary's verified state, def, and reads it back into
@@ -297,27 +309,28 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, def *pb.Definitio
 	}
 	// the binary and its build information land together or not at all
 	u := s.out.Unit()
-	sum, size, err := copyOut(ctx, u, ref, r.File, 0o755)
+	sum, size, mtime, err := copyOut(ctx, u, ref, r.File, 0o755)
 	if err != nil {
 		u.Drop()
 		return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
 	}
-	if _, _, err := copyOut(ctx, u, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
+	if _, _, _, err := copyOut(ctx, u, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
 		u.Drop()
 		return nil, file{}, fmt.Errorf("reading the build information of %s: %w", name, err)
 	}
-	return u, file{size: size, sha256: sum}, nil
+	return u, file{size: size, sha256: sum, time: mtime}, nil
 }
 
 // copyOut stages one file of a solved result in unit u, with its time, and
-// returns its sha256 and size.
-func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, name string, mode os.FileMode) (string, int64, error) {
+// returns its sha256, size and time.
+func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, name string, mode os.FileMode) (string, int64, time.Time, error) {
 	stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
 	if err != nil {
-		return "", 0, err
+		return "", 0, time.Time{}, err
 	}
 	h := sha256.New()
-	err = u.Write(name, mode, time.Unix(0, stat.ModTime), func(f io.Writer) error {
+	mtime := time.Unix(0, stat.ModTime)
+	err = u.Write(name, mode, mtime, func(f io.Writer) error {
 		w := io.MultiWriter(f, h)
 		for off := 0; off < int(stat.Size); off += chunk {
 			data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Offset: off, Length: min(chunk, int(stat.Size)-off)}})
@@ -331,9 +344,9 @@ func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, name st
 		return nil
 	})
 	if err != nil {
-		return "", 0, err
+		return "", 0, time.Time{}, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), stat.Size, nil
+	return hex.EncodeToString(h.Sum(nil)), stat.Size, mtime, nil
 }
 
 // lostConnection picks out a broken connection among per-target errors: it

@@ -6,6 +6,8 @@
 //
 //	TARGETS=name1,name2   build only these targets of the list
 //	HELPER_VERSION=v...   override helper.version
+//	PUBLISH=NAME          the result is an image of the list's publish: block,
+//	                      NAME's job image or (helpers) the helpers image
 //	GOPROXY, GONOSUMDB, GOPRIVATE, GOINSECURE   as llbgen's environment elsewhere
 //
 // A GOPROXY with credentials comes as the secret GOPROXY, never as a build
@@ -64,9 +66,15 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if len(bc.BuildPlatforms) > 0 {
 		req.platform = bc.BuildPlatforms[0]
 	}
+	if req.args, err = publishArgs(req.args); err != nil {
+		return nil, err
+	}
 	p, err := makePlan(ctx, c, req)
 	if err != nil {
 		return nil, withSource(err, src.Filename, src.Data)
+	}
+	if what := strings.TrimSpace(req.args[ArgPublish]); what != "" {
+		return image(ctx, c, p, what)
 	}
 	return solve(ctx, c, p)
 }

@@ -34,6 +34,7 @@ const (
 	KindDeliver     Kind = "deliver"      // one binary copied out once verified (or passed)
 	KindExport      Kind = "export"       // the binaries collected, SHA256SUMS
 	KindCell        Kind = "matrix cell"  // one binary run in one image of the matrix
+	KindImageOut    Kind = "image out"    // a job image's or the helpers image's own layer
 )
 
 // kindInfo is the one table of what each kind is: whether one vertex of it
@@ -56,6 +57,7 @@ var kindInfo = map[Kind]struct {
 	KindDeliver:     {false, "delivering the binary"},
 	KindExport:      {true, "collecting the binaries and SHA256SUMS"},
 	KindCell:        {false, "matrix cell"},
+	KindImageOut:    {false, "making the image"},
 }
 
 // Shared reports whether one vertex of kind k serves several binaries

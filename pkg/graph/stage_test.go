@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,8 @@ func kindOf(op *pb.Op) Kind {
 			return KindToolSource
 		case a.GetMkdir().GetPath() == toolchainMark:
 			return KindToolchain
+		case a.GetMkdir().GetPath() == path.Dir(HelperPath):
+			return KindImageOut
 		}
 		return KindExport
 	}
@@ -195,6 +198,15 @@ func TestEveryOpHasAStage(t *testing.T) {
 			cells[d] = cell{append(cells[d].bins, bin.Name), col}
 		}
 	}
+	jobs := map[string]llb.State{}
+	for _, bin := range l.Binaries() {
+		st, err := g.JobImage(bin, JobLayer{Home: "/root", CredHelpers: []string{"example.com"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs[bin.Name] = st
+		states = append(states, st)
+	}
 	m := marshalAll(t, states...)
 	stages := Stages(m.def)
 
@@ -219,6 +231,7 @@ func TestEveryOpHasAStage(t *testing.T) {
 		}
 		deliver := head(t, g.Delivered[bin.Name])
 		serves(deliver, bin.Name)
+		serves(head(t, jobs[bin.Name]), bin.Name)
 		serves(mountInput(m.ops[deliver], verdictDir), bin.Name)
 	}
 	for d, c := range cells {

@@ -181,8 +181,9 @@ func (p *Publish) checkCredHelpers(errs *ErrorList) {
 }
 
 // checkNames renders every name the list publishes and refuses those that
-// are no image reference, two targets given one job image, and a helpers
-// image named as a job image.
+// are no image reference, a job image named as the image it is built from
+// (or the go image), two targets given one job image, and a helpers image
+// named as a job image.
 func (l *List) checkNames(errs *ErrorList) {
 	p := &l.Publish
 	byName := map[string][]int{} // job image name: the targets given it
@@ -192,6 +193,10 @@ func (l *List) checkNames(errs *ErrorList) {
 			name, err := l.JobImageName(t)
 			if err != nil {
 				addErr(errs, err)
+				continue
+			}
+			if name == t.Image.Full || name == l.Go.Full {
+				errs.add(p.ImagesPos, "publish.images gives %s for %s, the image it is built from: a push would replace it; name the job images apart, e.g. with a registry of your own and a tag suffix: registry.example.com/ci/{repo}:{tag}-ecr-login", name, l.describe(t))
 				continue
 			}
 			if len(byName[name]) == 0 {

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llbgen/llbgen/internal/testbed"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/publish"
+)
+
+// publishList is a list that publishes job images (a two-platform musl
+// target, a glibc one whose USER is nobody) and the helpers image, under
+// registry/ns, with config.json for one ECR registry.
+func publishList(bed *testbed.Bed, ns string, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `helper:
+  version: v0.12.0
+go: %s
+publish:
+  images: "%s/%s/{repo}:{tag}-ecr-login"
+  helpers: "%s/%s/ecr-login-helpers:{version}"
+  credHelpers: [123456789012.dkr.ecr.us-east-1.amazonaws.com]
+targets:
+  - image: %s
+    platforms: [linux/amd64, linux/arm64]
+  - image: %s
+`, bed.Golang(), bed.Registry, ns, bed.Registry, ns, bed.Musl(), bed.Glibc())
+	for _, img := range extra {
+		fmt.Fprintf(&b, "  - image: %s\n", img)
+	}
+	return b.String()
+}
+
+// Images out, the three ways: `llbgen build --push` pushes every job image
+// (multi-platform where the target is) and the helpers image; each job
+// image keeps its target image's config and layers, adds the verified
+// binary, config.json and the labels, and runs its helper on the test
+// bed's Docker Engine; `--load` loads one into the engine from the
+// standalone daemon; the pipe exports the helpers image; the frontend
+// (bake) gives both kinds with the names of the list.
+func TestPublishedImages(t *testing.T) {
+	bed := testbed.Require(t)
+	eng := bed.RequireEngine(t)
+	crane := requireCrane(t)
+	ns := fmt.Sprintf("llbgen-test/publish-%d", time.Now().UnixNano())
+	dir := t.TempDir()
+	file := filepath.Join(dir, "targets.yaml")
+	writeFile(t, file, publishList(bed, ns))
+	out := filepath.Join(dir, "out")
+
+	r := runLLBGen(t, bed.Addr, "build", "-f", file, "--out", out, "--push", "--progress", "plain")
+	if r.code != 0 {
+		t.Fatalf("llbgen build --push: exit %d\n%s", r.code, tail(r.stderr, 40))
+	}
+	musl := fmt.Sprintf("%s/%s/library/docker:19.03.12-ecr-login", bed.Registry, ns)
+	glibc := fmt.Sprintf("%s/%s/gitlab/gitlab-runner:v13.2.1-ecr-login", bed.Registry, ns)
+	helpers := fmt.Sprintf("%s/%s/ecr-login-helpers:v0.12.0", bed.Registry, ns)
+	for _, line := range []string{
+		"job image of docker_19.03.12 " + musl + ": pushed (sha256:",
+		"job image of gitlab-runner_v13.2.1 " + glibc + ": pushed (sha256:",
+		"helpers image " + helpers + ": pushed (sha256:",
+	} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("the summary does not say %q:\n%s", line, tail(r.stderr, 10))
+		}
+	}
+
+	checkJobImage(t, crane, musl, bed.Musl(), out, map[string]string{
+		"linux/amd64": "docker-credential-ecr-login-docker_19.03.12-linux-amd64",
+		"linux/arm64": "docker-credential-ecr-login-docker_19.03.12-linux-arm64",
+	}, "/root")
+	checkJobImage(t, crane, glibc, bed.Glibc(), out, map[string]string{
+		"linux/amd64": "docker-credential-ecr-login-gitlab-runner_v13.2.1",
+	}, "/nonexistent") // the stand-in runs as nobody, whose home that is
+	checkHelpersImage(t, crane, helpers, out, "linux/amd64", "linux/arm64")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// A pushed job image runs its helper on Docker, as a CI job would.
+	if got, err := eng.Run(ctx, "", nil, "run", "--rm", musl, "docker-credential-ecr-login", "version"); err != nil || !strings.Contains(got, "0.12.0") {
+		t.Errorf("docker run %s docker-credential-ecr-login version: %v\n%s", musl, err, got)
+	}
+
+	t.Run("load", func(t *testing.T) {
+		cmd := llbgenCmd(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--load", "--publish", "gitlab-runner_v13.2.1", "--progress", "plain")
+		cmd.Env = append(cmd.Env, "DOCKER_HOST="+eng.Host)
+		r := runCmd(t, cmd)
+		if r.code != 0 || !strings.Contains(r.stderr, "job image of gitlab-runner_v13.2.1 "+glibc+": loaded") {
+			t.Fatalf("llbgen build --load: exit %d\n%s", r.code, tail(r.stderr, 20))
+		}
+		if strings.Contains(r.stderr, "helpers image") {
+			t.Errorf("--publish gitlab-runner_v13.2.1 published the helpers image too:\n%s", tail(r.stderr, 5))
+		}
+		got, err := eng.Run(ctx, "", nil, "run", "--rm", "--pull", "never", glibc, "docker-credential-ecr-login", "version")
+		if err != nil || !strings.Contains(got, "0.12.0") {
+			t.Errorf("docker run --pull never %s: %v\n%s", glibc, err, got)
+		}
+	})
+
+	t.Run("pipe", func(t *testing.T) {
+		name := fmt.Sprintf("%s/%s/pipe-helpers:v0.12.0", bed.Registry, ns)
+		r := runPipe(t, bed.Buildctl, bed.Addr, "", "type=image,name="+name+",push=true", nil, "-f", file)
+		if r.code != 0 {
+			t.Fatalf("llbgen | buildctl build --output type=image: llbgen exit %d, buildctl exit %d\n%s", r.llbgen, r.buildctl, tail(r.log, 30))
+		}
+		checkHelpersImage(t, crane, name, out, "linux/amd64")
+	})
+
+	t.Run("bake", func(t *testing.T) {
+		x := bed.RequireBuildx(t)
+		repo := repoCopy(t)
+		writeFile(t, filepath.Join(repo, "targets.yaml"), publishList(bed, ns+"-bake"))
+		for _, what := range []string{publish.HelpersImage, "docker_19.03.12"} {
+			log, err := bakeImage(t, x, repo, what)
+			if err != nil {
+				t.Fatalf("bake PUBLISH=%s: %v\n%s", what, err, tail(log, 30))
+			}
+		}
+		checkHelpersImage(t, crane, fmt.Sprintf("%s/%s-bake/ecr-login-helpers:v0.12.0", bed.Registry, ns), out, "linux/amd64", "linux/arm64")
+		checkJobImage(t, crane, fmt.Sprintf("%s/%s-bake/library/docker:19.03.12-ecr-login", bed.Registry, ns), bed.Musl(), out, map[string]string{
+			"linux/amd64": "docker-credential-ecr-login-docker_19.03.12-linux-amd64",
+			"linux/arm64": "docker-credential-ecr-login-docker_19.03.12-linux-arm64",
+		}, "/root")
+	})
+}
+
+// A job image is published only when its binaries were verified, and the
+// helpers image only when every binary was written: a failed target costs
+// its own job image and the helpers image, named in the summary, and the
+// run exits 1.
+func TestFailedTargetIsNotPublished(t *testing.T) {
+	bed := testbed.Require(t)
+	ns := fmt.Sprintf("llbgen-test/failed-%d", time.Now().UnixNano())
+	missing := bed.Registry + "/standin/no-such-image:1"
+	file := writeList(t, publishList(bed, ns, missing))
+	r := runLLBGen(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--push", "--progress", "plain")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, tail(r.stderr, 20))
+	}
+	for _, line := range []string{
+		fmt.Sprintf("job image of docker_19.03.12 %s/%s/library/docker:19.03.12-ecr-login: pushed", bed.Registry, ns),
+		fmt.Sprintf("job image of no-such-image_1 %s/%s/standin/no-such-image:1-ecr-login: not published: no-such-image_1 failed", bed.Registry, ns),
+		fmt.Sprintf("helpers image %s/%s/ecr-login-helpers:v0.12.0: not published: no-such-image_1 failed", bed.Registry, ns),
+	} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("the summary does not say %q:\n%s", line, tail(r.stderr, 12))
+		}
+	}
+}
+
+// A push that fails is the image's failure, in one line, and the run
+// exits 1 though every binary landed.
+func TestFailedPushExplainsItself(t *testing.T) {
+	bed := testbed.Require(t)
+	closed := "127.0.0.1:1" // nothing listens on port 1
+	file := writeList(t, fmt.Sprintf("helper: {version: v0.12.0}\ngo: %s\npublish: {helpers: \"%s/h:{version}\"}\ntargets:\n  - image: %s\n", bed.Golang(), closed, bed.Musl()))
+	r := runLLBGen(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--push", "--progress", "plain")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, tail(r.stderr, 20))
+	}
+	want := "helpers image " + closed + "/h:v0.12.0: publishing failed: "
+	i := strings.Index(r.stderr, want)
+	if i < 0 || !strings.Contains(r.stderr, "llbgen: 1 of 1 images not published") {
+		t.Fatalf("the summary does not say %q and that 1 of 1 images was not published:\n%s", want, tail(r.stderr, 10))
+	}
+	line, _, _ := strings.Cut(r.stderr[i:], "\n")
+	if !strings.Contains(line, "connection refused") {
+		t.Errorf("the cause does not say why: %s", line)
+	}
+}
+
+// --push and --load need a publish: block, and --publish names what it
+// has; both are refused before anything is contacted (exit 2).
+func TestPublishBadInput(t *testing.T) {
+	noPublish := writeList(t, "helper: {version: v0.12.0}\ntargets:\n  - image: docker:19.03.12\n")
+	withPublish := writeList(t, "helper: {version: v0.12.0}\npublish: {helpers: \"registry.example.com/h:{version}\"}\ntargets:\n  - image: docker:19.03.12\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "-f", noPublish, "--push"}, "has none; add e.g. `publish:"},
+		{[]string{"build", "-f", withPublish, "--load", "--publish", "nope"}, `--publish: no image "nope" to publish`},
+		{[]string{"build", "-f", withPublish, "--publish", "helpers"}, "--publish says which images to push or load: add --push or --load"},
+	} {
+		r := runLLBGen(t, "unix:///nonexistent/buildkitd.sock", c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("llbgen %s: exit %d, want 2 and %q:\n%s", strings.Join(c.args, " "), r.code, c.want, r.stderr)
+		}
+	}
+}
+
+func runCrane(t *testing.T, crane string, args ...string) []byte {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(crane, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("crane %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// imageConfig is the part of an image config the tests compare.
+type imageConfig struct {
+	Config struct {
+		Env        []string          `json:"Env"`
+		Entrypoint []string          `json:"Entrypoint"`
+		Cmd        []string          `json:"Cmd"`
+		User       string            `json:"User"`
+		WorkingDir string            `json:"WorkingDir"`
+		Labels     map[string]string `json:"Labels"`
+	} `json:"config"`
+	RootFS struct {
+		DiffIDs []string `json:"diff_ids"`
+	} `json:"rootfs"`
+}
+
+func craneConfig(t *testing.T, crane, ref, platform string) imageConfig {
+	t.Helper()
+	var c imageConfig
+	if err := json.Unmarshal(runCrane(t, crane, "config", "--platform", platform, ref), &c); err != nil {
+		t.Fatalf("config of %s (%s): %v", ref, platform, err)
+	}
+	return c
+}
+
+// imageFiles reads an image's files (its flattened file system) on one
+// platform.
+func imageFiles(t *testing.T, crane, ref, platform string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(runCrane(t, crane, "export", "--platform", platform, ref, "-")))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("reading %s (%s): %v", ref, platform, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["/"+strings.TrimPrefix(h.Name, "/")] = data
+	}
+}
+
+// checkJobImage checks the job image ref: one manifest per platform of
+// bins (platform -> the binary's file in out), each holding that binary at
+// graph.HelperPath and config.json under home, with its target image's
+// config and layers kept and the labels added.
+func checkJobImage(t *testing.T, crane, ref, base, out string, bins map[string]string, home string) {
+	t.Helper()
+	var index struct {
+		Manifests []struct {
+			Platform struct{ OS, Architecture string }
+		}
+	}
+	if err := json.Unmarshal(runCrane(t, crane, "manifest", ref), &index); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range index.Manifests {
+		got = append(got, m.Platform.OS+"/"+m.Platform.Architecture)
+	}
+	if len(bins) > 1 && !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(mapKeys(bins))) {
+		t.Errorf("%s has platforms %q, want %q", ref, got, slices.Sorted(mapKeys(bins)))
+	}
+	for platform, file := range bins {
+		want, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := imageFiles(t, crane, ref, platform)
+		if !bytes.Equal(files[graph.HelperPath], want) {
+			t.Errorf("%s (%s): %s is not %s (%d bytes, want %d)", ref, platform, graph.HelperPath, file, len(files[graph.HelperPath]), len(want))
+		}
+		var cfg struct{ CredHelpers map[string]string }
+		if err := json.Unmarshal(files[home+"/.docker/config.json"], &cfg); err != nil || cfg.CredHelpers["123456789012.dkr.ecr.us-east-1.amazonaws.com"] != "ecr-login" {
+			t.Errorf("%s (%s): %s/.docker/config.json: %v %q", ref, platform, home, err, files[home+"/.docker/config.json"])
+		}
+		job, src := craneConfig(t, crane, ref, platform), craneConfig(t, crane, base, platform)
+		labels := job.Config.Labels
+		job.Config.Labels, src.Config.Labels = nil, nil
+		if fmt.Sprint(job.Config) != fmt.Sprint(src.Config) {
+			t.Errorf("%s (%s): config %+v, want its image's %+v", ref, platform, job.Config, src.Config)
+		}
+		if len(job.RootFS.DiffIDs) != len(src.RootFS.DiffIDs)+1 || !slices.Equal(job.RootFS.DiffIDs[:len(src.RootFS.DiffIDs)], src.RootFS.DiffIDs) {
+			t.Errorf("%s (%s): layers %q, want its image's %q and one more", ref, platform, job.RootFS.DiffIDs, src.RootFS.DiffIDs)
+		}
+		baseDigest := strings.TrimSpace(string(runCrane(t, crane, "digest", base)))
+		for k, v := range map[string]string{
+			publish.LabelVersion:                   "v0.12.0",
+			publish.LabelModule:                    "github.com/awslabs/amazon-ecr-credential-helper/ecr-login",
+			"org.opencontainers.image.base.name":   base,
+			"org.opencontainers.image.base.digest": baseDigest,
+		} {
+			if labels[k] != v {
+				t.Errorf("%s (%s): label %s=%q, want %q", ref, platform, k, labels[k], v)
+			}
+		}
+	}
+}
+
+// checkHelpersImage checks that the helpers image holds, on each of
+// platforms, exactly the files of out: every binary, its build
+// information and SHA256SUMS.
+func checkHelpersImage(t *testing.T, crane, ref, out string, platforms ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range platforms {
+		files := imageFiles(t, crane, ref, p)
+		if len(files) != len(entries) {
+			t.Errorf("%s (%s) holds %d files, %s %d", ref, p, len(files), out, len(entries))
+		}
+		for _, e := range entries {
+			want, err := os.ReadFile(filepath.Join(out, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(files["/"+e.Name()], want) {
+				t.Errorf("%s (%s): /%s differs from %s", ref, p, e.Name(), filepath.Join(out, e.Name()))
+			}
+		}
+	}
+}
+
+// bakeImage runs bake's binaries target with PUBLISH=what, exporting the
+// image under the name the list gives it (name=*). BuildKit v0.34 names
+// an attestation's subject before it takes the name from the result, so
+// name=* fails with provenance on: it is off here.
+func bakeImage(t *testing.T, x *testbed.Buildx, dir, what string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	return x.Bake(ctx, dir, nil,
+		"--set", "binaries.args.PUBLISH="+what,
+		"--set", "binaries.attest=type=provenance,disabled=true",
+		"--set", "binaries.output=type=image,name=*,push=true")
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}

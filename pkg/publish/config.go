@@ -1,0 +1,213 @@
+package publish
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// Labels every published image carries, besides OCI's base-image ones.
+const (
+	LabelModule  = "io.llbgen.helper.module"
+	LabelVersion = "io.llbgen.helper.version"
+)
+
+// JobLabels are the labels a job image adds: the helper's module and
+// version, and its target image's reference and resolved digest (OCI's
+// base-image annotations).
+func JobLabels(list *targets.List, t *targets.Target, base digest.Digest) map[string]string {
+	l := map[string]string{
+		LabelModule:                      targets.HelperModule,
+		LabelVersion:                     list.Helper.Version,
+		ocispecs.AnnotationBaseImageName: t.Image.Full,
+	}
+	if base != "" {
+		l[ocispecs.AnnotationBaseImageDigest] = base.String()
+	}
+	return l
+}
+
+// JobConfig is a job image's config: its target image's, base (as the
+// daemon resolved it), with every field kept as it is (USER, ENTRYPOINT,
+// ENV, and the Docker fields OCI does not know), labels added, and a
+// history entry for the layer llbgen adds. created, when set, is the
+// image's creation time.
+func JobConfig(base []byte, labels map[string]string, what string, created *time.Time) ([]byte, error) {
+	var img map[string]json.RawMessage
+	if err := json.Unmarshal(base, &img); err != nil {
+		return nil, fmt.Errorf("reading the target image's config: %w", err)
+	}
+	var cfg map[string]json.RawMessage
+	if raw, ok := img["config"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return nil, fmt.Errorf("reading the target image's config: %w", err)
+		}
+	}
+	if cfg == nil {
+		cfg = map[string]json.RawMessage{}
+	}
+	all := map[string]string{}
+	if raw, ok := cfg["Labels"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &all); err != nil {
+			return nil, fmt.Errorf("reading the target image's labels: %w", err)
+		}
+	}
+	for k, v := range labels {
+		all[k] = v
+	}
+	if err := set(cfg, "Labels", all); err != nil {
+		return nil, err
+	}
+	if err := set(img, "config", cfg); err != nil {
+		return nil, err
+	}
+	var history []map[string]any
+	if raw, ok := img["history"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &history); err != nil {
+			return nil, fmt.Errorf("reading the target image's history: %w", err)
+		}
+	}
+	h := map[string]any{"created_by": what, "comment": "llbgen"}
+	if created != nil {
+		h["created"] = created.UTC().Format(time.RFC3339)
+		if err := set(img, "created", created.UTC().Format(time.RFC3339)); err != nil {
+			return nil, err
+		}
+	}
+	if err := set(img, "history", append(history, h)); err != nil {
+		return nil, err
+	}
+	return json.Marshal(img)
+}
+
+func set[V any](m map[string]json.RawMessage, key string, v V) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("writing the image config's %s: %w", key, err)
+	}
+	m[key] = raw
+	return nil
+}
+
+// HelpersConfig is the helpers image's config on platform p: nothing to
+// run, the helper's labels.
+func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) ([]byte, error) {
+	img := ocispecs.Image{
+		Platform: ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
+		Config: ocispecs.ImageConfig{Labels: map[string]string{
+			LabelModule:                    targets.HelperModule,
+			LabelVersion:                   list.Helper.Version,
+			ocispecs.AnnotationTitle:       "docker-credential-ecr-login binaries",
+			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.Helper.Version + " built and verified by llbgen for each target image of " + list.File + ", and SHA256SUMS",
+		}},
+		RootFS:  ocispecs.RootFS{Type: "layers"},
+		History: []ocispecs.History{{CreatedBy: "llbgen: the verified binaries and " + graph.SumsFile, Comment: "llbgen"}},
+	}
+	if created != nil {
+		t := created.UTC()
+		img.Created, img.History[0].Created = &t, &t
+	}
+	data, err := json.Marshal(img)
+	if err != nil {
+		return nil, fmt.Errorf("writing the helpers image's config: %w", err)
+	}
+	return data, nil
+}
+
+// JobLayer says where a job image's config.json goes: $HOME/.docker,
+// with HOME from the image's ENV, else the home of its USER: /root for
+// root, else the user's entry in the image's /etc/passwd (passwd, read
+// only when needed: nil when the image has none), as Docker sets HOME
+// when it starts a container. The file and its directory belong to that
+// user, readable by all: it names helpers, no secrets.
+func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) (graph.JobLayer, error) {
+	l := graph.JobLayer{Home: "/root", CredHelpers: credHelpers}
+	if len(credHelpers) == 0 {
+		return l, nil
+	}
+	var img ocispecs.Image
+	if err := json.Unmarshal(base, &img); err != nil {
+		return l, fmt.Errorf("reading the target image's config: %w", err)
+	}
+	home := ""
+	for _, e := range img.Config.Env {
+		if v, ok := strings.CutPrefix(e, "HOME="); ok {
+			home = v
+		}
+	}
+	user, group, _ := strings.Cut(img.Config.User, ":")
+	if user == "" || user == "root" || user == "0" {
+		if home != "" {
+			l.Home = home
+		}
+		return l, checkHome(l.Home)
+	}
+	data, err := passwd()
+	if err != nil {
+		return l, fmt.Errorf("reading /etc/passwd for USER %s: %w", img.Config.User, err)
+	}
+	e, ok := lookupUser(data, user)
+	switch {
+	case ok:
+		l.UID, l.GID = e.uid, e.gid
+		if home == "" {
+			home = e.home
+		}
+	case isNumber(user):
+		l.UID, _ = strconv.Atoi(user)
+		l.GID = l.UID
+	}
+	if gid, err := strconv.Atoi(group); err == nil && gid >= 0 {
+		l.GID = gid
+	}
+	if home == "" {
+		return l, fmt.Errorf("USER %s has no home: no HOME in the image's ENV and no entry in its /etc/passwd, so Docker would find no config.json; set HOME in the image or leave publish.credHelpers out", img.Config.User)
+	}
+	l.Home = home
+	return l, checkHome(home)
+}
+
+// checkHome refuses a HOME that is no absolute, clean path.
+func checkHome(home string) error {
+	if !strings.HasPrefix(home, "/") || path.Clean(home) != home || home == "/" {
+		return fmt.Errorf("HOME %q is no absolute directory for config.json; set HOME in the image or leave publish.credHelpers out", home)
+	}
+	return nil
+}
+
+// passwdEntry is one line of /etc/passwd.
+type passwdEntry struct {
+	uid, gid int
+	home     string
+}
+
+// lookupUser finds user (a name or a uid) in an /etc/passwd.
+func lookupUser(data []byte, user string) (passwdEntry, bool) {
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 7 || (f[0] != user && f[2] != user) {
+			continue
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+			continue
+		}
+		return passwdEntry{uid: uid, gid: gid, home: f[5]}, true
+	}
+	return passwdEntry{}, false
+}
+
+func isNumber(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0
+}

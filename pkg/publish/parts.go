@@ -1,0 +1,87 @@
+package publish
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// Inputs are what making an image's parts takes besides the image.
+type Inputs struct {
+	List  *targets.List
+	Graph *graph.Graph
+	// Images are the images the daemon resolved (graph.Options.Images):
+	// a job image's config starts from its target image's.
+	Images map[graph.ImageKey]graph.Resolved
+	// Epoch, when set, dates the images (SOURCE_DATE_EPOCH).
+	Epoch *int64
+	// Marshal makes a state's definition for a platform.
+	Marshal func(st llb.State, p ocispecs.Platform) (*pb.Definition, error)
+	// ReadFile reads a file of a state (solved on platform p); nil when
+	// it is not there. A job image's config.json goes to its user's home,
+	// read from its /etc/passwd.
+	ReadFile func(st llb.State, p ocispecs.Platform, name string) ([]byte, error)
+}
+
+// Parts makes img's parts: per platform, a job image's target image with
+// its verified binary (graph.JobImage), or the helpers image's binaries
+// and SHA256SUMS (the graph's output), and the config of each.
+func Parts(in Inputs, img Image) ([]Part, error) {
+	var created *time.Time
+	if in.Epoch != nil {
+		t := time.Unix(*in.Epoch, 0).UTC()
+		created = &t
+	}
+	var parts []Part
+	for i, p := range img.Platforms {
+		var st llb.State
+		var cfg, baseCfg []byte
+		if img.Helpers() {
+			var err error
+			st = in.Graph.Output
+			if cfg, err = HelpersConfig(in.List, p, created); err != nil {
+				return nil, err
+			}
+		} else {
+			bin := img.Binaries[i]
+			r, ok := in.Images[graph.ImageKey{Ref: bin.Target.Image.Full, Platform: platforms.Format(p)}]
+			if !ok || len(r.Config) == 0 {
+				return nil, fmt.Errorf("%s: the config of %s for %s was not resolved", img.What(), bin.Target.Image.Ref, platforms.Format(p))
+			}
+			baseCfg = r.Config
+			layer, err := JobLayer(r.Config, in.List.Publish.CredHelpers, func() ([]byte, error) {
+				base, err := in.Graph.TargetImage(bin)
+				if err != nil {
+					return nil, err
+				}
+				return in.ReadFile(base, p, "/etc/passwd")
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", img.What(), err)
+			}
+			if st, err = in.Graph.JobImage(bin, layer); err != nil {
+				return nil, fmt.Errorf("%s: %w", img.What(), err)
+			}
+			what := "llbgen: " + graph.HelperPath + " " + in.List.Helper.Version + ", verified in this image"
+			if len(layer.CredHelpers) > 0 {
+				what += ", and " + layer.Home + "/.docker/config.json"
+			}
+			if cfg, err = JobConfig(r.Config, JobLabels(in.List, img.Target, r.Digest), what, created); err != nil {
+				return nil, fmt.Errorf("%s: %w", img.What(), err)
+			}
+		}
+		def, err := in.Marshal(st, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", img.What(), err)
+		}
+		parts = append(parts, Part{Platform: p, Definition: def, Config: cfg, BaseConfig: baseCfg})
+	}
+	return parts, nil
+}

@@ -1,0 +1,97 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Part is an image on one platform: its definition and its config.
+type Part struct {
+	Platform   ocispecs.Platform
+	Definition *pb.Definition
+	Config     []byte
+	// BaseConfig is a job image's target image's config: the exporter
+	// keeps the layers it names as they are (rewrite-timestamp rewrites
+	// only the layer llbgen adds). Nil for the helpers image.
+	BaseConfig []byte
+}
+
+// Result solves img's parts and returns them as one gateway result that
+// an image exporter turns into img: one manifest, or an index of one per
+// platform. The result carries img's name (exptypes' image.name), which
+// an exporter given name=* takes.
+func Result(ctx context.Context, gc gateway.Client, img Image, parts []Part) (*gateway.Result, error) {
+	res := gateway.NewResult()
+	var ps exptypes.Platforms
+	for _, p := range parts {
+		r, err := gc.Solve(ctx, gateway.SolveRequest{Definition: p.Definition, Evaluate: true})
+		if err != nil {
+			return nil, err
+		}
+		ref, err := r.SingleRef()
+		if err != nil {
+			return nil, fmt.Errorf("%s for %s: %w", img.What(), platforms.Format(p.Platform), err)
+		}
+		id := platforms.FormatAll(p.Platform)
+		key := func(k string) string { return k + "/" + id }
+		if len(parts) == 1 {
+			res.SetRef(ref)
+			key = func(k string) string { return k }
+		} else {
+			res.AddRef(id, ref)
+		}
+		res.AddMeta(key(exptypes.ExporterImageConfigKey), p.Config)
+		if p.BaseConfig != nil {
+			res.AddMeta(key(exptypes.ExporterImageBaseConfigKey), p.BaseConfig)
+		}
+		ps.Platforms = append(ps.Platforms, exptypes.Platform{ID: id, Platform: p.Platform})
+	}
+	if len(parts) > 1 {
+		data, err := json.Marshal(ps)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", img.What(), err)
+		}
+		res.AddMeta(exptypes.ExporterPlatformsKey, data)
+	}
+	res.AddMeta(exptypes.ExporterImageNameKey, []byte(img.Name))
+	return res, nil
+}
+
+// maxPasswd bounds the /etc/passwd read from a target image.
+const maxPasswd = 1 << 20
+
+// FileReader is Inputs.ReadFile through a gateway client: the state is
+// marshalled with marshal and solved, and the file read, at most 1 MiB;
+// a file that is not there reads as nil.
+func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error)) func(llb.State, ocispecs.Platform, string) ([]byte, error) {
+	return func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
+		def, err := marshal(st, p)
+		if err != nil {
+			return nil, err
+		}
+		res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def})
+		if err != nil {
+			return nil, err
+		}
+		ref, err := res.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
+		if err != nil {
+			return nil, nil // not there (or not a file we can read)
+		}
+		if stat.Size > maxPasswd {
+			return nil, fmt.Errorf("%s is %d bytes, more than the %d read", name, stat.Size, maxPasswd)
+		}
+		return ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Length: maxPasswd}})
+	}
+}
