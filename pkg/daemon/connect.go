@@ -28,6 +28,9 @@ import (
 // DefaultAddr is where BuildKit listens when nothing says otherwise.
 const DefaultAddr = "unix:///run/buildkit/buildkitd.sock"
 
+// defaultAddr is DefaultAddr; tests point it elsewhere.
+var defaultAddr = DefaultAddr
+
 // HowToGetADaemon ends every "cannot reach" message.
 const HowToGetADaemon = "start Docker, or a BuildKit daemon with `make buildkitd` (as root on Linux); or point --addr or BUILDKIT_HOST at a running one " +
 	"(docker://HOST for a Docker Engine, e.g. the Host `docker context inspect` shows)"
@@ -77,7 +80,7 @@ func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
 	if opt.Addr != "" {
 		return connectTo(ctx, *opt)
 	}
-	opt.Addr = DefaultAddr
+	opt.Addr = defaultAddr
 	c, d, err := connectTo(ctx, *opt)
 	var bk *UnreachableError
 	if !errors.As(err, &bk) {
@@ -85,16 +88,16 @@ func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
 	}
 	host, from := EnvDockerHost()
 	if err := CheckDockerHost(host); err != nil {
-		return nil, d, &NoDaemonError{BuildKit: bk, DockerHost: host, Docker: fmt.Errorf("%s %q: %w", from, host, err)}
+		return nil, d, &NoDaemonError{BuildKitAddr: defaultAddr, BuildKit: bk, DockerHost: host, Docker: fmt.Errorf("%s %q: %w", from, host, err)}
 	}
 	opt.Addr = DockerScheme + host
 	c, d, err = connectTo(ctx, *opt)
 	var dk *UnreachableError
 	if errors.As(err, &dk) {
-		return nil, d, &NoDaemonError{BuildKit: bk, DockerHost: host, Docker: dk}
+		return nil, d, &NoDaemonError{BuildKitAddr: defaultAddr, BuildKit: bk, DockerHost: host, Docker: dk}
 	}
 	if opt.ProgressOut != nil {
-		fmt.Fprintf(opt.ProgressOut, "llbgen: no BuildKit daemon at %s; building on Docker Engine at %s\n", DefaultAddr, host)
+		fmt.Fprintf(opt.ProgressOut, "llbgen: no BuildKit daemon at %s; building on Docker Engine at %s\n", defaultAddr, host)
 	}
 	return c, d, err
 }

@@ -167,14 +167,15 @@ func dialDocker(ctx context.Context, host string) (*client.Client, *dockerclient
 // NoDaemonError says that neither a BuildKit daemon at DefaultAddr nor a
 // Docker Engine answered, when no address was given.
 type NoDaemonError struct {
-	BuildKit   error  // why DefaultAddr did not answer
-	DockerHost string // the engine tried
-	Docker     error  // why it did not answer
+	BuildKitAddr string // DefaultAddr
+	BuildKit     error  // why it did not answer
+	DockerHost   string // the engine tried
+	Docker       error  // why it did not answer
 }
 
 func (e *NoDaemonError) Error() string {
 	return fmt.Sprintf("no BuildKit daemon at %s (%s) and no Docker Engine at %s (%s); %s",
-		DefaultAddr, reason(e.BuildKit), e.DockerHost, reason(e.Docker), HowToGetADaemon)
+		e.BuildKitAddr, reason(e.BuildKit), e.DockerHost, reason(e.Docker), HowToGetADaemon)
 }
 
 // reason is why an address did not answer, short: from gRPC's "connection

@@ -137,9 +137,17 @@ func engineMinor(v string) string {
 	return parts[0] + "." + minor
 }
 
-// versionLess compares two Docker Engine MAJOR.MINOR versions.
+// versionLess compares two Docker Engine MAJOR.MINOR versions ("18.06").
 func versionLess(a, b string) bool {
-	return semver.Compare("v"+a, "v"+b) < 0
+	num := func(v string) (int, int) {
+		major, minor, _ := strings.Cut(v, ".")
+		x, _ := strconv.Atoi(major)
+		y, _ := strconv.Atoi(minor)
+		return x, y
+	}
+	ax, ay := num(a)
+	bx, by := num(b)
+	return ax < bx || ax == bx && ay < by
 }
 
 // lacking is what of ns the daemon does not have, as far as its facts

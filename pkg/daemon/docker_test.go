@@ -1,0 +1,271 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/util/apicaps"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/outdir"
+)
+
+func TestCheckDockerHost(t *testing.T) {
+	for host, ok := range map[string]bool{
+		"unix:///var/run/docker.sock":        true,
+		"tcp://127.0.0.1:2376":               true,
+		"tcp://docker.example.com:2375":      true,
+		"ssh://user@docker.example.com":      true,
+		"ssh://docker.example.com:2222/x.so": true,
+		"unix://var/run/docker.sock":         false, // relative
+		"tcp://127.0.0.1":                    false, // no port
+		"tcp://user@127.0.0.1:2376":          false,
+		"ssh://user:pw@docker.example.com":   false, // a password in the URL
+		"/var/run/docker.sock":               false,
+		"http://127.0.0.1:2375":              false,
+		"npipe:////./pipe/docker_engine":     false, // not on Linux
+		"docker-container://buildkitd":       false,
+	} {
+		if err := CheckDockerHost(host); (err == nil) != ok {
+			t.Errorf("%s: %v, want ok %v", host, err, ok)
+		}
+	}
+}
+
+// What a run uses, held against what a daemon says of itself, decides
+// whether it is refused before any build, and the refusal names what is
+// missing and the release that has it.
+func TestNeedsDecision(t *testing.T) {
+	creds := Options{}
+	creds.Plan.Env = map[string]string{"GOPROXY": "https://user:token@proxy.example.com"}
+	prov := Options{Provenance: true}
+	docker := func(engine, buildkit string, store bool) engineFacts {
+		return engineFacts{where: "Docker Engine at unix:///d.sock", docker: true, engine: engine, buildkit: buildkit, containerdStore: store}
+	}
+	buildkitd := func(buildkit string) engineFacts {
+		return engineFacts{where: "BuildKit at unix:///b.sock", buildkit: buildkit}
+	}
+	for _, c := range []struct {
+		name  string
+		facts engineFacts
+		opt   Options
+		want  []string // parts of the refusal; none: not refused
+	}{
+		{"debian 20.10, plain build", docker("20.10.24+dfsg1", "", false), Options{}, nil},
+		{"debian 20.10, GOPROXY with credentials", docker("20.10.24+dfsg1", "", false), creds, []string{
+			"Docker Engine at unix:///d.sock runs BuildKit v0.8 (Docker Engine 20.10.24+dfsg1), which lacks secret environment variables (exec.secretenv)",
+			"llbgen needs Docker Engine 23.0 or later, or a BuildKit daemon v0.10 or later"}},
+		{"debian 20.10, provenance", docker("20.10.24+dfsg1", "", false), prov, []string{
+			"runs BuildKit v0.8 (Docker Engine 20.10.24+dfsg1), which lacks the merge op (mergeop), for --provenance; and provenance attestations",
+			"llbgen needs Docker Engine 24.0 or later, with the containerd image store", "containerd-snapshotter"}},
+		{"19.03", docker("19.03.12", "", false), Options{}, []string{
+			"runs BuildKit v0.6 (Docker Engine 19.03.12), which lacks llbgen's build graph", "Docker Engine 20.10 or later"}},
+		{"18.06", docker("18.06.3-ce", "", false), Options{}, []string{"runs no BuildKit (Docker Engine 18.06.3-ce)"}},
+		{"23.0, GOPROXY with credentials", docker("23.0.6", "", false), creds, nil},
+		{"23.0, provenance", docker("23.0.6", "", true), prov, []string{
+			"runs BuildKit v0.10 (Docker Engine 23.0.6), which lacks provenance attestations, for --provenance", "Docker Engine 24.0 or later"}},
+		{"28 classic store, provenance", docker("", "v0.23.2", false), prov, []string{
+			"Docker Engine at unix:///d.sock keeps images in its classic store, where its BuildKit lacks the merge op (mergeop), for --provenance; and provenance attestations, for --provenance: turn on the containerd image store"}},
+		{"28 classic store, plain build", docker("", "v0.23.2", false), Options{}, nil},
+		{"29 containerd store, provenance", docker("", "v0.25.1", true), prov, nil},
+		{"buildkitd v0.10.6, provenance", buildkitd("v0.10.6"), prov, []string{
+			"BuildKit at unix:///b.sock runs BuildKit v0.10.6, which lacks provenance attestations, for --provenance: llbgen needs BuildKit v0.11 or later"}},
+		{"buildkitd v0.10.6, credentials", buildkitd("v0.10.6"), creds, nil},
+		{"buildkitd without Info, provenance", buildkitd(""), prov, []string{
+			"runs BuildKit older than v0.11 (it has no Info API), which lacks provenance attestations"}},
+		{"buildkitd without Info, credentials", buildkitd(""), creds, nil}, // cannot tell: let the solve say
+		{"buildkitd built from source", buildkitd("v0.0.0+unknown"), prov, nil},
+		{"buildkitd rc", buildkitd("v0.11.0-rc1"), prov, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkNeeds(c.facts, needsOf(c.opt))
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var u *UnsupportedError
+			if !errors.As(err, &u) {
+				t.Fatalf("got %v, want an UnsupportedError", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s\nlacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Every LLB capability the graph records is one needsOf names for the run,
+// so a new one the graph starts to use cannot slip past the check.
+func TestNeedsCoverTheGraph(t *testing.T) {
+	list := parseList(t, testYAML)
+	creds := map[string]string{"GOPROXY": "https://user:token@proxy.example.com"}
+	for _, c := range []struct {
+		name string
+		opt  Options
+		env  map[string]string
+	}{
+		{"plain", Options{}, nil},
+		{"GOPROXY with credentials", Options{}, creds},
+		{"provenance", Options{Provenance: true}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.opt.Plan.Env = c.env
+			b := buildGraph(t, list, graph.Options{Env: c.env})
+			states := []llb.State{b.g.Output}
+			var delivered []llb.State
+			for _, st := range b.g.Delivered {
+				delivered = append(delivered, st)
+			}
+			states = append(states, delivered...)
+			if c.opt.Provenance {
+				states = append(states, llb.Merge(delivered)) // as verifiedResult solves them
+			}
+			covered := map[apicaps.CapID]bool{}
+			for _, n := range needsOf(c.opt) {
+				for _, id := range n.caps {
+					covered[id] = true
+				}
+			}
+			used := map[apicaps.CapID]bool{}
+			for _, st := range states {
+				for _, m := range marshal(t, st).Metadata {
+					for id := range m.Caps {
+						used[apicaps.CapID(id)] = true
+						if !covered[apicaps.CapID(id)] {
+							t.Errorf("the graph uses LLB capability %s, which no need of this run names", id)
+						}
+					}
+				}
+			}
+			if len(used) == 0 {
+				t.Error("the graph recorded no capability: is it marshalled?")
+			}
+		})
+	}
+}
+
+// A Docker Engine too old for the run is refused before any session: the
+// engine is asked its BuildKit (no Info API) and its own version, and
+// nothing else.
+func TestDockerTooOldRefusedUpFront(t *testing.T) {
+	f := &fakeControl{}
+	host := fakeDocker(t, "20.10.24", f)
+	list := parseList(t, testYAML)
+	out, err := outdir.Open(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	_, err = Run(context.Background(), list, out, Options{Addr: DockerScheme + host, Provenance: true, ProgressOut: &stderr, Progress: "plain"})
+	var u *UnsupportedError
+	if !errors.As(err, &u) {
+		t.Fatalf("got %v, want an UnsupportedError", err)
+	}
+	want := "Docker Engine at " + host + " runs BuildKit v0.8 (Docker Engine 20.10.24), which lacks the merge op (mergeop), for --provenance"
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got  %s\nwant %s...", err, want)
+	}
+	if n := f.others.Load(); n != 0 {
+		t.Errorf("%d solves or sessions reached the engine, want none", n)
+	}
+	// Without --provenance it has all the run uses.
+	opt := Options{Addr: DockerScheme + host}
+	c, _, err := open(context.Background(), &opt)
+	if err != nil {
+		t.Fatalf("a plain build on Docker Engine 20.10 refused: %v", err)
+	}
+	c.Close()
+}
+
+// With no address given: a BuildKit daemon at the default address when one
+// answers, else the Docker Engine DOCKER_HOST names, said in one line; when
+// neither answers, one error names both.
+func TestDefaultFallsBackToDocker(t *testing.T) {
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	modern := func() *fakeControl { return &fakeControl{version: "v0.25.1", labels: containerdStore} }
+	for _, c := range []struct {
+		name      string
+		buildkitd bool // a daemon answers at the default address
+		docker    bool // an engine answers at DOCKER_HOST
+		wantAddr  string
+		wantLine  bool
+	}{
+		{"buildkitd answers", true, true, "buildkitd", false},
+		{"only Docker", false, true, "docker", true},
+		{"neither", false, false, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defaultAddr = missing
+			if c.buildkitd {
+				defaultAddr = fakeBuildKitd(t, modern())
+			}
+			t.Cleanup(func() { defaultAddr = DefaultAddr })
+			host := missing
+			if c.docker {
+				host = fakeDocker(t, "29.0.0", modern())
+			}
+			t.Setenv("DOCKER_HOST", host)
+			var stderr bytes.Buffer
+			opt := Options{ProgressOut: &stderr}
+			cl, _, err := open(context.Background(), &opt)
+			if cl != nil {
+				cl.Close()
+			}
+			switch c.wantAddr {
+			case "buildkitd":
+				if err != nil || opt.Addr != defaultAddr {
+					t.Errorf("address %q, error %v; want %s", opt.Addr, err, defaultAddr)
+				}
+			case "docker":
+				if err != nil || opt.Addr != DockerScheme+host {
+					t.Errorf("address %q, error %v; want %s", opt.Addr, err, DockerScheme+host)
+				}
+			default:
+				var none *NoDaemonError
+				if !errors.As(err, &none) {
+					t.Fatalf("got %v, want a NoDaemonError", err)
+				}
+				for _, w := range []string{"no BuildKit daemon at " + missing + " (dial unix ", "no Docker Engine at " + host + " (dial unix ", HowToGetADaemon} {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s\nlacks %q", err, w)
+					}
+				}
+			}
+			wantOut := ""
+			if c.wantLine {
+				wantOut = "llbgen: no BuildKit daemon at " + missing + "; building on Docker Engine at " + host + "\n"
+			}
+			if stderr.String() != wantOut {
+				t.Errorf("stderr %q, want %q", stderr.String(), wantOut)
+			}
+		})
+	}
+}
+
+// A run that falls back to a Docker Engine that lacks what it uses says
+// both: which engine it took, and what it lacks.
+func TestFallbackToOldDockerSaysBoth(t *testing.T) {
+	defaultAddr = "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	t.Cleanup(func() { defaultAddr = DefaultAddr })
+	host := fakeDocker(t, "", &fakeControl{version: "v0.23.2"}) // classic store
+	t.Setenv("DOCKER_HOST", host)
+	var stderr bytes.Buffer
+	opt := Options{ProgressOut: &stderr, Provenance: true}
+	_, _, err := open(context.Background(), &opt)
+	var u *UnsupportedError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "keeps images in its classic store") {
+		t.Errorf("got %v, want the classic store refused", err)
+	}
+	if !strings.HasPrefix(stderr.String(), "llbgen: no BuildKit daemon at ") {
+		t.Errorf("stderr %q: the fallback is not said", stderr.String())
+	}
+}
