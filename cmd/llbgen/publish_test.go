@@ -110,6 +110,25 @@ func TestPublishedImages(t *testing.T) {
 		}
 	})
 
+	t.Run("docker://", func(t *testing.T) {
+		// On Docker alone: the engine's own exporter pushes and stores.
+		file := filepath.Join(t.TempDir(), "targets.yaml")
+		writeFile(t, file, publishList(bed, ns+"-engine"))
+		r := runLLBGen(t, "docker://"+eng.Host, "build", "-f", file, "--out", t.TempDir(), "--push", "--load", "--publish", "docker_19.03.12", "--progress", "plain")
+		img := fmt.Sprintf("%s/%s-engine/library/docker:19.03.12-ecr-login", bed.Registry, ns)
+		if r.code != 0 || !strings.Contains(r.stderr, "job image of docker_19.03.12 "+img+": pushed and loaded (sha256:") {
+			t.Fatalf("llbgen build --addr docker:// --push --load: exit %d\n%s", r.code, tail(r.stderr, 20))
+		}
+		checkJobImage(t, crane, img, bed.Musl(), out, map[string]string{
+			"linux/amd64": "docker-credential-ecr-login-docker_19.03.12-linux-amd64",
+			"linux/arm64": "docker-credential-ecr-login-docker_19.03.12-linux-arm64",
+		}, "/root")
+		got, err := eng.Run(ctx, "", nil, "run", "--rm", "--pull", "never", img, "docker-credential-ecr-login", "version")
+		if err != nil || !strings.Contains(got, "0.12.0") {
+			t.Errorf("docker run --pull never %s: %v\n%s", img, err, got)
+		}
+	})
+
 	t.Run("pipe", func(t *testing.T) {
 		name := fmt.Sprintf("%s/%s/pipe-helpers:v0.12.0", bed.Registry, ns)
 		r := runPipe(t, bed.Buildctl, bed.Addr, "", "type=image,name="+name+",push=true", nil, "-f", file)

@@ -153,7 +153,10 @@ func (s *solve) imageEpoch(p *prepared) *int64 {
 
 // onEngine reports whether the run builds on a Docker Engine's BuildKit,
 // whose image exporter ("moby") stores into the engine.
-func (s *solve) onEngine() bool { return strings.HasPrefix(s.opt.Addr, "docker://") }
+func (s *solve) onEngine() bool {
+	_, ok := DockerHost(s.opt.Addr)
+	return ok
+}
 
 // imageExports are the exporters of img: the image exporter with push
 // (the engine's own, "moby", on Docker), and for Load, the engine's image
@@ -165,7 +168,12 @@ func (s *solve) imageExports(ctx context.Context, img publish.Image, epoch *int6
 		a := map[string]string{string(exptypes.OptKeyName): img.Name}
 		if epoch != nil {
 			a["source-date-epoch"] = strconv.FormatInt(*epoch, 10)
-			a[string(exptypes.OptKeyRewriteTimestamp)] = "true"
+			// The engine's exporter unpacks what it stores, which
+			// BuildKit does not do with rewritten layers: there the
+			// directories the helper goes into keep the build's time.
+			if !s.onEngine() {
+				a[string(exptypes.OptKeyRewriteTimestamp)] = "true"
+			}
 		}
 		for i := 0; i+1 < len(more); i += 2 {
 			a[more[i]] = more[i+1]
