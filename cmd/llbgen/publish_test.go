@@ -138,6 +138,22 @@ func TestPublishedImages(t *testing.T) {
 		checkHelpersImage(t, crane, name, out, "linux/amd64")
 	})
 
+	t.Run("buildctl # syntax=", func(t *testing.T) {
+		// A job image through buildctl: the frontend, named by the list's
+		// first line, makes it; the image exporter takes its name.
+		dir := writeListIn(t, "# syntax="+frontendImage(t, bed, eng)+"\n"+publishList(bed, ns+"-syntax"))
+		cmd := exec.Command(bed.Buildctl, "--addr", bed.Addr, "build", "--progress", "plain",
+			"--frontend", "dockerfile.v0", "--local", "dockerfile=.", "--local", "context=.", "--opt", "filename=targets.yaml",
+			"--opt", "build-arg:PUBLISH=gitlab-runner_v13.2.1", "--output", "type=image,name=*,push=true")
+		cmd.Dir = dir
+		if log, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("buildctl build --frontend dockerfile.v0 PUBLISH=gitlab-runner_v13.2.1: %v\n%s", err, tail(string(log), 30))
+		}
+		checkJobImage(t, crane, fmt.Sprintf("%s/%s-syntax/gitlab/gitlab-runner:v13.2.1-ecr-login", bed.Registry, ns), bed.Glibc(), out, map[string]string{
+			"linux/amd64": "docker-credential-ecr-login-gitlab-runner_v13.2.1",
+		}, "/nonexistent")
+	})
+
 	t.Run("bake", func(t *testing.T) {
 		x := bed.RequireBuildx(t)
 		repo := repoCopy(t)
