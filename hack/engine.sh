@@ -16,8 +16,12 @@
 # Two test beds on one machine (different LLBGEN_STATE) share nothing but the
 # binaries: each has its own sockets, state, bridge and subnet, and its
 # containerd loads no plugin that listens on a machine-wide path (NRI, CRI).
-# dockerd adds iptables rules naming its own bridge and subnet to Docker's
-# chains; `down` removes them. It leaves the FORWARD policy as it found it.
+# dockerd runs with --iptables=false: at every start, a dockerd that manages
+# iptables deletes and recreates Docker's chains (DOCKER, DOCKER-FORWARD,
+# ...), wiping the rules of any other dockerd on the machine, another test
+# bed's or the machine's own Docker. The few rules the engine needs (NAT and
+# forwarding for its bridge, so that a build's RUN reaches the network) are
+# this script's, each naming the bridge; `down` removes them.
 source "$(dirname "$0")/lib.sh"
 
 case ${1:-up} in
@@ -109,7 +113,7 @@ bridge_addr() {
 	for i in $(seq 0 255); do
 		net=10.213.$(((n + i) % 256))
 		# A route inside the /24, or one holding it (but the default).
-		if [[ -z $(ip -4 route show root "$net.0/24") && -z $(ip -4 route show match "$net.0/24" | grep -v '^default') ]]; then
+		if [[ -z $(ip -4 route show root "$net.0/24") ]] && ! ip -4 route show match "$net.0/24" | grep -qv '^default'; then
 			printf '%s.1/24\n' "$net" | tee "$file"
 			return
 		fi
@@ -127,25 +131,39 @@ bridge_up() {
 	fi
 	ip addr show dev "$name" | grep -qF "inet $addr" || ip addr add "$addr" dev "$name"
 	ip link set "$name" up
+	bridge_rules -I
 }
 
-# bridge_down removes the bridge and the iptables rules dockerd added for it
-# (they name the bridge or its subnet); Docker's chains stay, another engine
-# may use them.
-bridge_down() {
-	local name net table rule
+# bridge_rules -I|-D adds (unless there) or deletes the bridge's rules: its
+# subnet masqueraded on the way out, and its traffic forwarded whatever the
+# FORWARD policy. Each names the bridge, in a comment too.
+bridge_rules() {
+	local op=$1 name net rule table chain
 	name=$(bridge_name)
+	net=$(sed 's/\.1\/24$/.0\/24/' "$ENGINE_STATE/bridge.addr")
+	for rule in "nat POSTROUTING -s $net ! -o $name -j MASQUERADE" \
+		"filter FORWARD -i $name -j ACCEPT" \
+		"filter FORWARD -o $name -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"; do
+		# shellcheck disable=SC2086 # a rule is words
+		set -- $rule -m comment --comment "llbgen test bed $name"
+		table=$1 chain=$2
+		shift 2
+		if [[ $op == -I ]]; then
+			iptables -t "$table" -C "$chain" "$@" 2>/dev/null || iptables -t "$table" -I "$chain" "$@"
+		else
+			while iptables -t "$table" -C "$chain" "$@" 2>/dev/null; do
+				iptables -t "$table" -D "$chain" "$@"
+			done
+		fi
+	done
+}
+
+# bridge_down removes the bridge's rules and the bridge.
+bridge_down() {
 	if [[ -s $ENGINE_STATE/bridge.addr ]] && command -v iptables >/dev/null; then
-		net=$(sed 's/\.1\/24$/.0\/24/' "$ENGINE_STATE/bridge.addr")
-		for table in filter nat; do
-			iptables -t "$table" -S 2>/dev/null | grep -E -- "^-A .*(-[io] $name( |\$)| ${net//./\\.}( |\$))" |
-				while read -r rule; do
-					# iptables -S quotes what needs it, as a shell would.
-					eval "iptables -t $table -D ${rule#-A }" || log "warning: could not delete iptables rule: $rule"
-				done
-		done
+		bridge_rules -D
 	fi
-	ip link del "$name" 2>/dev/null || true
+	ip link del "$(bridge_name)" 2>/dev/null || true
 }
 
 # containerd's own config: none of /etc/containerd/config.toml is read, and
@@ -193,14 +211,16 @@ dockerd_up() {
 	reg=127.0.0.1:$(cat "$LLBGEN_STATE/registry.port")
 	args=(--data-root "$ENGINE_STATE/data" --exec-root "$ENGINE_STATE/exec" --pidfile "$ENGINE_STATE/dockerd.own.pid"
 		-H "unix://$DOCKER_SOCK" --containerd "$CTD_SOCK" --config-file "$ENGINE_STATE/daemon.json"
-		--bridge "$(bridge_name)" --userland-proxy=false --ip6tables=false --ip-forward-no-drop
+		--bridge "$(bridge_name)" --iptables=false --ip6tables=false --ip-forward-no-drop --userland-proxy=false
 		--registry-mirror "http://$reg" --insecure-registry "$reg")
 	if [[ -z $CTD_STARTED ]] && pid_alive "$DOCKERD_PID" && [[ -S $DOCKER_SOCK ]] && [[ "$(cat "$DOCKERD_CONF" 2>/dev/null)" == "${args[*]} $DOCKERD_JSON" ]] &&
 		"$ENGINE_BIN/docker" -H "unix://$DOCKER_SOCK" version >/dev/null 2>&1; then
 		return
 	fi
 	stop_pid "$DOCKERD_PID" 30
-	rm -f "$DOCKER_SOCK"
+	# A dockerd killed before leaves its own pid file, which makes the next
+	# one refuse to start while that number names any live process.
+	rm -f "$DOCKER_SOCK" "$ENGINE_STATE/dockerd.own.pid"
 	printf '%s\n' "$DOCKERD_JSON" >"$ENGINE_STATE/daemon.json"
 	printf '%s' "${args[*]} $DOCKERD_JSON" >"$DOCKERD_CONF"
 	log "starting dockerd on unix://$DOCKER_SOCK"
@@ -237,7 +257,17 @@ down() {
 	stop_pid "$DOCKERD_PID" 30
 	stop_pid "$CTD_PID"
 	rm -f "$DOCKER_SOCK" "$CTD_SOCK" "$CTD_SOCK.ttrpc"
+	unmount_under "$ENGINE_STATE"
 	bridge_down
+}
+
+# unmount_under DIR detaches every mount below DIR, deepest first: dockerd
+# bind-mounts its data root on itself, and one that was killed leaves that
+# and its containers' root file systems mounted, so the state could not be
+# removed.
+unmount_under() {
+	awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" || log "warning: could not unmount $m"; done
 }
 
 case ${1:-up} in
