@@ -24,7 +24,7 @@ type daemonOptions struct {
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://, or docker://[HOST] for a Docker Engine's own BuildKit (HOST as in DOCKER_HOST; default $DOCKER_HOST, then "+daemon.DefaultDockerHost+") (default $BUILDKIT_HOST, then "+daemon.DefaultAddr+" if a daemon answers there, else docker://)")
+	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://, or docker://[HOST] for a Docker Engine's own BuildKit (HOST as DOCKER_HOST takes it; without one, the engine the docker CLI uses: $DOCKER_HOST, the current Docker context, then "+daemon.DefaultDockerHost+") (default $BUILDKIT_HOST, then "+daemon.DefaultAddr+" when a daemon answers there, else docker://)")
 	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
 	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
 	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
@@ -77,8 +77,8 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 }
 
 // validateAddr takes the address from --addr or BUILDKIT_HOST and refuses
-// one llbgen cannot dial; docker:// alone becomes the engine DOCKER_HOST
-// names, else Docker's default socket.
+// one llbgen cannot dial; docker:// alone becomes the engine the docker CLI
+// would use (daemon.EnvDockerHost).
 func (o *daemonOptions) validateAddr() error {
 	addrFrom := "--addr"
 	if o.addr == "" {
@@ -97,11 +97,11 @@ func (o *daemonOptions) validateAddr() error {
 	}
 	given, hostFrom := o.addr, addrFrom
 	if host == "" {
-		host, hostFrom = daemon.EnvDockerHost()
-		given = host
-		if hostFrom != "DOCKER_HOST" {
-			hostFrom = addrFrom
+		var err error
+		if host, hostFrom, err = daemon.EnvDockerHost(); err != nil {
+			return usagef("%s %s: %v", addrFrom, o.addr, err)
 		}
+		given = host
 	}
 	if err := daemon.CheckDockerHost(host); err != nil {
 		return usagef("%s %q: %v", hostFrom, given, err)

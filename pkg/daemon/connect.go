@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -74,7 +75,7 @@ func connect(ctx context.Context, opt Options) (*client.Client, worker, error) {
 // open opens a client on opt.Addr, makes sure a daemon answers within
 // the timeout and has what the run uses (needsOf), and returns what its
 // default worker builds. An empty opt.Addr is the default: a BuildKit
-// daemon at DefaultAddr, else the Docker Engine EnvDockerHost names, said
+// daemon at DefaultAddr, else the Docker Engine EnvDockerHost picks, said
 // in one line on opt.ProgressOut; open sets opt.Addr to the one used.
 func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
 	if opt.Addr != "" {
@@ -86,7 +87,10 @@ func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
 	if !errors.As(err, &bk) {
 		return c, d, err
 	}
-	host, from := EnvDockerHost()
+	host, from, err := EnvDockerHost()
+	if err != nil {
+		return nil, d, &NoDaemonError{BuildKitAddr: defaultAddr, BuildKit: bk, DockerHost: from, Docker: err}
+	}
 	if err := CheckDockerHost(host); err != nil {
 		return nil, d, &NoDaemonError{BuildKitAddr: defaultAddr, BuildKit: bk, DockerHost: host, Docker: fmt.Errorf("%s %q: %w", from, host, err)}
 	}
@@ -97,7 +101,11 @@ func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
 		return nil, d, &NoDaemonError{BuildKitAddr: defaultAddr, BuildKit: bk, DockerHost: host, Docker: dk}
 	}
 	if opt.ProgressOut != nil {
-		fmt.Fprintf(opt.ProgressOut, "llbgen: no BuildKit daemon at %s; building on Docker Engine at %s\n", defaultAddr, host)
+		context := ""
+		if strings.HasPrefix(from, "Docker context ") {
+			context = " (" + from + ")"
+		}
+		fmt.Fprintf(opt.ProgressOut, "llbgen: no BuildKit daemon at %s; building on Docker Engine at %s%s\n", defaultAddr, host, context)
 	}
 	return c, d, err
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/apicaps"
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
@@ -267,5 +269,101 @@ func TestFallbackToOldDockerSaysBoth(t *testing.T) {
 	}
 	if !strings.HasPrefix(stderr.String(), "llbgen: no BuildKit daemon at ") {
 		t.Errorf("stderr %q: the fallback is not said", stderr.String())
+	}
+}
+
+// docker:// alone is the engine the docker CLI would use: DOCKER_HOST,
+// else the current Docker context's (DOCKER_CONTEXT, else the config's
+// currentContext), else Docker's default socket.
+func TestEnvDockerHost(t *testing.T) {
+	cfg := t.TempDir()
+	context := func(name, host string, tls bool) {
+		id := digest.FromString(name).Encoded()
+		meta := filepath.Join(cfg, "contexts", "meta", id)
+		if err := os.MkdirAll(meta, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data := `{"Name":"` + name + `","Metadata":{},"Endpoints":{"docker":{"Host":"` + host + `","SkipTLSVerify":false}}}`
+		if err := os.WriteFile(filepath.Join(meta, "meta.json"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if tls {
+			dir := filepath.Join(cfg, "contexts", "tls", id, "docker")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("-"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	context("desktop-linux", "unix:///home/me/.docker/desktop/docker.sock", false)
+	context("colima", "unix:///home/me/.colima/default/docker.sock", false)
+	context("remote", "tcp://docker.example.com:2376", true)
+	current := func(name string) {
+		if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths":{},"currentContext":"`+name+`"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name, dockerHost, dockerContext, current string
+		host, from, err                          string
+	}{
+		{name: "nothing set", host: DefaultDockerHost, from: "Docker's default"},
+		{name: "DOCKER_HOST", dockerHost: "tcp://h:2375", dockerContext: "colima", current: "desktop-linux", host: "tcp://h:2375", from: "DOCKER_HOST"},
+		{name: "current context", current: "desktop-linux", host: "unix:///home/me/.docker/desktop/docker.sock", from: "Docker context desktop-linux"},
+		{name: "DOCKER_CONTEXT", dockerContext: "colima", current: "desktop-linux", host: "unix:///home/me/.colima/default/docker.sock", from: "Docker context colima"},
+		{name: "default context", current: "default", host: DefaultDockerHost, from: "Docker's default"},
+		{name: "missing context", dockerContext: "gone", err: "Docker context gone (DOCKER_CONTEXT): no such Docker context"},
+		{name: "context with TLS files", current: "remote", err: "Docker context remote (currentContext in " + filepath.Join(cfg, "config.json") + "): the context reaches tcp://docker.example.com:2376 with TLS files of its own"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DOCKER_CONFIG", cfg)
+			t.Setenv("DOCKER_HOST", c.dockerHost)
+			t.Setenv("DOCKER_CONTEXT", c.dockerContext)
+			current(c.current)
+			host, from, err := EnvDockerHost()
+			if c.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), c.err) {
+					t.Errorf("error %v, want %q...", err, c.err)
+				}
+				return
+			}
+			if err != nil || host != c.host || from != c.from {
+				t.Errorf("%q from %q (%v), want %q from %q", host, from, err, c.host, c.from)
+			}
+		})
+	}
+}
+
+// The fallback to the current Docker context's engine says so.
+func TestFallbackSaysTheContext(t *testing.T) {
+	defaultAddr = "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	t.Cleanup(func() { defaultAddr = DefaultAddr })
+	host := fakeDocker(t, "29.0.0", &fakeControl{version: "v0.25.1", labels: containerdStore})
+	cfg := t.TempDir()
+	meta := filepath.Join(cfg, "contexts", "meta", digest.FromString("desktop-linux").Encoded())
+	if err := os.MkdirAll(meta, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(meta, "meta.json"), []byte(`{"Name":"desktop-linux","Endpoints":{"docker":{"Host":"`+host+`"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"currentContext":"desktop-linux"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfg)
+	t.Setenv("DOCKER_HOST", "")
+	t.Setenv("DOCKER_CONTEXT", "")
+	var stderr bytes.Buffer
+	opt := Options{ProgressOut: &stderr}
+	c, _, err := open(context.Background(), &opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	want := "llbgen: no BuildKit daemon at " + defaultAddr + "; building on Docker Engine at " + host + " (Docker context desktop-linux)\n"
+	if stderr.String() != want || opt.Addr != DockerScheme+host {
+		t.Errorf("address %s, said %q; want %q", opt.Addr, stderr.String(), want)
 	}
 }

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -15,14 +17,16 @@ import (
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/moby/buildkit/client"
 	dockerclient "github.com/moby/moby/client"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // DockerScheme starts the address of a Docker Engine, whose built-in
 // BuildKit llbgen solves on the way buildx's docker driver does: gRPC and
 // the session over the engine's API (its /grpc and /session endpoints).
 //
-//	docker://      the engine the docker CLI would use: DOCKER_HOST, else
-//	               DefaultDockerHost
+//	docker://      the engine the docker CLI would use (EnvDockerHost):
+//	               DOCKER_HOST, else the Docker context DOCKER_CONTEXT or
+//	               the CLI's config names, else DefaultDockerHost
 //	docker://HOST  the engine at HOST, in DOCKER_HOST's forms:
 //	               unix:///PATH, tcp://HOST:PORT, ssh://[USER@]HOST[:PORT][/SOCKET]
 //
@@ -31,7 +35,7 @@ import (
 // system dial-stdio`, as the docker CLI does.
 const DockerScheme = "docker://"
 
-// DefaultDockerHost is where Docker Engine listens when DOCKER_HOST is unset.
+// DefaultDockerHost is where Docker Engine listens when nothing says otherwise.
 const DefaultDockerHost = dockerclient.DefaultDockerHost
 
 // DockerHost returns the Docker Engine address of a docker:// address
@@ -40,13 +44,82 @@ func DockerHost(addr string) (string, bool) {
 	return strings.CutPrefix(addr, DockerScheme)
 }
 
-// EnvDockerHost is the engine docker:// means: DOCKER_HOST, else
-// DefaultDockerHost; from names where it came from, for messages.
-func EnvDockerHost() (host, from string) {
+// EnvDockerHost is the engine docker:// means, picked as the docker CLI
+// picks it: DOCKER_HOST; else the endpoint of the Docker context that
+// DOCKER_CONTEXT, or the CLI config's currentContext, names (Docker
+// Desktop, colima and the like make one current), unless it is "default";
+// else DefaultDockerHost. from says where it came from, for messages.
+func EnvDockerHost() (host, from string, err error) {
 	if h := os.Getenv(dockerclient.EnvOverrideHost); h != "" {
-		return h, dockerclient.EnvOverrideHost
+		return h, dockerclient.EnvOverrideHost, nil
 	}
-	return DefaultDockerHost, "Docker's default"
+	name, src := os.Getenv("DOCKER_CONTEXT"), "DOCKER_CONTEXT"
+	if name == "" {
+		name, src = currentContext(), "currentContext in "+filepath.Join(dockerConfigDir(), config.ConfigFileName)
+	}
+	if name == "" || name == "default" {
+		return DefaultDockerHost, "Docker's default", nil
+	}
+	from = "Docker context " + name
+	if host, err = contextHost(name); err != nil {
+		return "", from, fmt.Errorf("%s (%s): %w", from, src, err)
+	}
+	return host, from, nil
+}
+
+// dockerConfigDir is the docker CLI's configuration directory:
+// DOCKER_CONFIG, else ~/.docker.
+func dockerConfigDir() string {
+	if d := os.Getenv(config.EnvOverrideConfigDir); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".docker")
+}
+
+// currentContext is the docker CLI config's currentContext, "" when none.
+func currentContext() string {
+	data, err := os.ReadFile(filepath.Join(dockerConfigDir(), config.ConfigFileName))
+	if err != nil {
+		return ""
+	}
+	var cfg struct {
+		CurrentContext string `json:"currentContext"`
+	}
+	if json.Unmarshal(data, &cfg) != nil {
+		return ""
+	}
+	return cfg.CurrentContext
+}
+
+// contextHost is the Docker Engine address of the Docker context name, as
+// the docker CLI stores it: contexts/meta/<sha256 of name>/meta.json in its
+// configuration directory. A context that reaches its engine with TLS
+// files of its own is refused: llbgen takes TLS only from the environment.
+func contextHost(name string) (string, error) {
+	id := digest.FromString(name).Encoded()
+	dir := filepath.Join(dockerConfigDir(), "contexts")
+	data, err := os.ReadFile(filepath.Join(dir, "meta", id, "meta.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no such Docker context (docker context ls lists them)")
+	}
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		Endpoints map[string]struct{ Host string }
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return "", fmt.Errorf("reading the context: %w", err)
+	}
+	host := meta.Endpoints["docker"].Host
+	if host == "" {
+		return "", fmt.Errorf("the context names no Docker Engine")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "tls", id, "docker")); len(entries) > 0 {
+		return "", fmt.Errorf("the context reaches %s with TLS files of its own; llbgen takes TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: set them and DOCKER_HOST=%s", host, host)
+	}
+	return host, nil
 }
 
 // CheckDockerHost refuses a Docker Engine address llbgen cannot dial, before

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// A docker:// address llbgen cannot dial is bad input: exit 2 before
+// anything is contacted or written, naming the flag or variable it came
+// from.
+func TestDockerAddrBadInputExits2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"tcp without port", []string{"--addr", "docker://tcp://localhost"}, nil, `^llbgen: --addr "docker://tcp://localhost": want tcp://HOST:PORT`},
+		{"relative unix", nil, map[string]string{"BUILDKIT_HOST": "docker://unix://docker.sock"}, `^llbgen: BUILDKIT_HOST "docker://unix://docker.sock": want unix:///PATH`},
+		{"not a docker host", []string{"--addr", "docker://docker-container://x"}, nil, `^llbgen: --addr "docker://docker-container://x": want unix:///PATH, tcp://HOST:PORT or ssh://\[USER@\]HOST, not docker-container://`},
+		{"bad DOCKER_HOST", []string{"--addr", "docker://"}, map[string]string{"DOCKER_HOST": "localhost:2375"}, `^llbgen: DOCKER_HOST "localhost:2375": want`},
+		{"missing context", []string{"--addr", "docker://"}, map[string]string{"DOCKER_CONTEXT": "gone"}, `^llbgen: --addr docker://: Docker context gone \(DOCKER_CONTEXT\): no such Docker context`},
+		{"llbgen's TLS flags", []string{"--addr", "docker://tcp://127.0.0.1:2376", "--tlscacert", "targets.yaml"}, nil, `^llbgen: --tlscacert, --tlscert, --tlskey and --tlsservername are for a BuildKit daemon over tcp://; Docker Engine at tcp://127.0.0.1:2376 takes TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"BUILDKIT_HOST", "BUILDKIT_PROGRESS", "DOCKER_HOST", "DOCKER_CONTEXT"} {
+				t.Setenv(k, "")
+			}
+			t.Setenv("DOCKER_CONFIG", t.TempDir())
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			dir := dirWith(t, map[string]string{"targets.yaml": goodList})
+			for _, verb := range []string{"build", "matrix", "lock"} {
+				code, stdout, stderr := runCLI(t, dir, append([]string{verb}, tc.args...)...)
+				if code != 2 || stdout != "" {
+					t.Errorf("%s: exit %d, stdout %q; want 2 and nothing", verb, code, stdout)
+				}
+				if !regexp.MustCompile(tc.want).MatchString(stderr) {
+					t.Errorf("%s: stderr %q does not match %q", verb, stderr, tc.want)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+				t.Error("the output directory was created")
+			}
+		})
+	}
+}
+
+// A Docker Engine over tcp:// without TLS takes setup code's connections
+// as a BuildKit daemon without a client certificate does, and worse.
+func TestSetupReachWarningDocker(t *testing.T) {
+	withSetup, err := targets.Parse("targets.yaml", []byte(setupList))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		addr, verify string
+		warn         bool
+	}{
+		{"docker://tcp://127.0.0.1:2375", "", true},
+		{"docker://tcp://127.0.0.1:2376", "1", false},
+		{"docker://unix:///var/run/docker.sock", "", false},
+		{"docker://ssh://me@host", "", false},
+	} {
+		t.Setenv("DOCKER_TLS_VERIFY", c.verify)
+		w := (&daemonOptions{addr: c.addr}).setupReachWarning(withSetup)
+		if (w != "") != c.warn {
+			t.Errorf("%s, DOCKER_TLS_VERIFY=%q: warning %q, want one: %v", c.addr, c.verify, w, c.warn)
+		}
+		if c.warn && !strings.Contains(w, "Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)") {
+			t.Errorf("warning %q does not name the engine and the variables", w)
+		}
+	}
+}
