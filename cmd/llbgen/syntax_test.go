@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/internal/testbed"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 var (
@@ -94,8 +97,9 @@ func TestFrontendImage(t *testing.T) {
 // TestSyntaxLine: a list whose first line is `# syntax=` the frontend image
 // builds with Docker's `docker buildx build -f targets.yaml` on the engine's
 // default builder and with `buildctl build --frontend dockerfile.v0` on the
-// test bed's buildkitd, into the same bytes as `llbgen build`; a broken list
-// fails both with the CLI's positioned message.
+// test bed's buildkitd, into the same bytes as `llbgen build`; both hand the
+// frontend its build arguments; a broken list fails both with the CLI's
+// positioned message.
 func TestSyntaxLine(t *testing.T) {
 	bed := testbed.Require(t)
 	engine := bed.RequireEngine(t)
@@ -106,23 +110,31 @@ func TestSyntaxLine(t *testing.T) {
 	// Each way as its user runs it, in the list's directory, writing to out.
 	type way struct {
 		name string
-		run  func(ctx context.Context, dir, out string) (string, error)
+		// run builds with the build arguments NAME=VALUE.
+		run func(ctx context.Context, dir, out string, args ...string) (string, error)
 		// says are lines of its log that show the way ran as meant.
 		says []string
 	}
 	ways := []way{{
 		name: "docker-buildx-build",
-		run: func(ctx context.Context, dir, out string) (string, error) {
-			return engine.Run(ctx, dir, nil, "buildx", "build", "--progress", "plain", "-f", "targets.yaml",
-				"--output", "type=local,dest="+out, ".")
+		run: func(ctx context.Context, dir, out string, args ...string) (string, error) {
+			cmd := []string{"buildx", "build", "--progress", "plain", "-f", "targets.yaml", "--output", "type=local,dest=" + out}
+			for _, a := range args {
+				cmd = append(cmd, "--build-arg", a)
+			}
+			return engine.Run(ctx, dir, nil, append(cmd, ".")...)
 		},
 		says: []string{dockerDriverLine, "resolve image config for docker-image://" + ref},
 	}, {
 		name: "buildctl-dockerfile",
-		run: func(ctx context.Context, dir, out string) (string, error) {
-			cmd := exec.CommandContext(ctx, bed.Buildctl, "--addr", bed.Addr, "build", "--progress", "plain",
+		run: func(ctx context.Context, dir, out string, args ...string) (string, error) {
+			full := []string{"--addr", bed.Addr, "build", "--progress", "plain",
 				"--frontend", "dockerfile.v0", "--local", "dockerfile=.", "--local", "context=.",
-				"--opt", "filename=targets.yaml", "--output", "type=local,dest="+out)
+				"--opt", "filename=targets.yaml", "--output", "type=local,dest=" + out}
+			for _, a := range args {
+				full = append(full, "--opt", "build-arg:"+a)
+			}
+			cmd := exec.CommandContext(ctx, bed.Buildctl, full...)
 			cmd.Dir = dir
 			b, err := cmd.CombinedOutput()
 			return string(b), err
@@ -158,6 +170,25 @@ func TestSyntaxLine(t *testing.T) {
 			assertSums(t, d)
 		}
 		assertSameOutputs(t, dirs)
+	})
+
+	t.Run("build arguments", func(t *testing.T) {
+		// The frontend's build arguments reach it through the Dockerfile
+		// frontend: TARGETS picks one target of the list.
+		dir := writeListIn(t, syntax+repoList)
+		list := listFiles(t, filepath.Join(dir, "targets.yaml"))
+		name := strings.TrimPrefix(slices.Sorted(maps.Keys(list))[0], targets.BinaryPrefix)
+		for _, w := range ways {
+			out := filepath.Join(t.TempDir(), "out")
+			log, err := runFor(20*time.Minute, func(ctx context.Context) (string, error) {
+				return w.run(ctx, dir, out, "TARGETS="+name)
+			})
+			if err != nil {
+				t.Errorf("%s: %v\n%s", w.name, err, tail(log, 30))
+				continue
+			}
+			assertFiles(t, out, map[string]string{targets.BinaryPrefix + name: ""})
+		}
 	})
 
 	t.Run("broken list", func(t *testing.T) {
