@@ -1,9 +1,12 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -26,6 +29,9 @@ type JobLayer struct {
 	UID, GID int
 	// CredHelpers are the registries config.json names "ecr-login" for.
 	CredHelpers []string
+	// Existing is the config.json the target image already has there,
+	// or nil: what it says is kept, credHelpers merged in.
+	Existing []byte
 }
 
 // JobImage is bin's job image: its target image on bin's platform, pinned
@@ -49,9 +55,15 @@ func (g *Graph) JobImage(bin targets.Binary, l JobLayer) (llb.State, error) {
 	fa := llb.Mkdir(path.Dir(HelperPath), 0o755, llb.WithParents(true), llb.WithCreatedTime(b.layerTime())).
 		Copy(delivered, "/"+bin.FileName(), HelperPath, &llb.CopyInfo{ChownOpt: rootOwned(), Mode: &llb.ChmodOpt{Mode: 0o755}})
 	if len(l.CredHelpers) > 0 {
-		cfg, err := DockerConfig(l.CredHelpers)
+		if !path.IsAbs(l.Home) || path.Clean(l.Home) != l.Home || l.Home == "/" {
+			return llb.State{}, fmt.Errorf("job image of %s: HOME %q is no absolute directory for config.json", bin.Name, l.Home)
+		}
+		if l.UID < 0 || l.GID < 0 || l.UID > math.MaxUint32 || l.GID > math.MaxUint32 {
+			return llb.State{}, fmt.Errorf("job image of %s: owner %d:%d is no uid:gid", bin.Name, l.UID, l.GID)
+		}
+		cfg, err := MergeDockerConfig(l.Existing, l.CredHelpers)
 		if err != nil {
-			return llb.State{}, err
+			return llb.State{}, fmt.Errorf("job image of %s: %w", bin.Name, err)
 		}
 		dir := path.Join(l.Home, ".docker")
 		owner := llb.WithUIDGID(l.UID, l.GID)
@@ -84,11 +96,51 @@ func (b *builder) layerTime() time.Time {
 // DockerConfig is a Docker config.json that has Docker call
 // docker-credential-ecr-login for each of registries.
 func DockerConfig(registries []string) ([]byte, error) {
+	return MergeDockerConfig(nil, registries)
+}
+
+// maxDockerConfig bounds a config.json read from a target image.
+const maxDockerConfig = 1 << 20
+
+// MergeDockerConfig is existing (a config.json; nil for none) with
+// "ecr-login" as the credential helper of each of registries, and the
+// rest of it (auths, credsStore, other helpers, proxies) as it was. A key
+// spelled like credHelpers in another case, which Docker's
+// case-insensitive reader could take over it, is dropped.
+func MergeDockerConfig(existing []byte, registries []string) ([]byte, error) {
+	cfg := map[string]json.RawMessage{}
+	if len(existing) > maxDockerConfig {
+		return nil, fmt.Errorf("the image's config.json is %d bytes, more than the %d read", len(existing), maxDockerConfig)
+	}
+	if len(bytes.TrimSpace(existing)) > 0 {
+		if err := json.Unmarshal(existing, &cfg); err != nil || cfg == nil {
+			return nil, fmt.Errorf("the image's config.json is no JSON object (%v); fix it, or leave publish.credHelpers out", err)
+		}
+	}
 	helpers := map[string]string{}
+	for k, raw := range cfg {
+		if !strings.EqualFold(k, "credHelpers") {
+			continue
+		}
+		if k == "credHelpers" && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &helpers); err != nil {
+				return nil, fmt.Errorf("the image's config.json has credHelpers that are no map of strings (%v); fix it, or leave publish.credHelpers out", err)
+			}
+		}
+		delete(cfg, k)
+	}
+	if helpers == nil {
+		helpers = map[string]string{}
+	}
 	for _, r := range registries {
 		helpers[r] = "ecr-login"
 	}
-	data, err := json.MarshalIndent(map[string]any{"credHelpers": helpers}, "", "\t")
+	raw, err := json.Marshal(helpers)
+	if err != nil {
+		return nil, fmt.Errorf("writing config.json: %w", err)
+	}
+	cfg["credHelpers"] = raw
+	data, err := json.MarshalIndent(cfg, "", "\t")
 	if err != nil {
 		return nil, fmt.Errorf("writing config.json: %w", err)
 	}

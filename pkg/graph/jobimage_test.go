@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -299,7 +300,6 @@ func TestDockerConfig(t *testing.T) {
 // BUG: LLB keeps a uid or gid as a uint32 (llb.WithUIDGID converts with
 // uint32()), so a JobLayer id of 1<<32 owns config.json as root.
 func TestJobImageIDsOutOfRange(t *testing.T) {
-	t.Skip("BUG in jobimage.go JobImage: a UID or GID beyond uint32 is truncated; remove this skip once JobImage refuses it")
 	l := stageList(t)
 	g := mustBuild(t, l, stageOptions())
 	for _, layer := range []JobLayer{
@@ -314,5 +314,37 @@ func TestJobImageIDsOutOfRange(t *testing.T) {
 		o := decodeJob(t, st).file.Actions[3].GetMkfile().GetOwner()
 		u, g, _ := ids(o)
 		t.Errorf("uid %d gid %d: config.json owned by %d:%d", layer.UID, layer.GID, u, g)
+	}
+}
+
+// The image's own config.json is kept and credHelpers merged into it: its
+// auths, credsStore and other helpers stay; a key spelled like credHelpers
+// in another case (which Docker's case-insensitive reader could take over
+// ours) is dropped; what is no JSON object is refused.
+func TestMergeDockerConfig(t *testing.T) {
+	existing := []byte(`{"auths":{"r.example.com":{"auth":"eA=="}},"credsStore":"pass","credHelpers":{"gcr.io":"gcr","public.ecr.aws":"other"},"CREDHELPERS":{"x":"evil"}}`)
+	data, err := MergeDockerConfig(existing, []string{"public.ecr.aws", "123456789012.dkr.ecr.us-east-1.amazonaws.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"auths":       map[string]any{"r.example.com": map[string]any{"auth": "eA=="}},
+		"credsStore":  "pass",
+		"credHelpers": map[string]any{"gcr.io": "gcr", "public.ecr.aws": "ecr-login", "123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("merged:\n%s\nwant %v", data, want)
+	}
+	for _, bad := range []string{`[]`, `null`, `{"credHelpers":[1]}`, `not json`} {
+		if _, err := MergeDockerConfig([]byte(bad), []string{"a.example.com"}); err == nil {
+			t.Errorf("%s: merged", bad)
+		}
+	}
+	if _, err := MergeDockerConfig(bytes.Repeat([]byte(" "), maxDockerConfig+1), []string{"a.example.com"}); err == nil {
+		t.Error("a config.json over the bound was read")
 	}
 }

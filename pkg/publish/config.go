@@ -41,11 +41,19 @@ func JobLabels(list *targets.List, t *targets.Target, base digest.Digest) map[st
 // ENV, and the Docker fields OCI does not know), labels added, and a
 // history entry for the layer llbgen adds. created, when set, is the
 // image's creation time.
+//
+// The base is the target image's, so hostile: a key spelled like one of
+// those set here in another case ("labels", "Labelſ") would be read by
+// Docker's case-insensitive decoder over ours, so it is dropped.
 func JobConfig(base []byte, labels map[string]string, what string, created *time.Time) ([]byte, error) {
 	var img map[string]json.RawMessage
 	if err := json.Unmarshal(base, &img); err != nil {
 		return nil, fmt.Errorf("reading the target image's config: %w", err)
 	}
+	if img == nil {
+		return nil, fmt.Errorf("reading the target image's config: it is null")
+	}
+	dropOtherCases(img, "config", "history", "created")
 	var cfg map[string]json.RawMessage
 	if raw, ok := img["config"]; ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -55,11 +63,15 @@ func JobConfig(base []byte, labels map[string]string, what string, created *time
 	if cfg == nil {
 		cfg = map[string]json.RawMessage{}
 	}
+	dropOtherCases(cfg, "Labels")
 	all := map[string]string{}
 	if raw, ok := cfg["Labels"]; ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &all); err != nil {
 			return nil, fmt.Errorf("reading the target image's labels: %w", err)
 		}
+	}
+	if all == nil {
+		all = map[string]string{}
 	}
 	for k, v := range labels {
 		all[k] = v
@@ -89,6 +101,18 @@ func JobConfig(base []byte, labels map[string]string, what string, created *time
 	return json.Marshal(img)
 }
 
+// dropOtherCases deletes the keys of m that a case-insensitive reader
+// takes for one of keys without being it.
+func dropOtherCases(m map[string]json.RawMessage, keys ...string) {
+	for k := range m {
+		for _, want := range keys {
+			if k != want && strings.EqualFold(k, want) {
+				delete(m, k)
+			}
+		}
+	}
+}
+
 func set[V any](m map[string]json.RawMessage, key string, v V) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -107,10 +131,10 @@ func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) 
 			LabelModule:                    targets.HelperModule,
 			LabelVersion:                   list.Helper.Version,
 			ocispecs.AnnotationTitle:       "docker-credential-ecr-login binaries",
-			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.Helper.Version + " built and verified by llbgen for each target image of " + list.File + ", and SHA256SUMS",
+			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.Helper.Version + " built by llbgen for each target image of " + list.File + " (each verified in its image unless the run said otherwise), and SHA256SUMS",
 		}},
 		RootFS:  ocispecs.RootFS{Type: "layers"},
-		History: []ocispecs.History{{CreatedBy: "llbgen: the verified binaries and " + graph.SumsFile, Comment: "llbgen"}},
+		History: []ocispecs.History{{CreatedBy: "llbgen: the binaries and " + graph.SumsFile, Comment: "llbgen"}},
 	}
 	if created != nil {
 		t := created.UTC()
@@ -124,11 +148,11 @@ func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) 
 }
 
 // JobLayer says where a job image's config.json goes: $HOME/.docker,
-// with HOME from the image's ENV, else the home of its USER: /root for
-// root, else the user's entry in the image's /etc/passwd (passwd, read
-// only when needed: nil when the image has none), as Docker sets HOME
-// when it starts a container. The file and its directory belong to that
-// user, readable by all: it names helpers, no secrets.
+// with HOME from the image's ENV, else /root for root, else the home of
+// its USER in the image's /etc/passwd (passwd, read only then: nil when
+// the image has none), as Docker sets HOME when it starts a container. The file and the directories made for it belong to that user
+// (Docker's lookup: a numeric USER is a uid, a name a name; a uid without
+// an entry has gid 0), readable by all: it names helpers, no secrets.
 func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) (graph.JobLayer, error) {
 	l := graph.JobLayer{Home: "/root", CredHelpers: credHelpers}
 	if len(credHelpers) == 0 {
@@ -145,38 +169,46 @@ func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) 
 		}
 	}
 	user, group, _ := strings.Cut(img.Config.User, ":")
-	if user == "" || user == "root" || user == "0" {
-		if home != "" {
-			l.Home = home
+	root := user == "" || user == "root"
+	if id, ok := parseID(user); ok && id == 0 {
+		root = true
+	}
+	if !root {
+		data, err := passwd()
+		if err != nil {
+			return l, fmt.Errorf("reading /etc/passwd for USER %s: %w", img.Config.User, err)
 		}
-		return l, checkHome(l.Home)
-	}
-	data, err := passwd()
-	if err != nil {
-		return l, fmt.Errorf("reading /etc/passwd for USER %s: %w", img.Config.User, err)
-	}
-	e, ok := lookupUser(data, user)
-	switch {
-	case ok:
-		l.UID, l.GID = e.uid, e.gid
-		if home == "" {
-			home = e.home
+		e, found := lookupUser(data, user)
+		switch {
+		case found:
+			l.UID, l.GID = e.uid, e.gid
+			if home == "" {
+				home = e.home
+			}
+		default:
+			uid, numeric := parseID(user)
+			if !numeric {
+				return l, fmt.Errorf("USER %s is not in the image's /etc/passwd, so Docker could not start it; set HOME in the image and fix its USER, or leave publish.credHelpers out", img.Config.User)
+			}
+			l.UID, l.GID = uid, 0
 		}
-	case isNumber(user):
-		l.UID, _ = strconv.Atoi(user)
-		l.GID = l.UID
 	}
-	if gid, err := strconv.Atoi(group); err == nil && gid >= 0 {
+	// A group that is no id is left to the image (Docker would refuse
+	// one it cannot find); the user's own group then owns the file.
+	if gid, ok := parseID(group); ok {
 		l.GID = gid
 	}
+	if home == "" && root {
+		home = "/root"
+	}
 	if home == "" {
-		return l, fmt.Errorf("USER %s has no home: no HOME in the image's ENV and no entry in its /etc/passwd, so Docker would find no config.json; set HOME in the image or leave publish.credHelpers out", img.Config.User)
+		return l, fmt.Errorf("USER %s has no home: no HOME in the image's ENV and none in its /etc/passwd, so Docker would find no config.json; set HOME in the image or leave publish.credHelpers out", img.Config.User)
 	}
 	l.Home = home
 	return l, checkHome(home)
 }
 
-// checkHome refuses a HOME that is no absolute, clean path.
+// checkHome refuses a HOME that is no absolute, clean directory below /.
 func checkHome(home string) error {
 	if !strings.HasPrefix(home, "/") || path.Clean(home) != home || home == "/" {
 		return fmt.Errorf("HOME %q is no absolute directory for config.json; set HOME in the image or leave publish.credHelpers out", home)
@@ -190,24 +222,34 @@ type passwdEntry struct {
 	home     string
 }
 
-// lookupUser finds user (a name or a uid) in an /etc/passwd.
+// lookupUser finds user in an /etc/passwd as Docker does: a numeric user
+// by its uid, a name by its name; the first line that matches and whose
+// ids are ids.
 func lookupUser(data []byte, user string) (passwdEntry, bool) {
+	want, numeric := parseID(user)
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Split(line, ":")
-		if len(f) < 7 || (f[0] != user && f[2] != user) {
+		if len(f) < 7 {
 			continue
 		}
-		uid, err1 := strconv.Atoi(f[2])
-		gid, err2 := strconv.Atoi(f[3])
-		if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		uid, ok1 := parseID(f[2])
+		gid, ok2 := parseID(f[3])
+		if !ok1 || !ok2 {
 			continue
 		}
-		return passwdEntry{uid: uid, gid: gid, home: f[5]}, true
+		if numeric && uid == want || !numeric && f[0] == user {
+			return passwdEntry{uid: uid, gid: gid, home: f[5]}, true
+		}
 	}
 	return passwdEntry{}, false
 }
 
-func isNumber(s string) bool {
-	n, err := strconv.Atoi(s)
-	return err == nil && n >= 0
+// parseID reads a uid or gid: a decimal from 0 to 2^31-1, the ids Docker
+// takes.
+func parseID(s string) (int, bool) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int(n), true
 }

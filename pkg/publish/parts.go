@@ -2,6 +2,7 @@ package publish
 
 import (
 	"fmt"
+	"path"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -51,6 +52,9 @@ func Parts(in Inputs, img Image) ([]Part, error) {
 			}
 		} else {
 			bin := img.Binaries[i]
+			if why, ok := in.Graph.Unverified[bin.Name]; ok {
+				return nil, fmt.Errorf("%s: %s was %s, and a job image holds only a binary verified in it", img.What(), bin.Name, why)
+			}
 			r, ok := in.Images[graph.ImageKey{Ref: bin.Target.Image.Full, Platform: platforms.Format(p)}]
 			if !ok || len(r.Config) == 0 {
 				return nil, fmt.Errorf("%s: the config of %s for %s was not resolved", img.What(), bin.Target.Image.Ref, platforms.Format(p))
@@ -65,6 +69,15 @@ func Parts(in Inputs, img Image) ([]Part, error) {
 			})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", img.What(), err)
+			}
+			if len(layer.CredHelpers) > 0 {
+				base, err := in.Graph.TargetImage(bin)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", img.What(), err)
+				}
+				if layer.Existing, err = in.ReadFile(base, p, path.Join(layer.Home, ".docker", "config.json")); err != nil {
+					return nil, fmt.Errorf("%s: reading the image's config.json: %w", img.What(), err)
+				}
 			}
 			if st, err = in.Graph.JobImage(bin, layer); err != nil {
 				return nil, fmt.Errorf("%s: %w", img.What(), err)

@@ -16,8 +16,9 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// HelpersImage is the name TARGET arguments (the frontend's IMAGE build
-// argument) give the helpers image.
+// HelpersImage is what --publish and the frontend's PUBLISH build argument
+// call the helpers image (pkg/targets refuses a target of that name when
+// the list has one).
 const HelpersImage = "helpers"
 
 // Image is one image a run publishes.
@@ -84,17 +85,22 @@ func Images(list *targets.List, platformOf func(targets.Binary) ocispecs.Platfor
 	return out, nil
 }
 
-// Select keeps the images named by names: target names for job images,
-// HelpersImage for the helpers image. An unknown name is an error.
+// Select keeps the images named by names, each once: target names for job
+// images, HelpersImage for the helpers image (a list that has one may not
+// name a target so). An unknown name is an error.
 func Select(imgs []Image, names []string) ([]Image, error) {
 	if len(names) == 0 {
 		return imgs, nil
 	}
 	var out []Image
 	for _, n := range names {
-		i := slices.IndexFunc(imgs, func(img Image) bool {
-			return img.Helpers() && n == HelpersImage || !img.Helpers() && img.Target.Name == n
-		})
+		i := slices.IndexFunc(imgs, func(img Image) bool { return img.Helpers() && n == HelpersImage })
+		if i < 0 {
+			i = slices.IndexFunc(imgs, func(img Image) bool { return !img.Helpers() && img.Target.Name == n })
+		}
+		if slices.ContainsFunc(out, func(img Image) bool { return i >= 0 && img.Name == imgs[i].Name }) {
+			continue
+		}
 		if i < 0 {
 			return nil, fmt.Errorf("no image %q to publish: the list's publish: block names a job image for each target (by target name) and %q for the helpers image", n, HelpersImage)
 		}

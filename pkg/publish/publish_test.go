@@ -228,7 +228,6 @@ func TestSelect(t *testing.T) {
 // job image, and the helpers image cannot be selected (llbgen build
 // --image helpers, the frontend's PUBLISH=helpers).
 func TestSelectTargetNamedHelpers(t *testing.T) {
-	t.Skip("BUG: a target named \"helpers\" hides the helpers image from Select; targets should refuse the name when publish.helpers is set (or Select tell them apart); remove this skip once fixed")
 	l, err := targets.Parse("targets.yaml", []byte(`helper: {version: v0.12.0}
 targets: [{image: docker:1, name: helpers}]
 publish: {images: "r.example.com/{name}", helpers: "r.example.com/h"}
@@ -248,13 +247,14 @@ publish: {images: "r.example.com/{name}", helpers: "r.example.com/h"}
 
 // partsFixture is a list, its graph and what a daemon resolved for it.
 type partsFixture struct {
-	list    *targets.List
-	g       *graph.Graph
-	images  map[graph.ImageKey]graph.Resolved
-	reads   []string // platforms ReadFile was asked for
-	passwd  []byte
-	inputs  Inputs
-	configs map[string][]byte // resolved config by platform
+	list         *targets.List
+	g            *graph.Graph
+	images       map[graph.ImageKey]graph.Resolved
+	reads        []string // platforms ReadFile was asked for
+	passwd       []byte
+	dockerConfig []byte // the target image's own config.json; nil for none
+	inputs       Inputs
+	configs      map[string][]byte // resolved config by platform
 }
 
 func newParts(t *testing.T, canRun func(ocispecs.Platform) bool) *partsFixture {
@@ -293,11 +293,15 @@ func newParts(t *testing.T, canRun func(ocispecs.Platform) bool) *partsFixture {
 			return def.ToPB(), nil
 		},
 		ReadFile: func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
-			if name != "/etc/passwd" {
-				t.Errorf("ReadFile(%s)", name)
+			switch {
+			case name == "/etc/passwd":
+				f.reads = append(f.reads, platforms.Format(p))
+				return f.passwd, nil
+			case strings.HasSuffix(name, "/.docker/config.json"):
+				return f.dockerConfig, nil // the image's own, merged into
 			}
-			f.reads = append(f.reads, platforms.Format(p))
-			return f.passwd, nil
+			t.Errorf("ReadFile(%s)", name)
+			return nil, nil
 		},
 	}
 	return f
@@ -439,7 +443,6 @@ func TestPartsUnresolved(t *testing.T) {
 // "verified in this image". llbgen build refuses it (pkg/daemon's
 // notReady) but the frontend's PUBLISH=<target> does not.
 func TestPartsRefuseUnverified(t *testing.T) {
-	t.Skip("BUG in parts.go Parts: a job image is made of an unverified binary (the frontend publishes it); remove this skip once Parts refuses it")
 	f := newParts(t, func(p ocispecs.Platform) bool { return p.Architecture == "amd64" })
 	imgs, err := Images(f.list, daemonPlatform)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
@@ -65,12 +67,15 @@ func Result(ctx context.Context, gc gateway.Client, img Image, parts []Part) (*g
 	return res, nil
 }
 
-// maxPasswd bounds the /etc/passwd read from a target image.
-const maxPasswd = 1 << 20
+// maxRead bounds a file read from a target image (/etc/passwd,
+// config.json).
+const maxRead = 1 << 20
 
 // FileReader is Inputs.ReadFile through a gateway client: the state is
 // marshalled with marshal and solved, and the file read, at most 1 MiB;
-// a file that is not there reads as nil.
+// a file that is not there reads as nil. The file is read, never run or
+// followed out of the image: BuildKit resolves its path inside the
+// image's root.
 func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error)) func(llb.State, ocispecs.Platform, string) ([]byte, error) {
 	return func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
 		def, err := marshal(st, p)
@@ -87,11 +92,18 @@ func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, 
 		}
 		stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
 		if err != nil {
-			return nil, nil // not there (or not a file we can read)
+			// BuildKit sends the lstat error as text.
+			if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not a directory") {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if stat.Size > maxPasswd {
-			return nil, fmt.Errorf("%s is %d bytes, more than the %d read", name, stat.Size, maxPasswd)
+		if !os.FileMode(stat.Mode).IsRegular() {
+			return nil, fmt.Errorf("%s is no regular file", name)
 		}
-		return ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Length: maxPasswd}})
+		if stat.Size > maxRead {
+			return nil, fmt.Errorf("%s is %d bytes, more than the %d read", name, stat.Size, maxRead)
+		}
+		return ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Length: maxRead}})
 	}
 }

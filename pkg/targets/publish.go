@@ -195,6 +195,9 @@ func (l *List) checkNames(errs *ErrorList) {
 				addErr(errs, err)
 				continue
 			}
+			if t.Name == helpersWord && p.Helpers != "" {
+				errs.add(t.namePosOr(), "%s is named %s, the word --publish and PUBLISH use for the helpers image; name the target otherwise", l.describe(t), helpersWord)
+			}
 			if name == t.Image.Full || name == l.Go.Full {
 				errs.add(p.ImagesPos, "publish.images gives %s for %s, the image it is built from: a push would replace it; name the job images apart, e.g. with a registry of your own and a tag suffix: registry.example.com/ci/{repo}:{tag}-ecr-login", name, l.describe(t))
 				continue
@@ -219,6 +222,10 @@ func (l *List) checkNames(errs *ErrorList) {
 		errs.add(p.HelpersPos, "publish.helpers gives %s, as publish.images does for %s; give the helpers image a name of its own", helpers, l.describe(l.Targets[byName[helpers][0]]))
 	}
 }
+
+// helpersWord names the helpers image where a target's name names its job
+// image (llbgen build --publish, the frontend's PUBLISH).
+const helpersWord = "helpers"
 
 // addErr records err, an *Error from rendering a name, in errs.
 func addErr(errs *ErrorList, err error) {

@@ -219,6 +219,8 @@ func TestPublishRefusals(t *testing.T) {
 			[]string{`8:11 publish.images "reg.example.com/CI/{name}" has capitals in its repository path, which must be lower-case; write the path in lower case`}},
 		{"capitals from a name in the path", valid + "  - {image: docker:1, name: Runner}\n  - image: docker:2\npublish: {images: \"reg.example.com/ci/{name}:{tag}\"}\n",
 			[]string{`6:19 publish.images gives "reg.example.com/ci/Runner:1" for targets[0] (Runner), which is not an image reference: invalid reference format: repository name (ci/Runner) must be lowercase; an image's repository path is lower-case, and {name} is "Runner"; move it into the tag (after the last ':'), or set a lower-case ` + "`name:`" + ` on the target`}},
+		{"a target named helpers", valid + "  - {image: docker:19.03.12, name: helpers}\npublish: {images: \"reg.example.com/{name}\", helpers: \"reg.example.com/h\"}\n",
+			[]string{`4:36 targets[0] (helpers) is named helpers, the word --publish and PUBLISH use for the helpers image`}},
 		{"the image it is built from", valid + "  - image: docker:19.03.12\npublish: {images: \"{repo}:{tag}\"}\n",
 			[]string{`5:19 publish.images gives docker.io/library/docker:19.03.12 for targets[0] (docker_19.03.12), the image it is built from: a push would replace it`}},
 		{"capitals from a tag in the path", valid + "  - image: docker:V1\npublish: {images: \"reg.example.com/{tag}\"}\n",
