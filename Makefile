@@ -15,13 +15,17 @@ all: llbgen
 llbgen:
 	$(GO) build -trimpath -o bin/llbgen ./cmd/llbgen
 
-# The main job: build $(FILE) into $(OUT)/ with `llbgen build`. With
-# BUILDKIT_HOST unset and no daemon at BuildKit's default address, start one.
+# The main job: build $(FILE) into $(OUT)/ with `llbgen build`, on
+# BUILDKIT_HOST, else a BuildKit daemon at its default address, else Docker
+# Engine's own BuildKit (as the docker CLI finds the engine). With none of
+# them, as root, it starts a BuildKit daemon at the default address first.
 build: llbgen
-	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
+	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh need
 	bin/llbgen build -f $(FILE) --out $(OUT)
 
-# The same job through the LLB pipe: llbgen | buildctl build.
+# The same job through the LLB pipe: llbgen | buildctl build. buildctl needs
+# a BuildKit daemon (it cannot use Docker Engine's own): BUILDKIT_HOST, else
+# the default address, where it starts one (root).
 pipe: llbgen
 	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
 	bin/llbgen -f $(FILE) | buildctl build --output type=local,dest=$(OUT)
@@ -51,9 +55,10 @@ frontend-image:
 	@[[ -n "$(REGISTRY)" ]] || { echo 'usage: make frontend-image REGISTRY=registry.example.com/ci [FRONTEND_TAG=latest]' >&2; exit 2; }
 	REGISTRY=$(REGISTRY) FRONTEND_TAG=$(FRONTEND_TAG) $(BUILDX) bake frontend-image
 
-# Which binary of $(FILE) runs in which of its images, and why not.
+# Which binary of $(FILE) runs in which of its images, and why not; on the
+# daemon `make build` uses.
 matrix: llbgen
-	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh
+	@[[ -n "$${BUILDKIT_HOST:-}" ]] || hack/buildkitd.sh need
 	bin/llbgen matrix -f $(FILE)
 
 # The matrix on the test bed, for a list that shows the original bug: a cgo

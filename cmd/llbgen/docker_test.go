@@ -95,6 +95,34 @@ func TestBuildOnDocker(t *testing.T) {
 		})
 	}
 
+	// `make build` on a machine with Docker alone: no BuildKit daemon is
+	// started (the test bed's engine answers the docker CLI), and llbgen
+	// falls back to Docker.
+	t.Run("make build", func(t *testing.T) {
+		requireNoDefaultBuildKit(t)
+		bin := t.TempDir()
+		if err := os.Symlink(eng.Docker, filepath.Join(bin, "docker")); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("make", "build")
+		cmd.Dir = repo
+		cmd.Env = dockerEnv(t, cmd.Environ(), "DOCKER_HOST="+eng.Host, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		r := runCmd(t, cmd)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", r.code, tail(r.stdout, 10), tail(r.stderr, 30))
+		}
+		if line := "llbgen: no BuildKit daemon at " + daemon.DefaultAddr + "; building on Docker Engine at " + eng.Host; !strings.Contains(r.stderr, line+"\n") {
+			t.Errorf("stderr lacks %q:\n%s", line, tail(r.stderr, 10))
+		}
+		requireNoDefaultBuildKit(t)
+		got := readDir(t, filepath.Join(repo, "out"))
+		for name, f := range want {
+			if got[name].data != f.data || !got[name].modTime.Equal(f.modTime) {
+				t.Errorf("%s differs from the one built on buildkitd", name)
+			}
+		}
+	})
+
 	// Docker Engine's BuildKit has what --provenance uses (a merge op and
 	// attestations: the test bed's engine keeps images in containerd), so
 	// the up-front check lets it through.
@@ -169,20 +197,26 @@ func TestBuildOnDockerFailureExplained(t *testing.T) {
 	}
 }
 
-// dockerCmd is llbgen with args in an environment that names no daemon,
-// Docker context or docker CLI configuration of this machine's, plus env.
+// dockerCmd is llbgen with args in dockerEnv's environment.
 func dockerCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := llbgenCmd(t, "", args...)
+	cmd.Env = dockerEnv(t, cmd.Env, env...)
+	return cmd
+}
+
+// dockerEnv is base without anything that names a daemon, Docker context or
+// docker CLI configuration of this machine's (a docker CLI configuration of
+// its own, empty), plus env.
+func dockerEnv(t *testing.T, base []string, env ...string) []string {
 	var keep []string
-	for _, kv := range cmd.Env {
+	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains([]string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"}, name) {
+		if !slices.Contains([]string{"BUILDKIT_HOST", "BUILDKIT_PROGRESS", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"}, name) {
 			keep = append(keep, kv)
 		}
 	}
-	cmd.Env = append(append(keep, "DOCKER_CONFIG="+t.TempDir()), env...)
-	return cmd
+	return append(append(keep, "DOCKER_CONFIG="+t.TempDir()), env...)
 }
 
 // requireNoDefaultBuildKit fails the test when something listens at
