@@ -25,6 +25,9 @@ type printed struct {
 	Platform string       `json:"platform,omitempty"`
 	Output   string       `json:"output"`
 	Targets  []planTarget `json:"targets"`
+	// HelpersImage is the name --push and --load give the helpers image
+	// (the list's publish.helpers); none without one.
+	HelpersImage string `json:"helpersImage,omitempty"`
 }
 
 type planHelper struct {
@@ -48,6 +51,9 @@ type planTarget struct {
 	// Files instead.
 	File  string     `json:"file,omitempty"`
 	Files []planFile `json:"files,omitempty"`
+	// JobImage is the name --push and --load give the target's job image
+	// (the list's publish.images); none without one.
+	JobImage string `json:"jobImage,omitempty"`
 }
 
 type planFile struct {
@@ -73,7 +79,7 @@ func printPlanned(ctx context.Context, w io.Writer, o *listOptions, flags *pflag
 }
 
 // printPlan writes p as JSON; locked: its images are the lock's.
-func printPlan(w io.Writer, p *plan.Plan, locked bool, out string) error {
+func printPlan(w io.Writer, p *plan.Plan, locked bool, out string) (err error) {
 	list := p.List
 	pr := printed{
 		Helper: planHelper{Module: targets.HelperModule, Version: list.Helper.Version},
@@ -97,7 +103,13 @@ func printPlan(w io.Writer, p *plan.Plan, locked bool, out string) error {
 				pt.Files = append(pt.Files, planFile{Platform: platforms.Format(*b.Platform), File: b.FileName(), Digest: p.Digest(b).String()})
 			}
 		}
+		if pt.JobImage, err = list.JobImageName(t); err != nil {
+			return err
+		}
 		pr.Targets = append(pr.Targets, pt)
+	}
+	if pr.HelpersImage, err = list.HelpersImageName(); err != nil {
+		return err
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

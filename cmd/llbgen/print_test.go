@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -68,5 +69,30 @@ func TestPrintRefusesWhatBuildRefuses(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, nothing on stdout, %q", code, stdout, stderr, exitBadInput, c.want)
 			}
 		})
+	}
+}
+
+// --print names the images --push and --load would publish: each target's
+// job image and the helpers image, as the list's publish: block renders
+// them.
+func TestPrintNamesImages(t *testing.T) {
+	list := "helper: {version: v0.12.0}\npublish:\n  images: \"registry.example.com/ci/{repo}:{tag}-ecr-login\"\n  helpers: \"registry.example.com/ci/helpers:{version}\"\ntargets:\n  - image: docker:19.03.12\n  - image: gitlab/gitlab-runner:v13.2.1\n"
+	dir := dirWith(t, map[string]string{"targets.yaml": list})
+	code, stdout, stderr := runCLI(t, dir, "build", "--print", "--addr", "unix:///nonexistent")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Targets []struct {
+			JobImage string `json:"jobImage"`
+		} `json:"targets"`
+		HelpersImage string `json:"helpersImage"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"registry.example.com/ci/docker:19.03.12-ecr-login", "registry.example.com/ci/gitlab/gitlab-runner:v13.2.1-ecr-login"}
+	if len(got.Targets) != 2 || got.Targets[0].JobImage != want[0] || got.Targets[1].JobImage != want[1] || got.HelpersImage != "registry.example.com/ci/helpers:v0.12.0" {
+		t.Errorf("--print:\n%s", stdout)
 	}
 }
