@@ -52,8 +52,10 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // worker is what a daemon's default worker builds: its platform, the
-// platform built on, and every platform it can run, natively or emulated.
+// platform built on, and every platform it can run, natively or emulated;
+// and the daemon's address, as open chose it.
 type worker struct {
+	addr      string
 	platform  ocispecs.Platform
 	platforms []ocispecs.Platform
 }
@@ -163,7 +165,7 @@ func connectTo(ctx context.Context, opt Options) (*client.Client, worker, error)
 		c.Close()
 		return nil, none, err
 	}
-	d := worker{platform: platforms.Normalize(workers[0].Platforms[0])}
+	d := worker{addr: opt.Addr, platform: platforms.Normalize(workers[0].Platforms[0])}
 	for _, p := range workers[0].Platforms {
 		d.platforms = append(d.platforms, platforms.Normalize(p))
 	}

@@ -218,9 +218,12 @@ func TestDefaultFallsBackToDocker(t *testing.T) {
 			t.Setenv("DOCKER_HOST", host)
 			var stderr bytes.Buffer
 			opt := Options{ProgressOut: &stderr}
-			cl, _, err := open(context.Background(), &opt)
+			cl, w, err := open(context.Background(), &opt)
 			if cl != nil {
 				cl.Close()
+				if w.addr != opt.Addr {
+					t.Errorf("the worker says %q, open chose %q", w.addr, opt.Addr)
+				}
 			}
 			switch c.wantAddr {
 			case "buildkitd":
