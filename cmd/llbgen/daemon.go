@@ -24,7 +24,7 @@ type daemonOptions struct {
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", "", "BuildKit address: unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://, or docker://[HOST] for a Docker Engine's own BuildKit (HOST as DOCKER_HOST takes it; without one, the engine the docker CLI uses: $DOCKER_HOST, the current Docker context, then "+daemon.DefaultDockerHost+") (default $BUILDKIT_HOST, then "+daemon.DefaultAddr+" when a daemon answers there, else docker://)")
+	fs.StringVar(&o.addr, "addr", "", "a BuildKit daemon's address (unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://), or docker://[HOST] for a Docker Engine's own BuildKit (HOST as in DOCKER_HOST; none: the engine the docker CLI uses) (default $BUILDKIT_HOST, else "+daemon.DefaultAddr+" when a daemon answers there, else docker://)")
 	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
 	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
 	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
