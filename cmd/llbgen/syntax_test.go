@@ -59,6 +59,9 @@ func frontendImage(t *testing.T, bed *testbed.Bed, e *testbed.Engine) string {
 	if frontendErr != nil {
 		t.Fatal(frontendErr)
 	}
+	if frontendRef == "" {
+		t.Fatal("pushing the frontend image stopped in an earlier test")
+	}
 	return frontendRef
 }
 
