@@ -3,16 +3,20 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/apicaps"
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/llbgen/llbgen/internal/testbed"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
 )
@@ -368,5 +372,56 @@ func TestFallbackSaysTheContext(t *testing.T) {
 	want := "llbgen: no BuildKit daemon at " + defaultAddr + "; building on Docker Engine at " + host + " (Docker context desktop-linux)\n"
 	if stderr.String() != want || opt.Addr != DockerScheme+host {
 		t.Errorf("address %s, said %q; want %q", opt.Addr, stderr.String(), want)
+	}
+}
+
+// A tcp:// engine that requires TLS client certificates is reached with
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH's ca.pem, cert.pem and key.pem, as
+// the docker CLI reaches it; without DOCKER_TLS_VERIFY, no TLS, and it does
+// not answer.
+func TestDockerOverTCPWithTLS(t *testing.T) {
+	files := testbed.MakeTLS(t, t.TempDir())
+	certs := t.TempDir()
+	for name, from := range map[string]string{"ca.pem": files.CA, "cert.pem": files.ClientCert, "key.pem": files.ClientKey} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(certs, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serverCert, err := tls.LoadX509KeyPair(files.ServerCert, files.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDocker(t, l, "29.0.0", &fakeControl{version: "v0.25.1", labels: containerdStore})
+	addr := DockerScheme + "tcp://" + l.Addr().String()
+	t.Setenv("DOCKER_CERT_PATH", certs)
+
+	t.Setenv("DOCKER_TLS_VERIFY", "1")
+	opt := Options{Addr: addr, ConnectTimeout: 5 * time.Second}
+	c, _, err := open(context.Background(), &opt)
+	if err != nil {
+		t.Fatalf("with DOCKER_TLS_VERIFY: %v", err)
+	}
+	c.Close()
+
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	var u *UnreachableError
+	if _, _, err := open(context.Background(), &opt); !errors.As(err, &u) || !strings.HasPrefix(err.Error(), "cannot reach Docker Engine at tcp://") {
+		t.Errorf("without DOCKER_TLS_VERIFY: %v; want cannot reach Docker Engine", err)
 	}
 }

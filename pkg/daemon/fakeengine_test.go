@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -82,6 +84,12 @@ func fakeDocker(t *testing.T, engine string, f *fakeControl) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveDocker(t, l, engine, f)
+	return "unix://" + sock
+}
+
+// serveDocker serves f on l as fakeDocker does.
+func serveDocker(t *testing.T, l net.Listener, engine string, f *fakeControl) {
 	grpcConns := &connListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	serveControl(t, f, grpcConns)
 	mux := http.NewServeMux()
@@ -107,10 +115,9 @@ func fakeDocker(t *testing.T, engine string, f *fakeControl) string {
 		rw.Flush()
 		grpcConns.give(&bufferedConn{Conn: conn, r: rw.Reader})
 	})
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)} // a client without TLS is expected
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close(); grpcConns.Close() })
-	return "unix://" + sock
 }
 
 // connListener hands hijacked connections to a gRPC server.
