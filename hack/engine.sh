@@ -5,7 +5,7 @@
 # directories and a network bridge of its own, never the machine's defaults,
 # with the test bed's registry as docker.io's mirror.
 #
-#   hack/engine.sh install   build what is missing (dockerd: ~12 min on 2 cores, once)
+#   hack/engine.sh install   build what is missing (all three: 5 to 12 min on 2 cores, once)
 #   hack/engine.sh up        install, then start what is not running
 #   hack/engine.sh down      stop dockerd and containerd, remove the bridge and its rules
 #   hack/engine.sh env       print the env file's lines for the engine
@@ -85,7 +85,7 @@ install_locked() {
 		mv "$ENGINE_BIN.cli"/docker "$ENGINE_BIN/" && rm -rf "$ENGINE_BIN.cli"
 	fi
 	if [[ ! -x $ENGINE_BIN/dockerd ]]; then
-		log "building dockerd $MOBY_VERSION (about 12 minutes on 2 cores, once)"
+		log "building dockerd $MOBY_VERSION (3 to 10 minutes on 2 cores, once)"
 		go_module_build github.com/moby/moby/v2 "$MOBY_VERSION" "$ENGINE_BIN.dockerd" ./cmd/dockerd
 		mv "$ENGINE_BIN.dockerd"/dockerd "$ENGINE_BIN/" && rm -rf "$ENGINE_BIN.dockerd"
 	fi
