@@ -65,15 +65,6 @@ func (d worker) canRun(p ocispecs.Platform) bool {
 	return platforms.Any(d.platforms...).Match(platforms.Normalize(p))
 }
 
-// connect is open on a copy of opt.
-//
-// TODO: withDaemon should call open(ctx, &opt), and Run and RunMatrix give
-// newSolve k.opt, so that the daemon an empty Addr chose names itself in
-// the run's messages; then connect goes.
-func connect(ctx context.Context, opt Options) (*client.Client, worker, error) {
-	return open(ctx, &opt)
-}
-
 // open opens a client on opt.Addr, makes sure a daemon answers within
 // the timeout and has what the run uses (needsOf), and returns what its
 // default worker builds. An empty opt.Addr is the default: a BuildKit

@@ -43,7 +43,10 @@ import (
 
 // Options configure one run.
 type Options struct {
-	Addr string // BuildKit address, any form buildctl accepts
+	// Addr is the daemon: any address buildctl accepts, docker://HOST for
+	// a Docker Engine's own BuildKit, or "" for a BuildKit daemon at
+	// DefaultAddr, else Docker Engine (see open).
+	Addr string
 	TLS  TLS
 	// Progress is BuildKit's display mode; ProgressOut receives it. For
 	// "auto" and "tty", an *os.File on a terminal gets the live display.
@@ -75,8 +78,12 @@ func (o Options) planInput(list *targets.List) plan.Input {
 
 // facts are what the daemon says about itself, for plan.Make; gc resolves
 // images with the session's credentials.
-func (d worker) facts(addr string, gc gateway.Client) plan.Daemon {
-	return plan.Daemon{Name: "the daemon at " + addr, Platform: d.platform, CanRun: d.canRun, Resolver: gc}
+func (d worker) facts(gc gateway.Client) plan.Daemon {
+	name := "the daemon at " + d.addr
+	if host, ok := DockerHost(d.addr); ok {
+		name = "Docker Engine at " + host
+	}
+	return plan.Daemon{Name: name, Platform: d.platform, CanRun: d.canRun, Resolver: gc}
 }
 
 // TLS holds the files for a tcp:// daemon, as buildctl's flags do.

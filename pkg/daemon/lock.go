@@ -43,7 +43,7 @@ func Lock(ctx context.Context, list *targets.List, opt Options) (*lock.File, err
 }
 
 func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt Options, d worker) (*lock.File, error) {
-	p, err := makePlan(ctx, opt.planInput(list), d.facts(opt.Addr, gc))
+	p, err := makePlan(ctx, opt.planInput(list), d.facts(gc))
 	if err != nil {
 		return nil, err
 	}

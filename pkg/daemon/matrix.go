@@ -72,7 +72,7 @@ func RunMatrix(ctx context.Context, list *targets.List, opt Options) (*Matrix, e
 	var s *solve
 	var m *Matrix
 	err := withDaemon(ctx, opt, func(k *daemonConn) error {
-		s = newSolve(list, nil, opt, k.worker, k.col)
+		s = newSolve(list, nil, k.opt, k.worker, k.col)
 		var err error
 		m, err = s.matrix(ctx, k)
 		return err

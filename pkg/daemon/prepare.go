@@ -25,7 +25,7 @@ type prepared struct {
 // is nil when nothing can be built. A refusal of the whole run is a
 // *refusedError, which Session returns as it is.
 func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, error) {
-	pl, err := makePlan(ctx, s.opt.planInput(s.list), s.worker.facts(s.opt.Addr, gc))
+	pl, err := makePlan(ctx, s.opt.planInput(s.list), s.worker.facts(gc))
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ type LostError struct {
 }
 
 func (e *LostError) Error() string {
-	return fmt.Sprintf("lost the connection to BuildKit at %s (did the daemon stop?): %v; nothing was written, run again once it is back", e.Addr, plan.FirstLine(e.Err.Error()))
+	return fmt.Sprintf("lost the connection to %s (did the daemon stop?): %v; nothing was written, run again once it is back", describe(e.Addr), plan.FirstLine(e.Err.Error()))
 }
 
 func (e *LostError) Unwrap() error { return e.Err }
@@ -52,7 +52,7 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		attest = dir
 	}
 	err := withDaemon(ctx, opt, func(k *daemonConn) error {
-		s = newSolve(list, out, opt, k.worker, k.col)
+		s = newSolve(list, out, k.opt, k.worker, k.col)
 		return s.run(ctx, k, attest)
 	})
 	if s == nil {
@@ -153,7 +153,7 @@ type daemonConn struct {
 // withDaemon connects to the daemon, shows the progress of what f runs on
 // it, and says why the run failed when f fails.
 func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) error {
-	c, d, err := connect(ctx, opt)
+	c, d, err := open(ctx, &opt)
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func runError(ctx context.Context, addr string, err error) error {
 	case grpcerrors.Code(err) == codes.Unavailable:
 		return &LostError{Addr: addr, Err: err}
 	}
-	return fmt.Errorf("building on %s: %w", addr, err)
+	return fmt.Errorf("building on %s: %w", describe(addr), err)
 }
 
 // attachables give the daemon the user's registry credentials
