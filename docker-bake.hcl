@@ -104,3 +104,43 @@ target "frontend-image" {
   tags      = ["${REGISTRY}/llbgen/frontend:${FRONTEND_TAG}"]
   output    = ["type=registry"]
 }
+
+# Images out: the images the list's publish: block names, made by the
+# frontend (build argument PUBLISH) and pushed under the names the list
+# gives them (name=*: the image exporter takes the frontend's):
+#
+#   IMAGES=helpers docker buildx bake images                  # the helpers image
+#   IMAGES=helpers,docker_19.03.12 docker buildx bake images  # and a target's job image
+#
+# BuildKit v0.34 names an attestation's subject before it takes the name
+# from the result, so name=* fails with provenance on: it is off here.
+# Docker Engine's own exporter (the default builder, docker driver) takes
+# no name=*: there, build one image at a time and name it, e.g.
+#
+#   IMAGES=docker_19.03.12 IMAGE_NAME=registry.example.com/ci/docker:19.03.12-ecr-login PUSH=false docker buildx bake images
+#
+# (PUSH=false: into the engine only), or use `llbgen build --addr docker://
+# --push --load`, which names each image itself.
+variable "IMAGES" {
+  default = "helpers"
+}
+
+variable "PUSH" {
+  default = "true"
+}
+
+# "*": the name the list gives each image.
+variable "IMAGE_NAME" {
+  default = "*"
+}
+
+target "images" {
+  name     = "image-${replace(img, ".", "_")}"
+  matrix   = { img = [for s in split(",", IMAGES) : trimspace(s) if trimspace(s) != ""] }
+  inherits = ["binaries"]
+  args = {
+    PUBLISH = img
+  }
+  attest = ["type=provenance,disabled=true"]
+  output = ["type=image,name=${IMAGE_NAME},push=${PUSH}"]
+}

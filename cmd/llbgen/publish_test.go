@@ -158,17 +158,34 @@ func TestPublishedImages(t *testing.T) {
 		x := bed.RequireBuildx(t)
 		repo := repoCopy(t)
 		writeFile(t, filepath.Join(repo, "targets.yaml"), publishList(bed, ns+"-bake"))
-		for _, what := range []string{publish.HelpersImage, "docker_19.03.12"} {
-			log, err := bakeImage(t, x, repo, what)
-			if err != nil {
-				t.Fatalf("bake PUBLISH=%s: %v\n%s", what, err, tail(log, 30))
-			}
+		if log, err := bakeImages(t, x, repo, publish.HelpersImage+",docker_19.03.12"); err != nil {
+			t.Fatalf("bake images: %v\n%s", err, tail(log, 30))
 		}
 		checkHelpersImage(t, crane, fmt.Sprintf("%s/%s-bake/ecr-login-helpers:v0.12.0", bed.Registry, ns), out, "linux/amd64", "linux/arm64")
 		checkJobImage(t, crane, fmt.Sprintf("%s/%s-bake/library/docker:19.03.12-ecr-login", bed.Registry, ns), bed.Musl(), out, map[string]string{
 			"linux/amd64": "docker-credential-ecr-login-docker_19.03.12-linux-amd64",
 			"linux/arm64": "docker-credential-ecr-login-docker_19.03.12-linux-arm64",
 		}, "/root")
+	})
+
+	t.Run("bake on Docker's default builder", func(t *testing.T) {
+		// The docker driver's image exporter stores into the engine, and
+		// takes no name=* (Docker's exporter parses the name first): one
+		// image, named; PUSH=false: it runs there, pushed nowhere.
+		repo := repoCopy(t)
+		writeFile(t, filepath.Join(repo, "targets.yaml"), publishList(bed, ns+"-docker-driver"))
+		img := fmt.Sprintf("%s/%s-docker-driver/runner:named", bed.Registry, ns)
+		log, err := eng.Run(ctx, repo, []string{"IMAGES=gitlab-runner_v13.2.1", "IMAGE_NAME=" + img, "PUSH=false"}, "buildx", "bake", "--progress", "plain", "images")
+		if err != nil {
+			t.Fatalf("docker buildx bake images: %v\n%s", err, tail(log, 30))
+		}
+		got, err := eng.Run(ctx, "", nil, "run", "--rm", "--pull", "never", img, "docker-credential-ecr-login", "version")
+		if err != nil || !strings.Contains(got, "0.12.0") {
+			t.Errorf("docker run --pull never %s: %v\n%s", img, err, got)
+		}
+		if out, err := exec.Command(crane, "manifest", img).CombinedOutput(); err == nil {
+			t.Errorf("PUSH=false pushed %s:\n%s", img, out)
+		}
 	})
 }
 
@@ -381,18 +398,13 @@ func checkHelpersImage(t *testing.T, crane, ref, out string, platforms ...string
 	}
 }
 
-// bakeImage runs bake's binaries target with PUBLISH=what, exporting the
-// image under the name the list gives it (name=*). BuildKit v0.34 names
-// an attestation's subject before it takes the name from the result, so
-// name=* fails with provenance on: it is off here.
-func bakeImage(t *testing.T, x *testbed.Buildx, dir, what string) (string, error) {
+// bakeImages runs docker-bake.hcl's images target with IMAGES=what on the
+// test bed's remote builder: each image pushed under the list's name.
+func bakeImages(t *testing.T, x *testbed.Buildx, dir, what string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	return x.Bake(ctx, dir, nil,
-		"--set", "binaries.args.PUBLISH="+what,
-		"--set", "binaries.attest=type=provenance,disabled=true",
-		"--set", "binaries.output=type=image,name=*,push=true")
+	return x.Bake(ctx, dir, []string{"IMAGES=" + what}, "images")
 }
 
 func mapKeys(m map[string]string) func(func(string) bool) {
