@@ -54,7 +54,7 @@ targets:
 func TestPublishedImages(t *testing.T) {
 	bed := testbed.Require(t)
 	eng := bed.RequireEngine(t)
-	crane := requireCrane(t)
+	crane := testbed.RequireCrane(t)
 	ns := fmt.Sprintf("llbgen-test/publish-%d", time.Now().UnixNano())
 	dir := t.TempDir()
 	file := filepath.Join(dir, "targets.yaml")

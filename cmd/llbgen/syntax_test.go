@@ -70,7 +70,7 @@ func frontendImage(t *testing.T, bed *testbed.Bed, e *testbed.Engine) string {
 func TestFrontendImage(t *testing.T) {
 	bed := testbed.Require(t)
 	ref := frontendImage(t, bed, bed.RequireEngine(t))
-	crane := requireCrane(t)
+	crane := testbed.RequireCrane(t)
 	out, err := exec.Command(crane, "manifest", "--insecure", ref).Output()
 	if err != nil {
 		t.Fatalf("crane manifest %s: %v", ref, err)
@@ -224,19 +224,6 @@ func runFor(d time.Duration, f func(context.Context) (string, error)) (string, e
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return f(ctx)
-}
-
-// requireCrane is the test bed's crane.
-func requireCrane(t *testing.T) string {
-	t.Helper()
-	crane := os.Getenv("LLBGEN_CRANE")
-	if crane == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but LLBGEN_CRANE is not")
-		}
-		t.Skip("skipping: LLBGEN_CRANE is not set; `make test` sets it")
-	}
-	return crane
 }
 
 // exportFile writes the file at name in ref's image for platform into a

@@ -34,10 +34,7 @@ func (b *Bed) RequireEngine(t testing.TB) *Engine {
 	t.Helper()
 	engineOnce.Do(func() { engine, engineReason = findEngine() })
 	if engine == nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but the test bed's Docker Engine is unusable: %s", engineReason)
-		}
-		t.Skipf("skipping: no Docker Engine (%s); `make test` brings one up", engineReason)
+		unusable(t, "the test bed's Docker Engine", engineReason)
 	}
 	return engine
 }

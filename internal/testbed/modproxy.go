@@ -79,10 +79,7 @@ func (p *ModProxy) GOPROXY() string {
 // /etc/ssl/certs (Go reads every file there) and returns its reference.
 func (b *Bed) GolangTrusting(t *testing.T, p *ModProxy) string {
 	t.Helper()
-	crane := os.Getenv("LLBGEN_CRANE")
-	if crane == "" {
-		t.Skip("skipping: LLBGEN_CRANE is not set; `make test` sets it")
-	}
+	crane := RequireCrane(t)
 	ca, err := os.ReadFile(p.CA)
 	if err != nil {
 		t.Fatal(err)

@@ -65,12 +65,30 @@ func Require(t testing.TB) *Bed {
 	t.Helper()
 	once.Do(func() { bed, reason = find() })
 	if bed == nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but the test bed is unusable: %s", reason)
-		}
-		t.Skipf("skipping: no BuildKit daemon (%s); `make test` brings one up", reason)
+		unusable(t, "the test bed's BuildKit daemon", reason)
 	}
 	return bed
+}
+
+// unusable ends a test that needs what, a part of the test bed, which is
+// not there: outside CI it skips, saying why in one line; in CI
+// (CI=true) it fails.
+func unusable(t testing.TB, what, reason string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set but %s is unusable: %s", what, reason)
+	}
+	t.Skipf("skipping: %s is unusable (%s); `make test` brings it up", what, reason)
+}
+
+// RequireCrane returns the path of the test bed's crane.
+func RequireCrane(t testing.TB) string {
+	t.Helper()
+	crane := os.Getenv("LLBGEN_CRANE")
+	if crane == "" {
+		unusable(t, "the test bed's crane", "LLBGEN_CRANE is not set")
+	}
+	return crane
 }
 
 func find() (*Bed, string) {
