@@ -141,6 +141,11 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			if err := opts.checkPublish(list); err != nil {
 				return err
 			}
+			if opts.publish.Load {
+				if err := daemon.CheckLoad(cmd.Context(), opts.daemon.addr); err != nil {
+					return err
+				}
+			}
 			opts.daemon.warnSetupReach(stderr, list)
 			out, err := outdir.Open(opts.out)
 			if err != nil {

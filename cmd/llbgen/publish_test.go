@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,18 +96,44 @@ func TestPublishedImages(t *testing.T) {
 	}
 
 	t.Run("load", func(t *testing.T) {
-		cmd := llbgenCmd(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--load", "--publish", "gitlab-runner_v13.2.1", "--progress", "plain")
+		// From the standalone daemon into the engine DOCKER_HOST names:
+		// every image, a multi-platform one too (an OCI tarball: docker's
+		// holds one platform).
+		file := filepath.Join(t.TempDir(), "targets.yaml")
+		writeFile(t, file, publishList(bed, ns+"-load"))
+		cmd := llbgenCmd(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--load", "--progress", "plain")
 		cmd.Env = append(cmd.Env, "DOCKER_HOST="+eng.Host)
 		r := runCmd(t, cmd)
-		if r.code != 0 || !strings.Contains(r.stderr, "job image of gitlab-runner_v13.2.1 "+glibc+": loaded") {
-			t.Fatalf("llbgen build --load: exit %d\n%s", r.code, tail(r.stderr, 20))
+		musl := fmt.Sprintf("%s/%s-load/library/docker:19.03.12-ecr-login", bed.Registry, ns)
+		glibc := fmt.Sprintf("%s/%s-load/gitlab/gitlab-runner:v13.2.1-ecr-login", bed.Registry, ns)
+		helpers := fmt.Sprintf("%s/%s-load/ecr-login-helpers:v0.12.0", bed.Registry, ns)
+		for _, line := range []string{"job image of docker_19.03.12 " + musl + ": loaded (sha256:", "job image of gitlab-runner_v13.2.1 " + glibc + ": loaded (sha256:", "helpers image " + helpers + ": loaded (sha256:"} {
+			if r.code != 0 || !strings.Contains(r.stderr, line) {
+				t.Fatalf("llbgen build --load: exit %d, no %q\n%s", r.code, line, tail(r.stderr, 20))
+			}
 		}
-		if strings.Contains(r.stderr, "helpers image") {
-			t.Errorf("--publish gitlab-runner_v13.2.1 published the helpers image too:\n%s", tail(r.stderr, 5))
+		for _, img := range []string{musl, glibc} {
+			got, err := eng.Run(ctx, "", nil, "run", "--rm", "--pull", "never", img, "docker-credential-ecr-login", "version")
+			if err != nil || !strings.Contains(got, "0.12.0") {
+				t.Errorf("docker run --pull never %s: %v\n%s", img, err, got)
+			}
 		}
-		got, err := eng.Run(ctx, "", nil, "run", "--rm", "--pull", "never", glibc, "docker-credential-ecr-login", "version")
-		if err != nil || !strings.Contains(got, "0.12.0") {
-			t.Errorf("docker run --pull never %s: %v\n%s", glibc, err, got)
+		if out, err := exec.Command(crane, "manifest", musl).CombinedOutput(); err == nil {
+			t.Errorf("--load pushed %s:\n%s", musl, out)
+		}
+	})
+
+	t.Run("load without Docker", func(t *testing.T) {
+		// Refused before anything is built: nothing to load into.
+		out := t.TempDir()
+		cmd := llbgenCmd(t, bed.Addr, "build", "-f", file, "--out", out, "--load", "--progress", "plain")
+		cmd.Env = append(cmd.Env, "DOCKER_HOST=unix://"+filepath.Join(t.TempDir(), "none.sock"))
+		r := runCmd(t, cmd)
+		if r.code != 1 || !strings.Contains(r.stderr, "--load loads into Docker Engine at unix://") || strings.Contains(r.stderr, "TARGET") {
+			t.Errorf("exit %d, want 1 and the --load refusal before any build:\n%s", r.code, tail(r.stderr, 10))
+		}
+		if entries, _ := os.ReadDir(out); len(entries) > 0 {
+			t.Errorf("wrote %d files", len(entries))
 		}
 	})
 
@@ -217,13 +244,13 @@ func TestFailedTargetIsNotPublished(t *testing.T) {
 // exits 1 though every binary landed.
 func TestFailedPushExplainsItself(t *testing.T) {
 	bed := testbed.Require(t)
-	closed := "127.0.0.1:1" // nothing listens on port 1
+	closed := closedPort(t)
 	file := writeList(t, fmt.Sprintf("helper: {version: v0.12.0}\ngo: %s\npublish: {helpers: \"%s/h:{version}\"}\ntargets:\n  - image: %s\n", bed.Golang(), closed, bed.Musl()))
 	r := runLLBGen(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--push", "--progress", "plain")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.code, tail(r.stderr, 20))
 	}
-	want := "helpers image " + closed + "/h:v0.12.0: publishing failed: "
+	want := "helpers image " + closed + "/h:v0.12.0: push failed: "
 	i := strings.Index(r.stderr, want)
 	if i < 0 || !strings.Contains(r.stderr, "llbgen: 1 of 1 images not published") {
 		t.Fatalf("the summary does not say %q and that 1 of 1 images was not published:\n%s", want, tail(r.stderr, 10))
@@ -232,6 +259,49 @@ func TestFailedPushExplainsItself(t *testing.T) {
 	if !strings.Contains(line, "connection refused") {
 		t.Errorf("the cause does not say why: %s", line)
 	}
+}
+
+// Images are made of what landed: a binary the output directory refuses
+// (a directory at its name) publishes neither its job image nor the
+// helpers image, and nothing of it is pushed; the others are.
+func TestRefusedBinaryIsNotPublished(t *testing.T) {
+	bed := testbed.Require(t)
+	crane := testbed.RequireCrane(t)
+	ns := fmt.Sprintf("llbgen-test/refused-%d", time.Now().UnixNano())
+	file := writeList(t, publishList(bed, ns))
+	out := t.TempDir()
+	if err := os.Mkdir(filepath.Join(out, "docker-credential-ecr-login-gitlab-runner_v13.2.1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runLLBGen(t, bed.Addr, "build", "-f", file, "--out", out, "--push", "--progress", "plain")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, tail(r.stderr, 20))
+	}
+	glibc := fmt.Sprintf("%s/%s/gitlab/gitlab-runner:v13.2.1-ecr-login", bed.Registry, ns)
+	for _, line := range []string{
+		fmt.Sprintf("job image of docker_19.03.12 %s/%s/library/docker:19.03.12-ecr-login: pushed", bed.Registry, ns),
+		"job image of gitlab-runner_v13.2.1 " + glibc + ": not published: gitlab-runner_v13.2.1 failed",
+		fmt.Sprintf("helpers image %s/%s/ecr-login-helpers:v0.12.0: not published: gitlab-runner_v13.2.1 failed", bed.Registry, ns),
+	} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("the summary does not say %q:\n%s", line, tail(r.stderr, 12))
+		}
+	}
+	if got, err := exec.Command(crane, "manifest", glibc).CombinedOutput(); err == nil {
+		t.Errorf("%s was pushed though its binary did not land:\n%s", glibc, got)
+	}
+}
+
+// closedPort is a loopback host:port nothing listens on (just closed).
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 // --push and --load need a publish: block, and --publish names what it

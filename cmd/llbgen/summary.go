@@ -57,7 +57,8 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 }
 
 // writeImages prints one line per image the run was asked to publish:
-// what was done with it and its digest, or why it was not published.
+// what was done with it and its digest, and what failed or why it was not
+// published.
 func writeImages(w io.Writer, imgs []daemon.ImageResult) {
 	for _, img := range imgs {
 		name := img.Name
@@ -66,11 +67,14 @@ func writeImages(w io.Writer, imgs []daemon.ImageResult) {
 		} else {
 			name = img.What + " " + name
 		}
+		var said []string
 		if img.Done != "" {
-			fmt.Fprintf(w, "%s: %s (%s)\n", name, img.Done, shortDigest(img.Digest))
-		} else {
-			fmt.Fprintf(w, "%s: %s\n", name, oneLine(img.Cause))
+			said = append(said, fmt.Sprintf("%s (%s)", img.Done, shortDigest(img.Digest)))
 		}
+		if img.Cause != "" {
+			said = append(said, oneLine(img.Cause))
+		}
+		fmt.Fprintf(w, "%s: %s\n", name, strings.Join(said, "; "))
 	}
 }
 

@@ -149,11 +149,12 @@ func (o *Outcome) Unverified() int {
 	return n
 }
 
-// Unpublished counts the images asked for that were not published.
+// Unpublished counts the images asked for that were not published, or
+// not everywhere they were to go.
 func (o *Outcome) Unpublished() int {
 	n := 0
 	for _, img := range o.Images {
-		if img.Done == "" {
+		if img.Cause != "" {
 			n++
 		}
 	}

@@ -6,18 +6,59 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
-	"github.com/moby/moby/client"
+	dockerclient "github.com/moby/moby/client"
 )
 
-// loadIntoDocker starts loading a docker image tarball into the Docker
-// Engine that DOCKER_HOST (or Docker's default socket) names, as `docker
-// load` does: the image exporter writes into w. wait, given the build's
-// error, closes w and returns the load's error.
-func loadIntoDocker(ctx context.Context) (io.WriteCloser, func(error) error, error) {
-	dc, err := client.New(client.FromEnv)
+// loadEngine is the Docker Engine --load loads into from a buildkitd: the
+// one the docker CLI would use (DOCKER_HOST, else the Docker context, else
+// Docker's default socket), as docker:// alone means.
+func loadEngine() (*dockerclient.Client, string, error) {
+	host, from, err := EnvDockerHost()
 	if err != nil {
-		return nil, nil, fmt.Errorf("--load: Docker: %w", err)
+		return nil, "", err
+	}
+	if err := CheckDockerHost(host); err != nil {
+		return nil, "", fmt.Errorf("%s %q: %w", from, host, err)
+	}
+	dc, err := dockerAPI(host)
+	if err != nil {
+		return nil, "", fmt.Errorf("Docker Engine at %s: %w", host, err)
+	}
+	return dc, host, nil
+}
+
+// pingTimeout bounds CheckLoad's question to the engine.
+const pingTimeout = 10 * time.Second
+
+// CheckLoad makes sure, before anything is built, that --load has a Docker
+// Engine to load into: on a docker:// daemon the engine itself; otherwise
+// the one loadEngine names must answer.
+func CheckLoad(ctx context.Context, addr string) error {
+	if _, ok := DockerHost(addr); ok {
+		return nil
+	}
+	dc, host, err := loadEngine()
+	if err != nil {
+		return fmt.Errorf("--load: %w", err)
+	}
+	defer dc.Close()
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := dc.Ping(ctx, dockerclient.PingOptions{}); err != nil {
+		return fmt.Errorf("--load loads into Docker Engine at %s, which does not answer (%v); start it, point DOCKER_HOST at one, or leave --load out", host, err)
+	}
+	return nil
+}
+
+// loadIntoDocker starts loading an image tarball into loadEngine's engine,
+// as `docker load` does: the image exporter writes into w. wait, given the
+// build's error, closes w and returns the load's error.
+func loadIntoDocker(ctx context.Context) (io.WriteCloser, func(error) error, error) {
+	dc, host, err := loadEngine()
+	if err != nil {
+		return nil, nil, err
 	}
 	r, w := io.Pipe()
 	done := make(chan error, 1)
@@ -27,7 +68,7 @@ func loadIntoDocker(ctx context.Context) (io.WriteCloser, func(error) error, err
 			err = loadMessages(res)
 			res.Close()
 		}
-		r.CloseWithError(err)
+		r.CloseWithError(err) // the exporter's writes fail, not hang, once the load ended
 		done <- err
 	}()
 	wait := func(buildErr error) error {
@@ -35,7 +76,7 @@ func loadIntoDocker(ctx context.Context) (io.WriteCloser, func(error) error, err
 		err := <-done
 		dc.Close()
 		if err != nil {
-			return fmt.Errorf("loading into Docker at %s: %w", dc.DaemonHost(), err)
+			return fmt.Errorf("loading into Docker Engine at %s: %w", host, err)
 		}
 		return nil
 	}

@@ -36,16 +36,16 @@ type ImageResult struct {
 	Name   string // the reference it was published under
 	What   string // "job image of docker_19.03.12", "helpers image"
 	Digest string // the manifest (or index) digest the exporter made
-	Done   string // "pushed", "loaded", "pushed and loaded"; "" when not published
-	Cause  string // why not, one line
+	Done   string // "pushed", "loaded", "pushed, loaded"; "" when neither
+	Cause  string // what failed ("load failed: ...") or why not published, one line; "" when all went
 }
 
-// publishImages makes, after every binary session, each image of the
-// list whose binaries all landed (a job image: verified in its image; the
-// helpers image: every binary of the list written), in a session of its own
-// whose exporters push or load it. An image with a binary that did not
-// land is not published, and says which.
-func (s *solve) publishImages(ctx context.Context, ss sessions, p *prepared) {
+// publishImages makes, once the output directory was committed, each
+// image of the list whose binaries all landed (a job image: verified in its
+// image; the helpers image: every binary of the list written), each push
+// or load in a session of its own. An image with a binary that did not
+// land is not published, and says which. col explains a failure.
+func (s *solve) publishImages(ctx context.Context, ss sessions, col *collector, p *prepared) {
 	imgs, err := publish.Images(p.pl.List, p.pl.PlatformOf)
 	if err == nil {
 		imgs, err = publish.Select(imgs, s.opt.Publish.Images)
@@ -56,21 +56,13 @@ func (s *solve) publishImages(ctx context.Context, ss sessions, p *prepared) {
 	}
 	for _, img := range imgs {
 		r := ImageResult{Name: img.Name, What: img.What()}
-		if why := s.notReady(img); why != "" {
+		switch why := s.notReady(img); {
+		case why != "":
 			r.Cause = "not published: " + why
-			s.images = append(s.images, r)
-			continue
-		}
-		if ctx.Err() != nil || s.lostConnection() != nil {
-			r.Cause = "not published: the run was stopped"
-			s.images = append(s.images, r)
-			continue
-		}
-		dgst, done, err := s.publishOne(ctx, ss, p, img)
-		if err != nil {
-			r.Cause = "publishing failed: " + s.col.explain(s.list, err).cause
-		} else {
-			r.Digest, r.Done = dgst, done
+		case ctx.Err() != nil:
+			r.Cause = "not published: the run was canceled"
+		default:
+			s.publishOne(ctx, ss, col, p, img, &r)
 		}
 		s.images = append(s.images, r)
 	}
@@ -101,13 +93,41 @@ func (s *solve) notReady(img publish.Image) string {
 	return strings.Join(bad, ", ")
 }
 
-// publishOne makes img in a session whose exporters push or load it, and
-// returns the digest the exporter made and what was done.
-func (s *solve) publishOne(ctx context.Context, ss sessions, p *prepared, img publish.Image) (string, string, error) {
+// export is one way an image leaves the daemon: pushed, loaded, or both
+// (the engine's own exporter stores what it pushes).
+type export struct {
+	what    string // "push", "load": what failed, when it does
+	done    string // "pushed", "loaded", "pushed and stored in Docker"
+	entries func() ([]client.ExportEntry, func(error) error, error)
+}
+
+// publishOne makes img and pushes or loads it, each in a session of its
+// own, so that a failed load does not hide a push that happened: r says
+// what was done (with the digest the exporter made) and what failed.
+func (s *solve) publishOne(ctx context.Context, ss sessions, col *collector, p *prepared, img publish.Image, r *ImageResult) {
 	epoch := s.imageEpoch(p)
-	exports, done, wait, err := s.imageExports(ctx, img, epoch)
+	var done, failed []string
+	for _, ex := range s.imageExports(ctx, img, epoch) {
+		dgst, err := s.exportImage(ctx, ss, p, img, epoch, ex)
+		if err != nil {
+			failed = append(failed, ex.what+" failed: "+col.explain(s.list, err).cause)
+			continue
+		}
+		done = append(done, ex.done)
+		if r.Digest == "" {
+			r.Digest = dgst
+		}
+	}
+	r.Done = strings.Join(done, ", ")
+	r.Cause = strings.Join(failed, "; ")
+}
+
+// exportImage solves img's parts in a session whose exporters are ex's,
+// and returns the digest the exporter made.
+func (s *solve) exportImage(ctx context.Context, ss sessions, p *prepared, img publish.Image, epoch *int64, ex export) (string, error) {
+	entries, wait, err := ex.entries()
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	resp, err := ss.exportSession(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		marshal := func(st llb.State, pf ocispecs.Platform) (*pb.Definition, error) {
@@ -125,14 +145,14 @@ func (s *solve) publishOne(ctx context.Context, ss sessions, p *prepared, img pu
 			return nil, err
 		}
 		return publish.Result(ctx, gc, img, parts)
-	}, exports)
+	}, entries)
 	if werr := wait(err); err == nil && werr != nil {
 		err = werr
 	}
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	return resp[exptypes.ExporterImageDigestKey], done, nil
+	return resp[exptypes.ExporterImageDigestKey], nil
 }
 
 // imageEpoch dates the images: SOURCE_DATE_EPOCH, else the binaries' own
@@ -158,12 +178,13 @@ func (s *solve) onEngine() bool {
 	return ok
 }
 
-// imageExports are the exporters of img: the image exporter with push
-// (the engine's own, "moby", on Docker), and for Load, the engine's image
-// store or, on a standalone daemon, a docker tarball streamed into
-// DOCKER_HOST's engine. wait is called with the session's error and
-// returns the load's.
-func (s *solve) imageExports(ctx context.Context, img publish.Image, epoch *int64) ([]client.ExportEntry, string, func(error) error, error) {
+// imageExports are the ways img leaves the daemon, each a session of its
+// own: on a Docker Engine, its own exporter ("moby"), which stores what it
+// makes and pushes it with Push; on a buildkitd, the image exporter for
+// Push, and for Load a tarball (docker's, or OCI's for several platforms,
+// which docker's exporter cannot hold) streamed into the Docker Engine
+// that DOCKER_HOST or the Docker context names, as `docker load`.
+func (s *solve) imageExports(ctx context.Context, img publish.Image, epoch *int64) []export {
 	attrs := func(more ...string) map[string]string {
 		a := map[string]string{string(exptypes.OptKeyName): img.Name}
 		if epoch != nil {
@@ -181,33 +202,37 @@ func (s *solve) imageExports(ctx context.Context, img publish.Image, epoch *int6
 		return a
 	}
 	noWait := func(error) error { return nil }
-	imageType := client.ExporterImage
+	fixed := func(e client.ExportEntry) func() ([]client.ExportEntry, func(error) error, error) {
+		return func() ([]client.ExportEntry, func(error) error, error) { return []client.ExportEntry{e}, noWait, nil }
+	}
+	push := client.ExportEntry{Type: client.ExporterImage, Attrs: attrs(string(exptypes.OptKeyPush), "true")}
 	if s.onEngine() {
-		imageType = "moby"
-	}
-	var exports []client.ExportEntry
-	var done []string
-	switch {
-	case s.opt.Publish.Push:
-		exports = append(exports, client.ExportEntry{Type: imageType, Attrs: attrs(string(exptypes.OptKeyPush), "true")})
-		done = append(done, "pushed")
-		if s.opt.Publish.Load && s.onEngine() {
-			done = append(done, "loaded") // the engine's exporter stores it too
+		push.Type = "moby"
+		switch {
+		case s.opt.Publish.Push && s.opt.Publish.Load:
+			return []export{{what: "push", done: "pushed and loaded", entries: fixed(push)}}
+		case s.opt.Publish.Push:
+			return []export{{what: "push", done: "pushed and stored in Docker", entries: fixed(push)}}
 		}
-	case s.opt.Publish.Load && s.onEngine():
-		exports = append(exports, client.ExportEntry{Type: imageType, Attrs: attrs()})
-		done = append(done, "loaded")
+		return []export{{what: "load", done: "loaded", entries: fixed(client.ExportEntry{Type: "moby", Attrs: attrs()})}}
 	}
-	wait := noWait
-	if s.opt.Publish.Load && !s.onEngine() {
-		w, waitLoad, err := loadIntoDocker(ctx)
-		if err != nil {
-			return nil, "", nil, err
+	var out []export
+	if s.opt.Publish.Push {
+		out = append(out, export{what: "push", done: "pushed", entries: fixed(push)})
+	}
+	if s.opt.Publish.Load {
+		typ := client.ExporterDocker
+		if len(img.Platforms) > 1 {
+			typ = client.ExporterOCI
 		}
-		exports = append(exports, client.ExportEntry{Type: client.ExporterDocker, Attrs: attrs(),
-			Output: func(map[string]string) (io.WriteCloser, error) { return w, nil }})
-		done = append(done, "loaded")
-		wait = waitLoad
+		out = append(out, export{what: "load", done: "loaded", entries: func() ([]client.ExportEntry, func(error) error, error) {
+			w, wait, err := loadIntoDocker(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return []client.ExportEntry{{Type: typ, Attrs: attrs(),
+				Output: func(map[string]string) (io.WriteCloser, error) { return w, nil }}}, wait, nil
+		}})
 	}
-	return exports, strings.Join(done, " and "), wait, nil
+	return out
 }

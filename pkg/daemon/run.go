@@ -59,7 +59,22 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		out.Discard()
 		return nil, err
 	}
-	return s.land(ctx, err, attest)
+	o, err := s.land(ctx, err, attest)
+	if err != nil || !s.opt.Publish.Wanted() || s.prepared == nil {
+		return o, err
+	}
+	// Images are made of what landed, so only once the output directory
+	// was committed; on the same daemon (s.opt: the address the run
+	// settled on), in a connection of their own.
+	err = withDaemon(ctx, s.opt, func(k *daemonConn) error {
+		s.publishImages(ctx, k, k.col, s.prepared)
+		return nil
+	})
+	if err != nil {
+		s.images = append(s.images, ImageResult{What: "images", Cause: "not published: " + plan.FirstLine(err.Error())})
+	}
+	o.Images = s.images
+	return o, nil
 }
 
 // land ends a run whose sessions are over: unless the run failed as a
@@ -83,7 +98,7 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 		return nil, fmt.Errorf("writing into %s: %w", s.out.Path(), err)
 	}
 	s.markRefused(s.out.Refused())
-	return &Outcome{Out: s.out, Results: s.results, Images: s.images}, nil
+	return &Outcome{Out: s.out, Results: s.results}, nil
 }
 
 // markRefused fails the binaries whose file or build information the

@@ -46,6 +46,9 @@ type solve struct {
 	// there (noteFailure).
 	failMu   sync.Mutex
 	failedAt map[digest.Digest]error
+	// prepared is the graph run built, for the images made after the
+	// output directory was committed (publishImages).
+	prepared *prepared
 	// images is what happened to each image asked for (publishImages).
 	images []ImageResult
 }
@@ -102,9 +105,7 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	if s.lostConnection() != nil {
 		return nil // land fails the run
 	}
-	if s.opt.Publish.Wanted() && ctx.Err() == nil {
-		s.publishImages(ctx, ss, p)
-	}
+	s.prepared = p
 	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
 	}
