@@ -292,6 +292,31 @@ func TestRefusedBinaryIsNotPublished(t *testing.T) {
 	}
 }
 
+// A target image with symlinks where a job image's files go (the helper's
+// path to config.json, config.json to the helper) gets regular files
+// there: the helper's bytes and config.json, neither written through the
+// other.
+func TestJobImageOverSymlinks(t *testing.T) {
+	bed := testbed.Require(t)
+	crane := testbed.RequireCrane(t)
+	// The glibc stand-in runs as nobody, whose home is /nonexistent.
+	hostile := bed.AppendLayer(t, bed.Glibc(), "llbgen-test/symlinks",
+		testbed.LayerFile{Header: tar.Header{Name: "usr/local/bin/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		testbed.LayerFile{Header: tar.Header{Name: "usr/local/bin/docker-credential-ecr-login", Typeflag: tar.TypeSymlink, Linkname: "/nonexistent/.docker/config.json"}},
+		testbed.LayerFile{Header: tar.Header{Name: "nonexistent/.docker/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		testbed.LayerFile{Header: tar.Header{Name: "nonexistent/.docker/config.json", Typeflag: tar.TypeSymlink, Linkname: "/usr/local/bin/docker-credential-ecr-login"}})
+	ns := fmt.Sprintf("llbgen-test/symlinks-%d", time.Now().UnixNano())
+	file := writeList(t, fmt.Sprintf("helper: {version: v0.12.0}\ngo: %s\npublish:\n  images: \"%s/%s/job:{name}\"\n  credHelpers: [123456789012.dkr.ecr.us-east-1.amazonaws.com]\ntargets:\n  - {image: %s, name: hostile}\n", bed.Golang(), bed.Registry, ns, hostile))
+	out := t.TempDir()
+	r := runLLBGen(t, bed.Addr, "build", "-f", file, "--out", out, "--push", "--progress", "plain")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, tail(r.stderr, 20))
+	}
+	checkJobImage(t, crane, fmt.Sprintf("%s/%s/job:hostile", bed.Registry, ns), hostile, out, map[string]string{
+		"linux/amd64": "docker-credential-ecr-login-hostile",
+	}, "/nonexistent")
+}
+
 // closedPort is a loopback host:port nothing listens on (just closed).
 func closedPort(t *testing.T) string {
 	t.Helper()

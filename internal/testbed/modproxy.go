@@ -4,9 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"crypto/subtle"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -19,7 +17,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // ModProxy is a Go module proxy on loopback, over HTTPS (Go sends
@@ -79,25 +76,12 @@ func (p *ModProxy) GOPROXY() string {
 // /etc/ssl/certs (Go reads every file there) and returns its reference.
 func (b *Bed) GolangTrusting(t *testing.T, p *ModProxy) string {
 	t.Helper()
-	crane := RequireCrane(t)
 	ca, err := os.ReadFile(p.CA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	layer := filepath.Join(t.TempDir(), "ca.tar")
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "etc/ssl/certs/llbgen-modproxy-ca.pem", Mode: 0o644, Size: int64(len(ca)), ModTime: time.Unix(0, 0)})
-	tw.Write(ca)
-	tw.Close()
-	if err := os.WriteFile(layer, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ref := fmt.Sprintf("%s/llbgen-test/golang-modproxy:%x", b.Registry, sha256.Sum256(ca))
-	if out, err := exec.Command(crane, "append", "--insecure", "-b", b.Golang(), "-f", layer, "-t", ref).CombinedOutput(); err != nil {
-		t.Fatalf("crane append: %v\n%s", err, out)
-	}
-	return ref
+	return b.AppendLayer(t, b.Golang(), "llbgen-test/golang-modproxy",
+		LayerFile{Header: tar.Header{Name: "etc/ssl/certs/llbgen-modproxy-ca.pem", Typeflag: tar.TypeReg}, Data: ca})
 }
 
 // Authenticated counts the requests that carried the right credentials.

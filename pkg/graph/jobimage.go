@@ -52,10 +52,14 @@ func (g *Graph) JobImage(bin targets.Binary, l JobLayer) (llb.State, error) {
 		return llb.State{}, fmt.Errorf("target %s: %w", bin.Target.Name, err)
 	}
 	mark := b.mark(binary(KindImageOut, bin, p), bin.Target.Lines)
-	fa := llb.Mkdir(path.Dir(HelperPath), 0o755, llb.WithParents(true), llb.WithCreatedTime(b.layerTime())).
+	// What the image has at a path llbgen writes is removed first: a
+	// symlink there (to the helper, from config.json) would otherwise
+	// take the write.
+	fa := llb.Rm(HelperPath, llb.WithAllowNotFound(true)).
+		Mkdir(path.Dir(HelperPath), 0o755, llb.WithParents(true), llb.WithCreatedTime(b.layerTime())).
 		Copy(delivered, "/"+bin.FileName(), HelperPath, &llb.CopyInfo{ChownOpt: rootOwned(), Mode: &llb.ChmodOpt{Mode: 0o755}})
 	if len(l.CredHelpers) > 0 {
-		if !path.IsAbs(l.Home) || path.Clean(l.Home) != l.Home || l.Home == "/" {
+		if !path.IsAbs(l.Home) || path.Clean(l.Home) != l.Home {
 			return llb.State{}, fmt.Errorf("job image of %s: HOME %q is no absolute directory for config.json", bin.Name, l.Home)
 		}
 		if l.UID < 0 || l.GID < 0 || l.UID > math.MaxUint32 || l.GID > math.MaxUint32 {
@@ -67,8 +71,10 @@ func (g *Graph) JobImage(bin targets.Binary, l JobLayer) (llb.State, error) {
 		}
 		dir := path.Join(l.Home, ".docker")
 		owner := llb.WithUIDGID(l.UID, l.GID)
-		fa = fa.Mkdir(dir, 0o755, llb.WithParents(true), owner, llb.WithCreatedTime(b.layerTime())).
-			Mkfile(path.Join(dir, "config.json"), 0o644, cfg, owner, llb.WithCreatedTime(b.layerTime()))
+		file := path.Join(dir, "config.json")
+		fa = fa.Rm(file, llb.WithAllowNotFound(true)).
+			Mkdir(dir, 0o755, llb.WithParents(true), owner, llb.WithCreatedTime(b.layerTime())).
+			Mkfile(file, 0o644, cfg, owner, llb.WithCreatedTime(b.layerTime()))
 	}
 	return base.File(fa, llb.WithCustomName("job image of "+bin.Name+" ("+platforms.Format(p)+"): the verified helper added"), mark), nil
 }

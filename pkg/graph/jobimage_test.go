@@ -142,9 +142,17 @@ func TestJobImage(t *testing.T) {
 			}
 
 			a := j.file.Actions
-			if len(a) != 4 {
-				t.Fatalf("%d actions, want mkdir, copy, mkdir, mkfile", len(a))
+			if len(a) != 6 {
+				t.Fatalf("%d actions, want rm, mkdir, copy, rm, mkdir, mkfile", len(a))
 			}
+			// What the image has at the paths written goes first, so that a
+			// symlink there cannot take the write.
+			for i, p := range map[int]string{0: HelperPath, 3: "/home/ci/.docker/config.json"} {
+				if rm := a[i].GetRm(); rm == nil || rm.Path != p || !rm.AllowNotFound {
+					t.Errorf("action %d is %v, want rm %s", i, a[i], p)
+				}
+			}
+			a = append(a[1:3:3], a[4:]...)
 			for i, act := range a {
 				if want := int64(-1); i == len(a)-1 {
 					if act.Output != 0 {
@@ -153,12 +161,12 @@ func TestJobImage(t *testing.T) {
 				} else if act.Output != want {
 					t.Errorf("action %d has output %d", i, act.Output)
 				}
-				if i > 0 && act.Input != int64(len(j.op.Inputs)+i-1) {
+				if i > 0 && act.Input < int64(len(j.op.Inputs)) {
 					t.Errorf("action %d works on %d, not on the action before", i, act.Input)
 				}
 			}
-			if a[0].Input != 0 {
-				t.Errorf("the first action works on input %d, want the target image", a[0].Input)
+			if j.file.Actions[0].Input != 0 {
+				t.Errorf("the first action works on input %d, want the target image", j.file.Actions[0].Input)
 			}
 
 			bindir := a[0].GetMkdir()
@@ -213,8 +221,8 @@ func TestJobImageWithoutCredHelpers(t *testing.T) {
 			t.Fatal(err)
 		}
 		j := decodeJob(t, st)
-		if len(j.file.Actions) != 2 || j.file.Actions[1].GetCopy() == nil || j.file.Actions[1].Output != 0 {
-			t.Errorf("%s: actions %v, want mkdir and the copy", bin.Name, j.file.Actions)
+		if len(j.file.Actions) != 3 || j.file.Actions[0].GetRm() == nil || j.file.Actions[2].GetCopy() == nil || j.file.Actions[2].Output != 0 {
+			t.Errorf("%s: actions %v, want rm, mkdir and the copy", bin.Name, j.file.Actions)
 		}
 		for _, act := range j.file.Actions {
 			if act.GetMkfile() != nil || strings.Contains(act.GetMkdir().GetPath(), ".docker") {

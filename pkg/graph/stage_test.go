@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -139,7 +138,7 @@ func kindOf(op *pb.Op) Kind {
 			return KindToolSource
 		case a.GetMkdir().GetPath() == toolchainMark:
 			return KindToolchain
-		case a.GetMkdir().GetPath() == path.Dir(HelperPath):
+		case a.GetRm().GetPath() == HelperPath:
 			return KindImageOut
 		}
 		return KindExport

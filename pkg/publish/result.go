@@ -92,8 +92,11 @@ func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, 
 		}
 		stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
 		if err != nil {
-			// BuildKit sends the lstat error as text.
-			if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not a directory") {
+			// BuildKit sends the error as text: a file that is not
+			// there, or a path its symlinks cannot resolve (continuity's
+			// RootPath: "too many links"), reads as absent.
+			if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not a directory") ||
+				strings.Contains(msg, "too many links") || strings.Contains(msg, "too many levels of symbolic links") {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("%s: %w", name, err)

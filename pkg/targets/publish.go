@@ -181,11 +181,13 @@ func (p *Publish) checkCredHelpers(errs *ErrorList) {
 }
 
 // checkNames renders every name the list publishes and refuses those that
-// are no image reference, a job image named as the image it is built from
-// (or the go image), two targets given one job image, and a helpers image
-// named as a job image.
+// are no image reference, a name an image the list builds from has (a
+// target's, the go image: a push would replace it, and a later run would
+// build from what the push left), two targets given one job image, and a
+// helpers image named as a job image.
 func (l *List) checkNames(errs *ErrorList) {
 	p := &l.Publish
+	used := l.usedImages()
 	byName := map[string][]int{} // job image name: the targets given it
 	var order []string           // the names, in the order first given
 	if p.Images != "" {
@@ -198,8 +200,8 @@ func (l *List) checkNames(errs *ErrorList) {
 			if t.Name == helpersWord && p.Helpers != "" {
 				errs.add(t.namePosOr(), "%s is named %s, the word --publish and PUBLISH use for the helpers image; name the target otherwise", l.describe(t), helpersWord)
 			}
-			if name == t.Image.Full || name == l.Go.Full {
-				errs.add(p.ImagesPos, "publish.images gives %s for %s, the image it is built from: a push would replace it; name the job images apart, e.g. with a registry of your own and a tag suffix: registry.example.com/ci/{repo}:{tag}-ecr-login", name, l.describe(t))
+			if whose, ok := used[name]; ok {
+				errs.add(p.ImagesPos, "publish.images gives %s for %s, which is %s: a push would replace it; name the job images apart, e.g. with a registry of your own and a tag suffix: registry.example.com/ci/{repo}:{tag}-ecr-login", name, l.describe(t), whose)
 				continue
 			}
 			if len(byName[name]) == 0 {
@@ -218,9 +220,41 @@ func (l *List) checkNames(errs *ErrorList) {
 	case err != nil:
 		addErr(errs, err)
 	case helpers == "":
+	case used[helpers] != "":
+		errs.add(p.HelpersPos, "publish.helpers gives %s, which is %s: a push would replace it; give the helpers image a name of its own, e.g. registry.example.com/ci/ecr-login-helpers:{version}", helpers, used[helpers])
 	case len(byName[helpers]) > 0:
 		errs.add(p.HelpersPos, "publish.helpers gives %s, as publish.images does for %s; give the helpers image a name of its own", helpers, l.describe(l.Targets[byName[helpers][0]]))
 	}
+}
+
+// usedImages are the images the list builds from, by the name a push to
+// them would take (tagged; an image named by digest alone cannot be
+// replaced by a tag): each target's image and the go image, saying whose.
+func (l *List) usedImages() map[string]string {
+	used := map[string]string{}
+	add := func(full, whose string) {
+		named, err := reference.ParseNormalizedNamed(full)
+		if err != nil {
+			return
+		}
+		tagged, ok := named.(reference.Tagged)
+		if !ok {
+			if _, digested := named.(reference.Digested); digested {
+				return
+			}
+			named = reference.TagNameOnly(named)
+			tagged = named.(reference.Tagged)
+		}
+		name := reference.TrimNamed(named).String() + ":" + tagged.Tag()
+		if _, seen := used[name]; !seen {
+			used[name] = whose
+		}
+	}
+	for _, t := range l.Targets {
+		add(t.Image.Full, "the image "+l.describe(t)+" is built from")
+	}
+	add(l.Go.Full, "the go image")
+	return used
 }
 
 // helpersWord names the helpers image where a target's name names its job
