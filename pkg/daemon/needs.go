@@ -102,22 +102,44 @@ func (f engineFacts) runs() (cmp, say string) {
 			v = v[:i]
 		}
 		if !semver.IsValid(v) || semver.MajorMinor(v) == "v0.0" {
-			return "", "BuildKit " + f.buildkit // a build from source: assume it is recent
+			return "", "BuildKit " + shownVersion(f.buildkit) // a build from source: assume it is recent
 		}
-		return semver.MajorMinor(v), "BuildKit " + f.buildkit
+		return semver.MajorMinor(v), "BuildKit " + shownVersion(f.buildkit)
 	}
 	if f.docker && f.engine != "" {
 		mm := engineMinor(f.engine)
 		for _, e := range dockerBuildKit {
 			if e.docker == mm {
-				return e.buildkit, fmt.Sprintf("BuildKit %s (Docker Engine %s)", e.buildkit, f.engine)
+				return e.buildkit, fmt.Sprintf("BuildKit %s (Docker Engine %s)", e.buildkit, shownVersion(f.engine))
 			}
 		}
 		if mm != "" && versionLess(mm, dockerBuildKit[0].docker) {
-			return "v0.0", fmt.Sprintf("no BuildKit (Docker Engine %s)", f.engine)
+			return "v0.0", fmt.Sprintf("no BuildKit (Docker Engine %s)", shownVersion(f.engine))
 		}
 	}
 	return "", "BuildKit older than v0.11 (it has no Info API)"
+}
+
+// maxShownVersion bounds a version string in messages: real ones are
+// short ("v0.34.2", "20.10.24+dfsg1", "v0.0.0+unknown").
+const maxShownVersion = 64
+
+// shownVersion is a version string the daemon reported, as messages show
+// it: as it is when it looks like a version (at most maxShownVersion
+// letters, digits and ".+-_~"), else cut to maxShownVersion bytes and
+// quoted, so that what a hostile daemon says stays one short line of
+// llbgen's output and forges none.
+func shownVersion(v string) string {
+	plain := len(v) <= maxShownVersion && v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".+-_~", r))
+	}) < 0
+	if plain {
+		return v
+	}
+	if len(v) > maxShownVersion {
+		return strconv.Quote(v[:maxShownVersion]) + "..."
+	}
+	return strconv.Quote(v)
 }
 
 // engineMinor is MAJOR.MINOR of a Docker Engine version ("20.10.24+dfsg1"
