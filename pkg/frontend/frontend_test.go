@@ -1,9 +1,11 @@
 package frontend
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -54,5 +56,27 @@ targets:
 	}
 	if len(list.Targets) != 3 || list.Helper.Version != "v0.12.0" {
 		t.Error("Select changed the list it was given")
+	}
+}
+
+// PUBLISH narrows the build to a job image's target; the helpers image is
+// every binary of the list under its one name, so with TARGETS it is
+// refused, as is a job image of a target TARGETS leaves out.
+func TestPublishArgs(t *testing.T) {
+	got, err := publishArgs(map[string]string{ArgPublish: "docker_19.03.12"})
+	if err != nil || got[ArgTargets] != "docker_19.03.12" {
+		t.Errorf("PUBLISH=docker_19.03.12: %v, %v", got, err)
+	}
+	if got, err := publishArgs(map[string]string{ArgPublish: "helpers"}); err != nil || got[ArgTargets] != "" {
+		t.Errorf("PUBLISH=helpers: %v, %v", got, err)
+	}
+	for _, args := range []map[string]string{
+		{ArgPublish: "helpers", ArgTargets: "a"},
+		{ArgPublish: "b", ArgTargets: "a"},
+	} {
+		var pe *plan.Error
+		if _, err := publishArgs(args); !errors.As(err, &pe) || !pe.BadInput {
+			t.Errorf("%v: %v, want bad input", args, err)
+		}
 	}
 }

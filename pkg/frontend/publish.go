@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -27,7 +28,13 @@ const ArgPublish = "PUBLISH"
 // its target alone.
 func publishArgs(args map[string]string) (map[string]string, error) {
 	what := strings.TrimSpace(args[ArgPublish])
-	if what == "" || what == publish.HelpersImage {
+	if what == "" {
+		return args, nil
+	}
+	if what == publish.HelpersImage {
+		if names := strings.TrimSpace(args[ArgTargets]); names != "" {
+			return nil, &plan.Error{Err: fmt.Errorf("build-arg:%s=%s is every binary of the list, under the list's one name; build-arg:%s=%s would push some of them under it: leave %s out", ArgPublish, what, ArgTargets, names, ArgTargets), BadInput: true}
+		}
 		return args, nil
 	}
 	if names := strings.TrimSpace(args[ArgTargets]); names != "" {
@@ -71,11 +78,19 @@ func image(ctx context.Context, c gateway.Client, p *plan.Plan, what string) (*g
 		}
 		return def.ToPB(), nil
 	}
+	epoch := p.Graph.SourceDateEpoch
+	if epoch == nil {
+		// As llbgen build dates them: the binaries' own time (the
+		// helper version's).
+		if epoch, err = binaryTime(ctx, c, g, sel[0], marshal, p); err != nil {
+			return nil, err
+		}
+	}
 	parts, err := publish.Parts(publish.Inputs{
 		List:     p.List,
 		Graph:    g,
 		Images:   p.Graph.Images,
-		Epoch:    p.Graph.SourceDateEpoch,
+		Epoch:    epoch,
 		Marshal:  marshal,
 		ReadFile: publish.FileReader(ctx, c, marshal),
 	}, sel[0])
@@ -83,4 +98,28 @@ func image(ctx context.Context, c gateway.Client, p *plan.Plan, what string) (*g
 		return nil, err
 	}
 	return publish.Result(ctx, c, sel[0], parts)
+}
+
+// binaryTime is the time of img's first binary as delivered: the time
+// llbgen build dates the images by when SOURCE_DATE_EPOCH is unset.
+func binaryTime(ctx context.Context, c gateway.Client, g *graph.Graph, img publish.Image, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error), p *plan.Plan) (*int64, error) {
+	bin := img.Binaries[0]
+	def, err := marshal(g.Delivered[bin.Name], p.PlatformOf(bin))
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	st, err := ref.StatFile(ctx, gateway.StatRequest{Path: "/" + bin.FileName()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", img.What(), err)
+	}
+	t := time.Unix(0, st.ModTime).Unix()
+	return &t, nil
 }

@@ -53,7 +53,7 @@ func JobConfig(base []byte, labels map[string]string, what string, created *time
 	if img == nil {
 		return nil, fmt.Errorf("reading the target image's config: it is null")
 	}
-	dropOtherCases(img, "config", "history", "created")
+	dropOtherCases(img, "config", "history", "created", "rootfs")
 	var cfg map[string]json.RawMessage
 	if raw, ok := img["config"]; ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -131,7 +131,7 @@ func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) 
 			LabelModule:                    targets.HelperModule,
 			LabelVersion:                   list.Helper.Version,
 			ocispecs.AnnotationTitle:       "docker-credential-ecr-login binaries",
-			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.Helper.Version + " built by llbgen for each target image of " + list.File + " (each verified in its image unless the run said otherwise), and SHA256SUMS",
+			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.Helper.Version + " built by llbgen for each image of its target list (each verified in its image unless the run said otherwise), and SHA256SUMS",
 		}},
 		RootFS:  ocispecs.RootFS{Type: "layers"},
 		History: []ocispecs.History{{CreatedBy: "llbgen: the binaries and " + graph.SumsFile, Comment: "llbgen"}},
@@ -148,9 +148,10 @@ func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) 
 }
 
 // JobLayer says where a job image's config.json goes: $HOME/.docker,
-// with HOME from the image's ENV, else /root for root, else the home of
-// its USER in the image's /etc/passwd (passwd, read only then: nil when
-// the image has none), as Docker sets HOME when it starts a container. The file and the directories made for it belong to that user
+// with HOME from the image's ENV, else the home of its USER (root when
+// none) in the image's /etc/passwd (passwd, read only then: nil when the
+// image has none), else / for root, as runc sets HOME when Docker starts
+// a container. The file and the directories made for it belong to that user
 // (Docker's lookup: a numeric USER is a uid, a name a name; a uid without
 // an entry has gid 0), readable by all: it names helpers, no secrets.
 func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) (graph.JobLayer, error) {
@@ -173,22 +174,27 @@ func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) 
 	if id, ok := parseID(user); ok && id == 0 {
 		root = true
 	}
-	if !root {
+	if !root || home == "" {
 		data, err := passwd()
 		if err != nil {
-			return l, fmt.Errorf("reading /etc/passwd for USER %s: %w", img.Config.User, err)
+			return l, fmt.Errorf("reading /etc/passwd for USER %q: %w", img.Config.User, err)
 		}
-		e, found := lookupUser(data, user)
+		name := user
+		if name == "" {
+			name = "root"
+		}
+		e, found := lookupUser(data, name)
 		switch {
 		case found:
 			l.UID, l.GID = e.uid, e.gid
 			if home == "" {
 				home = e.home
 			}
+		case root:
 		default:
 			uid, numeric := parseID(user)
 			if !numeric {
-				return l, fmt.Errorf("USER %s is not in the image's /etc/passwd, so Docker could not start it; set HOME in the image and fix its USER, or leave publish.credHelpers out", img.Config.User)
+				return l, fmt.Errorf("USER %q is not in the image's /etc/passwd, so Docker could not start it; set HOME in the image and fix its USER, or leave publish.credHelpers out", img.Config.User)
 			}
 			l.UID, l.GID = uid, 0
 		}
@@ -199,18 +205,18 @@ func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) 
 		l.GID = gid
 	}
 	if home == "" && root {
-		home = "/root"
+		home = "/" // runc's HOME for a user without an entry
 	}
 	if home == "" {
-		return l, fmt.Errorf("USER %s has no home: no HOME in the image's ENV and none in its /etc/passwd, so Docker would find no config.json; set HOME in the image or leave publish.credHelpers out", img.Config.User)
+		return l, fmt.Errorf("USER %q has no home: no HOME in the image's ENV and none in its /etc/passwd, so Docker would find no config.json; set HOME in the image or leave publish.credHelpers out", img.Config.User)
 	}
 	l.Home = home
 	return l, checkHome(home)
 }
 
-// checkHome refuses a HOME that is no absolute, clean directory below /.
+// checkHome refuses a HOME that is no absolute, clean directory.
 func checkHome(home string) error {
-	if !strings.HasPrefix(home, "/") || path.Clean(home) != home || home == "/" {
+	if !strings.HasPrefix(home, "/") || path.Clean(home) != home {
 		return fmt.Errorf("HOME %q is no absolute directory for config.json; set HOME in the image or leave publish.credHelpers out", home)
 	}
 	return nil

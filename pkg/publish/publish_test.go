@@ -433,7 +433,7 @@ func TestPartsUnresolved(t *testing.T) {
 	}
 	f.passwd = []byte("root:x:0:0:root:/root:/bin/sh\n") // no ci
 	_, err = Parts(f.inputs, imgs[1])
-	if err == nil || !strings.Contains(err.Error(), "USER ci") {
+	if err == nil || !strings.Contains(err.Error(), `USER "ci"`) {
 		t.Errorf("Parts with USER ci not in /etc/passwd: %v", err)
 	}
 }
