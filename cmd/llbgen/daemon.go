@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/pflag"
@@ -21,6 +22,8 @@ type daemonOptions struct {
 	addr     string
 	progress string
 	tls      daemon.TLS
+	// settled is told the address the run settles on (warnSetupReach).
+	settled func(addr string)
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
@@ -119,11 +122,13 @@ func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options 
 		Progress:    progressui.DisplayMode(o.progress),
 		ProgressOut: stderr,
 		Plan:        in,
+		Settled:     o.settled,
 	}
 }
 
 // setupReachWarning is the warning `llbgen build` and `llbgen matrix` print
-// when the list has setup steps and the daemon is reached over tcp://
+// when the list has setup steps and the daemon (o.addr: the address the
+// run settled on, see warnSetupReach) is reached over tcp://
 // without a client certificate, or "": setup runs with the daemon's
 // network (the host's, on a plain buildkitd), so a daemon that takes
 // clients without one takes setup code too, which could then solve its own
@@ -150,9 +155,20 @@ func (o *daemonOptions) setupReachWarning(list *targets.List) string {
 	return ""
 }
 
-// warnSetupReach prints setupReachWarning, when there is one.
+// warnSetupReach has the run print setupReachWarning on stderr, when there
+// is one, for the daemon it settles on (daemon.Options.Settled), once: a
+// given address before it is contacted; with none, the default BuildKit
+// daemon or the Docker Engine llbgen falls back to once it answered, which
+// may be a tcp:// one (DOCKER_HOST) without TLS.
 func (o *daemonOptions) warnSetupReach(stderr io.Writer, list *targets.List) {
-	if w := o.setupReachWarning(list); w != "" {
-		fmt.Fprintln(stderr, w)
+	var once sync.Once
+	o.settled = func(addr string) {
+		once.Do(func() {
+			at := *o
+			at.addr = addr
+			if w := at.setupReachWarning(list); w != "" {
+				fmt.Fprintln(stderr, w)
+			}
+		})
 	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -75,6 +78,43 @@ func TestSetupReachWarningDocker(t *testing.T) {
 		}
 		if c.warn && !strings.Contains(w, "Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)") {
 			t.Errorf("warning %q does not name the engine and the variables", w)
+		}
+	}
+}
+
+// With no address given, the warning is decided from the address the run
+// settles on, which the fallback can make a Docker Engine on tcp:// without
+// TLS (DOCKER_HOST); it is printed once, however often the run connects.
+func TestSetupReachWarningSettled(t *testing.T) {
+	withSetup, err := targets.Parse("targets.yaml", []byte(setupList))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		settled, verify string
+		warn            bool
+	}{
+		{"docker://tcp://127.0.0.1:2375", "", true},
+		{"docker://tcp://127.0.0.1:2376", "1", false},
+		{"docker://unix:///var/run/docker.sock", "", false},
+		{daemon.DefaultAddr, "", false},
+	} {
+		t.Setenv("DOCKER_TLS_VERIFY", c.verify)
+		var stderr bytes.Buffer
+		var o daemonOptions // neither --addr nor BUILDKIT_HOST
+		o.warnSetupReach(&stderr, withSetup)
+		opt := o.options(&stderr, plan.Input{})
+		if stderr.Len() != 0 || opt.Settled == nil {
+			t.Fatalf("%s: warned before the run settled (%q), or nothing to tell", c.settled, stderr.String())
+		}
+		opt.Settled(c.settled)
+		opt.Settled(c.settled) // images are published in a connection of their own
+		want := ""
+		if c.warn {
+			want = "llbgen: warning: target runner-cgo has setup steps, which run with the daemon's network, and Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH): setup code could reach the daemon too and write llbgen's shared build cache; serve it on a unix socket or on tcp with mTLS (README, \"Security\")\n"
+		}
+		if stderr.String() != want {
+			t.Errorf("settled on %s, DOCKER_TLS_VERIFY=%q: printed %q, want %q", c.settled, c.verify, stderr.String(), want)
 		}
 	}
 }

@@ -69,15 +69,25 @@ func (d worker) canRun(p ocispecs.Platform) bool {
 // the timeout and has what the run uses (needsOf), and returns what its
 // default worker builds. An empty opt.Addr is the default: a BuildKit
 // daemon at DefaultAddr, else the Docker Engine EnvDockerHost picks, said
-// in one line on opt.ProgressOut; open sets opt.Addr to the one used.
+// in one line on opt.ProgressOut; open sets opt.Addr to the one used, and
+// tells opt.Settled.
 func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
+	settled := func() {
+		if opt.Settled != nil {
+			opt.Settled(opt.Addr)
+		}
+	}
 	if opt.Addr != "" {
+		settled()
 		return connectTo(ctx, *opt)
 	}
 	opt.Addr = defaultAddr
 	c, d, err := connectTo(ctx, *opt)
 	var bk *UnreachableError
 	if !errors.As(err, &bk) {
+		if err == nil {
+			settled()
+		}
 		return c, d, err
 	}
 	host, from, err := EnvDockerHost()
@@ -99,6 +109,9 @@ func open(ctx context.Context, opt *Options) (*client.Client, worker, error) {
 			context = " (" + from + ")"
 		}
 		fmt.Fprintf(opt.ProgressOut, "llbgen: no BuildKit daemon at %s; building on Docker Engine at %s%s\n", defaultAddr, host, context)
+	}
+	if err == nil {
+		settled()
 	}
 	return c, d, err
 }

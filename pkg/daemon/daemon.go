@@ -54,6 +54,11 @@ type Options struct {
 	ProgressOut io.Writer
 	// ConnectTimeout bounds the first contact with the daemon.
 	ConnectTimeout time.Duration
+	// Settled, when set, is called with the daemon's address each time
+	// the run connects, before anything is solved there: Addr, before it
+	// is contacted; with no Addr, the default BuildKit daemon's or the
+	// fallback's docker://HOST, once it answered (see open).
+	Settled func(addr string)
 	// Plan is what the run asks for besides its list (Plan.List is set
 	// from the list Run, RunMatrix or Lock is given): the lock, the module
 	// settings, SOURCE_DATE_EPOCH. plan.Make decides the rest with the

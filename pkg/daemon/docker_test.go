@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -423,5 +425,55 @@ func TestDockerOverTCPWithTLS(t *testing.T) {
 	var u *UnreachableError
 	if _, _, err := open(context.Background(), &opt); !errors.As(err, &u) || !strings.HasPrefix(err.Error(), "cannot reach Docker Engine at tcp://") {
 		t.Errorf("without DOCKER_TLS_VERIFY: %v; want cannot reach Docker Engine", err)
+	}
+}
+
+// open tells Options.Settled the address the run settled on, once per
+// connection: a given address before it is contacted (so even one that
+// does not answer), the default BuildKit daemon's, or the fallback's
+// Docker Engine, here DOCKER_HOST=tcp://... without TLS, once it answered.
+func TestOpenTellsSettled(t *testing.T) {
+	modern := func() *fakeControl { return &fakeControl{version: "v0.25.1", labels: containerdStore} }
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDocker(t, l, "29.0.0", modern())
+	tcpHost := "tcp://" + l.Addr().String()
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	for _, c := range []struct {
+		name, addr, defaultAddr, dockerHost string
+		want                                []string
+	}{
+		{name: "fallback to tcp://", defaultAddr: missing, dockerHost: tcpHost, want: []string{DockerScheme + tcpHost}},
+		{name: "default answers", defaultAddr: fakeBuildKitd(t, modern()), dockerHost: tcpHost, want: []string{"default"}},
+		{name: "given docker://tcp://", addr: DockerScheme + tcpHost, defaultAddr: missing, want: []string{DockerScheme + tcpHost}},
+		{name: "given, no answer", addr: missing, defaultAddr: missing, want: []string{missing}},
+		{name: "nothing answers", defaultAddr: missing, dockerHost: missing, want: nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defaultAddr = c.defaultAddr
+			t.Cleanup(func() { defaultAddr = DefaultAddr })
+			t.Setenv("DOCKER_HOST", c.dockerHost)
+			t.Setenv("DOCKER_TLS_VERIFY", "")
+			var said []string
+			var stderr bytes.Buffer
+			opt := Options{Addr: c.addr, ProgressOut: &stderr, ConnectTimeout: 5 * time.Second, Settled: func(addr string) {
+				said = append(said, addr)
+				if c.addr == "" && addr != defaultAddr && !strings.Contains(stderr.String(), "building on Docker Engine at "+c.dockerHost) {
+					t.Errorf("told %s before the fallback was said", addr)
+				}
+			}}
+			if cl, _, err := open(context.Background(), &opt); err == nil {
+				cl.Close()
+			}
+			want := c.want
+			if len(want) == 1 && want[0] == "default" {
+				want = []string{defaultAddr}
+			}
+			if !slices.Equal(said, want) {
+				t.Errorf("Settled told %q, want %q", said, want)
+			}
+		})
 	}
 }
