@@ -75,13 +75,9 @@ install_locked() {
 		mv "$ENGINE_BIN.ctd"/* "$ENGINE_BIN/" && rmdir "$ENGINE_BIN.ctd"
 	fi
 	if [[ ! -x $ENGINE_BIN/docker ]]; then
-		# docker/cli has no go.mod: its module file is vendor.mod, which
-		# its own scripts copy into place the same way. Its dependencies
-		# come from its vendor directory: the module proxy refuses some
-		# (github.com/moby/swarmkit/v2 v2.1.3).
+		# docker/cli has no go.mod (see go_module_prepare docker-cli).
 		log "building the docker CLI $DOCKER_CLI_VERSION (a few minutes, once)"
-		GO_MODULE_PREPARE='cp vendor.mod go.mod && cp vendor.sum go.sum && rm -rf vendor && go mod edit -replace github.com/moby/swarmkit/v2=github.com/moby/swarmkit/v2@v2.0.0' \
-			go_module_build github.com/docker/cli "$DOCKER_CLI_VERSION" "$ENGINE_BIN.cli" ./cmd/docker
+		go_module_build --prepare docker-cli github.com/docker/cli "$DOCKER_CLI_VERSION" "$ENGINE_BIN.cli" ./cmd/docker
 		mv "$ENGINE_BIN.cli"/docker "$ENGINE_BIN/" && rm -rf "$ENGINE_BIN.cli"
 	fi
 	if [[ ! -x $ENGINE_BIN/dockerd ]]; then

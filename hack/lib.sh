@@ -79,12 +79,20 @@ start_buildkitd() {
 	die "buildkitd did not come up on $addr (log: $logfile)"
 }
 
-# go_module_build MODULE VERSION OUTDIR PKG...: builds PKGs of MODULE@VERSION.
-# GO_MODULE_PREPARE, when set, runs in the copy first; GO_MODULE_GOFLAGS
-# replaces -mod=mod.
+# go_module_build [--prepare STEP] MODULE VERSION OUTDIR PKG...: builds PKGs
+# of MODULE@VERSION with -mod=mod. STEP, one of go_module_prepare's, runs in
+# the copy first. Nothing here comes from the environment but Go's own
+# settings (GOPROXY and the like): this runs as root, and a command or flag
+# in a variable would run with it.
 # `go install mod@v` refuses modules whose go.mod has exclude directives
 # (buildkit's does), so build inside a writable copy of the module instead.
 go_module_build() {
+	local prepare=
+	if [[ ${1:-} == --prepare ]]; then
+		prepare=$2
+		shift 2
+		go_module_prepare "$prepare" --check
+	fi
 	local module=$1 version=$2 out=$3
 	shift 3
 	local dir src
@@ -94,10 +102,28 @@ go_module_build() {
 	trap "rm -rf '$src' '$out.tmp'" RETURN
 	cp -a "$dir/." "$src/"
 	chmod -R u+w "$src"
-	[[ -z ${GO_MODULE_PREPARE:-} ]] || (cd "$src" && eval "$GO_MODULE_PREPARE")
+	[[ -z $prepare ]] || (cd "$src" && go_module_prepare "$prepare") || die "go_module_build: preparing $module@$version ($prepare) failed"
 	rm -rf "$out.tmp"
 	mkdir -p "$out.tmp"
-	(cd "$src" && CGO_ENABLED=0 GOFLAGS=${GO_MODULE_GOFLAGS:--mod=mod} go build -trimpath -o "$out.tmp/" "$@")
+	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/" "$@")
 	rm -rf "$out"
 	mv "$out.tmp" "$out"
+}
+
+# go_module_prepare STEP [--check]: runs STEP, a known preparation of a
+# module's copy, in the current directory; with --check, only refuses an
+# unknown one.
+go_module_prepare() {
+	case $1 in
+	docker-cli)
+		# docker/cli has no go.mod: its module file is vendor.mod, which
+		# its own scripts copy into place the same way. The module proxy
+		# refuses one of its dependencies (github.com/moby/swarmkit/v2
+		# v2.1.3): v2.0.0 builds the CLI.
+		[[ ${2:-} == --check ]] && return
+		cp vendor.mod go.mod && cp vendor.sum go.sum && rm -rf vendor &&
+			go mod edit -replace github.com/moby/swarmkit/v2=github.com/moby/swarmkit/v2@v2.0.0
+		;;
+	*) die "go_module_build: no preparation named '$1' (known: docker-cli)" ;;
+	esac
 }
