@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/llbgen/llbgen/internal/testbed"
@@ -64,12 +67,13 @@ func TestBuildOnDocker(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.name == "fallback" {
-				requireNoDefaultBuildKit(t)
-			}
 			out := filepath.Join(t.TempDir(), "out")
 			args := append([]string{"build", "-f", list, "--out", out, "--progress", "plain"}, c.args...)
-			r := runCmd(t, dockerCmd(t, c.env, args...))
+			cmd := dockerCmd(t, c.env, args...)
+			if c.name == "fallback" {
+				withoutDefaultBuildKit(t, cmd)
+			}
+			r := runCmd(t, cmd)
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s", r.code, tail(r.stderr, 30))
 			}
@@ -97,9 +101,9 @@ func TestBuildOnDocker(t *testing.T) {
 
 	// `make build` on a machine with Docker alone: no BuildKit daemon is
 	// started (the test bed's engine answers the docker CLI), and llbgen
-	// falls back to Docker.
+	// falls back to Docker. One that `make build` started at the default
+	// address would have failed there (read-only), failing the run.
 	t.Run("make build", func(t *testing.T) {
-		requireNoDefaultBuildKit(t)
 		bin := t.TempDir()
 		if err := os.Symlink(eng.Docker, filepath.Join(bin, "docker")); err != nil {
 			t.Fatal(err)
@@ -107,6 +111,7 @@ func TestBuildOnDocker(t *testing.T) {
 		cmd := exec.Command("make", "build")
 		cmd.Dir = repo
 		cmd.Env = dockerEnv(t, cmd.Environ(), "DOCKER_HOST="+eng.Host, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		withoutDefaultBuildKit(t, cmd)
 		r := runCmd(t, cmd)
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", r.code, tail(r.stdout, 10), tail(r.stderr, 30))
@@ -114,7 +119,9 @@ func TestBuildOnDocker(t *testing.T) {
 		if line := "llbgen: no BuildKit daemon at " + daemon.DefaultAddr + "; building on Docker Engine at " + eng.Host; !strings.Contains(r.stderr, line+"\n") {
 			t.Errorf("stderr lacks %q:\n%s", line, tail(r.stderr, 10))
 		}
-		requireNoDefaultBuildKit(t)
+		if strings.Contains(r.stderr, "starting buildkitd") {
+			t.Errorf("make build tried to start a BuildKit daemon:\n%s", tail(r.stderr, 10))
+		}
 		got := readDir(t, filepath.Join(repo, "out"))
 		for name, f := range want {
 			if got[name].data != f.data || !got[name].modTime.Equal(f.modTime) {
@@ -140,7 +147,6 @@ func TestBuildOnDocker(t *testing.T) {
 	// The other verbs share the daemon flags and the fallback: a lock made
 	// on Docker is the one made on buildkitd.
 	t.Run("lock fallback", func(t *testing.T) {
-		requireNoDefaultBuildKit(t)
 		onBuildKit := filepath.Join(t.TempDir(), "targets.yaml")
 		onDocker := filepath.Join(t.TempDir(), "targets.yaml")
 		writeFile(t, onBuildKit, readFile(t, list))
@@ -148,7 +154,9 @@ func TestBuildOnDocker(t *testing.T) {
 		if r := runLLBGen(t, bed.Addr, "lock", "-f", onBuildKit, "--progress", "plain"); r.code != 0 {
 			t.Fatalf("on buildkitd: exit %d\n%s", r.code, tail(r.stderr, 30))
 		}
-		r := runCmd(t, dockerCmd(t, []string{"DOCKER_HOST=" + eng.Host}, "lock", "-f", onDocker, "--progress", "plain"))
+		cmd := dockerCmd(t, []string{"DOCKER_HOST=" + eng.Host}, "lock", "-f", onDocker, "--progress", "plain")
+		withoutDefaultBuildKit(t, cmd)
+		r := runCmd(t, cmd)
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, tail(r.stderr, 30))
 		}
@@ -197,6 +205,96 @@ func TestBuildOnDockerFailureExplained(t *testing.T) {
 	}
 }
 
+// With no address given and nothing at BuildKit's default address, a run
+// that falls back to a Docker Engine on tcp:// without TLS (DOCKER_HOST)
+// warns that setup code could reach it, as one given docker://tcp://...
+// does; on unix:// it does not. The warning comes once the engine is known,
+// after the fallback is said, before anything is solved (here the image is
+// missing: the run ends there).
+func TestFallbackToTCPDockerWarnsOfSetup(t *testing.T) {
+	bed := testbed.Require(t)
+	eng := bed.RequireEngine(t)
+	tcp := tcpToEngine(t, eng)
+	list := writeList(t, "helper: {version: v0.12.0}\ngo: "+bed.Golang()+"\ntargets:\n"+
+		"  - image: "+bed.Registry+"/nope/missing:1\n    name: with-setup\n    cgo: true\n    setup: [apt-get update]\n")
+	fallback := "llbgen: no BuildKit daemon at " + daemon.DefaultAddr + "; building on Docker Engine at "
+	warning := "llbgen: warning: target with-setup has setup steps, which run with the daemon's network, and Docker Engine at " + tcp + " is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"
+	for _, c := range []struct {
+		name     string
+		args     []string
+		host     string
+		fallback bool
+		warn     bool
+	}{
+		{name: "fallback to tcp://", host: tcp, fallback: true, warn: true},
+		{name: "fallback to unix://", host: eng.Host, fallback: true},
+		{name: "docker:// with tcp://", args: []string{"--addr", daemon.DockerScheme}, host: tcp, warn: true},
+		{name: "docker://tcp://", args: []string{"--addr", daemon.DockerScheme + tcp}, warn: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var env []string
+			if c.host != "" {
+				env = append(env, "DOCKER_HOST="+c.host)
+			}
+			cmd := dockerCmd(t, env, append([]string{"build", "-f", list, "--out", filepath.Join(t.TempDir(), "out"), "--progress", "plain"}, c.args...)...)
+			withoutDefaultBuildKit(t, cmd)
+			r := runCmd(t, cmd)
+			if r.code != 1 || !strings.Contains(r.stderr, "nope/missing:1") {
+				t.Fatalf("exit %d, want 1 for the missing image\n%s", r.code, tail(r.stderr, 20))
+			}
+			said, warned := strings.Index(r.stderr, fallback+c.host+"\n"), strings.Index(r.stderr, warning)
+			switch {
+			case c.fallback && said < 0:
+				t.Errorf("the fallback to %s is not said:\n%s", c.host, tail(r.stderr, 20))
+			case c.warn && warned < 0:
+				t.Errorf("no warning %q:\n%s", warning, tail(r.stderr, 20))
+			case !c.warn && strings.Contains(r.stderr, "llbgen: warning: target with-setup"):
+				t.Errorf("warned on %s:\n%s", c.host, tail(r.stderr, 20))
+			case c.fallback && c.warn && warned < said:
+				t.Errorf("warned before the fallback was said:\n%s", tail(r.stderr, 20))
+			case strings.Count(r.stderr, "has setup steps") > 1:
+				t.Errorf("warned more than once:\n%s", tail(r.stderr, 20))
+			}
+		})
+	}
+}
+
+// tcpToEngine is a tcp:// DOCKER_HOST on loopback, without TLS, that
+// forwards each connection to the test bed's engine.
+func tcpToEngine(t *testing.T, eng *testbed.Engine) string {
+	t.Helper()
+	sock, ok := strings.CutPrefix(eng.Host, "unix://")
+	if !ok {
+		t.Fatalf("the test bed's engine is at %s, not on a unix socket", eng.Host)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				e, err := net.Dial("unix", sock)
+				if err != nil {
+					return
+				}
+				defer e.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(e, c); done <- struct{}{} }()
+				go func() { io.Copy(c, e); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return "tcp://" + l.Addr().String()
+}
+
 // dockerCmd is llbgen with args in dockerEnv's environment.
 func dockerCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
@@ -219,16 +317,86 @@ func dockerEnv(t *testing.T, base []string, env ...string) []string {
 	return append(append(keep, "DOCKER_CONFIG="+t.TempDir()), env...)
 }
 
-// requireNoDefaultBuildKit fails the test when something listens at
-// BuildKit's default address: llbgen would rightly build there, and the
-// fallback to Docker could not be seen.
-func requireNoDefaultBuildKit(t *testing.T) {
+// noBuildKitScript runs its arguments after `sh -c SCRIPT sh DIR`, in a
+// mount namespace of its own (unshare -m: mounts private), where DIR,
+// BuildKit's default socket directory, is an empty read-only tmpfs; or,
+// when DIR does not exist, where its nearest existing parent is read-only,
+// so nothing can make it.
+const noBuildKitScript = `set -e
+dir=$1
+shift
+if [ -d "$dir" ]; then
+	mount -t tmpfs -o ro,mode=0755,size=16k llbgen-no-buildkit "$dir"
+else
+	p=$(dirname "$dir")
+	while [ ! -d "$p" ]; do p=$(dirname "$p"); done
+	[ "$p" != / ] || { echo "$dir: would make / read-only" >&2; exit 125; }
+	mount --rbind "$p" "$p"
+	mount -o remount,bind,ro "$p"
+fi
+[ ! -e "${dir%/}/buildkitd.sock" ]
+exec "$@"`
+
+var (
+	unshareOnce   sync.Once
+	unshareReason string
+)
+
+// withoutDefaultBuildKit makes cmd run where nothing answers at BuildKit's
+// default address and nothing can be started there, whatever runs on this
+// machine: in a mount namespace of its own (noBuildKitScript). The
+// machine's /run/buildkit is neither read nor written, so a buildkitd of
+// its own there (`make buildkitd`) neither fails the test nor hides the
+// fallback to Docker. It needs unshare(1) and the right to mount (root):
+// without them, the test skips in one line, or fails in CI.
+func withoutDefaultBuildKit(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
-	path := strings.TrimPrefix(daemon.DefaultAddr, "unix://")
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		t.Fatalf("something answers at %s (a BuildKit daemon started by `make buildkitd`?): with it there, llbgen builds on it and never falls back to Docker; stop it (hack/buildkitd.sh down) to test the fallback", daemon.DefaultAddr)
+	unshareOnce.Do(func() {
+		out, err := exec.Command("unshare", "-m", "--", "sh", "-c", noBuildKitScript, "sh", defaultBuildKitDir(), "true").CombinedOutput()
+		if err != nil {
+			unshareReason = fmt.Sprintf("`unshare -m` with a tmpfs over %s: %v: %s", defaultBuildKitDir(), err, strings.TrimSpace(string(out)))
+		}
+	})
+	if unshareReason != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but the fallback to Docker cannot be tested apart from this machine's BuildKit: %s", unshareReason)
+		}
+		t.Skipf("skipping: the fallback to Docker needs a mount namespace without BuildKit's default socket: %s", unshareReason)
 	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Args = append([]string{"unshare", "-m", "--", "sh", "-c", noBuildKitScript, "sh", defaultBuildKitDir(), cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = unshare
+}
+
+// withoutDefaultBuildKit hides what the machine has at BuildKit's default
+// socket directory and lets nothing be made there, whether the directory
+// exists or not. The machine here is a mount namespace of the test's own:
+// a tmpfs over the directory holding a socket file, or over its parent,
+// without the directory.
+func TestWithoutDefaultBuildKit(t *testing.T) {
+	dir := defaultBuildKitDir()
+	for _, c := range []struct{ name, machine string }{
+		{"a socket there", `mount -t tmpfs llbgen-test "$1" && : >"$1/buildkitd.sock"`},
+		{"no directory", `mount -t tmpfs llbgen-test "$(dirname "$1")" && [ ! -e "$1" ]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			check := exec.Command("sh", "-c", `[ ! -e "$1/buildkitd.sock" ] && ! mkdir -p "$1/new" 2>/dev/null && ! touch "$1/buildkitd.sock" 2>/dev/null && echo hidden`, "sh", dir)
+			withoutDefaultBuildKit(t, check)
+			machine := exec.Command("unshare", append([]string{"-m", "--", "sh", "-c", "set -e; " + c.machine + `; shift; exec "$@"`, "sh", dir, check.Path}, check.Args[1:]...)...)
+			out, err := machine.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "hidden" {
+				t.Errorf("%v: %s", err, out)
+			}
+		})
+	}
+}
+
+// defaultBuildKitDir is the directory of BuildKit's default socket.
+func defaultBuildKitDir() string {
+	return filepath.Dir(strings.TrimPrefix(daemon.DefaultAddr, "unix://"))
 }
 
 // fakeSSH is a directory holding an ssh that runs its remote command, the
