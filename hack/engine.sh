@@ -7,7 +7,8 @@
 #
 #   hack/engine.sh install   build what is missing (all three: 5 to 12 min on 2 cores, once)
 #   hack/engine.sh up        install, then start what is not running
-#   hack/engine.sh down      stop dockerd and containerd, remove the bridge and its rules
+#   hack/engine.sh down      stop dockerd and containerd, remove the bridge and its rules,
+#                            restore IP forwarding (see save_forwarding)
 #   hack/engine.sh env       print the env file's lines for the engine
 #
 # Called by hack/testbed.sh (`up` needs the registry's port in
@@ -162,6 +163,57 @@ bridge_down() {
 	ip link del "$(bridge_name)" 2>/dev/null || true
 }
 
+# IP forwarding: dockerd turns net.ipv4.ip_forward on at every start, even
+# with --iptables=false, and never back off. up saves the value it finds
+# before the engine's first start (with the boot it was read in: a value
+# from an earlier boot says nothing, the setting was reset since), and
+# only when none is saved, so that a second up does not save the 1 the
+# first left; down restores it. Forwarding is machine-wide while bridges
+# are per test bed: while another test bed's engine bridge (llbgenXXXXXXXX)
+# is up, which may need it, down leaves forwarding on and keeps the saved
+# value for its next down. So with two test beds up at once, forwarding
+# goes back off when the one that came up first is down last, or down
+# again later.
+FORWARD=/proc/sys/net/ipv4/ip_forward
+FORWARD_SAVED=$ENGINE_STATE/ip_forward.saved
+
+boot_id() { cat /proc/sys/kernel/random/boot_id; }
+
+save_forwarding() {
+	local value boot
+	if [[ -s $FORWARD_SAVED ]]; then
+		read -r value boot <"$FORWARD_SAVED"
+		[[ $boot == "$(boot_id)" ]] && return
+	fi
+	# This test bed's dockerd, up before this was saved, turned it on: the
+	# value from before is not known.
+	if pid_alive "$DOCKERD_PID"; then
+		rm -f "$FORWARD_SAVED"
+		return
+	fi
+	printf '%s %s\n' "$(cat "$FORWARD")" "$(boot_id)" >"$FORWARD_SAVED"
+}
+
+restore_forwarding() {
+	local value boot others
+	[[ -s $FORWARD_SAVED ]] || return 0
+	read -r value boot <"$FORWARD_SAVED"
+	if [[ $boot != "$(boot_id)" || ! $value =~ ^[01]$ ]]; then
+		rm -f "$FORWARD_SAVED"
+		return
+	fi
+	others=$(ip -o link show type bridge | awk -F': ' -v me="$(bridge_name)" '$2 ~ /^llbgen[0-9a-f]+$/ && $2 != me { printf "%s ", $2 }')
+	if [[ -n $others ]]; then
+		log "leaving net.ipv4.ip_forward as it is: another test bed's engine bridge is up (${others% })"
+		return
+	fi
+	if [[ $(cat "$FORWARD") != "$value" ]]; then
+		log "restoring net.ipv4.ip_forward=$value"
+		printf '%s\n' "$value" >"$FORWARD"
+	fi
+	rm -f "$FORWARD_SAVED"
+}
+
 # containerd's own config: none of /etc/containerd/config.toml is read, and
 # the plugins dockerd does not use and that would listen on machine-wide paths
 # (NRI on /var/run/nri/nri.sock) or look at the machine's CNI are off.
@@ -242,6 +294,7 @@ up() {
 	[[ $(id -u) == 0 ]] || die "the test bed's Docker Engine runs as root"
 	install
 	mkdir -p "$ENGINE_STATE"
+	save_forwarding
 	bridge_up
 	containerd_up
 	dockerd_up
@@ -255,6 +308,7 @@ down() {
 	rm -f "$DOCKER_SOCK" "$CTD_SOCK" "$CTD_SOCK.ttrpc"
 	unmount_under "$ENGINE_STATE"
 	bridge_down
+	restore_forwarding
 }
 
 # unmount_under DIR detaches every mount below DIR, deepest first: dockerd
