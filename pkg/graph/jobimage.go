@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"math"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 
+	"github.com/llbgen/llbgen/internal/jsonkeys"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -110,9 +110,9 @@ const maxDockerConfig = 1 << 20
 
 // MergeDockerConfig is existing (a config.json; nil for none) with
 // "ecr-login" as the credential helper of each of registries, and the
-// rest of it (auths, credsStore, other helpers, proxies) as it was. A key
-// spelled like credHelpers in another case, which Docker's
-// case-insensitive reader could take over it, is dropped.
+// rest of it (auths, credsStore, other helpers, proxies) as it was. One
+// with keys that differ only in case is refused (jsonkeys.Refuse), and a
+// credHelpers in any case is the one merged into.
 func MergeDockerConfig(existing []byte, registries []string) ([]byte, error) {
 	cfg := map[string]json.RawMessage{}
 	if len(existing) > maxDockerConfig {
@@ -123,17 +123,14 @@ func MergeDockerConfig(existing []byte, registries []string) ([]byte, error) {
 			return nil, fmt.Errorf("the image's config.json is no JSON object (%v); fix it, or leave publish.credHelpers out", err)
 		}
 	}
+	if err := jsonkeys.Refuse(existing, "the image's config.json"); err != nil {
+		return nil, err
+	}
 	helpers := map[string]string{}
-	for k, raw := range cfg {
-		if !strings.EqualFold(k, "credHelpers") {
-			continue
+	if raw, ok := jsonkeys.Take(cfg, "credHelpers"); ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &helpers); err != nil {
+			return nil, fmt.Errorf("the image's config.json has credHelpers that are no map of strings (%v); fix it, or leave publish.credHelpers out", err)
 		}
-		if k == "credHelpers" && string(raw) != "null" {
-			if err := json.Unmarshal(raw, &helpers); err != nil {
-				return nil, fmt.Errorf("the image's config.json has credHelpers that are no map of strings (%v); fix it, or leave publish.credHelpers out", err)
-			}
-		}
-		delete(cfg, k)
 	}
 	if helpers == nil {
 		helpers = map[string]string{}

@@ -326,11 +326,12 @@ func TestJobImageIDsOutOfRange(t *testing.T) {
 }
 
 // The image's own config.json is kept and credHelpers merged into it: its
-// auths, credsStore and other helpers stay; a key spelled like credHelpers
-// in another case (which Docker's case-insensitive reader could take over
-// ours) is dropped; what is no JSON object is refused.
+// auths, credsStore and other helpers stay; credHelpers spelled in another
+// case is the one merged into; keys that differ only in case (Docker's
+// case-insensitive reader takes the last) and what is no JSON object are
+// refused.
 func TestMergeDockerConfig(t *testing.T) {
-	existing := []byte(`{"auths":{"r.example.com":{"auth":"eA=="}},"credsStore":"pass","credHelpers":{"gcr.io":"gcr","public.ecr.aws":"other"},"CREDHELPERS":{"x":"evil"}}`)
+	existing := []byte(`{"auths":{"r.example.com":{"auth":"eA=="}},"credsStore":"pass","CREDHELPERS":{"gcr.io":"gcr","public.ecr.aws":"other"}}`)
 	data, err := MergeDockerConfig(existing, []string{"public.ecr.aws", "123456789012.dkr.ecr.us-east-1.amazonaws.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -347,7 +348,7 @@ func TestMergeDockerConfig(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("merged:\n%s\nwant %v", data, want)
 	}
-	for _, bad := range []string{`[]`, `null`, `{"credHelpers":[1]}`, `not json`} {
+	for _, bad := range []string{`[]`, `null`, `{"credHelpers":[1]}`, `not json`, `{"credHelpers":{},"CREDHELPERS":{"x":"evil"}}`} {
 		if _, err := MergeDockerConfig([]byte(bad), []string{"a.example.com"}); err == nil {
 			t.Errorf("%s: merged", bad)
 		}

@@ -11,6 +11,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/llbgen/llbgen/internal/jsonkeys"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -42,9 +43,9 @@ func JobLabels(list *targets.List, t *targets.Target, base digest.Digest) map[st
 // history entry for the layer llbgen adds. created, when set, is the
 // image's creation time.
 //
-// The base is the target image's, so hostile: a key spelled like one of
-// those set here in another case ("labels", "Labelſ") would be read by
-// Docker's case-insensitive decoder over ours, so it is dropped.
+// The base is the target image's, so hostile: a config with keys that
+// differ only in case ("labels", "Labels") is refused (jsonkeys.Refuse), since
+// which one Docker's case-insensitive decoder reads depends on their order.
 func JobConfig(base []byte, labels map[string]string, what string, created *time.Time) ([]byte, error) {
 	var img map[string]json.RawMessage
 	if err := json.Unmarshal(base, &img); err != nil {
@@ -53,7 +54,19 @@ func JobConfig(base []byte, labels map[string]string, what string, created *time
 	if img == nil {
 		return nil, fmt.Errorf("reading the target image's config: it is null")
 	}
-	dropOtherCases(img, "config", "history", "created", "rootfs")
+	if err := jsonkeys.Refuse(base, "the target image's config"); err != nil {
+		return nil, err
+	}
+	// The keys written here are taken as Docker reads them, in any
+	// case, and written back in one.
+	for _, k := range []string{"config", "history", "created"} {
+		if raw, ok := jsonkeys.Take(img, k); ok {
+			img[k] = raw
+		}
+	}
+	if err := jsonkeys.Refuse(img["config"], "the target image's config's config"); err != nil {
+		return nil, err
+	}
 	var cfg map[string]json.RawMessage
 	if raw, ok := img["config"]; ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -63,9 +76,8 @@ func JobConfig(base []byte, labels map[string]string, what string, created *time
 	if cfg == nil {
 		cfg = map[string]json.RawMessage{}
 	}
-	dropOtherCases(cfg, "Labels")
 	all := map[string]string{}
-	if raw, ok := cfg["Labels"]; ok && string(raw) != "null" {
+	if raw, ok := jsonkeys.Take(cfg, "Labels"); ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &all); err != nil {
 			return nil, fmt.Errorf("reading the target image's labels: %w", err)
 		}
@@ -99,18 +111,6 @@ func JobConfig(base []byte, labels map[string]string, what string, created *time
 		return nil, err
 	}
 	return json.Marshal(img)
-}
-
-// dropOtherCases deletes the keys of m that a case-insensitive reader
-// takes for one of keys without being it.
-func dropOtherCases(m map[string]json.RawMessage, keys ...string) {
-	for k := range m {
-		for _, want := range keys {
-			if k != want && strings.EqualFold(k, want) {
-				delete(m, k)
-			}
-		}
-	}
 }
 
 func set[V any](m map[string]json.RawMessage, key string, v V) error {
@@ -158,6 +158,9 @@ func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) 
 	l := graph.JobLayer{Home: "/root", CredHelpers: credHelpers}
 	if len(credHelpers) == 0 {
 		return l, nil
+	}
+	if err := jsonkeys.Refuse(base, "the target image's config"); err != nil {
+		return l, err
 	}
 	var img ocispecs.Image
 	if err := json.Unmarshal(base, &img); err != nil {
