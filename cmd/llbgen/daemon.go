@@ -135,15 +135,23 @@ func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options 
 // LLB and write llbgen's shared build cache; a lock does not help. Server
 // TLS alone (--tlscacert) authenticates the daemon, not its clients.
 //
-// A Docker Engine over tcp:// without DOCKER_TLS_VERIFY is the same, and
-// worse: setup code could drive the whole engine.
+// A Docker Engine over tcp:// without a client certificate (TLS off, or
+// DOCKER_TLS_VERIFY with ca.pem alone) is the same, and worse: setup code
+// could drive the whole engine.
 func (o *daemonOptions) setupReachWarning(list *targets.List) string {
 	what, how := o.addr, "a client certificate (--tlscert, --tlskey)"
 	if host, ok := daemon.DockerHost(o.addr); ok {
-		if !strings.HasPrefix(host, "tcp://") || os.Getenv("DOCKER_TLS_VERIFY") != "" {
+		if !strings.HasPrefix(host, "tcp://") {
 			return ""
 		}
+		files, err := daemon.EnvDockerTLS()
+		if err != nil || files.ClientCert() {
+			return "" // an error: the run refuses the engine before setup runs
+		}
 		what, how = "Docker Engine at "+host, "TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"
+		if files != nil {
+			how = "a client certificate (no cert.pem and key.pem in " + files.Dir + ", DOCKER_CERT_PATH)"
+		}
 	} else if !strings.HasPrefix(o.addr, "tcp://") || o.tls.Cert != "" {
 		return ""
 	}

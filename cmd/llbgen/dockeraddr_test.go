@@ -55,8 +55,10 @@ func TestDockerAddrBadInputExits2(t *testing.T) {
 	}
 }
 
-// A Docker Engine over tcp:// without TLS takes setup code's connections
-// as a BuildKit daemon without a client certificate does, and worse.
+// A Docker Engine over tcp:// without a client certificate takes setup
+// code's connections as a BuildKit daemon without one does, and worse:
+// without TLS, and with server-only TLS (DOCKER_TLS_VERIFY, ca.pem alone in
+// DOCKER_CERT_PATH), which authenticates the engine, not its clients.
 func TestSetupReachWarningDocker(t *testing.T) {
 	withSetup, err := targets.Parse("targets.yaml", []byte(setupList))
 	if err != nil {
@@ -64,20 +66,31 @@ func TestSetupReachWarningDocker(t *testing.T) {
 	}
 	for _, c := range []struct {
 		addr, verify string
-		warn         bool
+		certs        []string // the files in DOCKER_CERT_PATH
+		want         string   // what the warning says is missing, "" for none
 	}{
-		{"docker://tcp://127.0.0.1:2375", "", true},
-		{"docker://tcp://127.0.0.1:2376", "1", false},
-		{"docker://unix:///var/run/docker.sock", "", false},
-		{"docker://ssh://me@host", "", false},
+		{"docker://tcp://127.0.0.1:2375", "", nil, "Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"},
+		{"docker://tcp://127.0.0.1:2375", "", []string{"ca.pem", "cert.pem", "key.pem"}, "Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"},
+		{"docker://tcp://127.0.0.1:2376", "1", []string{"ca.pem"}, "Docker Engine at tcp://127.0.0.1:2376 is reached without a client certificate (no cert.pem and key.pem in CERTS, DOCKER_CERT_PATH)"},
+		{"docker://tcp://127.0.0.1:2376", "1", nil, "Docker Engine at tcp://127.0.0.1:2376 is reached without a client certificate (no cert.pem and key.pem in CERTS, DOCKER_CERT_PATH)"},
+		{"docker://tcp://127.0.0.1:2376", "1", []string{"ca.pem", "cert.pem", "key.pem"}, ""},
+		{"docker://tcp://127.0.0.1:2376", "1", []string{"cert.pem", "key.pem"}, ""},
+		{"docker://tcp://127.0.0.1:2376", "1", []string{"ca.pem", "cert.pem"}, ""}, // refused when dialled
+		{"docker://unix:///var/run/docker.sock", "", nil, ""},
+		{"docker://ssh://me@host", "", nil, ""},
 	} {
+		certs := t.TempDir()
+		for _, name := range c.certs {
+			if err := os.WriteFile(filepath.Join(certs, name), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("DOCKER_CERT_PATH", certs)
 		t.Setenv("DOCKER_TLS_VERIFY", c.verify)
 		w := (&daemonOptions{addr: c.addr}).setupReachWarning(withSetup)
-		if (w != "") != c.warn {
-			t.Errorf("%s, DOCKER_TLS_VERIFY=%q: warning %q, want one: %v", c.addr, c.verify, w, c.warn)
-		}
-		if c.warn && !strings.Contains(w, "Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)") {
-			t.Errorf("warning %q does not name the engine and the variables", w)
+		want := strings.ReplaceAll(c.want, "CERTS", certs)
+		if (w != "") != (want != "") || !strings.Contains(w, want) {
+			t.Errorf("%s, DOCKER_TLS_VERIFY=%q, %v in DOCKER_CERT_PATH: warning %q, want one saying %q", c.addr, c.verify, c.certs, w, want)
 		}
 	}
 }
@@ -90,16 +103,28 @@ func TestSetupReachWarningSettled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	certs := t.TempDir() // server-only TLS: ca.pem alone
+	if err := os.WriteFile(filepath.Join(certs, "ca.pem"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mtls := t.TempDir()
+	for _, name := range []string{"ca.pem", "cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(mtls, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
-		settled, verify string
-		warn            bool
+		settled, verify, certPath string
+		without                   string // what the warning says is missing, "" for none
 	}{
-		{"docker://tcp://127.0.0.1:2375", "", true},
-		{"docker://tcp://127.0.0.1:2376", "1", false},
-		{"docker://unix:///var/run/docker.sock", "", false},
-		{daemon.DefaultAddr, "", false},
+		{"docker://tcp://127.0.0.1:2375", "", mtls, "TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)"},
+		{"docker://tcp://127.0.0.1:2375", "1", certs, "a client certificate (no cert.pem and key.pem in " + certs + ", DOCKER_CERT_PATH)"},
+		{"docker://tcp://127.0.0.1:2375", "1", mtls, ""},
+		{"docker://unix:///var/run/docker.sock", "", mtls, ""},
+		{daemon.DefaultAddr, "", mtls, ""},
 	} {
 		t.Setenv("DOCKER_TLS_VERIFY", c.verify)
+		t.Setenv("DOCKER_CERT_PATH", c.certPath)
 		var stderr bytes.Buffer
 		var o daemonOptions // neither --addr nor BUILDKIT_HOST
 		o.warnSetupReach(&stderr, withSetup)
@@ -110,11 +135,11 @@ func TestSetupReachWarningSettled(t *testing.T) {
 		opt.Settled(c.settled)
 		opt.Settled(c.settled) // images are published in a connection of their own
 		want := ""
-		if c.warn {
-			want = "llbgen: warning: target runner-cgo has setup steps, which run with the daemon's network, and Docker Engine at tcp://127.0.0.1:2375 is reached without TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH): setup code could reach the daemon too and write llbgen's shared build cache; serve it on a unix socket or on tcp with mTLS (README, \"Security\")\n"
+		if c.without != "" {
+			want = "llbgen: warning: target runner-cgo has setup steps, which run with the daemon's network, and Docker Engine at tcp://127.0.0.1:2375 is reached without " + c.without + ": setup code could reach the daemon too and write llbgen's shared build cache; serve it on a unix socket or on tcp with mTLS (README, \"Security\")\n"
 		}
 		if stderr.String() != want {
-			t.Errorf("settled on %s, DOCKER_TLS_VERIFY=%q: printed %q, want %q", c.settled, c.verify, stderr.String(), want)
+			t.Errorf("settled on %s, DOCKER_TLS_VERIFY=%q, DOCKER_CERT_PATH %s: printed %q, want %q", c.settled, c.verify, c.certPath, stderr.String(), want)
 		}
 	}
 }

@@ -187,18 +187,24 @@ func dockerAPI(host string) (*dockerclient.Client, error) {
 	return dockerclient.New(opts...)
 }
 
-// dockerTLSFromEnv is the docker CLI's TLS for a tcp:// engine: with
-// DOCKER_TLS_VERIFY set, the engine's certificate is verified against
-// ca.pem and cert.pem and key.pem are presented, each when it exists in
-// DOCKER_CERT_PATH (default: the docker CLI's config directory); without
-// it, no TLS. nil means no TLS.
-func dockerTLSFromEnv() (dockerclient.Opt, error) {
+// DockerTLSFiles are the TLS files the docker CLI uses for a tcp:// engine
+// when DOCKER_TLS_VERIFY is set: ca.pem, cert.pem and key.pem, each its
+// path when it exists in Dir (DOCKER_CERT_PATH, default the docker CLI's
+// configuration directory), else "".
+type DockerTLSFiles struct {
+	Dir, CA, Cert, Key string
+}
+
+// EnvDockerTLS is the TLS the docker CLI takes from the environment for a
+// tcp:// engine: nil without DOCKER_TLS_VERIFY (no TLS). A directory with
+// one of cert.pem and key.pem but not the other is refused.
+func EnvDockerTLS() (*DockerTLSFiles, error) {
 	if os.Getenv(dockerclient.EnvTLSVerify) == "" {
 		return nil, nil
 	}
 	dir := os.Getenv(dockerclient.EnvOverrideCertPath)
 	if dir == "" {
-		dir = config.Dir()
+		dir = dockerConfigDir()
 	}
 	file := func(name string) string {
 		p := filepath.Join(dir, name)
@@ -207,11 +213,27 @@ func dockerTLSFromEnv() (dockerclient.Opt, error) {
 		}
 		return p
 	}
-	ca, cert, key := file("ca.pem"), file("cert.pem"), file("key.pem")
-	if (cert == "") != (key == "") {
+	f := &DockerTLSFiles{Dir: dir, CA: file("ca.pem"), Cert: file("cert.pem"), Key: file("key.pem")}
+	if (f.Cert == "") != (f.Key == "") {
 		return nil, fmt.Errorf("DOCKER_TLS_VERIFY: %s holds one of cert.pem and key.pem, not both", dir)
 	}
-	return dockerclient.WithTLSClientConfig(ca, cert, key), nil
+	return f, nil
+}
+
+// ClientCert says whether the engine is shown a client certificate
+// (cert.pem and key.pem). TLS without one (ca.pem alone) authenticates the
+// engine to llbgen, not its clients to the engine.
+func (f *DockerTLSFiles) ClientCert() bool {
+	return f != nil && f.Cert != "" && f.Key != ""
+}
+
+// dockerTLSFromEnv is the client option for EnvDockerTLS; nil means no TLS.
+func dockerTLSFromEnv() (dockerclient.Opt, error) {
+	f, err := EnvDockerTLS()
+	if f == nil || err != nil {
+		return nil, err
+	}
+	return dockerclient.WithTLSClientConfig(f.CA, f.Cert, f.Key), nil
 }
 
 // dialDocker opens a BuildKit client on the engine's built-in BuildKit, as
