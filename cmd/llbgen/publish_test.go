@@ -315,6 +315,22 @@ func TestJobImageOverSymlinks(t *testing.T) {
 	checkJobImage(t, crane, fmt.Sprintf("%s/%s/job:hostile", bed.Registry, ns), hostile, out, map[string]string{
 		"linux/amd64": "docker-credential-ecr-login-hostile",
 	}, "/nonexistent")
+
+	// A directory symlinked onto config.json's path: what is written in
+	// one is removed with the other. The image is not published, and the
+	// summary says why.
+	displacing := bed.AppendLayer(t, bed.Glibc(), "llbgen-test/symlinks",
+		testbed.LayerFile{Header: tar.Header{Name: "usr/local/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		testbed.LayerFile{Header: tar.Header{Name: "usr/local/bin", Typeflag: tar.TypeSymlink, Linkname: "/nonexistent/.docker/config.json"}})
+	file = writeList(t, fmt.Sprintf("helper: {version: v0.12.0}\ngo: %s\npublish:\n  images: \"%s/%s/job:{name}\"\n  credHelpers: [123456789012.dkr.ecr.us-east-1.amazonaws.com]\ntargets:\n  - {image: %s, name: displacing}\n", bed.Golang(), bed.Registry, ns, displacing))
+	r = runLLBGen(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--push", "--progress", "plain")
+	want := fmt.Sprintf("job image of displacing %s/%s/job:displacing: push failed: ", bed.Registry, ns)
+	if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "is not the verified binary once written there") {
+		t.Errorf("exit %d, want 1 and %q ... is not the verified binary:\n%s", r.code, want, tail(r.stderr, 8))
+	}
+	if got, err := exec.Command(crane, "manifest", fmt.Sprintf("%s/%s/job:displacing", bed.Registry, ns)).CombinedOutput(); err == nil {
+		t.Errorf("the displaced job image was pushed:\n%s", got)
+	}
 }
 
 // closedPort is a loopback host:port nothing listens on (just closed).

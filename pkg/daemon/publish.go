@@ -140,6 +140,7 @@ func (s *solve) exportImage(ctx context.Context, ss sessions, p *prepared, img p
 			Epoch:    epoch,
 			Marshal:  marshal,
 			ReadFile: publish.FileReader(ctx, gc, marshal),
+			Hash:     publish.Hasher(ctx, gc, marshal),
 		}, img)
 		if err != nil {
 			return nil, err

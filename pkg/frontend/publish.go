@@ -93,6 +93,7 @@ func image(ctx context.Context, c gateway.Client, p *plan.Plan, what string) (*g
 		Epoch:    epoch,
 		Marshal:  marshal,
 		ReadFile: publish.FileReader(ctx, c, marshal),
+		Hash:     publish.Hasher(ctx, c, marshal),
 	}, sel[0])
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"time"
@@ -29,6 +30,9 @@ type Inputs struct {
 	// it is not there. A job image's config.json goes to its user's home,
 	// read from its /etc/passwd.
 	ReadFile func(st llb.State, p ocispecs.Platform, name string) ([]byte, error)
+	// Hash is the sha256 of a regular file of a state; a job image is
+	// made only when its helper has the delivered binary's.
+	Hash func(st llb.State, p ocispecs.Platform, name string) (string, error)
 }
 
 // Parts makes img's parts: per platform, a job image's target image with
@@ -82,6 +86,9 @@ func Parts(in Inputs, img Image) ([]Part, error) {
 			if st, err = in.Graph.JobImage(bin, layer); err != nil {
 				return nil, fmt.Errorf("%s: %w", img.What(), err)
 			}
+			if err := checkJobImage(in, bin, p, st, layer); err != nil {
+				return nil, fmt.Errorf("%s (%s): %w", img.What(), platforms.Format(p), err)
+			}
 			what := "llbgen: " + graph.HelperPath + " " + in.List.Helper.Version + ", verified in this image"
 			if len(layer.CredHelpers) > 0 {
 				what += ", and " + layer.Home + "/.docker/config.json"
@@ -97,4 +104,40 @@ func Parts(in Inputs, img Image) ([]Part, error) {
 		parts = append(parts, Part{Platform: p, Definition: def, Config: cfg, BaseConfig: baseCfg})
 	}
 	return parts, nil
+}
+
+// checkJobImage reads back what a job image holds where llbgen wrote: the
+// helper must be the delivered binary, config.json what was written. The
+// target image's own files (a symlinked directory on the way, say) could
+// otherwise have displaced one with the other.
+func checkJobImage(in Inputs, bin targets.Binary, p ocispecs.Platform, st llb.State, l graph.JobLayer) error {
+	want, err := in.Hash(in.Graph.Delivered[bin.Name], p, "/"+bin.FileName())
+	if err != nil {
+		return fmt.Errorf("reading the delivered binary: %w", err)
+	}
+	got, err := in.Hash(st, p, graph.HelperPath)
+	if err != nil || got != want {
+		return fmt.Errorf("%s is not the verified binary once written there (%v): the image's own files at that path or HOME's displaced it; fix the image", graph.HelperPath, errOr(err, "another file"))
+	}
+	if len(l.CredHelpers) == 0 {
+		return nil
+	}
+	wantCfg, err := graph.MergeDockerConfig(l.Existing, l.CredHelpers)
+	if err != nil {
+		return err
+	}
+	name := path.Join(l.Home, ".docker", "config.json")
+	gotCfg, err := in.ReadFile(st, p, name)
+	if err != nil || !bytes.Equal(gotCfg, wantCfg) {
+		return fmt.Errorf("%s is not the config.json written there (%v): the image's own files at that path or the helper's displaced it; fix the image", name, errOr(err, "another file"))
+	}
+	return nil
+}
+
+// errOr is err's text, or what when err is nil.
+func errOr(err error, what string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return what
 }

@@ -297,14 +297,47 @@ func newParts(t *testing.T, canRun func(ocispecs.Platform) bool) *partsFixture {
 			case name == "/etc/passwd":
 				f.reads = append(f.reads, platforms.Format(p))
 				return f.passwd, nil
+			case strings.HasSuffix(name, "/.docker/config.json") && isJobImage(t, st):
+				// Read back from the job image: what was written.
+				return graph.MergeDockerConfig(f.dockerConfig, f.list.Publish.CredHelpers)
 			case strings.HasSuffix(name, "/.docker/config.json"):
 				return f.dockerConfig, nil // the image's own, merged into
 			}
 			t.Errorf("ReadFile(%s)", name)
 			return nil, nil
 		},
+		// The job image's helper reads as the delivered binary.
+		Hash: func(st llb.State, p ocispecs.Platform, name string) (string, error) {
+			if name == graph.HelperPath && !isJobImage(t, st) {
+				t.Errorf("Hash(%s) of no job image", name)
+			}
+			return "sha256 of the binary", nil
+		},
 	}
 	return f
+}
+
+// isJobImage reports whether st is a job image: a file op on an image.
+func isJobImage(t *testing.T, st llb.State) bool {
+	t.Helper()
+	def, err := st.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last pb.Op
+	if err := last.Unmarshal(def.Def[len(def.Def)-1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range def.Def {
+		if string(digest.FromBytes(dt)) == last.Inputs[0].Digest {
+			var op pb.Op
+			if err := op.Unmarshal(dt); err != nil {
+				t.Fatal(err)
+			}
+			return op.GetFile() != nil && op.GetFile().Actions[0].GetRm().GetPath() == graph.HelperPath
+		}
+	}
+	return false
 }
 
 // headFile is the file op that makes a definition's output.
@@ -453,5 +486,36 @@ func TestPartsRefuseUnverified(t *testing.T) {
 	}
 	if _, err := Parts(f.inputs, imgs[0]); err == nil {
 		t.Errorf("a job image of %v", f.g.Unverified)
+	}
+}
+
+// A job image whose helper or config.json does not read back as written
+// (the image's own symlinks displaced one with the other) is refused.
+func TestPartsCheckWhatWasWritten(t *testing.T) {
+	f := newParts(t, nil)
+	imgs, err := Images(f.list, daemonPlatform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := f.inputs.Hash
+	f.inputs.Hash = func(st llb.State, p ocispecs.Platform, name string) (string, error) {
+		if name == graph.HelperPath {
+			return "sha256 of something else", nil
+		}
+		return hash(st, p, name)
+	}
+	if _, err := Parts(f.inputs, imgs[0]); err == nil || !strings.Contains(err.Error(), "is not the verified binary") {
+		t.Errorf("a displaced helper: %v", err)
+	}
+	f.inputs.Hash = hash
+	read := f.inputs.ReadFile
+	f.inputs.ReadFile = func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
+		if strings.HasSuffix(name, "/.docker/config.json") && isJobImage(t, st) {
+			return []byte("the helper's bytes"), nil
+		}
+		return read(st, p, name)
+	}
+	if _, err := Parts(f.inputs, imgs[0]); err == nil || !strings.Contains(err.Error(), "is not the config.json written there") {
+		t.Errorf("a displaced config.json: %v", err)
 	}
 }

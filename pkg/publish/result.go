@@ -2,6 +2,8 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -108,5 +110,46 @@ func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, 
 			return nil, fmt.Errorf("%s is %d bytes, more than the %d read", name, stat.Size, maxRead)
 		}
 		return ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Length: maxRead}})
+	}
+}
+
+// maxBinary bounds a file Hasher reads: far above any helper binary.
+const maxBinary = 512 << 20
+
+// hashChunk keeps each read under gRPC's message size limit.
+const hashChunk = 4 << 20
+
+// Hasher is Inputs.Hash through a gateway client: the state is solved and
+// the file read in chunks and hashed; it must be a regular file.
+func Hasher(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error)) func(llb.State, ocispecs.Platform, string) (string, error) {
+	return func(st llb.State, p ocispecs.Platform, name string) (string, error) {
+		def, err := marshal(st, p)
+		if err != nil {
+			return "", err
+		}
+		res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def})
+		if err != nil {
+			return "", err
+		}
+		ref, err := res.SingleRef()
+		if err != nil {
+			return "", err
+		}
+		stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		if !os.FileMode(stat.Mode).IsRegular() || stat.Size > maxBinary {
+			return "", fmt.Errorf("%s is no regular file of at most %d bytes", name, maxBinary)
+		}
+		h := sha256.New()
+		for off := int64(0); off < stat.Size; off += hashChunk {
+			data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Offset: int(off), Length: int(min(hashChunk, stat.Size-off))}})
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", name, err)
+			}
+			h.Write(data)
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
 	}
 }
