@@ -173,7 +173,9 @@ bridge_down() {
 # is up, which may need it, down leaves forwarding on and keeps the saved
 # value for its next down. So with two test beds up at once, forwarding
 # goes back off when the one that came up first is down last, or down
-# again later.
+# again later. The same holds while any other bridge has an IPv4 address:
+# whatever made it (the machine's own Docker, libvirt, Kubernetes) may have
+# turned forwarding on since up, and needs it.
 FORWARD=/proc/sys/net/ipv4/ip_forward
 FORWARD_SAVED=$ENGINE_STATE/ip_forward.saved
 
@@ -194,17 +196,31 @@ save_forwarding() {
 	printf '%s %s\n' "$(cat "$FORWARD")" "$(boot_id)" >"$FORWARD_SAVED"
 }
 
+# bridges lists the machine's bridges. Not from ip -4 -o addr show type
+# bridge: iproute2 6.1 ignores the type there and lists lo and eth0 too.
+bridges() { ip -o link show type bridge | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'; }
+
 restore_forwarding() {
-	local value boot others
+	local value boot b others='' foreign=''
 	[[ -s $FORWARD_SAVED ]] || return 0
 	read -r value boot <"$FORWARD_SAVED"
 	if [[ $boot != "$(boot_id)" || ! $value =~ ^[01]$ ]]; then
 		rm -f "$FORWARD_SAVED"
 		return
 	fi
-	others=$(ip -o link show type bridge | awk -F': ' -v me="$(bridge_name)" '$2 ~ /^llbgen[0-9a-f]+$/ && $2 != me { printf "%s ", $2 }')
+	for b in $(bridges); do
+		if [[ $b =~ ^llbgen[0-9a-f]+$ ]]; then
+			[[ $b == "$(bridge_name)" ]] || others+="$b "
+		elif [[ -n $(ip -4 -o addr show dev "$b") ]]; then
+			foreign+="$b "
+		fi
+	done
 	if [[ -n $others ]]; then
 		log "leaving net.ipv4.ip_forward as it is: another test bed's engine bridge is up (${others% })"
+		return
+	fi
+	if [[ -n $foreign ]]; then
+		log "leaving net.ipv4.ip_forward as it is: a bridge that is no test bed's has an IPv4 address (${foreign% }), and what made it may need forwarding"
 		return
 	fi
 	if [[ $(cat "$FORWARD") != "$value" ]]; then

@@ -28,11 +28,21 @@ ip link add llbgen00000000 type bridge
 hack/engine.sh down; say "down, another bed up"
 ip link del llbgen00000000
 hack/engine.sh down; say "down, the other bed gone"
+hack/engine.sh up
+ip link add foreign0 type bridge
+hack/engine.sh down; say "down, a foreign bridge without IPv4"
+hack/engine.sh up
+ip addr add 10.254.254.1/24 dev foreign0
+hack/engine.sh down; say "down, a foreign bridge with IPv4"
+ip link del foreign0
+hack/engine.sh down; say "down, the foreign bridge gone"
 `
 
 // dockerd turns IP forwarding on, even with --iptables=false; `down` turns
 // it back to what it was before the first `up` (not to the 1 a second `up`
-// finds), once no other test bed's engine bridge is left; twice is safe.
+// finds), once no other test bed's engine bridge is left, nor another
+// bridge with an IPv4 address (what made it may need forwarding); twice is
+// safe.
 func TestEngineRestoresIPForwarding(t *testing.T) {
 	bed := testbed.Require(t)
 	eng := bed.RequireEngine(t)
@@ -51,6 +61,8 @@ func TestEngineRestoresIPForwarding(t *testing.T) {
 	if err != nil || !strings.Contains(out, "export LLBGEN_DOCKER="+eng.Docker+"\n") {
 		t.Fatalf("hack/engine.sh env with LLBGEN_CACHE=%s does not name the test bed's binaries (%v):\n%s", cache, err, out)
 	}
+	// The mirror is never contacted, and port 1 is the namespace's own:
+	// no other run can hold it.
 	if err := os.WriteFile(filepath.Join(state, "registry.port"), []byte("1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +70,8 @@ func TestEngineRestoresIPForwarding(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	want := "up: 1\nup again: 1\ndown: 0\ndown again: 0\ndown, another bed up: 1\ndown, the other bed gone: 0\n"
+	want := "up: 1\nup again: 1\ndown: 0\ndown again: 0\ndown, another bed up: 1\ndown, the other bed gone: 0\n" +
+		"down, a foreign bridge without IPv4: 0\ndown, a foreign bridge with IPv4: 1\ndown, the foreign bridge gone: 0\n"
 	if out != want {
 		t.Errorf("got\n%swant\n%s(engine log: %s)", out, want, filepath.Join(state, "engine", "dockerd.log"))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,10 +47,7 @@ type ImageResult struct {
 // or load in a session of its own. An image with a binary that did not
 // land is not published, and says which. col explains a failure.
 func (s *solve) publishImages(ctx context.Context, ss sessions, col *collector, p *prepared) {
-	imgs, err := publish.Images(p.pl.List, p.pl.PlatformOf)
-	if err == nil {
-		imgs, err = publish.Select(imgs, s.opt.Publish.Images)
-	}
+	imgs, err := s.wantedImages(p)
 	if err != nil {
 		s.images = append(s.images, ImageResult{What: "images", Cause: err.Error()})
 		return
@@ -65,6 +63,30 @@ func (s *solve) publishImages(ctx context.Context, ss sessions, col *collector, 
 			s.publishOne(ctx, ss, col, p, img, &r)
 		}
 		s.images = append(s.images, r)
+	}
+}
+
+// wantedImages are the images the run publishes.
+func (s *solve) wantedImages(p *prepared) ([]publish.Image, error) {
+	imgs, err := publish.Images(p.pl.List, p.pl.PlatformOf)
+	if err != nil {
+		return nil, err
+	}
+	return publish.Select(imgs, s.opt.Publish.Images)
+}
+
+// notPublished records cause for each image the run publishes that has no
+// result yet: the connection for images failed before it got one.
+func (s *solve) notPublished(p *prepared, cause string) {
+	imgs, err := s.wantedImages(p)
+	if err != nil {
+		s.images = append(s.images, ImageResult{What: "images", Cause: err.Error()})
+		return
+	}
+	for _, img := range imgs {
+		if !slices.ContainsFunc(s.images, func(r ImageResult) bool { return r.Name == img.Name }) {
+			s.images = append(s.images, ImageResult{Name: img.Name, What: img.What(), Cause: cause})
+		}
 	}
 }
 
@@ -187,7 +209,9 @@ func (s *solve) onEngine() bool {
 // that DOCKER_HOST or the Docker context names, as `docker load`.
 func (s *solve) imageExports(ctx context.Context, img publish.Image, epoch *int64) []export {
 	attrs := func(more ...string) map[string]string {
-		a := map[string]string{string(exptypes.OptKeyName): img.Name}
+		// OCI media types everywhere, so that what is pushed and what is
+		// loaded have one digest.
+		a := map[string]string{string(exptypes.OptKeyName): img.Name, string(exptypes.OptKeyOCITypes): "true"}
 		if epoch != nil {
 			a["source-date-epoch"] = strconv.FormatInt(*epoch, 10)
 			// The engine's exporter unpacks what it stores, which
@@ -231,9 +255,17 @@ func (s *solve) imageExports(ctx context.Context, img publish.Image, epoch *int6
 			if err != nil {
 				return nil, nil, err
 			}
+			// BuildKit closes what Output gives as if all went well, a
+			// failed export too: only wait, told the build's error, ends
+			// the load, so that a cut tarball is never loaded.
 			return []client.ExportEntry{{Type: typ, Attrs: attrs(),
-				Output: func(map[string]string) (io.WriteCloser, error) { return w, nil }}}, wait, nil
+				Output: func(map[string]string) (io.WriteCloser, error) { return keepOpen{w}, nil }}}, wait, nil
 		}})
 	}
 	return out
 }
+
+// keepOpen is a writer whose Close does nothing.
+type keepOpen struct{ io.Writer }
+
+func (keepOpen) Close() error { return nil }

@@ -71,7 +71,7 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		return nil
 	})
 	if err != nil {
-		s.images = append(s.images, ImageResult{What: "images", Cause: "not published: " + plan.FirstLine(err.Error())})
+		s.notPublished(s.prepared, "not published: "+plan.FirstLine(err.Error()))
 	}
 	o.Images = s.images
 	return o, nil

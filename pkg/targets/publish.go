@@ -200,18 +200,20 @@ func (l *List) checkNames(errs *ErrorList) {
 			if t.Name == helpersWord && p.Helpers != "" {
 				errs.add(t.namePosOr(), "%s is named %s, the word --publish and PUBLISH use for the helpers image; name the target otherwise", l.describe(t), helpersWord)
 			}
-			if whose, ok := used[name]; ok {
+			key := pushKey(name)
+			if whose, ok := used[key]; ok {
 				errs.add(p.ImagesPos, "publish.images gives %s for %s, which is %s: a push would replace it; name the job images apart, e.g. with a registry of your own and a tag suffix: registry.example.com/ci/{repo}:{tag}-ecr-login", name, l.describe(t), whose)
 				continue
 			}
-			if len(byName[name]) == 0 {
-				order = append(order, name)
+			if len(byName[key]) == 0 {
+				order = append(order, key)
 			}
-			byName[name] = append(byName[name], i)
+			byName[key] = append(byName[key], i)
 		}
 	}
-	for _, name := range order {
-		if ts := byName[name]; len(ts) > 1 {
+	for _, key := range order {
+		if ts := byName[key]; len(ts) > 1 {
+			name, _ := l.JobImageName(l.Targets[ts[0]])
 			errs.add(p.ImagesPos, "%s publish %s; put %s in publish.images so that each target has its own image", l.describeAll(ts), name, phName)
 		}
 	}
@@ -220,10 +222,10 @@ func (l *List) checkNames(errs *ErrorList) {
 	case err != nil:
 		addErr(errs, err)
 	case helpers == "":
-	case used[helpers] != "":
-		errs.add(p.HelpersPos, "publish.helpers gives %s, which is %s: a push would replace it; give the helpers image a name of its own, e.g. registry.example.com/ci/ecr-login-helpers:{version}", helpers, used[helpers])
-	case len(byName[helpers]) > 0:
-		errs.add(p.HelpersPos, "publish.helpers gives %s, as publish.images does for %s; give the helpers image a name of its own", helpers, l.describe(l.Targets[byName[helpers][0]]))
+	case used[pushKey(helpers)] != "":
+		errs.add(p.HelpersPos, "publish.helpers gives %s, which is %s: a push would replace it; give the helpers image a name of its own, e.g. registry.example.com/ci/ecr-login-helpers:{version}", helpers, used[pushKey(helpers)])
+	case len(byName[pushKey(helpers)]) > 0:
+		errs.add(p.HelpersPos, "publish.helpers gives %s, as publish.images does for %s; give the helpers image a name of its own", helpers, l.describe(l.Targets[byName[pushKey(helpers)][0]]))
 	}
 }
 
@@ -245,7 +247,7 @@ func (l *List) usedImages() map[string]string {
 			named = reference.TagNameOnly(named)
 			tagged = named.(reference.Tagged)
 		}
-		name := reference.TrimNamed(named).String() + ":" + tagged.Tag()
+		name := pushKey(reference.TrimNamed(named).String() + ":" + tagged.Tag())
 		if _, seen := used[name]; !seen {
 			used[name] = whose
 		}
@@ -255,6 +257,21 @@ func (l *List) usedImages() map[string]string {
 	}
 	add(l.Go.Full, "the go image")
 	return used
+}
+
+// pushKey is the image a push to name (normalized, tagged) replaces: a
+// registry's host name is the same in any case, its repository path is
+// lower-case already.
+func pushKey(name string) string {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return name
+	}
+	key := strings.ToLower(reference.Domain(named)) + "/" + reference.Path(named)
+	if tagged, ok := named.(reference.Tagged); ok {
+		key += ":" + tagged.Tag()
+	}
+	return key
 }
 
 // helpersWord names the helpers image where a target's name names its job
