@@ -150,8 +150,8 @@ func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) 
 // JobLayer says where a job image's config.json goes: $HOME/.docker,
 // with HOME from the image's ENV, else the home of its USER (root when
 // none) in the image's /etc/passwd (passwd, read only then: nil when the
-// image has none), else / for root, as runc sets HOME when Docker starts
-// a container. The file and the directories made for it belong to that user
+// image has none), else / for root or a uid without an entry, as runc
+// sets HOME when Docker starts a container. The file and the directories made for it belong to that user
 // (Docker's lookup: a numeric USER is a uid, a name a name; a uid without
 // an entry has gid 0), readable by all: it names helpers, no secrets.
 func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) (graph.JobLayer, error) {
@@ -200,6 +200,9 @@ func JobLayer(base []byte, credHelpers []string, passwd func() ([]byte, error)) 
 				return l, fmt.Errorf("USER %q is not in the image's /etc/passwd, so Docker could not start it; set HOME in the image and fix its USER, or leave publish.credHelpers out", img.Config.User)
 			}
 			l.UID, l.GID = uid, 0
+			if home == "" {
+				home = "/" // runc's HOME for a user without an entry
+			}
 		}
 	}
 	// A group that is no id is left to the image (Docker would refuse

@@ -439,6 +439,8 @@ func TestJobLayer(t *testing.T) {
 		{name: "named user, HOME wins", user: "bob", env: []string{"HOME=/work"}, passwd: passwdFile, readsFile: true, home: "/work", uid: 1000, gid: 1001},
 		{name: "numeric uid found", user: "1000", passwd: passwdFile, readsFile: true, home: "/home/bob", uid: 1000, gid: 1001},
 		{name: "numeric uid not found, HOME", user: "4242", env: []string{"HOME=/home/x"}, passwd: passwdFile, readsFile: true, home: "/home/x", uid: 4242, gid: 0}, // Docker: a uid without an entry has gid 0
+		{name: "numeric uid not found: /, as runc", user: "4242", passwd: passwdFile, readsFile: true, home: "/", uid: 4242, gid: 0},
+		{name: "numeric uid, no passwd: /, as runc", user: "4242:7", readsFile: true, home: "/", uid: 4242, gid: 7},
 		{name: "numeric uid, no passwd, HOME", user: "4242:7", env: []string{"HOME=/home/x"}, readsFile: true, home: "/home/x", uid: 4242, gid: 7},
 		{name: "user:gid", user: "bob:2000", passwd: passwdFile, readsFile: true, home: "/home/bob", uid: 1000, gid: 2000},
 		{name: "uid:gid", user: "999:0", passwd: passwdFile, readsFile: true, home: "/home/gitlab-runner", uid: 999, gid: 0},
@@ -480,7 +482,6 @@ func TestJobLayerRefusals(t *testing.T) {
 		want   []string // in the message
 	}{
 		{name: "user not in passwd", user: "alice", passwd: passwdFile, want: []string{`USER "alice"`, "set HOME in the image", "leave publish.credHelpers out"}},
-		{name: "uid not in passwd", user: "4242", passwd: passwdFile, want: []string{`USER "4242"`, "set HOME"}},
 		{name: "no passwd", user: "bob", want: []string{`USER "bob"`, "set HOME"}},
 		{name: "passwd home empty", user: "nohome", passwd: passwdFile, want: []string{`USER "nohome"`, "set HOME"}},
 		{name: "passwd home relative", user: "relhome", passwd: passwdFile, want: []string{`"home/relhome"`, "set HOME"}},
