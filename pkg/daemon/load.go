@@ -29,14 +29,17 @@ func loadEngine() (*dockerclient.Client, string, error) {
 	return dc, host, nil
 }
 
-// pingTimeout bounds CheckLoad's question to the engine.
+// pingTimeout bounds each of CheckEngine's questions to the engine.
 const pingTimeout = 10 * time.Second
 
-// CheckLoad makes sure, before anything is built, that --load has a Docker
-// Engine to load into: on a docker:// daemon the engine itself; otherwise
-// the one loadEngine names must answer.
-func CheckLoad(ctx context.Context, addr string) error {
-	if _, ok := DockerHost(addr); ok {
+// CheckEngine makes sure, before anything is built, that --load has a
+// Docker Engine to load into: on a docker:// daemon the engine itself
+// (whose containerd image store open requires); otherwise the one
+// loadEngine names must answer, and, when multi names a multi-platform
+// image the run publishes, keep images in its containerd store: the
+// classic store holds one platform per image.
+func CheckEngine(ctx context.Context, addr string, load bool, multi string) error {
+	if _, ok := DockerHost(addr); ok || !load {
 		return nil
 	}
 	dc, host, err := loadEngine()
@@ -44,12 +47,36 @@ func CheckLoad(ctx context.Context, addr string) error {
 		return fmt.Errorf("--load: %w", err)
 	}
 	defer dc.Close()
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if _, err := dc.Ping(ctx, dockerclient.PingOptions{}); err != nil {
+	if _, err := dc.Ping(pctx, dockerclient.PingOptions{}); err != nil {
 		return fmt.Errorf("--load loads into Docker Engine at %s, which does not answer (%v); start it, point DOCKER_HOST at one, or leave --load out", host, err)
 	}
-	return nil
+	if multi == "" {
+		return nil
+	}
+	return checkStore(ctx, dc, host, multi)
+}
+
+// driverTypeContainerd is the driver-type a Docker Engine on its
+// containerd image store gives in /info's DriverStatus.
+const driverTypeContainerd = "io.containerd.snapshotter.v1"
+
+// checkStore refuses an engine on the classic image store for multi, a
+// multi-platform image.
+func checkStore(ctx context.Context, dc *dockerclient.Client, host, multi string) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	res, err := dc.Info(ctx, dockerclient.InfoOptions{})
+	if err != nil {
+		return fmt.Errorf("--load: asking Docker Engine at %s which image store it has, for %s, which is multi-platform: %w", host, multi, err)
+	}
+	for _, kv := range res.Info.DriverStatus {
+		if kv[0] == "driver-type" && kv[1] == driverTypeContainerd {
+			return nil
+		}
+	}
+	return fmt.Errorf("--load: %s is multi-platform, and Docker Engine at %s keeps images in its classic store (storage driver %q), which holds one platform per image; turn on its containerd image store (%s), or --publish only single-platform images", multi, host, res.Info.Driver, containerdStoreDoc)
 }
 
 // loadIntoDocker starts loading an image tarball into loadEngine's engine,
