@@ -47,9 +47,6 @@ type buildOptions struct {
 	provenance string // "", "min" or "max"
 	strict     bool
 	publish    daemon.Publish
-	// multiPlatform is the first multi-platform image the run publishes
-	// (checkPublish), "" when none.
-	multiPlatform string
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -100,15 +97,8 @@ func (o *buildOptions) checkPublish(list *targets.List) error {
 	if len(imgs) == 0 {
 		return usagef("--push and --load publish the images a list's publish: block names, and %s has none; add e.g. `publish: {images: \"registry.example.com/ci/{repo}:{tag}-ecr-login\", helpers: \"registry.example.com/ci/ecr-login-helpers:{version}\"}`", list.File)
 	}
-	sel, err := publish.Select(imgs, o.publish.Images)
-	if err != nil {
+	if _, err := publish.Select(imgs, o.publish.Images); err != nil {
 		return usagef("--publish: %v", err)
-	}
-	for _, img := range sel {
-		if len(img.Platforms) > 1 {
-			o.multiPlatform = img.What()
-			break
-		}
 	}
 	return nil
 }
@@ -152,8 +142,10 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			if err := opts.checkPublish(list); err != nil {
 				return err
 			}
-			if err := daemon.CheckEngine(cmd.Context(), opts.daemon.addr, opts.publish.Load, opts.multiPlatform); err != nil {
-				return err
+			if opts.publish.Load {
+				if err := daemon.CheckLoad(cmd.Context(), opts.daemon.addr); err != nil {
+					return err
+				}
 			}
 			opts.daemon.warnSetupReach(stderr, list)
 			out, err := outdir.Open(opts.out)

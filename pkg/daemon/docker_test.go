@@ -52,6 +52,7 @@ func TestNeedsDecision(t *testing.T) {
 	creds := Options{}
 	creds.Plan.Env = map[string]string{"GOPROXY": "https://user:token@proxy.example.com"}
 	prov := Options{Provenance: true}
+	push := Options{Publish: Publish{Push: true}}
 	docker := func(engine, buildkit string, store bool) engineFacts {
 		return engineFacts{where: "Docker Engine at unix:///d.sock", docker: true, engine: engine, buildkit: buildkit, containerdStore: store}
 	}
@@ -81,6 +82,13 @@ func TestNeedsDecision(t *testing.T) {
 			"Docker Engine at unix:///d.sock keeps images in its classic store, where its BuildKit lacks the merge op (mergeop), for --provenance; and provenance attestations, for --provenance: turn on the containerd image store"}},
 		{"28 classic store, plain build", docker("", "v0.23.2", false), Options{}, nil},
 		{"29 containerd store, provenance", docker("", "v0.25.1", true), prov, nil},
+		{"28 classic store, push", docker("", "v0.23.2", false), push, []string{
+			"Docker Engine at unix:///d.sock keeps images in its classic store, where its BuildKit lacks reproducible images pushed and loaded from its own image exporter, for --push and --load: turn on the containerd image store"}},
+		{"28 classic store, load", docker("", "v0.23.2", false), Options{Publish: Publish{Load: true}}, []string{"keeps images in its classic store"}},
+		{"29 containerd store, push", docker("", "v0.25.1", true), push, nil},
+		{"buildkitd v0.12.5, push", buildkitd("v0.12.5"), push, []string{"runs BuildKit v0.12.5, which lacks reproducible images", "llbgen needs BuildKit v0.13 or later"}},
+		{"25.0 containerd store, push", docker("", "v0.12.5", true), push, []string{"llbgen needs Docker Engine 26.0 or later"}},
+		{"buildkitd v0.34.2, push and load", buildkitd("v0.34.2"), Options{Publish: Publish{Push: true, Load: true}}, nil},
 		{"buildkitd v0.10.6, provenance", buildkitd("v0.10.6"), prov, []string{
 			"BuildKit at unix:///b.sock runs BuildKit v0.10.6, which lacks provenance attestations, for --provenance: llbgen needs BuildKit v0.11 or later"}},
 		{"buildkitd v0.10.6, credentials", buildkitd("v0.10.6"), creds, nil},

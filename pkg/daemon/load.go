@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	dockerclient "github.com/moby/moby/client"
+
+	"github.com/llbgen/llbgen/pkg/publish"
 )
 
 // loadEngine is the Docker Engine --load loads into from a buildkitd: the
@@ -29,17 +32,14 @@ func loadEngine() (*dockerclient.Client, string, error) {
 	return dc, host, nil
 }
 
-// pingTimeout bounds each of CheckEngine's questions to the engine.
+// pingTimeout bounds each question to the engine to the engine.
 const pingTimeout = 10 * time.Second
 
-// CheckEngine makes sure, before anything is built, that --load has a
-// Docker Engine to load into: on a docker:// daemon the engine itself
-// (whose containerd image store open requires); otherwise the one
-// loadEngine names must answer, and, when multi names a multi-platform
-// image the run publishes, keep images in its containerd store: the
-// classic store holds one platform per image.
-func CheckEngine(ctx context.Context, addr string, load bool, multi string) error {
-	if _, ok := DockerHost(addr); ok || !load {
+// CheckLoad makes sure, before anything is built, that --load has a
+// Docker Engine to load into: on a docker:// daemon the engine itself;
+// otherwise the one loadEngine names must answer.
+func CheckLoad(ctx context.Context, addr string) error {
+	if _, ok := DockerHost(addr); ok {
 		return nil
 	}
 	dc, host, err := loadEngine()
@@ -47,15 +47,36 @@ func CheckEngine(ctx context.Context, addr string, load bool, multi string) erro
 		return fmt.Errorf("--load: %w", err)
 	}
 	defer dc.Close()
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if _, err := dc.Ping(pctx, dockerclient.PingOptions{}); err != nil {
+	if _, err := dc.Ping(ctx, dockerclient.PingOptions{}); err != nil {
 		return fmt.Errorf("--load loads into Docker Engine at %s, which does not answer (%v); start it, point DOCKER_HOST at one, or leave --load out", host, err)
 	}
-	if multi == "" {
+	return nil
+}
+
+// checkLoadStore refuses, once the plan says which images have several
+// platforms and before anything is built, to load such an image into a
+// Docker Engine on its classic image store, which holds one platform per
+// image (a docker:// daemon's store was checked on connecting).
+func (s *solve) checkLoadStore(ctx context.Context, p *prepared) error {
+	if !s.opt.Publish.Load || s.onEngine() {
 		return nil
 	}
-	return checkStore(ctx, dc, host, multi)
+	imgs, err := s.wantedImages(p)
+	if err != nil {
+		return nil // publishImages says so, per image
+	}
+	i := slices.IndexFunc(imgs, func(img publish.Image) bool { return len(img.Platforms) > 1 })
+	if i < 0 {
+		return nil
+	}
+	dc, host, err := loadEngine()
+	if err != nil {
+		return fmt.Errorf("--load: %w", err)
+	}
+	defer dc.Close()
+	return checkStore(ctx, dc, host, imgs[i].What())
 }
 
 // driverTypeContainerd is the driver-type a Docker Engine on its
@@ -69,7 +90,7 @@ func checkStore(ctx context.Context, dc *dockerclient.Client, host, multi string
 	defer cancel()
 	res, err := dc.Info(ctx, dockerclient.InfoOptions{})
 	if err != nil {
-		return fmt.Errorf("--load: asking Docker Engine at %s which image store it has, for %s, which is multi-platform: %w", host, multi, err)
+		return fmt.Errorf("--load: asking Docker Engine at %s which image store it has, for %s, which is multi-platform: %w; make sure the engine answers, or leave --load out", host, multi, err)
 	}
 	for _, kv := range res.Info.DriverStatus {
 		if kv[0] == "driver-type" && kv[1] == driverTypeContainerd {

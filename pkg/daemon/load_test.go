@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -43,25 +42,46 @@ func fakeStoreEngine(t *testing.T, driver string, driverStatus [][2]string) stri
 func TestLoadNeedsTheContainerdStoreForMultiPlatform(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("DOCKER_CONTEXT", "")
-	ctx := context.Background()
 	classic := fakeStoreEngine(t, "overlay2", [][2]string{{"Backing Filesystem", "extfs"}, {"Supports d_type", "true"}})
 	containerd := fakeStoreEngine(t, "overlayfs", [][2]string{{"driver-type", "io.containerd.snapshotter.v1"}})
-
-	t.Setenv("DOCKER_HOST", classic)
-	err := CheckEngine(ctx, "unix:///run/buildkit/buildkitd.sock", true, "job image of multi")
-	for _, want := range []string{"--load: job image of multi is multi-platform", "Docker Engine at " + classic, `classic store (storage driver "overlay2")`, "containerd-snapshotter"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("classic store, multi-platform: %v; want %q", err, want)
-		}
-	}
-	if err := CheckEngine(ctx, "unix:///run/buildkit/buildkitd.sock", true, ""); err != nil {
-		t.Errorf("classic store, single-platform: %v", err)
-	}
-	if err := CheckEngine(ctx, "unix:///run/buildkit/buildkitd.sock", false, "job image of multi"); err != nil {
-		t.Errorf("no --load: %v", err)
-	}
-	t.Setenv("DOCKER_HOST", containerd)
-	if err := CheckEngine(ctx, "unix:///run/buildkit/buildkitd.sock", true, "job image of multi"); err != nil {
-		t.Errorf("containerd store, multi-platform: %v", err)
+	publishing := testYAML + "publish: {images: \"reg.example.com/ci/{name}:ecr\"}\n"
+	for _, c := range []struct {
+		name, host string
+		publish    []string // --publish
+		load       bool
+		want       []string // in the refusal; none: built
+	}{
+		{"classic store, multi-platform", classic, nil, true, []string{
+			"--load: job image of multi is multi-platform", "Docker Engine at " + classic, `classic store (storage driver "overlay2")`, "containerd-snapshotter"}},
+		{"classic store, single-platform only", classic, []string{"twin"}, true, nil},
+		{"classic store, no --load", classic, nil, false, nil},
+		{"containerd store, multi-platform", containerd, nil, true, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DOCKER_HOST", c.host)
+			d := &fakeDaemon{}
+			r := newFakeRunOf(t, d, publishing)
+			r.s.opt.Publish = Publish{Load: c.load, Push: !c.load, Images: c.publish}
+			_, err := r.run(t)
+			if len(c.want) == 0 {
+				if err != nil || !r.landed(t, "multi-linux-arm64") {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			for _, w := range c.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("%v\nlacks %q", err, w)
+				}
+			}
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("not one line: %q", err)
+			}
+			for _, name := range allBinaries {
+				if r.landed(t, name) {
+					t.Errorf("%s was built and landed", name)
+				}
+			}
+		})
 	}
 }

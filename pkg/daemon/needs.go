@@ -54,6 +54,15 @@ var (
 	}
 	// needAttestations: --provenance asks for BuildKit's SLSA provenance,
 	// which moby exports only from its containerd image store.
+	// needImages: images are dated by rewriting their layers' timestamps
+	// (BuildKit v0.13, in Docker Engine 26.0); on a Docker Engine they go
+	// through its own image exporter, which pushes, and takes several
+	// platforms, only from its containerd image store (the classic one
+	// ignores push).
+	needImages = need{
+		what:     "reproducible images pushed and loaded from its own image exporter, for --push and --load",
+		buildkit: "v0.13", docker: "26.0", containerdStore: true,
+	}
 	needAttestations = need{
 		what:     "provenance attestations, for --provenance",
 		buildkit: "v0.11", docker: "24.0", containerdStore: true,
@@ -68,6 +77,9 @@ func needsOf(opt Options) []need {
 	}
 	if opt.Provenance {
 		ns = append(ns, needMerge, needAttestations)
+	}
+	if opt.Publish.Wanted() {
+		ns = append(ns, needImages)
 	}
 	return ns
 }

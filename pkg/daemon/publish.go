@@ -16,6 +16,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/pkg/publish"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // Publish says what a run does with the images its list's publish: block
@@ -88,6 +89,17 @@ func (s *solve) notPublished(p *prepared, cause string) {
 			s.images = append(s.images, ImageResult{Name: img.Name, What: img.What(), Cause: cause})
 		}
 	}
+}
+
+// landedHash is the sha256 of binary b as it landed in the output
+// directory, "" when it did not.
+func (s *solve) landedHash(b targets.Binary) string {
+	for _, r := range s.results {
+		if r.Binary.Name == b.Name && r.Written() {
+			return r.SHA256
+		}
+	}
+	return ""
 }
 
 // notReady says why img cannot be published, or "".
@@ -163,6 +175,7 @@ func (s *solve) exportImage(ctx context.Context, ss sessions, p *prepared, img p
 			Marshal:  marshal,
 			ReadFile: publish.FileReader(ctx, gc, marshal),
 			Hash:     publish.Hasher(ctx, gc, marshal),
+			Landed:   s.landedHash,
 		}, img)
 		if err != nil {
 			return nil, err

@@ -76,6 +76,9 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	if p == nil || err != nil {
 		return err
 	}
+	if err := s.checkLoadStore(ctx, p); err != nil {
+		return err
+	}
 	s.eachBinary(ctx, p, p.g.Delivered, func(ctx context.Context, def *pb.Definition, i int) error {
 		var u *outdir.Unit
 		var got file

@@ -2,7 +2,9 @@ package publish
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"time"
 
@@ -30,9 +32,13 @@ type Inputs struct {
 	// it is not there. A job image's config.json goes to its user's home,
 	// read from its /etc/passwd.
 	ReadFile func(st llb.State, p ocispecs.Platform, name string) ([]byte, error)
-	// Hash is the sha256 of a regular file of a state; a job image is
-	// made only when its helper has the delivered binary's.
+	// Hash is the sha256 (hex) of a regular file of a state; a job image
+	// is made only when its helper has the landed binary's.
 	Hash func(st llb.State, p ocispecs.Platform, name string) (string, error)
+	// Landed is the sha256 (hex) of a binary as it landed in the output
+	// directory, "" when not known there: then the delivered binary is
+	// hashed.
+	Landed func(targets.Binary) string
 }
 
 // Parts makes img's parts: per platform, a job image's target image with
@@ -107,17 +113,27 @@ func Parts(in Inputs, img Image) ([]Part, error) {
 }
 
 // checkJobImage reads back what a job image holds where llbgen wrote: the
-// helper must be the delivered binary, config.json what was written. The
-// target image's own files (a symlinked directory on the way, say) could
-// otherwise have displaced one with the other.
+// helper must be the binary that landed, config.json what was written.
+// The target image's own files (a symlinked directory on the way, say)
+// could otherwise have displaced one with the other. Any other failure
+// (a lost connection, a canceled run) is returned as it is.
 func checkJobImage(in Inputs, bin targets.Binary, p ocispecs.Platform, st llb.State, l graph.JobLayer) error {
-	want, err := in.Hash(in.Graph.Delivered[bin.Name], p, "/"+bin.FileName())
-	if err != nil {
-		return fmt.Errorf("reading the delivered binary: %w", err)
+	want := ""
+	if in.Landed != nil {
+		want = in.Landed(bin)
+	}
+	if want == "" {
+		var err error
+		if want, err = in.Hash(in.Graph.Delivered[bin.Name], p, "/"+bin.FileName()); err != nil {
+			return fmt.Errorf("reading the delivered binary: %w", err)
+		}
 	}
 	got, err := in.Hash(st, p, graph.HelperPath)
-	if err != nil || got != want {
-		return fmt.Errorf("%s is not the verified binary once written there (%v): the image's own files at that path or HOME's displaced it; fix the image", graph.HelperPath, errOr(err, "another file"))
+	switch {
+	case err != nil && !displaced(err):
+		return fmt.Errorf("reading back %s: %w", graph.HelperPath, err)
+	case err != nil || got != want:
+		return fmt.Errorf("%s is not the verified binary once written there (%s): the image's own files at that path or HOME's displaced it; fix the image", graph.HelperPath, errOr(err, "another file"))
 	}
 	if len(l.CredHelpers) == 0 {
 		return nil
@@ -128,10 +144,26 @@ func checkJobImage(in Inputs, bin targets.Binary, p ocispecs.Platform, st llb.St
 	}
 	name := path.Join(l.Home, ".docker", "config.json")
 	gotCfg, err := in.ReadFile(st, p, name)
+	switch {
+	case err != nil && !displaced(err):
+		return fmt.Errorf("reading back %s: %w", name, err)
+	case err == nil && gotCfg == nil:
+		err = errors.New("no such file")
+	}
 	if err != nil || !bytes.Equal(gotCfg, wantCfg) {
-		return fmt.Errorf("%s is not the config.json written there (%v): the image's own files at that path or the helper's displaced it; fix the image", name, errOr(err, "another file"))
+		return fmt.Errorf("%s is not the config.json written there (%s): the image's own files at that path or the helper's displaced it; fix the image", name, errOr(err, "another file"))
 	}
 	return nil
+}
+
+// ErrNotRegular is Hash's and ReadFile's error for a path that holds no
+// regular file of the size read.
+var ErrNotRegular = errors.New("no regular file")
+
+// displaced reports whether err, from reading a file back, says the path
+// holds something else: no file, or no regular one.
+func displaced(err error) bool {
+	return errors.Is(err, ErrNotRegular) || errors.Is(err, fs.ErrNotExist) || absent(err)
 }
 
 // errOr is err's text, or what when err is nil.

@@ -3,6 +3,8 @@ package publish
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -251,6 +253,7 @@ type partsFixture struct {
 	g            *graph.Graph
 	images       map[graph.ImageKey]graph.Resolved
 	reads        []string // platforms ReadFile was asked for
+	hashed       []string // what Hash was asked for: "job PATH" or "delivered PATH"
 	passwd       []byte
 	dockerConfig []byte // the target image's own config.json; nil for none
 	inputs       Inputs
@@ -306,12 +309,15 @@ func newParts(t *testing.T, canRun func(ocispecs.Platform) bool) *partsFixture {
 			t.Errorf("ReadFile(%s)", name)
 			return nil, nil
 		},
-		// The job image's helper reads as the delivered binary.
+		// The job image's helper reads as the delivered binary of its
+		// platform.
 		Hash: func(st llb.State, p ocispecs.Platform, name string) (string, error) {
-			if name == graph.HelperPath && !isJobImage(t, st) {
-				t.Errorf("Hash(%s) of no job image", name)
+			if isJobImage(t, st) {
+				f.hashed = append(f.hashed, "job "+name)
+			} else {
+				f.hashed = append(f.hashed, "delivered "+name)
 			}
-			return "sha256 of the binary", nil
+			return "sha256 of the binary for " + platforms.Format(p), nil
 		},
 	}
 	return f
@@ -490,32 +496,89 @@ func TestPartsRefuseUnverified(t *testing.T) {
 }
 
 // A job image whose helper or config.json does not read back as written
-// (the image's own symlinks displaced one with the other) is refused.
+// (the image's own symlinks displaced one with the other) is refused; the
+// helper is held against the binary that landed, else the delivered one.
 func TestPartsCheckWhatWasWritten(t *testing.T) {
 	f := newParts(t, nil)
 	imgs, err := Images(f.list, daemonPlatform)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash := f.inputs.Hash
-	f.inputs.Hash = func(st llb.State, p ocispecs.Platform, name string) (string, error) {
-		if name == graph.HelperPath {
-			return "sha256 of something else", nil
-		}
-		return hash(st, p, name)
+	var want, wantLanded []string
+	for _, b := range imgs[0].Binaries {
+		want = append(want, "delivered /"+b.FileName(), "job "+graph.HelperPath)
+		wantLanded = append(wantLanded, "job "+graph.HelperPath)
 	}
+	if _, err := Parts(f.inputs, imgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	if slices.Sort(f.hashed); !slices.Equal(f.hashed, want) {
+		t.Errorf("hashed %q, want %q", f.hashed, want)
+	}
+
+	// The landed binary's hash, when known, is what the helper is held to.
+	f.hashed = nil
+	f.inputs.Landed = func(b targets.Binary) string {
+		return "sha256 of the binary for " + platforms.Format(*b.Platform)
+	}
+	if _, err := Parts(f.inputs, imgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.hashed, wantLanded) {
+		t.Errorf("hashed %q, want %q", f.hashed, wantLanded)
+	}
+	f.inputs.Landed = func(targets.Binary) string { return "sha256 of what landed, rebuilt since" }
 	if _, err := Parts(f.inputs, imgs[0]); err == nil || !strings.Contains(err.Error(), "is not the verified binary") {
-		t.Errorf("a displaced helper: %v", err)
+		t.Errorf("a helper that is not what landed: %v", err)
+	}
+	f.inputs.Landed = nil
+
+	hash := f.inputs.Hash
+	for _, c := range []struct {
+		name string
+		hash string
+		err  error
+		want string
+	}{
+		{"another file", "sha256 of something else", nil, "is not the verified binary once written there (another file)"},
+		{"a directory", "", fmt.Errorf("%s: %w", graph.HelperPath, ErrNotRegular), "is not the verified binary once written there (" + graph.HelperPath + ": no regular file)"},
+		{"absent", "", errors.New("rpc error: code = Unknown desc = stat /usr/local/bin/docker-credential-ecr-login: no such file or directory"), "is not the verified binary once written there"},
+		{"a lost connection", "", errors.New("rpc error: code = Unavailable desc = connection closed"), "reading back " + graph.HelperPath + ": rpc error"},
+	} {
+		f.inputs.Hash = func(st llb.State, p ocispecs.Platform, name string) (string, error) {
+			if name == graph.HelperPath {
+				return c.hash, c.err
+			}
+			return hash(st, p, name)
+		}
+		if _, err := Parts(f.inputs, imgs[0]); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		} else if c.name == "a lost connection" && strings.Contains(err.Error(), "fix the image") {
+			t.Errorf("%s blames the image: %v", c.name, err)
+		}
 	}
 	f.inputs.Hash = hash
+
 	read := f.inputs.ReadFile
-	f.inputs.ReadFile = func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
-		if strings.HasSuffix(name, "/.docker/config.json") && isJobImage(t, st) {
-			return []byte("the helper's bytes"), nil
+	for _, c := range []struct {
+		name string
+		data []byte
+		err  error
+		want string
+	}{
+		{"the helper's bytes", []byte("the helper's bytes"), nil, "is not the config.json written there (another file)"},
+		{"absent", nil, nil, "is not the config.json written there (no such file)"},
+		{"a lost connection", nil, context.Canceled, "reading back /home/ci/.docker/config.json: context canceled"},
+	} {
+		f.inputs.ReadFile = func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
+			if strings.HasSuffix(name, "/.docker/config.json") && isJobImage(t, st) {
+				return c.data, c.err
+			}
+			return read(st, p, name)
 		}
-		return read(st, p, name)
-	}
-	if _, err := Parts(f.inputs, imgs[0]); err == nil || !strings.Contains(err.Error(), "is not the config.json written there") {
-		t.Errorf("a displaced config.json: %v", err)
+		if _, err := Parts(f.inputs, imgs[0]); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config.json %s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }

@@ -97,20 +97,28 @@ func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, 
 			// BuildKit sends the error as text: a file that is not
 			// there, or a path its symlinks cannot resolve (continuity's
 			// RootPath: "too many links"), reads as absent.
-			if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not a directory") ||
-				strings.Contains(msg, "too many links") || strings.Contains(msg, "too many levels of symbolic links") {
+			if absent(err) {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if !os.FileMode(stat.Mode).IsRegular() {
-			return nil, fmt.Errorf("%s is no regular file", name)
+			return nil, fmt.Errorf("%s: %w", name, ErrNotRegular)
 		}
 		if stat.Size > maxRead {
-			return nil, fmt.Errorf("%s is %d bytes, more than the %d read", name, stat.Size, maxRead)
+			return nil, fmt.Errorf("%s is %d bytes, more than the %d read: %w", name, stat.Size, maxRead, ErrNotRegular)
 		}
 		return ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Length: maxRead}})
 	}
+}
+
+// absent reports whether err, from BuildKit's file API, which sends it as
+// text, says a path holds no file: not there, or a path its symlinks
+// cannot resolve (continuity's RootPath: "too many links").
+func absent(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not a directory") ||
+		strings.Contains(msg, "too many links") || strings.Contains(msg, "too many levels of symbolic links")
 }
 
 // maxBinary bounds a file Hasher reads: far above any helper binary.
@@ -140,7 +148,7 @@ func Hasher(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocis
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
 		if !os.FileMode(stat.Mode).IsRegular() || stat.Size > maxBinary {
-			return "", fmt.Errorf("%s is no regular file of at most %d bytes", name, maxBinary)
+			return "", fmt.Errorf("%s: %w of at most %d bytes", name, ErrNotRegular, maxBinary)
 		}
 		h := sha256.New()
 		for off := int64(0); off < stat.Size; off += hashChunk {
