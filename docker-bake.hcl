@@ -142,5 +142,5 @@ target "images" {
     PUBLISH = img
   }
   attest = ["type=provenance,disabled=true"]
-  output = ["type=image,name=${IMAGE_NAME},push=${PUSH}"]
+  output = ["type=image,name=${IMAGE_NAME},push=${PUSH},oci-mediatypes=true"]
 }

@@ -173,9 +173,9 @@ bridge_down() {
 # is up, which may need it, down leaves forwarding on and keeps the saved
 # value for its next down. So with two test beds up at once, forwarding
 # goes back off when the one that came up first is down last, or down
-# again later. The same holds while any other bridge has an IPv4 address:
-# whatever made it (the machine's own Docker, libvirt, Kubernetes) may have
-# turned forwarding on since up, and needs it.
+# again later. The same holds while another bridge that came up since the
+# value was saved has an IPv4 address: whatever made it (the machine's own
+# Docker, libvirt, Kubernetes) may have turned forwarding on, and needs it.
 FORWARD=/proc/sys/net/ipv4/ip_forward
 FORWARD_SAVED=$ENGINE_STATE/ip_forward.saved
 
@@ -193,7 +193,18 @@ save_forwarding() {
 		rm -f "$FORWARD_SAVED"
 		return
 	fi
-	printf '%s %s\n' "$(cat "$FORWARD")" "$(boot_id)" >"$FORWARD_SAVED"
+	printf '%s %s %s\n' "$(cat "$FORWARD")" "$(boot_id)" "$(foreign_bridges | paste -sd, -)" >"$FORWARD_SAVED"
+}
+
+# foreign_bridges lists the bridges with an IPv4 address that are no test
+# bed's engine bridge.
+foreign_bridges() {
+	local b
+	for b in $(bridges); do
+		[[ $b =~ ^llbgen[0-9a-f]+$ ]] && continue
+		[[ -n $(ip -4 -o addr show dev "$b") ]] && printf '%s\n' "$b"
+	done
+	return 0
 }
 
 # bridges lists the machine's bridges. Not from ip -4 -o addr show type
@@ -201,26 +212,29 @@ save_forwarding() {
 bridges() { ip -o link show type bridge | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'; }
 
 restore_forwarding() {
-	local value boot b others='' foreign=''
+	local value boot before b others='' foreign=''
 	[[ -s $FORWARD_SAVED ]] || return 0
-	read -r value boot <"$FORWARD_SAVED"
+	read -r value boot before <"$FORWARD_SAVED"
 	if [[ $boot != "$(boot_id)" || ! $value =~ ^[01]$ ]]; then
 		rm -f "$FORWARD_SAVED"
 		return
 	fi
 	for b in $(bridges); do
-		if [[ $b =~ ^llbgen[0-9a-f]+$ ]]; then
-			[[ $b == "$(bridge_name)" ]] || others+="$b "
-		elif [[ -n $(ip -4 -o addr show dev "$b") ]]; then
-			foreign+="$b "
+		if [[ $b =~ ^llbgen[0-9a-f]+$ && $b != "$(bridge_name)" ]]; then
+			others+="$b "
 		fi
+	done
+	# Only a bridge that came up since the value was saved: one that was
+	# there before had forwarding as saved.
+	for b in $(foreign_bridges); do
+		[[ ,$before, == *",$b,"* ]] || foreign+="$b "
 	done
 	if [[ -n $others ]]; then
 		log "leaving net.ipv4.ip_forward as it is: another test bed's engine bridge is up (${others% })"
 		return
 	fi
 	if [[ -n $foreign ]]; then
-		log "leaving net.ipv4.ip_forward as it is: a bridge that is no test bed's has an IPv4 address (${foreign% }), and what made it may need forwarding"
+		log "leaving net.ipv4.ip_forward as it is: a bridge that is no test bed's came up with an IPv4 address since (${foreign% }), and what made it may need forwarding"
 		return
 	fi
 	if [[ $(cat "$FORWARD") != "$value" ]]; then

@@ -33,16 +33,20 @@ ip link add foreign0 type bridge
 hack/engine.sh down; say "down, a foreign bridge without IPv4"
 hack/engine.sh up
 ip addr add 10.254.254.1/24 dev foreign0
-hack/engine.sh down; say "down, a foreign bridge with IPv4"
+hack/engine.sh down; say "down, a foreign bridge with IPv4 since up"
 ip link del foreign0
 hack/engine.sh down; say "down, the foreign bridge gone"
+ip link add foreign1 type bridge
+ip addr add 10.254.253.1/24 dev foreign1
+hack/engine.sh up
+hack/engine.sh down; say "down, a foreign bridge with IPv4 from before up"
 `
 
 // dockerd turns IP forwarding on, even with --iptables=false; `down` turns
 // it back to what it was before the first `up` (not to the 1 a second `up`
 // finds), once no other test bed's engine bridge is left, nor another
-// bridge with an IPv4 address (what made it may need forwarding); twice is
-// safe.
+// bridge that got an IPv4 address since up (what made it may need
+// forwarding); twice is safe.
 func TestEngineRestoresIPForwarding(t *testing.T) {
 	bed := testbed.Require(t)
 	eng := bed.RequireEngine(t)
@@ -71,7 +75,8 @@ func TestEngineRestoresIPForwarding(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	want := "up: 1\nup again: 1\ndown: 0\ndown again: 0\ndown, another bed up: 1\ndown, the other bed gone: 0\n" +
-		"down, a foreign bridge without IPv4: 0\ndown, a foreign bridge with IPv4: 1\ndown, the foreign bridge gone: 0\n"
+		"down, a foreign bridge without IPv4: 0\ndown, a foreign bridge with IPv4 since up: 1\ndown, the foreign bridge gone: 0\n" +
+		"down, a foreign bridge with IPv4 from before up: 0\n"
 	if out != want {
 		t.Errorf("got\n%swant\n%s(engine log: %s)", out, want, filepath.Join(state, "engine", "dockerd.log"))
 	}

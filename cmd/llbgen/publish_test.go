@@ -158,7 +158,7 @@ func TestPublishedImages(t *testing.T) {
 
 	t.Run("pipe", func(t *testing.T) {
 		name := fmt.Sprintf("%s/%s/pipe-helpers:v0.12.0", bed.Registry, ns)
-		r := runPipe(t, bed.Buildctl, bed.Addr, "", "type=image,name="+name+",push=true", nil, "-f", file)
+		r := runPipe(t, bed.Buildctl, bed.Addr, "", "type=image,name="+name+",push=true,oci-mediatypes=true", nil, "-f", file)
 		if r.code != 0 {
 			t.Fatalf("llbgen | buildctl build --output type=image: llbgen exit %d, buildctl exit %d\n%s", r.llbgen, r.buildctl, tail(r.log, 30))
 		}
@@ -171,7 +171,7 @@ func TestPublishedImages(t *testing.T) {
 		dir := writeListIn(t, "# syntax="+frontendImage(t, bed, eng)+"\n"+publishList(bed, ns+"-syntax"))
 		cmd := exec.Command(bed.Buildctl, "--addr", bed.Addr, "build", "--progress", "plain",
 			"--frontend", "dockerfile.v0", "--local", "dockerfile=.", "--local", "context=.", "--opt", "filename=targets.yaml",
-			"--opt", "build-arg:PUBLISH=gitlab-runner_v13.2.1", "--output", "type=image,name=*,push=true")
+			"--opt", "build-arg:PUBLISH=gitlab-runner_v13.2.1", "--output", "type=image,name=*,push=true,oci-mediatypes=true")
 		cmd.Dir = dir
 		if log, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("buildctl build --frontend dockerfile.v0 PUBLISH=gitlab-runner_v13.2.1: %v\n%s", err, tail(string(log), 30))
@@ -433,6 +433,7 @@ func imageFiles(t *testing.T, crane, ref, platform string) map[string][]byte {
 func checkJobImage(t *testing.T, crane, ref, base, out string, bins map[string]string, home string) {
 	t.Helper()
 	var index struct {
+		MediaType string
 		Manifests []struct {
 			Platform struct{ OS, Architecture string }
 		}
@@ -440,6 +441,7 @@ func checkJobImage(t *testing.T, crane, ref, base, out string, bins map[string]s
 	if err := json.Unmarshal(runCrane(t, crane, "manifest", ref), &index); err != nil {
 		t.Fatal(err)
 	}
+	checkOCI(t, ref, index.MediaType)
 	var got []string
 	for _, m := range index.Manifests {
 		got = append(got, m.Platform.OS+"/"+m.Platform.Architecture)
@@ -483,6 +485,16 @@ func checkJobImage(t *testing.T, crane, ref, base, out string, bins map[string]s
 	}
 }
 
+// checkOCI checks that ref's manifest (or index), of mediaType, has OCI's
+// media types, as every way of publishing asks, so that a pushed image and
+// its loaded copy have one digest.
+func checkOCI(t *testing.T, ref, mediaType string) {
+	t.Helper()
+	if !strings.HasPrefix(mediaType, "application/vnd.oci.image.") {
+		t.Errorf("%s has media type %q, want OCI's (oci-mediatypes=true)", ref, mediaType)
+	}
+}
+
 // checkHelpersImage checks that the helpers image holds, on each of
 // platforms, exactly the files of out: every binary, its build
 // information and SHA256SUMS.
@@ -492,6 +504,11 @@ func checkHelpersImage(t *testing.T, crane, ref, out string, platforms ...string
 	if err != nil {
 		t.Fatal(err)
 	}
+	var manifest struct{ MediaType string }
+	if err := json.Unmarshal(runCrane(t, crane, "manifest", ref), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	checkOCI(t, ref, manifest.MediaType)
 	for _, p := range platforms {
 		files := imageFiles(t, crane, ref, p)
 		if len(files) != len(entries) {

@@ -81,7 +81,9 @@ func (s *solve) wantedImages(p *prepared) ([]publish.Image, error) {
 func (s *solve) notPublished(p *prepared, cause string) {
 	imgs, err := s.wantedImages(p)
 	if err != nil {
-		s.images = append(s.images, ImageResult{What: "images", Cause: err.Error()})
+		if !slices.ContainsFunc(s.images, func(r ImageResult) bool { return r.What == "images" }) {
+			s.images = append(s.images, ImageResult{What: "images", Cause: err.Error()})
+		}
 		return
 	}
 	for _, img := range imgs {

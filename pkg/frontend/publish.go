@@ -21,7 +21,7 @@ import (
 // publish.HelpersImage the helpers image. The result carries the image's
 // name, which an image exporter given name=* takes:
 //
-//	--output type=image,name=*,push=true
+//	--output type=image,name=*,push=true,oci-mediatypes=true
 const ArgPublish = "PUBLISH"
 
 // publishArgs narrows the build to what PUBLISH needs: a job image needs

@@ -260,8 +260,8 @@ func (l *List) usedImages() map[string]string {
 }
 
 // pushKey is the image a push to name (normalized, tagged) replaces: a
-// registry's host name is the same in any case, its repository path is
-// lower-case already.
+// registry's host name is the same in any case (and Docker Hub's aliases
+// one registry once lower-case), its repository path is lower-case already.
 func pushKey(name string) string {
 	named, err := reference.ParseNormalizedNamed(name)
 	if err != nil {
@@ -270,6 +270,9 @@ func pushKey(name string) string {
 	key := strings.ToLower(reference.Domain(named)) + "/" + reference.Path(named)
 	if tagged, ok := named.(reference.Tagged); ok {
 		key += ":" + tagged.Tag()
+	}
+	if again, err := reference.ParseNormalizedNamed(key); err == nil {
+		key = again.String()
 	}
 	return key
 }
