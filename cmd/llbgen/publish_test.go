@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -542,5 +543,73 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 				return
 			}
 		}
+	}
+}
+
+// A push that went and a load that failed are both said, on the image's
+// one line: the load's cause from the engine's answer. The engine (a fake
+// here, to fail on purpose) is given the whole tarball: a load ends only
+// once the export did.
+func TestFailedLoadKeepsThePush(t *testing.T) {
+	bed := testbed.Require(t)
+	crane := testbed.RequireCrane(t)
+	ns := fmt.Sprintf("llbgen-test/load-fails-%d", time.Now().UnixNano())
+	name := fmt.Sprintf("%s/%s/h:v0.12.0", bed.Registry, ns)
+	file := writeList(t, fmt.Sprintf("helper: {version: v0.12.0}\ngo: %s\npublish: {helpers: \"%s/%s/h:{version}\"}\ntargets:\n  - image: %s\n", bed.Golang(), bed.Registry, ns, bed.Musl()))
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := make(chan []string, 1) // the tarball's file names
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.44")
+		switch {
+		case r.URL.Path == "/_ping":
+			w.Write([]byte("OK"))
+		case strings.HasSuffix(r.URL.Path, "/images/load"):
+			var names []string
+			tr := tar.NewReader(r.Body)
+			for {
+				h, err := tr.Next()
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						names = append(names, "error: "+err.Error())
+					}
+					break
+				}
+				names = append(names, h.Name)
+			}
+			loaded <- names
+			w.Write([]byte(`{"stream":"Loading layer"}` + "\n" + `{"errorDetail":{"message":"write /var/lib/docker: no space left on device"},"error":"write /var/lib/docker: no space left on device"}` + "\n"))
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+
+	cmd := llbgenCmd(t, bed.Addr, "build", "-f", file, "--out", t.TempDir(), "--push", "--load", "--progress", "plain")
+	cmd.Env = append(cmd.Env, "DOCKER_HOST=unix://"+sock)
+	r := runCmd(t, cmd)
+	want := "helpers image " + name + ": pushed (sha256:"
+	i := strings.Index(r.stderr, want)
+	if r.code != 1 || i < 0 {
+		t.Fatalf("exit %d, want 1 and %q:\n%s", r.code, want, tail(r.stderr, 10))
+	}
+	line, _, _ := strings.Cut(r.stderr[i:], "\n")
+	if !strings.Contains(line, "; load failed: loading into Docker Engine at unix://"+sock+": write /var/lib/docker: no space left on device") {
+		t.Errorf("the line does not say the load failed and why: %s", line)
+	}
+	if _, err := exec.Command(crane, "manifest", name).CombinedOutput(); err != nil {
+		t.Errorf("the push did not happen: %v", err)
+	}
+	select {
+	case names := <-loaded:
+		if !slices.Contains(names, "manifest.json") || !slices.Contains(names, "index.json") || slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "error: ") }) {
+			t.Errorf("the engine was given no whole docker tarball: %q", names)
+		}
+	default:
+		t.Error("nothing was loaded")
 	}
 }
