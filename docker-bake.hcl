@@ -9,6 +9,7 @@
 #   TARGETS=docker_19.03.12 docker buildx bake          # a subset, by name
 #   HELPER_VERSION=v0.11.0 docker buildx bake           # another helper version
 #   GOPROXY=https://user:token@goproxy.corp docker buildx bake   # a private proxy, as a secret
+#   CACHE_FROM=type=registry,ref=reg/ci/llbgen-cache CACHE_TO=type=registry,ref=reg/ci/llbgen-cache,mode=max docker buildx bake
 #
 # The frontend as an image of its own, for `# syntax=` lines (make frontend-image):
 #   REGISTRY=registry.example.com/ci FRONTEND_TAG=v1 docker buildx bake frontend-image
@@ -45,6 +46,19 @@ variable "GOPRIVATE" {
 }
 
 variable "GOINSECURE" {
+  default = ""
+}
+
+# A remote build cache, in buildx's --cache-to/--cache-from forms (as
+# llbgen build's --cache-to/--cache-from and LLBGEN_CACHE_TO/FROM), e.g.
+#   CACHE_TO=type=registry,ref=registry.example.com/ci/llbgen-cache,mode=max
+#   CACHE_FROM=type=registry,ref=registry.example.com/ci/llbgen-cache
+# Empty: none.
+variable "CACHE_TO" {
+  default = ""
+}
+
+variable "CACHE_FROM" {
   default = ""
 }
 
@@ -90,8 +104,10 @@ target "binaries" {
     GOINSECURE      = GOINSECURE
   }
   # Read from bake's environment; empty when GOPROXY is unset (Go's default).
-  secret = ["id=GOPROXY,env=GOPROXY"]
-  output = ["type=local,dest=${OUT}"]
+  secret     = ["id=GOPROXY,env=GOPROXY"]
+  cache-to   = CACHE_TO == "" ? [] : [CACHE_TO]
+  cache-from = CACHE_FROM == "" ? [] : [CACHE_FROM]
+  output     = ["type=local,dest=${OUT}"]
 }
 
 # The frontend for linux/amd64 and linux/arm64, pushed to REGISTRY; a list

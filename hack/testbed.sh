@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test bed: a registry on loopback holding the stand-in images, a
-# buildkitd of its own and a Docker Engine of its own (hack/engine.sh), whose
+# buildkitd of its own (and a second, the other machine of a fleet) and a Docker Engine of its own (hack/engine.sh), whose
 # docker.io mirror is that registry, so that `docker:19.03.12` and
 # `golang:1.26` resolve to the stand-ins. buildkitd starts
 # after install-tools.sh has registered QEMU's binfmt handlers, so it runs
@@ -25,6 +25,11 @@ BK_PID=$LLBGEN_STATE/buildkitd.pid
 BK_SOCK=$LLBGEN_STATE/buildkitd.sock
 BK_ROOT=$LLBGEN_STATE/buildkitd-root
 BK_CONF=$LLBGEN_STATE/buildkitd.toml
+# A second buildkitd, with the same configuration and a root of its own:
+# the other machine of a fleet (a remote cache test imports into it).
+BK2_PID=$LLBGEN_STATE/buildkitd2.pid
+BK2_SOCK=$LLBGEN_STATE/buildkitd2.sock
+BK2_ROOT=$LLBGEN_STATE/buildkitd2-root
 
 registry_up() {
 	if pid_alive "$REG_PID" && [[ -s $REG_PORT_FILE ]] &&
@@ -76,6 +81,20 @@ TOML
 
 buildkitd_down() { stop_pid "$BK_PID"; rm -f "$BK_SOCK"; }
 
+# buildkitd2_up starts the second daemon unless it runs with the first's
+# configuration (buildkitd_up wrote it).
+buildkitd2_up() {
+	if pid_alive "$BK2_PID" && [[ -S $BK2_SOCK ]] && [[ "$(cat "$BK2_PID.conf" 2>/dev/null)" == "$(cat "$BK_CONF")" ]] &&
+		"$BUILDKIT_BIN/buildctl" --addr "unix://$BK2_SOCK" debug workers >/dev/null 2>&1; then
+		return
+	fi
+	buildkitd2_down
+	cp "$BK_CONF" "$BK2_PID.conf"
+	start_buildkitd "unix://$BK2_SOCK" "$BK2_ROOT" "$BK2_PID.conf" "$BK2_PID" "$LLBGEN_STATE/buildkitd2.log"
+}
+
+buildkitd2_down() { stop_pid "$BK2_PID"; rm -f "$BK2_SOCK"; }
+
 # buildkitd_emulates: false when the kernel has an enabled qemu-aarch64 binfmt
 # handler (install-tools.sh registers it) but the daemon does not list
 # linux/arm64. buildkitd probes which platforms it can emulate when it starts;
@@ -108,6 +127,7 @@ write_env() {
 	cat >"$ENV_FILE.tmp" <<ENV
 # written by hack/testbed.sh up; source it
 export BUILDKIT_HOST=unix://$BK_SOCK
+export LLBGEN_BUILDKIT_HOST2=unix://$BK2_SOCK
 export LLBGEN_TEST_REGISTRY=127.0.0.1:$(cat "$REG_PORT_FILE")
 export LLBGEN_TESTBED=$LLBGEN_STATE
 export LLBGEN_CRANE=$CRANE
@@ -125,6 +145,7 @@ up() {
 	registry_up
 	"$hack/standins.sh" "127.0.0.1:$(cat "$REG_PORT_FILE")"
 	buildkitd_up
+	buildkitd2_up
 	buildx_up
 	"$hack/engine.sh" up
 	write_env
@@ -133,6 +154,7 @@ up() {
 
 down() {
 	"$hack/engine.sh" down
+	buildkitd2_down
 	buildkitd_down
 	stop_pid "$REG_PID"
 	rm -f "$ENV_FILE"

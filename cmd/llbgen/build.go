@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,7 @@ type buildOptions struct {
 	provenance string // "", "min" or "max"
 	strict     bool
 	publish    daemon.Publish
+	cache      cacheOptions
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -60,6 +62,7 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.strict, "require-verified", false, "exit 1 when a binary was written without being run in its image (a platform the daemon cannot emulate)")
 	fs.BoolVar(&o.publish.Push, "push", false, "push the images the list's publish: block names (job images, the helpers image) to their registries")
 	fs.BoolVar(&o.publish.Load, "load", false, "load the images the list's publish: block names into Docker (the engine built on, or DOCKER_HOST's)")
+	o.cache.addFlags(fs)
 	fs.StringSliceVar(&o.publish.Images, "publish", nil, "with --push or --load, only these images: target names (their job images) and "+publish.HelpersImage+" (the helpers image); repeatable")
 }
 
@@ -79,6 +82,9 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 	}
 	if len(o.publish.Images) > 0 && !o.publish.Wanted() {
 		return usagef("--publish says which images to push or load: add --push or --load")
+	}
+	if err := o.cache.Validate(o.publish.Push); err != nil {
+		return err
 	}
 	return nil
 }
@@ -155,6 +161,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			bopt := opts.daemon.options(stderr, in)
 			bopt.Provenance, bopt.ProvenanceMax = opts.provenance != "", opts.provenance == "max"
 			bopt.Publish = opts.publish
+			bopt.Cache = opts.cache.cache
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err
@@ -165,6 +172,9 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			}
 			if n := outcome.Unpublished(); n > 0 {
 				return errTargetsFailed{n: n, of: len(outcome.Images), what: "images not published", images: true}
+			}
+			if outcome.CacheExport != "" {
+				return errors.New("the build cache was not exported (the binaries were written)")
 			}
 			if n := outcome.Unverified(); n > 0 && opts.strict {
 				return errTargetsFailed{n: n, of: len(outcome.Results), what: "not verified (--require-verified)"}

@@ -54,6 +54,9 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 		}
 	}
 	writeImages(w, o.Images)
+	if o.CacheExport != "" {
+		fmt.Fprintf(w, "build cache not exported: %s\n", oneLine(o.CacheExport))
+	}
 }
 
 // writeImages prints one line per image the run was asked to publish:

@@ -122,3 +122,15 @@ func (b *Bed) Build(ctx context.Context, def []byte, args ...string) (string, er
 	err := cmd.Run()
 	return stderr.String(), err
 }
+
+// RequireSecondDaemon returns the address of the test bed's second
+// buildkitd, another machine's daemon for the tests of a fleet: same
+// configuration, a cache of its own.
+func (b *Bed) RequireSecondDaemon(t testing.TB) string {
+	t.Helper()
+	addr := os.Getenv("LLBGEN_BUILDKIT_HOST2")
+	if addr == "" {
+		unusable(t, "the test bed's second buildkitd", "LLBGEN_BUILDKIT_HOST2 is not set")
+	}
+	return addr
+}

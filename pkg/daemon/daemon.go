@@ -72,6 +72,8 @@ type Options struct {
 	ProvenanceMax bool
 	// Publish makes the images the list's publish: block names.
 	Publish Publish
+	// Cache is the remote build cache a run imports and exports.
+	Cache Cache
 }
 
 // planInput is what plan.Make is asked for list.
@@ -130,6 +132,9 @@ type Outcome struct {
 	Results []Result
 	// Images is what happened to each image the run was asked to publish.
 	Images []ImageResult
+	// CacheExport is why the build cache was not exported, "" when it was
+	// or none was asked for.
+	CacheExport string
 }
 
 // Failed counts the binaries that were not written.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,10 +56,17 @@ type fakeDaemon struct {
 	// runTime is how long a failing vertex runs before it fails.
 	runTime time.Duration
 
-	mu       sync.Mutex
-	open     int // sessions open now
-	maxOpen  int // the most sessions open at once
-	sessions int // sessions opened in all
+	// cacheFails, when set, fails the cache export with it.
+	cacheFails error
+
+	mu   sync.Mutex
+	open int // sessions open now
+	// cached are the refs the cache export was given, by binary name, and
+	// cacheExports where it went.
+	cached       []string
+	cacheExports []client.CacheOptionsEntry
+	maxOpen      int // the most sessions open at once
+	sessions     int // sessions opened in all
 	// runs counts, by vertex, how often a failing vertex ran; execs is
 	// its last run, shared while a session holds it.
 	runs     map[digest.Digest]int
@@ -79,6 +87,26 @@ type fakeFailure struct {
 // images are tested on the test bed.
 func (d *fakeDaemon) exportSession(ctx context.Context, fn gateway.BuildFunc, _ []client.ExportEntry) (map[string]string, error) {
 	return nil, d.session(ctx, fn, "")
+}
+
+// cacheSession runs fn as a session and records the names of its
+// result's refs (what a cache exporter would export), or fails with
+// cacheFails.
+func (d *fakeDaemon) cacheSession(ctx context.Context, fn gateway.BuildFunc, exports []client.CacheOptionsEntry) error {
+	return d.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		res, err := fn(ctx, gc)
+		if err != nil {
+			return nil, err
+		}
+		if d.cacheFails != nil {
+			return nil, d.cacheFails
+		}
+		d.mu.Lock()
+		d.cacheExports = exports
+		d.cached = slices.Sorted(maps.Keys(res.Refs))
+		d.mu.Unlock()
+		return res, nil
+	}, "")
 }
 
 // session runs fn as a gateway session of its own would: sessions.

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
 
+	"github.com/llbgen/llbgen/internal/gwcache"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/plan"
@@ -98,7 +99,7 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 		return nil, fmt.Errorf("writing into %s: %w", s.out.Path(), err)
 	}
 	s.markRefused(s.out.Refused())
-	return &Outcome{Out: s.out, Results: s.results}, nil
+	return &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport}, nil
 }
 
 // markRefused fails the binaries whose file or build information the
@@ -152,6 +153,9 @@ type sessions interface {
 	// exportSession runs fn in a session whose result goes to exports,
 	// and returns the exporters' response.
 	exportSession(ctx context.Context, fn gateway.BuildFunc, exports []client.ExportEntry) (map[string]string, error)
+	// cacheSession runs fn in a session whose result's cache goes to
+	// exports.
+	cacheSession(ctx context.Context, fn gateway.BuildFunc, exports []client.CacheOptionsEntry) error
 }
 
 // daemonConn is one connection to the daemon and one progress display, on
@@ -215,16 +219,33 @@ func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDi
 // exportSession runs fn in a session of its own whose result goes to
 // exports (an image pushed or loaded).
 func (k *daemonConn) exportSession(ctx context.Context, fn gateway.BuildFunc, exports []client.ExportEntry) (map[string]string, error) {
-	return k.build(ctx, fn, client.SolveOpt{Exports: exports})
+	return k.build(ctx, fn, client.SolveOpt{Exports: exports, CacheExports: k.opt.Cache.inline()})
+}
+
+// cacheSession runs fn in a session of its own whose result's build cache
+// goes to exports.
+func (k *daemonConn) cacheSession(ctx context.Context, fn gateway.BuildFunc, exports []client.CacheOptionsEntry) error {
+	_, err := k.build(ctx, fn, client.SolveOpt{CacheExports: exports})
+	return err
 }
 
 // build runs fn in a gateway session with so and the run's attachables.
 func (k *daemonConn) build(ctx context.Context, fn gateway.BuildFunc, so client.SolveOpt) (map[string]string, error) {
 	so.Session = k.attach
+	so.CacheImports = k.opt.Cache.Imports
+	if so.FrontendAttrs == nil {
+		// BuildKit v0.34's client copies the cache imports' attributes
+		// into a clone of these, and a clone of nil is nil.
+		so.FrontendAttrs = map[string]string{}
+	}
 	// BuildKit keeps only the text of fn's error: a refusal of the plan
 	// is kept here, for withDaemon to return as it is.
 	var refused *refusedError
 	resp, err := k.c.Build(ctx, so, "llbgen", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		gc, err := gwcache.Client(gc)
+		if err != nil {
+			return nil, err
+		}
 		res, err := fn(ctx, recorder{Client: gc, col: k.col})
 		errors.As(err, &refused)
 		return res, err

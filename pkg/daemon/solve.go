@@ -24,6 +24,7 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -49,6 +50,8 @@ type solve struct {
 	// prepared is the graph run built, for the images made after the
 	// output directory was committed (publishImages).
 	prepared *prepared
+	// cacheExport is why the build cache was not exported (exportCache).
+	cacheExport string
 	// images is what happened to each image asked for (publishImages).
 	images []ImageResult
 }
@@ -109,6 +112,12 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		return nil // land fails the run
 	}
 	s.prepared = p
+	if err := s.exportCache(ctx, ss, p); err != nil {
+		if s.lostConnection() != nil {
+			return nil // land fails the run
+		}
+		s.cacheExport = plan.FirstLine(err.Error())
+	}
 	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
 	}

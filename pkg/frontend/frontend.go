@@ -34,6 +34,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/llbgen/llbgen/internal/gwcache"
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/plan"
@@ -52,6 +53,12 @@ const (
 
 // Build is the gateway build function.
 func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
+	// Every solve imports the cache bake's cache-from (buildctl's
+	// --import-cache) names.
+	c, err := gwcache.Client(c)
+	if err != nil {
+		return nil, err
+	}
 	bc, err := dockerui.NewClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("reading the build options: %w", err)

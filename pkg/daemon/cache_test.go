@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client"
+
+	"github.com/llbgen/llbgen/pkg/graph"
+)
+
+var registryCache = client.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": "reg.example.com/ci/cache:llbgen", "mode": "max"}}
+
+// The build cache is exported once, of every binary that was written,
+// each a ref of its own: one export per binary would replace the others'.
+func TestCacheExportHoldsEveryWrittenBinary(t *testing.T) {
+	d := &fakeDaemon{fail: []fakeFailure{{match: func(s graph.Stage) bool { return s.Kind == graph.KindVerify && slices.Contains(s.Binaries, "twin") }, vertexErr: "exit code: 1"}}}
+	r := newFakeRun(t, d)
+	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{registryCache, {Type: "inline"}}}
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.DeleteFunc(slices.Clone(allBinaries), func(n string) bool { return n == "twin" })
+	slices.Sort(want)
+	if !slices.Equal(d.cached, want) {
+		t.Errorf("cache export of %q, want %q (not twin, which failed)", d.cached, want)
+	}
+	if len(d.cacheExports) != 1 || d.cacheExports[0].Type != "registry" {
+		t.Errorf("exported to %+v, want the registry alone (inline rides in images)", d.cacheExports)
+	}
+	if o.CacheExport != "" {
+		t.Errorf("CacheExport %q", o.CacheExport)
+	}
+}
+
+// A failed cache export keeps the binaries, and says why in one line.
+func TestFailedCacheExportKeepsTheBinaries(t *testing.T) {
+	d := &fakeDaemon{cacheFails: errors.New("failed to push reg.example.com/ci/cache:llbgen: unauthorized\nmore")}
+	r := newFakeRun(t, d)
+	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{registryCache}}
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range allBinaries {
+		if !r.landed(t, name) {
+			t.Errorf("%s did not land", name)
+		}
+	}
+	if want := "exporting the build cache (registry ref=reg.example.com/ci/cache:llbgen): "; !strings.HasPrefix(o.CacheExport, want) || !strings.Contains(o.CacheExport, "unauthorized") || strings.Contains(o.CacheExport, "\n") {
+		t.Errorf("CacheExport %q, want one line starting %q", o.CacheExport, want)
+	}
+}
+
+// Without exports, no cache session is opened.
+func TestNoCacheExportWithoutExports(t *testing.T) {
+	d := &fakeDaemon{}
+	r := newFakeRun(t, d)
+	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{{Type: "inline"}}}
+	if _, err := r.run(t); err != nil {
+		t.Fatal(err)
+	}
+	if d.cached != nil {
+		t.Errorf("a cache export of %q", d.cached)
+	}
+}
