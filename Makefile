@@ -13,7 +13,7 @@ all: llbgen
 
 # The tool itself, into bin/.
 llbgen:
-	$(GO) build -trimpath -o bin/llbgen ./cmd/llbgen
+	$(GO) build -trimpath -buildvcs=auto -o bin/llbgen ./cmd/llbgen
 
 # The main job: build $(FILE) into $(OUT)/ with `llbgen build`, on
 # BUILDKIT_HOST, else a BuildKit daemon at its default address, else Docker

@@ -49,6 +49,7 @@ type buildOptions struct {
 	strict     bool
 	publish    daemon.Publish
 	cache      cacheOptions
+	noCache    bool
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -63,6 +64,7 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.publish.Push, "push", false, "push the images the list's publish: block names (job images, the helpers image) to their registries")
 	fs.BoolVar(&o.publish.Load, "load", false, "load the images the list's publish: block names into Docker (the engine built on, or DOCKER_HOST's)")
 	o.cache.addFlags(fs)
+	fs.BoolVar(&o.noCache, "no-cache", false, "solve every step again, as buildctl's --no-cache (Go's build cache mount is kept)")
 	fs.StringSliceVar(&o.publish.Images, "publish", nil, "with --push or --load, only these images: target names (their job images) and "+publish.HelpersImage+" (the helpers image); repeatable")
 }
 
@@ -162,6 +164,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			bopt.Provenance, bopt.ProvenanceMax = opts.provenance != "", opts.provenance == "max"
 			bopt.Publish = opts.publish
 			bopt.Cache = opts.cache.cache
+			bopt.NoCache = opts.noCache
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			if err != nil {
 				return err

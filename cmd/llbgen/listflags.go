@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -24,7 +25,7 @@ type listOptions struct {
 }
 
 func (o *listOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.file, "file", "f", "targets.yaml", "target list to read")
+	fs.StringVarP(&o.file, "file", "f", "targets.yaml", "target list to read; - reads it from standard input (no lock then)")
 	fs.Var(&imageFlag{o}, "image", "build for this image instead of the file's targets (repeatable)")
 	fs.Var(&nameFlag{o}, "name", "name of the target made by the --image just before it")
 	fs.StringVar(&o.helperVersion, "helper-version", "", "build this version of the helper (overrides helper.version)")
@@ -62,7 +63,13 @@ func (o *listOptions) load(flags *pflag.FlagSet) (*targets.List, error) {
 // targets.MaxFileBytes, so -f /dev/zero, a FIFO or /dev/stdin is refused as
 // quickly as a large file.
 func loadFile(file string) (*targets.List, error) {
-	list, err := targets.Load(file)
+	var list *targets.List
+	var err error
+	if file == stdinFile {
+		list, err = loadStdin()
+	} else {
+		list, err = targets.Load(file)
+	}
 	var refusals targets.ErrorList
 	switch {
 	case err == nil:
@@ -73,6 +80,26 @@ func loadFile(file string) (*targets.List, error) {
 		return nil, err
 	}
 	return nil, usageError{err}
+}
+
+// stdinFile is the -f that reads the list from standard input.
+const stdinFile = "-"
+
+// stdinName names a list read from standard input in messages
+// ("<stdin>:7:5: ...").
+const stdinName = "<stdin>"
+
+// loadStdin reads a target list from standard input, at most one byte past
+// targets.MaxFileBytes, as from a file.
+func loadStdin() (*targets.List, error) {
+	data, err := io.ReadAll(io.LimitReader(os.Stdin, targets.MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the target list from standard input: %w", err)
+	}
+	if len(data) == 0 {
+		return nil, usagef("-f -: standard input is empty; pipe the target list in, e.g. llbgen build -f - < targets.yaml")
+	}
+	return targets.Parse(stdinName, data)
 }
 
 // imageFlag and nameFlag share one ordered list, so that each --name belongs
@@ -112,6 +139,12 @@ func (o *listOptions) lock(list *targets.List, required bool) (*lock.File, error
 		}
 		return nil, nil
 	}
+	if o.file == stdinFile {
+		if required {
+			return nil, usagef("--locked needs a target list file; a list on standard input (-f -) has no lock: write it to a file beside its lock")
+		}
+		return nil, nil
+	}
 	path := lock.Path(o.file)
 	f, err := lock.Read(path)
 	switch {
@@ -125,6 +158,14 @@ func (o *listOptions) lock(list *targets.List, required bool) (*lock.File, error
 	return f, nil
 }
 
+// lockPath is the lock of a file-based list, "" for one on standard input.
+func (o *listOptions) lockPath() string {
+	if o.file == stdinFile {
+		return ""
+	}
+	return lock.Path(o.file)
+}
+
 // input is what every verb asks the plan for (plan.Check before any
 // daemon is contacted, plan.Make to decide): the list, its lock, and
 // llbgen's environment (module settings, SOURCE_DATE_EPOCH).
@@ -132,7 +173,7 @@ func (o *listOptions) input(list *targets.List, lk *lock.File) plan.Input {
 	return plan.Input{
 		List:            list,
 		Lock:            lk,
-		LockPath:        lock.Path(o.file),
+		LockPath:        o.lockPath(),
 		Env:             graph.EnvFromOS(),
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 	}

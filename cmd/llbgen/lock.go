@@ -45,6 +45,9 @@ would change the lock.`,
 			if len(list.images) > 0 {
 				return usagef("lock pins a target list file; --image is not for lock")
 			}
+			if list.file == stdinFile {
+				return usagef("lock writes FILE.lock beside the target list, and -f - has no file; write the list to a file and lock that")
+			}
 			if err := dopts.Validate(stderr); err != nil {
 				return err
 			}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/spf13/cobra"
 )
@@ -28,9 +31,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd.SilenceErrors = true
 	cmd.SilenceUsage = true
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	var debug bool
+	cmd.PersistentFlags().BoolVar(&debug, "debug", false, "print BuildKit's debug log and, for a failure, the error with its whole chain and stack")
+	cmd.PersistentPreRun = func(*cobra.Command, []string) {
+		if debug {
+			logrus.SetOutput(stderr)
+			logrus.SetLevel(logrus.DebugLevel)
+		}
+	}
 	err := cmd.ExecuteContext(ctx)
 	if err != nil && isCobraUsage(err) {
 		err = usageError{err}
+	}
+	if err != nil && debug {
+		fmt.Fprintf(stderr, "llbgen: debug: %+v\n", err)
 	}
 	return exitCode(err, stderr)
 }
@@ -66,5 +80,7 @@ GOFLAGS are not passed.`,
 		},
 	}
 	opts.addFlags(cmd.Flags())
+	cmd.Version = versionLine()
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	return cmd
 }

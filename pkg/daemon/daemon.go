@@ -74,6 +74,9 @@ type Options struct {
 	Publish Publish
 	// Cache is the remote build cache a run imports and exports.
 	Cache Cache
+	// NoCache solves every vertex again, as buildctl's --no-cache; the Go
+	// build cache mount is kept, as BuildKit keeps cache mounts.
+	NoCache bool
 }
 
 // planInput is what plan.Make is asked for list.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/moby/buildkit/client"
@@ -22,6 +23,10 @@ type display struct {
 	status   chan *client.SolveStatus
 	wg       sync.WaitGroup
 	sessions sync.WaitGroup
+
+	// warnings are the daemon's, as the display collected them; read
+	// once it is done (wait).
+	warnings []client.VertexWarning
 
 	mu     sync.Mutex
 	next   int
@@ -48,7 +53,7 @@ func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMod
 		defer d.wg.Done()
 		// Drain until the status channel closes, even when ctx is canceled,
 		// so BuildKit's last words are shown.
-		ui.UpdateFrom(context.WithoutCancel(ctx), shown)
+		d.warnings, _ = ui.UpdateFrom(context.WithoutCancel(ctx), shown)
 	}()
 	return d, nil
 }
@@ -123,3 +128,36 @@ func (d *display) close() {
 }
 
 func (d *display) wait() { d.wg.Wait() }
+
+// maxWarnings is how many of the daemon's warnings are listed.
+const maxWarnings = 20
+
+// printWarnings lists the daemon's warnings once the display is done, as
+// buildx does after a build: each once, one line each.
+func printWarnings(out io.Writer, mode progressui.DisplayMode, warnings []client.VertexWarning) {
+	if out == nil || mode == progressui.QuietMode || mode == progressui.RawJSONMode {
+		return // rawjson carries them already; quiet asked for none
+	}
+	var lines []string
+	for _, w := range warnings {
+		line := OneLine(string(w.Short))
+		if !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	s := "s"
+	if len(lines) == 1 {
+		s = ""
+	}
+	fmt.Fprintf(out, "%d warning%s from the daemon:\n", len(lines), s)
+	for i, l := range lines {
+		if i == maxWarnings {
+			fmt.Fprintf(out, " - and %d more\n", len(lines)-maxWarnings)
+			break
+		}
+		fmt.Fprintf(out, " - %s\n", l)
+	}
+}

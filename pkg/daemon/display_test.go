@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progressui"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -48,5 +50,27 @@ func TestDisplayShowsASharedLogOnce(t *testing.T) {
 	d.release(1)
 	if got := shown(d.own(2, log(shared, "d"))); got != "d" {
 		t.Errorf("after the first session ended, the second's log of the shared vertex: %q", got)
+	}
+}
+
+// The daemon's warnings are listed once each, one line each, after the
+// display; rawjson and quiet list none.
+func TestPrintWarnings(t *testing.T) {
+	ws := []client.VertexWarning{
+		{Short: []byte("InvalidBaseImagePlatform: image docker:19.03.12 is linux, not linux/amd64")},
+		{Short: []byte("InvalidBaseImagePlatform: image docker:19.03.12 is linux, not linux/amd64")},
+		{Short: []byte("a hostile\nllbgen: all 3 targets verified")},
+	}
+	var b strings.Builder
+	printWarnings(&b, progressui.PlainMode, ws)
+	want := "2 warnings from the daemon:\n - InvalidBaseImagePlatform: image docker:19.03.12 is linux, not linux/amd64\n - a hostile llbgen: all 3 targets verified\n"
+	if got := b.String(); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	for _, mode := range []progressui.DisplayMode{progressui.QuietMode, progressui.RawJSONMode} {
+		b.Reset()
+		if printWarnings(&b, mode, ws); b.Len() > 0 {
+			t.Errorf("%s: %q", mode, b.String())
+		}
 	}
 }

@@ -185,6 +185,7 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 	err = f(&daemonConn{c: c, opt: opt, worker: d, col: col, disp: disp, attach: attachables(opt.Plan.Env)})
 	disp.close()
 	disp.wait()
+	printWarnings(opt.ProgressOut, opt.Progress, disp.warnings)
 	// The plan refused the run (a lock for another platform, a go image
 	// without a toolchain): its own words, not a failed build's.
 	if r := (*refusedError)(nil); errors.As(err, &r) {

@@ -289,7 +289,11 @@ func (s *solve) definitionFor(ctx context.Context, mk func() (llb.State, error),
 	if err != nil {
 		return nil, err
 	}
-	def, err := st.Marshal(ctx, llb.Platform(p))
+	co := []llb.ConstraintsOpt{llb.Platform(p)}
+	if s.opt.NoCache {
+		co = append(co, llb.IgnoreCache)
+	}
+	def, err := st.Marshal(ctx, co...)
 	if err != nil {
 		return nil, fmt.Errorf("marshalling: %w", err)
 	}
