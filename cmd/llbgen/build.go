@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -50,6 +51,7 @@ type buildOptions struct {
 	publish    daemon.Publish
 	cache      cacheOptions
 	noCache    bool
+	metadata   string // --metadata-file
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -64,6 +66,7 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.publish.Push, "push", false, "push the images the list's publish: block names (job images, the helpers image) to their registries")
 	fs.BoolVar(&o.publish.Load, "load", false, "load the images the list's publish: block names into Docker (the engine built on, or DOCKER_HOST's)")
 	o.cache.addFlags(fs)
+	fs.StringVar(&o.metadata, "metadata-file", "", "write what was built (per binary: target, line, platform, image digest, file, size, sha256, verified or why not) and the run (helper, go image, daemon, times) as JSON to this file, atomically, also when targets fail")
 	fs.BoolVar(&o.noCache, "no-cache", false, "solve every step again, as buildctl's --no-cache (Go's build cache mount is kept)")
 	fs.StringSliceVar(&o.publish.Images, "publish", nil, "with --push or --load, only these images: target names (their job images) and "+publish.HelpersImage+" (the helpers image); repeatable")
 }
@@ -86,6 +89,9 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 		return usagef("--publish says which images to push or load: add --push or --load")
 	}
 	if err := o.cache.Validate(o.publish.Push); err != nil {
+		return err
+	}
+	if err := checkMetadataPath(o.metadata); err != nil {
 		return err
 	}
 	return nil
@@ -165,7 +171,13 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			bopt.Publish = opts.publish
 			bopt.Cache = opts.cache.cache
 			bopt.NoCache = opts.noCache
+			started := time.Now()
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
+			if opts.metadata != "" && !badInput(err) {
+				if merr := writeMetadata(opts.metadata, newMetadata(list, opts.out, started, outcome, err)); merr != nil {
+					return errors.Join(err, merr)
+				}
+			}
 			if err != nil {
 				return err
 			}

@@ -56,3 +56,13 @@ func exitCode(err error, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "llbgen: %v\n", err)
 	return exitFailed
 }
+
+// badInput reports whether err is bad input, which exits 2 and writes
+// nothing (the metadata file neither).
+func badInput(err error) bool {
+	var list targets.ErrorList
+	var one *targets.Error
+	var usage usageError
+	var refused *plan.Error
+	return errors.As(err, &list) || errors.As(err, &one) || errors.As(err, &usage) || errors.As(err, &refused) && refused.BadInput
+}

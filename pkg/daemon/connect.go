@@ -56,6 +56,7 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // and the daemon's address, as open chose it.
 type worker struct {
 	addr      string
+	runs      string // what the daemon runs, as said in messages: "BuildKit v0.34.2"
 	platform  ocispecs.Platform
 	platforms []ocispecs.Platform
 }
@@ -169,7 +170,8 @@ func connectTo(ctx context.Context, opt Options) (*client.Client, worker, error)
 		c.Close()
 		return nil, none, err
 	}
-	d := worker{addr: opt.Addr, platform: platforms.Normalize(workers[0].Platforms[0])}
+	_, runs := f.runs()
+	d := worker{addr: opt.Addr, runs: runs, platform: platforms.Normalize(workers[0].Platforms[0])}
 	for _, p := range workers[0].Platforms {
 		d.platforms = append(d.platforms, platforms.Normalize(p))
 	}

@@ -138,6 +138,13 @@ type Outcome struct {
 	// CacheExport is why the build cache was not exported, "" when it was
 	// or none was asked for.
 	CacheExport string
+	// Daemon is where the run built: its address and what it runs
+	// ("BuildKit v0.34.2").
+	Daemon, Runs string
+	// GoDigest is the go image's resolved digest, ModuleSum the helper
+	// module's h1: hash when the lock pins it; "" when not known.
+	GoDigest  digest.Digest
+	ModuleSum string
 }
 
 // Failed counts the binaries that were not written.

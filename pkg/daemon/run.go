@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -99,7 +100,13 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 		return nil, fmt.Errorf("writing into %s: %w", s.out.Path(), err)
 	}
 	s.markRefused(s.out.Refused())
-	return &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport}, nil
+	o := &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport, Daemon: s.opt.Addr, Runs: s.worker.runs}
+	if p := s.prepared; p != nil {
+		g := p.pl.Graph
+		o.GoDigest = g.Images[graph.ImageKey{Ref: p.pl.List.Go.Full, Platform: platforms.Format(g.Platform)}].Digest
+		o.ModuleSum = g.ModuleSum
+	}
+	return o, nil
 }
 
 // markRefused fails the binaries whose file or build information the

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/llbgen/llbgen/internal/atomicfile"
+	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/targets"
+)
+
+// metadata is what --metadata-file writes: the run, and per binary what
+// was built from what and whether it runs in its image. README's "The
+// metadata file" is its schema.
+type metadata struct {
+	Llbgen   string          `json:"llbgen"` // --version's line
+	List     string          `json:"list"`
+	Helper   metaHelper      `json:"helper"`
+	Go       metaImage       `json:"go"`
+	Daemon   *metaDaemon     `json:"daemon,omitempty"`
+	Started  time.Time       `json:"started"`
+	Finished time.Time       `json:"finished"`
+	Seconds  float64         `json:"seconds"`
+	Output   string          `json:"output"`
+	Binaries []metaBinary    `json:"binaries"`
+	Images   []metaImageOut  `json:"images,omitempty"`
+	Cache    string          `json:"cacheExportError,omitempty"`
+	Error    string          `json:"error,omitempty"` // why the run failed as a whole
+	Summary  metadataSummary `json:"summary"`
+}
+
+type metaHelper struct {
+	Module  string `json:"module"`
+	Version string `json:"version"`
+	Sum     string `json:"sum,omitempty"` // the lock's h1: hash
+}
+
+type metaImage struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest,omitempty"`
+}
+
+type metaDaemon struct {
+	Address string `json:"address"`
+	Runs    string `json:"runs,omitempty"` // "BuildKit v0.34.2"
+}
+
+type metaBinary struct {
+	Target      string `json:"target"`
+	Line        int    `json:"line"` // the target's line in the list
+	Platform    string `json:"platform"`
+	Image       string `json:"image"`
+	ImageDigest string `json:"imageDigest,omitempty"`
+	File        string `json:"file"`
+	Size        int64  `json:"size,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	// Status is "verified", "not verified" (written, never run in its
+	// image: NotVerified says why) or "failed" (Cause says why).
+	Status      string `json:"status"`
+	NotVerified string `json:"notVerified,omitempty"`
+	Cause       string `json:"cause,omitempty"`
+}
+
+type metaImageOut struct {
+	What   string `json:"what"`
+	Name   string `json:"name,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	Done   string `json:"done,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+}
+
+type metadataSummary struct {
+	Binaries    int `json:"binaries"`
+	Verified    int `json:"verified"`
+	NotVerified int `json:"notVerified"`
+	Failed      int `json:"failed"`
+}
+
+// newMetadata is the metadata of a run of list into out: o's results, or
+// runErr when the run failed as a whole (o is nil then).
+func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Outcome, runErr error) metadata {
+	finished := time.Now()
+	m := metadata{
+		Llbgen:   versionLine(),
+		List:     list.File,
+		Helper:   metaHelper{Module: targets.HelperModule, Version: list.Helper.Version},
+		Go:       metaImage{Ref: list.Go.Full},
+		Started:  started.UTC(),
+		Finished: finished.UTC(),
+		Seconds:  finished.Sub(started).Seconds(),
+		Output:   out,
+		Binaries: []metaBinary{},
+	}
+	if runErr != nil {
+		m.Error = daemon.OneLine(runErr.Error())
+	}
+	if o == nil {
+		return m
+	}
+	m.Helper.Sum = o.ModuleSum
+	m.Go.Digest = o.GoDigest.String()
+	m.Daemon = &metaDaemon{Address: o.Daemon, Runs: o.Runs}
+	m.Cache = o.CacheExport
+	for _, r := range o.Results {
+		b := metaBinary{
+			Target: r.Target.Name, Line: r.Target.Pos.Line, Platform: r.Platform,
+			Image: r.Target.Image.Full, ImageDigest: r.Digest.String(), File: r.File,
+		}
+		switch {
+		case r.Verified:
+			b.Status, b.Size, b.SHA256 = "verified", r.Size, r.SHA256
+			m.Summary.Verified++
+		case r.Unverified != "":
+			b.Status, b.Size, b.SHA256, b.NotVerified = "not verified", r.Size, r.SHA256, r.Unverified
+			m.Summary.NotVerified++
+		default:
+			b.Status, b.Cause = "failed", r.Cause
+			m.Summary.Failed++
+		}
+		m.Binaries = append(m.Binaries, b)
+	}
+	m.Summary.Binaries = len(m.Binaries)
+	for _, img := range o.Images {
+		m.Images = append(m.Images, metaImageOut{What: img.What, Name: img.Name, Digest: img.Digest, Done: img.Done, Cause: img.Cause})
+	}
+	return m
+}
+
+// writeMetadata writes m to path atomically: a reader sees the last run's
+// whole file or this one's.
+func writeMetadata(path string, m metadata) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("--metadata-file: %w", err)
+	}
+	if err := atomicfile.Write(path, ".llbgen-metadata-*", append(data, '\n'), 0o644, time.Time{}); err != nil {
+		return fmt.Errorf("--metadata-file %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkMetadataPath refuses, before anything is built, a metadata file
+// that could not be written: a directory at its path, or no directory to
+// hold it.
+func checkMetadataPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usagef("--metadata-file %s is a directory; name a file", path)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usagef("--metadata-file %s: its directory %s does not exist; create it first", path, dir)
+	}
+	return nil
+}
