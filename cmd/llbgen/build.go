@@ -88,10 +88,10 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 	if len(o.publish.Images) > 0 && !o.publish.Wanted() {
 		return usagef("--publish says which images to push or load: add --push or --load")
 	}
-	if err := o.cache.Validate(o.publish.Push); err != nil {
+	if err := o.cache.Validate(); err != nil {
 		return err
 	}
-	if err := checkMetadataPath(o.metadata); err != nil {
+	if err := checkMetadataPath(o.metadata, o.out); err != nil {
 		return err
 	}
 	return nil
@@ -173,15 +173,20 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			bopt.NoCache = opts.noCache
 			started := time.Now()
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
+			var merr error
 			if opts.metadata != "" && !badInput(err) {
-				if merr := writeMetadata(opts.metadata, newMetadata(list, opts.out, started, outcome, err)); merr != nil {
-					return errors.Join(err, merr)
-				}
+				merr = writeMetadata(opts.metadata, newMetadata(list, opts.out, started, outcome, err, opts.cache.cache))
 			}
 			if err != nil {
+				if merr != nil {
+					fmt.Fprintf(stderr, "llbgen: %v\n", merr)
+				}
 				return err
 			}
 			writeSummary(stderr, outcome)
+			if merr != nil {
+				return merr // the binaries were written; the summary said so
+			}
 			if n := outcome.Failed(); n > 0 {
 				return errTargetsFailed{n: n, of: len(outcome.Results)}
 			}

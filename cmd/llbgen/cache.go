@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 
+	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/cmd/buildctl/build"
 	"github.com/spf13/pflag"
 
@@ -30,13 +31,12 @@ const (
 )
 
 func (o *cacheOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.to, "cache-to", nil, "export the build cache once the binaries are built, as buildctl's --export-cache: type=registry,ref=REF[,mode=max], type=local,dest=DIR, type=inline (in the pushed images); repeatable (default $"+envCacheTo+")")
+	fs.StringArrayVar(&o.to, "cache-to", nil, "export the build cache once the binaries are written, as buildctl's --export-cache: type=registry,ref=REF[,mode=max] or type=local,dest=DIR; repeatable (default $"+envCacheTo+")")
 	fs.StringArrayVar(&o.from, "cache-from", nil, "import a build cache, as buildctl's --import-cache: type=registry,ref=REF, type=local,src=DIR; repeatable (default $"+envCacheFrom+")")
 }
 
-// Validate reads the flags, else the environment, with BuildKit's parsers;
-// push says whether images are pushed, which an inline cache rides in.
-func (o *cacheOptions) Validate(push bool) error {
+// Validate reads the flags, else the environment, with BuildKit's parsers.
+func (o *cacheOptions) Validate() error {
 	to, toFrom := o.to, "--cache-to"
 	if len(to) == 0 {
 		if v := os.Getenv(envCacheTo); v != "" {
@@ -49,44 +49,57 @@ func (o *cacheOptions) Validate(push bool) error {
 			from, fromFrom = []string{v}, envCacheFrom
 		}
 	}
+	var exports, imports []client.CacheOptionsEntry
 	for _, v := range to {
-		if _, err := build.ParseExportCache([]string{v}); err != nil {
-			return usagef("%s %q: %v; write it as buildctl's --export-cache takes it, e.g. %s", toFrom, v, err, exampleCacheTo)
+		es, err := build.ParseExportCache([]string{v})
+		if err != nil {
+			return usagef("%s: %v; write it as buildctl's --export-cache takes it, e.g. %s", toFrom, err, exampleCacheTo)
 		}
+		if err := checkCacheEntry(toFrom, es[0], "dest", exampleCacheTo); err != nil {
+			return err
+		}
+		exports = append(exports, es...)
 	}
 	for _, v := range from {
-		if _, err := build.ParseImportCache([]string{v}); err != nil {
-			return usagef("%s %q: %v; write it as buildctl's --import-cache takes it, e.g. %s", fromFrom, v, err, exampleCacheFrom)
+		es, err := build.ParseImportCache([]string{v})
+		if err != nil {
+			return usagef("%s: %v; write it as buildctl's --import-cache takes it, e.g. %s", fromFrom, err, exampleCacheFrom)
 		}
-	}
-	exports, _ := build.ParseExportCache(to)
-	imports, _ := build.ParseImportCache(from)
-	for i, e := range exports {
-		if e.Type == "inline" && !push {
-			return usagef("%s type=inline: an inline cache rides in pushed images, and this run pushes none; add --push, or export to a registry: %s", toFrom, exampleCacheTo)
+		if err := checkCacheEntry(fromFrom, es[0], "src", exampleCacheFrom); err != nil {
+			return err
 		}
-		if key := needs(e.Type, "dest"); key != "" && e.Attrs[key] == "" {
-			return usagef("%s %q: type=%s needs %s=; e.g. %s", toFrom, to[i], e.Type, key, exampleCacheTo)
-		}
-	}
-	for i, e := range imports {
-		if key := needs(e.Type, "src"); key != "" && e.Attrs[key] == "" {
-			return usagef("%s %q: type=%s needs %s=; e.g. %s", fromFrom, from[i], e.Type, key, exampleCacheFrom)
-		}
+		imports = append(imports, es...)
 	}
 	o.cache = daemon.Cache{Imports: imports, Exports: exports}
 	return nil
 }
 
-// needs is the attribute a cache of type typ cannot go without, found only
-// once built otherwise: a registry's ref, a local directory's dir ("dest"
-// to export to, "src" to import from).
-func needs(typ, dir string) string {
-	switch typ {
+// checkCacheEntry refuses a cache llbgen does not take, or one without the
+// attribute it cannot go without (found only once built otherwise): a
+// registry's ref, a local directory's dir ("dest" to export to, "src" to
+// import from). Only registry and local caches are taken: the others carry
+// credentials in their attributes (gha's token, s3's keys), which BuildKit
+// records in its build history with the build's options; inline rides in
+// pushed images, dated, so that the same binaries would no longer make the
+// same images, and caches no compile. Messages never repeat the value.
+func checkCacheEntry(flag string, e client.CacheOptionsEntry, dir, example string) error {
+	key := ""
+	switch e.Type {
 	case "registry":
-		return "ref"
+		key = "ref"
 	case "local":
-		return dir
+		key = dir
+	case "inline":
+		return usagef("%s: type=inline is not taken: it rides in pushed images (their digests would change with every run) and caches no compile; use a registry cache, e.g. %s", flag, example)
+	default:
+		t := e.Type
+		if len(t) > 32 {
+			t = t[:32] + "..."
+		}
+		return usagef("%s: type %q is not taken: only type=registry and type=local (the others carry credentials in their attributes, which BuildKit records in its build history); e.g. %s", flag, t, example)
 	}
-	return ""
+	if e.Attrs[key] == "" {
+		return usagef("%s: type=%s needs %s=; e.g. %s", flag, e.Type, key, example)
+	}
+	return nil
 }

@@ -16,20 +16,22 @@ import (
 // was built from what and whether it runs in its image. README's "The
 // metadata file" is its schema.
 type metadata struct {
-	Llbgen   string          `json:"llbgen"` // --version's line
-	List     string          `json:"list"`
-	Helper   metaHelper      `json:"helper"`
-	Go       metaImage       `json:"go"`
-	Daemon   *metaDaemon     `json:"daemon,omitempty"`
-	Started  time.Time       `json:"started"`
-	Finished time.Time       `json:"finished"`
-	Seconds  float64         `json:"seconds"`
-	Output   string          `json:"output"`
-	Binaries []metaBinary    `json:"binaries"`
-	Images   []metaImageOut  `json:"images,omitempty"`
-	Cache    string          `json:"cacheExportError,omitempty"`
-	Error    string          `json:"error,omitempty"` // why the run failed as a whole
-	Summary  metadataSummary `json:"summary"`
+	Llbgen    string          `json:"llbgen"` // --version's line
+	List      string          `json:"list"`
+	Helper    metaHelper      `json:"helper"`
+	Go        metaImage       `json:"go"`
+	Daemon    *metaDaemon     `json:"daemon,omitempty"`
+	Started   time.Time       `json:"started"`
+	Finished  time.Time       `json:"finished"`
+	Seconds   float64         `json:"seconds"`
+	Output    string          `json:"output"`
+	Binaries  []metaBinary    `json:"binaries"`
+	Images    []metaImageOut  `json:"images,omitempty"`
+	CacheFrom []string        `json:"cacheFrom,omitempty"` // "registry ref=..."
+	CacheTo   []string        `json:"cacheTo,omitempty"`
+	Cache     string          `json:"cacheExportError,omitempty"`
+	Error     string          `json:"error,omitempty"` // why the run failed as a whole
+	Summary   metadataSummary `json:"summary"`
 }
 
 type metaHelper struct {
@@ -81,7 +83,7 @@ type metadataSummary struct {
 
 // newMetadata is the metadata of a run of list into out: o's results, or
 // runErr when the run failed as a whole (o is nil then).
-func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Outcome, runErr error) metadata {
+func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Outcome, runErr error, cache daemon.Cache) metadata {
 	finished := time.Now()
 	m := metadata{
 		Llbgen:   versionLine(),
@@ -93,6 +95,10 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 		Seconds:  finished.Sub(started).Seconds(),
 		Output:   out,
 		Binaries: []metaBinary{},
+		// Which caches the run trusted: a cache hit is taken as the
+		// daemon's own work.
+		CacheFrom: daemon.CacheNames(cache.Imports),
+		CacheTo:   daemon.CacheNames(cache.Exports),
 	}
 	if runErr != nil {
 		m.Error = daemon.OneLine(runErr.Error())
@@ -143,18 +149,35 @@ func writeMetadata(path string, m metadata) error {
 }
 
 // checkMetadataPath refuses, before anything is built, a metadata file
-// that could not be written: a directory at its path, or no directory to
-// hold it.
-func checkMetadataPath(path string) error {
+// that could not be written (a directory at its path, no directory to
+// hold it) or that would be in the output directory, which holds only the
+// list's binaries, their build information and SHA256SUMS, under its lock.
+func checkMetadataPath(path, out string) error {
 	if path == "" {
 		return nil
+	}
+	dir := filepath.Dir(path)
+	if same(dir, out) {
+		return usagef("--metadata-file %s is in the output directory %s, which holds only the binaries and SHA256SUMS; write it beside, e.g. --metadata-file %s", path, out, filepath.Join(filepath.Dir(filepath.Clean(out)), "llbgen-metadata.json"))
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return usagef("--metadata-file %s is a directory; name a file", path)
 	}
-	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return usagef("--metadata-file %s: its directory %s does not exist; create it first", path, dir)
 	}
 	return nil
+}
+
+// same reports whether two directory paths name one directory: the same
+// absolute path, or, where both exist, the same file.
+func same(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/moby/buildkit/util/stack"
 	"github.com/sirupsen/logrus"
 
 	"github.com/spf13/cobra"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
 )
 
 const rootExample = `  # build the images of targets.yaml on a BuildKit daemon
@@ -34,8 +38,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var debug bool
 	cmd.PersistentFlags().BoolVar(&debug, "debug", false, "print BuildKit's debug log and, for a failure, the error with its whole chain and stack")
 	cmd.PersistentPreRun = func(*cobra.Command, []string) {
+		logrus.SetOutput(stderr) // BuildKit's client logs there, as llbgen writes
 		if debug {
-			logrus.SetOutput(stderr)
 			logrus.SetLevel(logrus.DebugLevel)
 		}
 	}
@@ -44,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = usageError{err}
 	}
 	if err != nil && debug {
-		fmt.Fprintf(stderr, "llbgen: debug: %+v\n", err)
+		debugChain(stderr, err)
 	}
 	return exitCode(err, stderr)
 }
@@ -83,4 +87,20 @@ GOFLAGS are not passed.`,
 	cmd.Version = versionLine()
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	return cmd
+}
+
+// maxChain bounds the layers --debug shows of an error.
+const maxChain = 32
+
+// debugChain shows err layer by layer (each wrapper's type and text, one
+// line each), then the stacks BuildKit sent with it, as buildctl --debug
+// shows them.
+func debugChain(w io.Writer, err error) {
+	for i, e := 0, err; e != nil && i < maxChain; i++ {
+		fmt.Fprintf(w, "llbgen: debug: %d %T: %s\n", i, e, daemon.OneLine(e.Error()))
+		e = errors.Unwrap(e)
+	}
+	if len(stack.Traces(err)) > 0 {
+		fmt.Fprintf(w, "llbgen: debug: BuildKit's stack:\n%+v\n", stack.Formatter(err))
+	}
 }

@@ -48,3 +48,30 @@ func TestListOnStdin(t *testing.T) {
 		}
 	}
 }
+
+// The metadata file is refused, before anything is built, inside the
+// output directory (whatever path names it), as a directory, or where no
+// directory holds it.
+func TestMetadataPath(t *testing.T) {
+	dir := t.TempDir()
+	out := dir + "/out"
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(out, dir+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		out + "/SHA256SUMS":        "is in the output directory",
+		dir + "/link/m.json":       "is in the output directory",
+		dir + "/out/../out/m.json": "is in the output directory",
+		dir:                        "is a directory",
+		dir + "/missing/m.json":    "does not exist",
+		dir + "/llbgen-meta.json":  "",
+	} {
+		err := checkMetadataPath(path, out)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", path, err, want)
+		}
+	}
+}

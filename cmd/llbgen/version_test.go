@@ -23,3 +23,14 @@ func TestVersion(t *testing.T) {
 		t.Errorf("with -X main.version: %q", line)
 	}
 }
+
+// --debug shows a failure's chain, a line per wrapper, after its one line.
+func TestDebugShowsTheChain(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"build", "--debug", "--addr", "unix:///nonexistent/llbgen.sock", "-f", "../../targets.yaml", "--out", t.TempDir()}, &stdout, &stderr)
+	out := stderr.String()
+	if code != 1 || !strings.Contains(out, "llbgen: debug: 0 *daemon.UnreachableError: cannot reach a BuildKit daemon at unix:///nonexistent/llbgen.sock") ||
+		!strings.Contains(out, "llbgen: debug: 1 ") || !strings.Contains(out, "\nllbgen: cannot reach") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+
+	"github.com/llbgen/llbgen/pkg/plan"
 )
 
 // Cache is a run's remote build cache, as buildctl's --import-cache and
@@ -17,38 +19,16 @@ import (
 type Cache struct {
 	// Imports are read by every session of the run.
 	Imports []client.CacheOptionsEntry
-	// Exports receive, once the binaries were built, the cache of every
-	// binary that was written, in one session: a session of its own per
-	// binary would replace the others' in one ref. An inline export rides
-	// in the pushed images instead.
+	// Exports receive, once the output directory was committed, the cache
+	// of every binary that was written, in one session: a session of its
+	// own per binary would replace the others' in one ref.
 	Exports []client.CacheOptionsEntry
-}
-
-// remote is the cache exports other than inline.
-func (c Cache) remote() []client.CacheOptionsEntry {
-	var out []client.CacheOptionsEntry
-	for _, e := range c.Exports {
-		if e.Type != "inline" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// inline is the inline cache export, for the image sessions; nil when none.
-func (c Cache) inline() []client.CacheOptionsEntry {
-	for _, e := range c.Exports {
-		if e.Type == "inline" {
-			return []client.CacheOptionsEntry{e}
-		}
-	}
-	return nil
 }
 
 // exportCache exports the cache of every binary that was written: one
 // session whose result holds each of them as a ref of its own.
 func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error {
-	exports := s.opt.Cache.remote()
+	exports := s.opt.Cache.Exports
 	if len(exports) == 0 || !s.anyWritten() {
 		return nil
 	}
@@ -82,26 +62,24 @@ func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error
 	if err != nil {
 		// BuildKit's client says "failed to solve: " first; the cause is
 		// what follows.
-		msg := strings.TrimPrefix(err.Error(), "failed to solve: ")
-		return fmt.Errorf("exporting the build cache (%s): %s", cacheNames(exports), msg)
+		msg := strings.TrimPrefix(plan.FirstLine(err.Error()), "failed to solve: ")
+		return fmt.Errorf("exporting the build cache (%s): %s", strings.Join(CacheNames(exports), ", "), msg)
 	}
 	return nil
 }
 
-// cacheNames says where exports go, for messages: "registry
-// ref=reg/x:cache".
-func cacheNames(exports []client.CacheOptionsEntry) string {
-	var out string
-	for i, e := range exports {
-		if i > 0 {
-			out += ", "
-		}
-		out += e.Type
-		for _, k := range []string{"ref", "dest", "src", "name"} {
+// CacheNames says where caches are, for messages and records: "registry
+// ref=reg/x:cache", one per entry; only the attributes that name a place.
+func CacheNames(entries []client.CacheOptionsEntry) []string {
+	var out []string
+	for _, e := range entries {
+		name := e.Type
+		for _, k := range []string{"ref", "dest", "src"} {
 			if v, ok := e.Attrs[k]; ok {
-				out += " " + k + "=" + v
+				name += " " + k + "=" + v
 			}
 		}
+		out = append(out, name)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -11,6 +12,21 @@ import (
 	"github.com/llbgen/llbgen/pkg/graph"
 )
 
+// runAndExport builds, lands and exports the cache, as Run does: the
+// export once the output directory was committed.
+func (r *fakeRun) runAndExport(t *testing.T) *Outcome {
+	t.Helper()
+	ctx := context.Background()
+	o, err := r.s.land(ctx, r.s.run(ctx, r.d, ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.exportCache(ctx, r.d, r.s.prepared); err != nil {
+		o.CacheExport = err.Error()
+	}
+	return o
+}
+
 var registryCache = client.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": "reg.example.com/ci/cache:llbgen", "mode": "max"}}
 
 // The build cache is exported once, of every binary that was written,
@@ -18,18 +34,20 @@ var registryCache = client.CacheOptionsEntry{Type: "registry", Attrs: map[string
 func TestCacheExportHoldsEveryWrittenBinary(t *testing.T) {
 	d := &fakeDaemon{fail: []fakeFailure{{match: func(s graph.Stage) bool { return s.Kind == graph.KindVerify && slices.Contains(s.Binaries, "twin") }, vertexErr: "exit code: 1"}}}
 	r := newFakeRun(t, d)
-	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{registryCache, {Type: "inline"}}}
-	o, err := r.run(t)
-	if err != nil {
-		t.Fatal(err)
+	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{registryCache}}
+	d.atCacheExport = func() {
+		if !r.landed(t, "docker_19.03.12") {
+			t.Error("the cache is exported before the output directory was committed")
+		}
 	}
+	o := r.runAndExport(t)
 	want := slices.DeleteFunc(slices.Clone(allBinaries), func(n string) bool { return n == "twin" })
 	slices.Sort(want)
 	if !slices.Equal(d.cached, want) {
 		t.Errorf("cache export of %q, want %q (not twin, which failed)", d.cached, want)
 	}
 	if len(d.cacheExports) != 1 || d.cacheExports[0].Type != "registry" {
-		t.Errorf("exported to %+v, want the registry alone (inline rides in images)", d.cacheExports)
+		t.Errorf("exported to %+v, want the registry", d.cacheExports)
 	}
 	if o.CacheExport != "" {
 		t.Errorf("CacheExport %q", o.CacheExport)
@@ -41,10 +59,7 @@ func TestFailedCacheExportKeepsTheBinaries(t *testing.T) {
 	d := &fakeDaemon{cacheFails: errors.New("failed to push reg.example.com/ci/cache:llbgen: unauthorized\nmore")}
 	r := newFakeRun(t, d)
 	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{registryCache}}
-	o, err := r.run(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := r.runAndExport(t)
 	for _, name := range allBinaries {
 		if !r.landed(t, name) {
 			t.Errorf("%s did not land", name)
@@ -59,10 +74,7 @@ func TestFailedCacheExportKeepsTheBinaries(t *testing.T) {
 func TestNoCacheExportWithoutExports(t *testing.T) {
 	d := &fakeDaemon{}
 	r := newFakeRun(t, d)
-	r.s.opt.Cache = Cache{Exports: []client.CacheOptionsEntry{{Type: "inline"}}}
-	if _, err := r.run(t); err != nil {
-		t.Fatal(err)
-	}
+	r.runAndExport(t)
 	if d.cached != nil {
 		t.Errorf("a cache export of %q", d.cached)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 
 	"github.com/moby/buildkit/client"
@@ -139,25 +138,28 @@ func printWarnings(out io.Writer, mode progressui.DisplayMode, warnings []client
 		return // rawjson carries them already; quiet asked for none
 	}
 	var lines []string
+	seen := map[string]bool{}
 	for _, w := range warnings {
 		line := OneLine(string(w.Short))
-		if !slices.Contains(lines, line) {
-			lines = append(lines, line)
+		if !seen[line] {
+			seen[line] = true
+			if len(lines) < maxWarnings {
+				lines = append(lines, line)
+			}
 		}
 	}
-	if len(lines) == 0 {
+	if len(seen) == 0 {
 		return
 	}
 	s := "s"
-	if len(lines) == 1 {
+	if len(seen) == 1 {
 		s = ""
 	}
-	fmt.Fprintf(out, "%d warning%s from the daemon:\n", len(lines), s)
-	for i, l := range lines {
-		if i == maxWarnings {
-			fmt.Fprintf(out, " - and %d more\n", len(lines)-maxWarnings)
-			break
-		}
+	fmt.Fprintf(out, "%d warning%s from the daemon:\n", len(seen), s)
+	for _, l := range lines {
 		fmt.Fprintf(out, " - %s\n", l)
+	}
+	if more := len(seen) - len(lines); more > 0 {
+		fmt.Fprintf(out, " - and %d more\n", more)
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,5 +73,18 @@ func TestPrintWarnings(t *testing.T) {
 		if printWarnings(&b, mode, ws); b.Len() > 0 {
 			t.Errorf("%s: %q", mode, b.String())
 		}
+	}
+}
+
+// A daemon that sends many warnings gets a bounded list.
+func TestPrintWarningsIsBounded(t *testing.T) {
+	var ws []client.VertexWarning
+	for i := range 10000 {
+		ws = append(ws, client.VertexWarning{Short: []byte(fmt.Sprintf("warning %d", i))})
+	}
+	var b strings.Builder
+	printWarnings(&b, progressui.PlainMode, ws)
+	if lines := strings.Count(b.String(), "\n"); lines != maxWarnings+2 || !strings.HasPrefix(b.String(), "10000 warnings from the daemon:\n") || !strings.HasSuffix(b.String(), fmt.Sprintf(" - and %d more\n", 10000-maxWarnings)) {
+		t.Errorf("%d lines:\n%.300s", lines, b.String())
 	}
 }

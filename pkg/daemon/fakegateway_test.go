@@ -56,8 +56,10 @@ type fakeDaemon struct {
 	// runTime is how long a failing vertex runs before it fails.
 	runTime time.Duration
 
-	// cacheFails, when set, fails the cache export with it.
-	cacheFails error
+	// cacheFails, when set, fails the cache export with it;
+	// atCacheExport, when set, is called as it exports.
+	cacheFails    error
+	atCacheExport func()
 
 	mu   sync.Mutex
 	open int // sessions open now
@@ -100,6 +102,9 @@ func (d *fakeDaemon) cacheSession(ctx context.Context, fn gateway.BuildFunc, exp
 		}
 		if d.cacheFails != nil {
 			return nil, d.cacheFails
+		}
+		if d.atCacheExport != nil {
+			d.atCacheExport()
 		}
 		d.mu.Lock()
 		d.cacheExports = exports

@@ -62,20 +62,31 @@ func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) 
 		return nil, err
 	}
 	o, err := s.land(ctx, err, attest)
-	if err != nil || !s.opt.Publish.Wanted() || s.prepared == nil {
+	if err != nil || s.prepared == nil || !s.opt.Publish.Wanted() && len(s.opt.Cache.Exports) == 0 {
 		return o, err
 	}
-	// Images are made of what landed, so only once the output directory
-	// was committed; on the same daemon (s.opt: the address the run
+	// Images and the build cache are made of what landed, so only once
+	// the output directory was committed (a canceled or stuck export
+	// costs no binary); on the same daemon (s.opt: the address the run
 	// settled on), in a connection of their own.
 	err = withDaemon(ctx, s.opt, func(k *daemonConn) error {
-		s.publishImages(ctx, k, k.col, s.prepared)
+		if s.opt.Publish.Wanted() {
+			s.publishImages(ctx, k, k.col, s.prepared)
+		}
+		if err := s.exportCache(ctx, k, s.prepared); err != nil {
+			s.cacheExport = plan.FirstLine(err.Error())
+		}
 		return nil
 	})
 	if err != nil {
-		s.notPublished(s.prepared, "not published: "+plan.FirstLine(err.Error()))
+		if s.opt.Publish.Wanted() {
+			s.notPublished(s.prepared, "not published: "+plan.FirstLine(err.Error()))
+		}
+		if len(s.opt.Cache.Exports) > 0 && s.cacheExport == "" {
+			s.cacheExport = "not exported: " + plan.FirstLine(err.Error())
+		}
 	}
-	o.Images = s.images
+	o.Images, o.CacheExport = s.images, s.cacheExport
 	return o, nil
 }
 
@@ -227,7 +238,7 @@ func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDi
 // exportSession runs fn in a session of its own whose result goes to
 // exports (an image pushed or loaded).
 func (k *daemonConn) exportSession(ctx context.Context, fn gateway.BuildFunc, exports []client.ExportEntry) (map[string]string, error) {
-	return k.build(ctx, fn, client.SolveOpt{Exports: exports, CacheExports: k.opt.Cache.inline()})
+	return k.build(ctx, fn, client.SolveOpt{Exports: exports})
 }
 
 // cacheSession runs fn in a session of its own whose result's build cache

@@ -24,7 +24,6 @@ import (
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
-	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -112,12 +111,6 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		return nil // land fails the run
 	}
 	s.prepared = p
-	if err := s.exportCache(ctx, ss, p); err != nil {
-		if s.lostConnection() != nil {
-			return nil // land fails the run
-		}
-		s.cacheExport = plan.FirstLine(err.Error())
-	}
 	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
 	}
@@ -181,7 +174,14 @@ func (s *solve) startBinary(ctx context.Context, st llb.State, build func(*pb.De
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	def, err := s.definition(ctx, func() (llb.State, error) { return st, nil })
+	// --no-cache: the binaries' own sessions solve every vertex again;
+	// the sessions after them (cache export, provenance, images) take
+	// what those made, not another build.
+	var co []llb.ConstraintsOpt
+	if s.opt.NoCache {
+		co = append(co, llb.IgnoreCache)
+	}
+	def, err := s.definitionFor(ctx, func() (llb.State, error) { return st, nil }, s.worker.platform, co...)
 	if err != nil {
 		return err
 	}
@@ -281,19 +281,15 @@ func (s *solve) definition(ctx context.Context, mk func() (llb.State, error)) (*
 	return s.definitionFor(ctx, mk, s.worker.platform)
 }
 
-// definitionFor is definition for platform p.
-func (s *solve) definitionFor(ctx context.Context, mk func() (llb.State, error), p ocispecs.Platform) (*pb.Definition, error) {
+// definitionFor is definition for platform p, with more constraints.
+func (s *solve) definitionFor(ctx context.Context, mk func() (llb.State, error), p ocispecs.Platform, more ...llb.ConstraintsOpt) (*pb.Definition, error) {
 	s.llbMu.Lock()
 	defer s.llbMu.Unlock()
 	st, err := mk()
 	if err != nil {
 		return nil, err
 	}
-	co := []llb.ConstraintsOpt{llb.Platform(p)}
-	if s.opt.NoCache {
-		co = append(co, llb.IgnoreCache)
-	}
-	def, err := st.Marshal(ctx, co...)
+	def, err := st.Marshal(ctx, append([]llb.ConstraintsOpt{llb.Platform(p)}, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("marshalling: %w", err)
 	}
