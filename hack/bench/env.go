@@ -12,6 +12,9 @@ import (
 // testbedEnv is what hack/testbed.sh's env file provides.
 type testbedEnv struct {
 	addr, registry, crane, buildxConfig, buildxBuilder string
+	// addr2 is the test bed's second buildkitd, another machine of a
+	// fleet; "" when the test bed has none.
+	addr2 string
 }
 
 func loadEnv() (testbedEnv, error) {
@@ -21,6 +24,7 @@ func loadEnv() (testbedEnv, error) {
 		crane:         os.Getenv("LLBGEN_CRANE"),
 		buildxConfig:  os.Getenv("LLBGEN_BUILDX_CONFIG"),
 		buildxBuilder: os.Getenv("LLBGEN_BUILDX_BUILDER"),
+		addr2:         os.Getenv("LLBGEN_BUILDKIT_HOST2"),
 	}
 	if e.addr == "" || e.registry == "" || e.crane == "" || e.buildxConfig == "" {
 		return e, fmt.Errorf("the test bed's environment is missing: source $(hack/testbed.sh env) (make bench does)")

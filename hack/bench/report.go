@@ -101,6 +101,7 @@ func (r *report) markdown() string {
 	cmp("cold N=8 / one build per image, N=8", key{"cold", 8}, key{"one build per image", 8}, 0.2)
 	cmp("cold N=8 / bake matrix, N=8", key{"cold", 8}, key{"bake matrix", 8}, 1.0)
 	abs("warm rebuild, N=8", key{"warm", 8}, 2*time.Second)
+	cmp("empty daemon with a registry cache / cold, N=8", key{"second daemon, registry cache", 8}, key{"second daemon, cold", 8}, 0.2)
 	if v, ok := r.ratio(key{"cold, one target, platforms", 2}, key{"cold, one target, platforms", 1}); ok {
 		fmt.Fprintf(&w, "| one target for amd64 + arm64 / for amd64 alone, cold | %.2f× | none set | - |\n", v)
 	}

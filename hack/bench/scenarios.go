@@ -134,6 +134,11 @@ func (b *bench) repetition(ctx context.Context, rep int) error {
 			b.record("cold, one target, platforms", n, d)
 		}
 	}
+	if b.cfg.selected("cache") {
+		if err := b.remoteCache(ctx, rep); err != nil {
+			return err
+		}
+	}
 	if b.cfg.skipSlow {
 		return nil
 	}
@@ -252,4 +257,40 @@ func (b *bench) bakeMatrix(ctx context.Context, images []string) (time.Duration,
 	start := time.Now()
 	_, err := sh(ctx, []string{"DOCKER_CONFIG=" + b.env.buildxConfig}, dir, "buildx", "--builder", b.env.buildxBuilder, "bake", "--progress", "plain")
 	return time.Since(start), err
+}
+
+// remoteCache is a fleet's second machine: the N=8 list built on the
+// test bed's second daemon, emptied, cold; then emptied again and built
+// importing the registry cache the first daemon exported (mode=max), as
+// every runner after the first would.
+func (b *bench) remoteCache(ctx context.Context, rep int) error {
+	if b.env.addr2 == "" {
+		return fmt.Errorf("the cache scenario needs the test bed's second buildkitd (LLBGEN_BUILDKIT_HOST2): run hack/testbed.sh up")
+	}
+	ref := fmt.Sprintf("%s/bench/llbgen-cache:%d-%d", b.env.registry, b.started.Unix(), rep)
+	list := filepath.Join(b.cfg.work, "list-8.yaml")
+	if _, err := sh(ctx, nil, "", b.cfg.llbgen, "build", "-f", list, "--out", filepath.Join(b.cfg.work, "out-cache-1"),
+		"--addr", b.env.addr, "--cache-to", "type=registry,ref="+ref+",mode=max", "--progress", "plain"); err != nil {
+		return err
+	}
+	second := func(args ...string) (time.Duration, error) {
+		if _, err := sh(ctx, nil, "", "buildctl", "--addr", b.env.addr2, "prune", "--all"); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		_, err := sh(ctx, nil, "", b.cfg.llbgen, append([]string{"build", "-f", list, "--out", filepath.Join(b.cfg.work, "out-cache-2"),
+			"--addr", b.env.addr2, "--progress", "plain"}, args...)...)
+		return time.Since(start), err
+	}
+	cold, err := second()
+	if err != nil {
+		return err
+	}
+	b.record("second daemon, cold", 8, cold)
+	cached, err := second("--cache-from", "type=registry,ref="+ref)
+	if err != nil {
+		return err
+	}
+	b.record("second daemon, registry cache", 8, cached)
+	return nil
 }
