@@ -37,41 +37,47 @@ func (o *cacheOptions) addFlags(fs *pflag.FlagSet) {
 
 // Validate reads the flags, else the environment, with BuildKit's parsers.
 func (o *cacheOptions) Validate() error {
-	to, toFrom := o.to, "--cache-to"
-	if len(to) == 0 {
-		if v := os.Getenv(envCacheTo); v != "" {
-			to, toFrom = []string{v}, envCacheTo
-		}
+	exports, err := parseCaches(cacheFlag{"--cache-to", envCacheTo, "--export-cache", "dest", exampleCacheTo, build.ParseExportCache}, o.to)
+	if err != nil {
+		return err
 	}
-	from, fromFrom := o.from, "--cache-from"
-	if len(from) == 0 {
-		if v := os.Getenv(envCacheFrom); v != "" {
-			from, fromFrom = []string{v}, envCacheFrom
-		}
-	}
-	var exports, imports []client.CacheOptionsEntry
-	for _, v := range to {
-		es, err := build.ParseExportCache([]string{v})
-		if err != nil {
-			return usagef("%s: %v; write it as buildctl's --export-cache takes it, e.g. %s", toFrom, err, exampleCacheTo)
-		}
-		if err := checkCacheEntry(toFrom, es[0], "dest", exampleCacheTo); err != nil {
-			return err
-		}
-		exports = append(exports, es...)
-	}
-	for _, v := range from {
-		es, err := build.ParseImportCache([]string{v})
-		if err != nil {
-			return usagef("%s: %v; write it as buildctl's --import-cache takes it, e.g. %s", fromFrom, err, exampleCacheFrom)
-		}
-		if err := checkCacheEntry(fromFrom, es[0], "src", exampleCacheFrom); err != nil {
-			return err
-		}
-		imports = append(imports, es...)
+	imports, err := parseCaches(cacheFlag{"--cache-from", envCacheFrom, "--import-cache", "src", exampleCacheFrom, build.ParseImportCache}, o.from)
+	if err != nil {
+		return err
 	}
 	o.cache = daemon.Cache{Imports: imports, Exports: exports}
 	return nil
+}
+
+// cacheFlag is one of the cache flags: its name, its environment variable,
+// buildctl's flag of the same form, the attribute a local cache needs, an
+// example, and BuildKit's parser.
+type cacheFlag struct {
+	name, env, buildctl, dir, example string
+	parse                             func([]string) ([]client.CacheOptionsEntry, error)
+}
+
+// parseCaches reads values, else f's environment variable (one entry),
+// each checked on its own so that a refusal names its source.
+func parseCaches(f cacheFlag, values []string) ([]client.CacheOptionsEntry, error) {
+	from := f.name
+	if len(values) == 0 {
+		if v := os.Getenv(f.env); v != "" {
+			values, from = []string{v}, f.env
+		}
+	}
+	var out []client.CacheOptionsEntry
+	for _, v := range values {
+		es, err := f.parse([]string{v})
+		if err != nil {
+			return nil, usagef("%s: %v; write it as buildctl's %s takes it, e.g. %s", from, err, f.buildctl, f.example)
+		}
+		if err := checkCacheEntry(from, es[0], f.dir, f.example); err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
 }
 
 // checkCacheEntry refuses a cache llbgen does not take, or one without the

@@ -105,15 +105,7 @@ func image(ctx context.Context, c gateway.Client, p *plan.Plan, what string) (*g
 // llbgen build dates the images by when SOURCE_DATE_EPOCH is unset.
 func binaryTime(ctx context.Context, c gateway.Client, g *graph.Graph, img publish.Image, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error), p *plan.Plan) (*int64, error) {
 	bin := img.Binaries[0]
-	def, err := marshal(g.Delivered[bin.Name], p.PlatformOf(bin))
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := publish.SolveRef(ctx, c, marshal, g.Delivered[bin.Name], p.PlatformOf(bin))
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,20 @@ func Result(ctx context.Context, gc gateway.Client, img Image, parts []Part) (*g
 	return res, nil
 }
 
+// SolveRef marshals st for platform p with marshal and solves it through
+// gc: the reference FileReader, Hasher and the frontend read files from.
+func SolveRef(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error), st llb.State, p ocispecs.Platform) (gateway.Reference, error) {
+	def, err := marshal(st, p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def})
+	if err != nil {
+		return nil, err
+	}
+	return res.SingleRef()
+}
+
 // maxRead bounds a file read from a target image (/etc/passwd,
 // config.json).
 const maxRead = 1 << 20
@@ -80,15 +94,7 @@ const maxRead = 1 << 20
 // image's root.
 func FileReader(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error)) func(llb.State, ocispecs.Platform, string) ([]byte, error) {
 	return func(st llb.State, p ocispecs.Platform, name string) ([]byte, error) {
-		def, err := marshal(st, p)
-		if err != nil {
-			return nil, err
-		}
-		res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def})
-		if err != nil {
-			return nil, err
-		}
-		ref, err := res.SingleRef()
+		ref, err := SolveRef(ctx, gc, marshal, st, p)
 		if err != nil {
 			return nil, err
 		}
@@ -131,15 +137,7 @@ const hashChunk = 4 << 20
 // the file read in chunks and hashed; it must be a regular file.
 func Hasher(ctx context.Context, gc gateway.Client, marshal func(llb.State, ocispecs.Platform) (*pb.Definition, error)) func(llb.State, ocispecs.Platform, string) (string, error) {
 	return func(st llb.State, p ocispecs.Platform, name string) (string, error) {
-		def, err := marshal(st, p)
-		if err != nil {
-			return "", err
-		}
-		res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def})
-		if err != nil {
-			return "", err
-		}
-		ref, err := res.SingleRef()
+		ref, err := SolveRef(ctx, gc, marshal, st, p)
 		if err != nil {
 			return "", err
 		}
