@@ -271,7 +271,7 @@ containerd_up() {
 	write_pid "$CTD_PID" $! "$CTD_SOCK"
 	for _ in $(seq 100); do
 		[[ -S $CTD_SOCK ]] && return
-		pid_alive "$CTD_PID" || break
+		pid_exists "$CTD_PID" || break
 		sleep 0.1
 	done
 	tail -30 "$ENGINE_STATE/containerd.log" >&2
@@ -307,7 +307,7 @@ dockerd_up() {
 	write_pid "$DOCKERD_PID" $! "$DOCKER_SOCK"
 	for _ in $(seq 600); do
 		"$ENGINE_BIN/docker" -H "unix://$DOCKER_SOCK" version >/dev/null 2>&1 && return
-		pid_alive "$DOCKERD_PID" || break
+		pid_exists "$DOCKERD_PID" || break
 		sleep 0.1
 	done
 	tail -30 "$ENGINE_STATE/dockerd.log" >&2

@@ -43,6 +43,15 @@ pid_alive() {
 	[[ -z $prog ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$prog"
 }
 
+# pid_exists PIDFILE: the process it names still exists, whatever it runs:
+# for the waits right after a start, where the child may not have exec'd
+# its program yet (its command line is still the shell's, and pid_alive,
+# which checks the program, would take it for dead).
+pid_exists() {
+	local pid
+	[[ -s $1 ]] && read -r pid _ <"$1" && [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # write_pid PIDFILE PID PROGRAM
 write_pid() { echo "$2 $3" >"$1"; }
 
@@ -72,7 +81,7 @@ start_buildkitd() {
 	write_pid "$pidfile" $! "$addr"
 	for _ in $(seq 300); do
 		"$BUILDKIT_BIN/buildctl" --addr "$addr" debug workers >/dev/null 2>&1 && return
-		pid_alive "$pidfile" || break
+		pid_exists "$pidfile" || break
 		sleep 0.1
 	done
 	tail -30 "$logfile" >&2
