@@ -57,6 +57,7 @@ type buildOptions struct {
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	o.list.addFlags(fs)
 	fs.StringVarP(&o.out, "out", "o", "out", "output directory: each binary lands whole or not at all, other files are untouched")
+	o.daemon.routable = true
 	o.daemon.addFlags(fs)
 	fs.BoolVar(&o.print, "print", false, "print the resolved targets as JSON on stdout and build nothing")
 	fs.BoolVar(&o.locked, "locked", false, "require FILE.lock (see llbgen lock) and build from its pinned digests; without the flag a lock is used when it exists")
@@ -94,7 +95,35 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 	if err := checkMetadataPath(o.metadata, o.out); err != nil {
 		return err
 	}
-	return nil
+	return o.checkRoutes()
+}
+
+// checkRoutes refuses, with --addr PLATFORM=ADDR, what is made of the
+// whole run on one daemon: images (a job image of several platforms is
+// one index, built where its binaries are), provenance (one attestation
+// of one build) and a cache export (each daemon's would replace the
+// other's under one name). Cache imports work on every daemon.
+func (o *buildOptions) checkRoutes() error {
+	if len(o.daemon.routes) == 0 {
+		return nil
+	}
+	var what []string
+	if o.publish.Push {
+		what = append(what, "--push")
+	}
+	if o.publish.Load {
+		what = append(what, "--load")
+	}
+	if o.provenance != "" {
+		what = append(what, "--provenance")
+	}
+	if len(o.cache.cache.Exports) > 0 {
+		what = append(what, "--cache-to (or $"+envCacheTo+")")
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	return usagef("%s: made on one daemon, and --addr PLATFORM=ADDR builds on several; build with the routes, then run again with one --addr and %s (the binaries come from the cache)", strings.Join(what, ", "), strings.Join(what, " "))
 }
 
 // checkPublish refuses --push and --load for a list that names no image,

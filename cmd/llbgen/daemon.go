@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -19,7 +20,10 @@ import (
 
 // daemonOptions are the flags of every verb that talks to a BuildKit daemon.
 type daemonOptions struct {
-	addr     string
+	addrs    []string // --addr, as given
+	addr     string   // the default daemon: --addr without a platform, or BUILDKIT_HOST
+	routes   []daemon.Route
+	routable bool // the verb builds binaries on several daemons (llbgen build)
 	progress string
 	tls      daemon.TLS
 	// settled is told the address the run settles on (warnSetupReach).
@@ -27,7 +31,11 @@ type daemonOptions struct {
 }
 
 func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", "", "a BuildKit daemon's address (unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://), or docker://[HOST] for a Docker Engine's own BuildKit (HOST as in DOCKER_HOST; none: the engine the docker CLI uses) (default $BUILDKIT_HOST, else "+daemon.DefaultAddr+" when a daemon answers there, else docker://)")
+	usage := "a BuildKit daemon's address (unix://, tcp://, docker-container://, kube-pod://, podman-container://, ssh://), or docker://[HOST] for a Docker Engine's own BuildKit (HOST as in DOCKER_HOST; none: the engine the docker CLI uses) (default $BUILDKIT_HOST, else " + daemon.DefaultAddr + " when a daemon answers there, else docker://)"
+	if o.routable {
+		usage += "; PLATFORM[,PLATFORM...]=ADDR builds the binaries of those platforms on that daemon (repeatable)"
+	}
+	fs.StringArrayVar(&o.addrs, "addr", nil, usage)
 	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
 	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
 	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
@@ -79,38 +87,91 @@ func (o *daemonOptions) Validate(stderr io.Writer) error {
 	return nil
 }
 
-// validateAddr takes the address from --addr or BUILDKIT_HOST and refuses
-// one llbgen cannot dial; docker:// alone becomes the engine the docker CLI
-// would use (daemon.EnvDockerHost).
+// validateAddr takes the default daemon's address from --addr or
+// BUILDKIT_HOST, and the routes from --addr PLATFORM=ADDR, and refuses an
+// address llbgen cannot dial; docker:// alone becomes the engine the
+// docker CLI would use (daemon.EnvDockerHost).
 func (o *daemonOptions) validateAddr() error {
+	var plain []string
+	seen := map[string]string{}
+	for _, a := range o.addrs {
+		ps, addr, ok := splitRoute(a)
+		if !ok {
+			plain = append(plain, a)
+			continue
+		}
+		if !o.routable {
+			return usagef("--addr %s: routing platforms to daemons is for llbgen build; give one --addr", a)
+		}
+		r := daemon.Route{TLS: o.tls}
+		for _, s := range strings.Split(ps, ",") {
+			p, err := targets.ParsePlatform(strings.TrimSpace(s))
+			if err != nil {
+				return usagef("--addr %s: %v", a, err)
+			}
+			key := platforms.Format(p)
+			if before, twice := seen[key]; twice {
+				return usagef("--addr %s: %s is routed already (--addr %s); route each platform to one daemon", a, key, before)
+			}
+			seen[key] = a
+			r.Platforms = append(r.Platforms, p)
+		}
+		var err error
+		if r.Addr, err = checkAddr("--addr "+ps+"=", addr); err != nil {
+			return err
+		}
+		o.routes = append(o.routes, r)
+	}
+	if len(plain) > 1 {
+		return usagef("--addr is given %d times without a platform (%s): one daemon is the default; route the others with --addr PLATFORM=ADDR", len(plain), strings.Join(plain, ", "))
+	}
 	addrFrom := "--addr"
-	if o.addr == "" {
+	if len(plain) == 1 {
+		o.addr = plain[0]
+	} else {
 		o.addr, addrFrom = os.Getenv("BUILDKIT_HOST"), "BUILDKIT_HOST"
 	}
 	if o.addr == "" {
 		return nil
 	}
-	scheme, _, ok := strings.Cut(o.addr, "://")
+	var err error
+	o.addr, err = checkAddr(addrFrom, o.addr)
+	return err
+}
+
+// splitRoute splits PLATFORMS=ADDR; ok is false for an address alone (an
+// address may hold "=" after its scheme: kube-pod://pod?namespace=ns).
+func splitRoute(a string) (ps, addr string, ok bool) {
+	eq, scheme := strings.Index(a, "="), strings.Index(a, "://")
+	if eq < 0 || scheme >= 0 && scheme < eq {
+		return "", a, false
+	}
+	return a[:eq], a[eq+1:], true
+}
+
+// checkAddr refuses an address llbgen cannot dial, said to come from
+// addrFrom; docker:// alone becomes the engine the docker CLI would use.
+func checkAddr(addrFrom, addr string) (string, error) {
+	scheme, _, ok := strings.Cut(addr, "://")
 	if !ok || !slices.Contains(addrSchemes, scheme) {
-		return usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME, ssh://USER@HOST, or docker://[HOST] for Docker Engine", addrFrom, o.addr)
+		return "", usagef("%s %q: want an address such as unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME, kube-pod://NAME, podman-container://NAME, ssh://USER@HOST, or docker://[HOST] for Docker Engine", strings.TrimSuffix(addrFrom, "="), addr)
 	}
-	host, ok := daemon.DockerHost(o.addr)
+	host, ok := daemon.DockerHost(addr)
 	if !ok {
-		return nil
+		return addr, nil
 	}
-	given, hostFrom := o.addr, addrFrom
+	given, hostFrom := addr, addrFrom
 	if host == "" {
 		var err error
 		if host, hostFrom, err = daemon.EnvDockerHost(); err != nil {
-			return usagef("%s %s: %v", addrFrom, o.addr, err)
+			return "", usagef("%s %s: %v", addrFrom, addr, err)
 		}
 		given = host
 	}
 	if err := daemon.CheckDockerHost(host); err != nil {
-		return usagef("%s %q: %v", hostFrom, given, err)
+		return "", usagef("%s %q: %v", hostFrom, given, err)
 	}
-	o.addr = daemon.DockerScheme + host
-	return nil
+	return daemon.DockerScheme + host, nil
 }
 
 // options is what the pkg/daemon package takes from these flags, with in,
@@ -123,6 +184,7 @@ func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options 
 		ProgressOut: stderr,
 		Plan:        in,
 		Settled:     o.settled,
+		Routes:      o.routes,
 	}
 }
 
@@ -164,19 +226,24 @@ func (o *daemonOptions) setupReachWarning(list *targets.List) string {
 }
 
 // warnSetupReach has the run print setupReachWarning on stderr, when there
-// is one, for the daemon it settles on (daemon.Options.Settled), once: a
+// is one, for each daemon it settles on (daemon.Options.Settled), once: a
 // given address before it is contacted; with none, the default BuildKit
 // daemon or the Docker Engine llbgen falls back to once it answered, which
 // may be a tcp:// one (DOCKER_HOST) without TLS.
 func (o *daemonOptions) warnSetupReach(stderr io.Writer, list *targets.List) {
-	var once sync.Once
+	var mu sync.Mutex
+	warned := map[string]bool{}
 	o.settled = func(addr string) {
-		once.Do(func() {
-			at := *o
-			at.addr = addr
-			if w := at.setupReachWarning(list); w != "" {
-				fmt.Fprintln(stderr, w)
-			}
-		})
+		mu.Lock()
+		defer mu.Unlock()
+		if warned[addr] {
+			return
+		}
+		warned[addr] = true
+		at := *o
+		at.addr = addr
+		if w := at.setupReachWarning(list); w != "" {
+			fmt.Fprintln(stderr, w)
+		}
 	}
 }

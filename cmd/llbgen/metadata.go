@@ -21,6 +21,7 @@ type metadata struct {
 	Helper    metaHelper      `json:"helper"`
 	Go        metaImage       `json:"go"`
 	Daemon    *metaDaemon     `json:"daemon,omitempty"`
+	Daemons   []metaDaemon    `json:"daemons,omitempty"`
 	Started   time.Time       `json:"started"`
 	Finished  time.Time       `json:"finished"`
 	Seconds   float64         `json:"seconds"`
@@ -56,6 +57,7 @@ type metaBinary struct {
 	Platform    string `json:"platform"`
 	Image       string `json:"image"`
 	ImageDigest string `json:"imageDigest,omitempty"`
+	Daemon      string `json:"daemon,omitempty"` // the address of the daemon it was given to
 	File        string `json:"file"`
 	Size        int64  `json:"size,omitempty"`
 	SHA256      string `json:"sha256,omitempty"`
@@ -109,11 +111,14 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	m.Helper.Sum = o.ModuleSum
 	m.Go.Digest = o.GoDigest.String()
 	m.Daemon = &metaDaemon{Address: o.Daemon, Runs: o.Runs}
+	for _, d := range o.Daemons {
+		m.Daemons = append(m.Daemons, metaDaemon{Address: d.Addr, Runs: d.Runs})
+	}
 	m.Cache = o.CacheExport
 	for _, r := range o.Results {
 		b := metaBinary{
 			Target: r.Target.Name, Line: r.Target.Pos.Line, Platform: r.Platform,
-			Image: r.Target.Image.Full, ImageDigest: r.Digest.String(), File: r.File,
+			Image: r.Target.Image.Full, ImageDigest: r.Digest.String(), Daemon: r.Daemon, File: r.File,
 		}
 		switch {
 		case r.Verified:

@@ -20,7 +20,13 @@ import (
 func writeSummary(w io.Writer, o *daemon.Outcome) {
 	causes := o.Failures()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED")
+	// Built on several daemons (--addr PLATFORM=ADDR): which built each.
+	fleet := len(o.Daemons) > 1
+	head := "TARGET\tPLATFORM\tIMAGE\tFILE\tSIZE\tSHA256\tVERIFIED"
+	if fleet {
+		head += "\tDAEMON"
+	}
+	fmt.Fprintln(tw, head)
 	for _, r := range o.Results {
 		image := r.Target.Image.Ref
 		if r.Digest != "" && !strings.Contains(image, "@") {
@@ -33,7 +39,11 @@ func writeSummary(w io.Writer, o *daemon.Outcome) {
 		if r.Unverified != "" {
 			verified = "NOT VERIFIED"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Target.Name, r.Platform, image, r.File, size, sum, verified)
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Target.Name, r.Platform, image, r.File, size, sum, verified)
+		if fleet {
+			row += "\t" + r.Daemon
+		}
+		fmt.Fprintln(tw, row)
 	}
 	tw.Flush()
 	dir := filepath.Clean(o.Out.Path()) + string(filepath.Separator)

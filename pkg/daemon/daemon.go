@@ -74,6 +74,9 @@ type Options struct {
 	Publish Publish
 	// Cache is the remote build cache a run imports and exports.
 	Cache Cache
+	// Routes send the binaries of some platforms to other daemons: see
+	// Route. Provenance, Publish and Cache.Exports are for one daemon.
+	Routes []Route
 	// NoCache solves every vertex again, as buildctl's --no-cache; the Go
 	// build cache mount is kept, as BuildKit keeps cache mounts.
 	NoCache bool
@@ -124,6 +127,14 @@ type Result struct {
 	// gives it once.
 	Vertex digest.Digest
 	Stage  graph.Stage
+	// Daemon is the address of the daemon the binary was given to.
+	Daemon string
+}
+
+// DaemonInfo is a daemon a run built on: its address, and what it runs
+// ("BuildKit v0.34.2").
+type DaemonInfo struct {
+	Addr, Runs string
 }
 
 // Written reports whether the binary landed in the output directory.
@@ -139,8 +150,12 @@ type Outcome struct {
 	// or none was asked for.
 	CacheExport string
 	// Daemon is where the run built: its address and what it runs
-	// ("BuildKit v0.34.2").
+	// ("BuildKit v0.34.2"); with several daemons, the first's.
 	Daemon, Runs string
+	// Daemons are all the daemons the run built on (Result.Daemon says
+	// which built which binary), in the order of the routes, the
+	// default first.
+	Daemons []DaemonInfo
 	// GoDigest is the go image's resolved digest, ModuleSum the helper
 	// module's h1: hash when the lock pins it; "" when not known.
 	GoDigest  digest.Digest

@@ -29,37 +29,35 @@ type display struct {
 
 	mu     sync.Mutex
 	next   int
-	owners map[digest.Digest]int // the session whose log of a vertex is shown
+	owners map[owned]int // the session whose log of a vertex is shown
 }
 
-func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMode, col *collector) (*display, error) {
+// owned is a vertex of one daemon's run (its collector): two daemons
+// that run a vertex of one digest each show their own log of it.
+type owned struct {
+	col *collector
+	dg  digest.Digest
+}
+
+func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMode) (*display, error) {
 	ui, err := progressui.NewDisplay(out, mode)
 	if err != nil {
 		return nil, fmt.Errorf("progress display: %w", err)
 	}
-	d := &display{status: make(chan *client.SolveStatus), owners: map[digest.Digest]int{}}
-	shown := make(chan *client.SolveStatus)
-	d.wg.Add(2)
-	go func() {
-		defer d.wg.Done()
-		defer close(shown)
-		for s := range d.status {
-			col.add(s)
-			shown <- s
-		}
-	}()
+	d := &display{status: make(chan *client.SolveStatus), owners: map[owned]int{}}
+	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		// Drain until the status channel closes, even when ctx is canceled,
 		// so BuildKit's last words are shown.
-		d.warnings, _ = ui.UpdateFrom(context.WithoutCancel(ctx), shown)
+		d.warnings, _ = ui.UpdateFrom(context.WithoutCancel(ctx), d.status)
 	}()
 	return d, nil
 }
 
-// session returns the status channel for one more session; client.Build
-// closes it when it returns.
-func (d *display) session() chan *client.SolveStatus {
+// session returns the status channel for one more session of the daemon
+// whose progress col collects; client.Build closes it when it returns.
+func (d *display) session(col *collector) chan *client.SolveStatus {
 	d.mu.Lock()
 	id := d.next
 	d.next++
@@ -69,7 +67,9 @@ func (d *display) session() chan *client.SolveStatus {
 	go func() {
 		defer d.sessions.Done()
 		for s := range ch {
-			d.status <- d.own(id, s)
+			s = d.own(col, id, s)
+			col.add(s)
+			d.status <- s
 		}
 		d.release(id)
 	}()
@@ -81,25 +81,25 @@ func (d *display) session() chan *client.SolveStatus {
 func (d *display) release(id int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for dg, owner := range d.owners {
+	for o, owner := range d.owners {
 		if owner == id {
-			delete(d.owners, dg)
+			delete(d.owners, o)
 		}
 	}
 }
 
 // own keeps of s the logs and warnings of the vertices whose log session
 // id shows.
-func (d *display) own(id int, s *client.SolveStatus) *client.SolveStatus {
+func (d *display) own(col *collector, id int, s *client.SolveStatus) *client.SolveStatus {
 	if len(s.Logs) == 0 && len(s.Warnings) == 0 {
 		return s
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	mine := func(dg digest.Digest) bool {
-		owner, ok := d.owners[dg]
+		owner, ok := d.owners[owned{col, dg}]
 		if !ok {
-			d.owners[dg] = id
+			d.owners[owned{col, dg}] = id
 			return true
 		}
 		return owner == id

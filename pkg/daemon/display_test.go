@@ -14,7 +14,8 @@ import (
 // its log is passed on from one session only, the first to send it, and
 // from another once that one has ended. Vertex records pass from all.
 func TestDisplayShowsASharedLogOnce(t *testing.T) {
-	d := &display{owners: map[digest.Digest]int{}}
+	d := &display{owners: map[owned]int{}}
+	col, other := newCollector(), newCollector()
 	shared, own := digest.FromString("warm"), digest.FromString("verify")
 	log := func(dg digest.Digest, text string) *client.SolveStatus {
 		return &client.SolveStatus{
@@ -44,13 +45,17 @@ func TestDisplayShowsASharedLogOnce(t *testing.T) {
 		{1, log(shared, "c"), "c"},
 	}
 	for i, st := range steps {
-		if got := shown(d.own(st.session, st.s)); got != st.want {
+		if got := shown(d.own(col, st.session, st.s)); got != st.want {
 			t.Errorf("step %d: shown %q, want %q", i, got, st.want)
 		}
 	}
 	d.release(1)
-	if got := shown(d.own(2, log(shared, "d"))); got != "d" {
+	if got := shown(d.own(col, 2, log(shared, "d"))); got != "d" {
 		t.Errorf("after the first session ended, the second's log of the shared vertex: %q", got)
+	}
+	// Another daemon's vertex of the same digest is its own.
+	if got := shown(d.own(other, 3, log(shared, "e"))); got != "e" {
+		t.Errorf("another daemon's log of a vertex of the same digest: %q", got)
 	}
 }
 

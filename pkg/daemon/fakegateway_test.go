@@ -88,7 +88,7 @@ type fakeFailure struct {
 // exportSession: the fake daemon has no exporters; runs that publish
 // images are tested on the test bed.
 func (d *fakeDaemon) exportSession(ctx context.Context, fn gateway.BuildFunc, _ []client.ExportEntry) (map[string]string, error) {
-	return nil, d.session(ctx, fn, "")
+	return nil, d.session(ctx, fn, sessionOpt{})
 }
 
 // cacheSession runs fn as a session and records the names of its
@@ -111,11 +111,11 @@ func (d *fakeDaemon) cacheSession(ctx context.Context, fn gateway.BuildFunc, exp
 		d.cached = slices.Sorted(maps.Keys(res.Refs))
 		d.mu.Unlock()
 		return res, nil
-	}, "")
+	}, sessionOpt{})
 }
 
 // session runs fn as a gateway session of its own would: sessions.
-func (d *fakeDaemon) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
+func (d *fakeDaemon) session(ctx context.Context, fn gateway.BuildFunc, so sessionOpt) error {
 	d.mu.Lock()
 	d.open++
 	d.sessions++
@@ -141,9 +141,9 @@ func (d *fakeDaemon) session(ctx context.Context, fn gateway.BuildFunc, attestDi
 	if d.endFails != nil && slices.ContainsFunc(fs.heads, d.endFails) {
 		return errors.New("the session ended in error")
 	}
-	if attestDir != "" {
+	if so.attestDir != "" {
 		// BuildKit's local exporter writes the result's provenance.
-		return os.WriteFile(filepath.Join(attestDir, "provenance.json"), []byte("{}\n"), 0o644)
+		return os.WriteFile(filepath.Join(so.attestDir, "provenance.json"), []byte("{}\n"), 0o644)
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 		serr := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			err = s.row(ctx, gc, p.g, def, row, m.Columns)
 			return nil, err
-		}, "")
+		}, sessionOpt{name: "matrix " + s.results[i].File})
 		if err == nil {
 			err = serr
 		}

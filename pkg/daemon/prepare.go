@@ -86,6 +86,6 @@ func (s *solve) prepareIn(ctx context.Context, ss sessions) (*prepared, error) {
 		var err error
 		p, err = s.prepare(ctx, gc)
 		return nil, err
-	}, "")
+	}, sessionOpt{name: "llbgen plan"})
 	return p, err
 }

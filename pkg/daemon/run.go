@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
+	digest "github.com/opencontainers/go-digest"
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/internal/gwcache"
@@ -42,7 +43,16 @@ func (e *LostError) Unwrap() error { return e.Err }
 // returns an error only when the run as a whole failed (no daemon, lost
 // connection, canceled); then out is left as it was. Failed targets are in
 // the Outcome.
+//
+// With opt.Routes, the binaries of the platforms routed to other daemons
+// are built there (runFleet).
 func Run(ctx context.Context, list *targets.List, out *outdir.Dir, opt Options) (*Outcome, error) {
+	switch legs := opt.legs(list); {
+	case len(legs) > 1:
+		return runFleet(ctx, list, out, legs)
+	case len(legs) == 1:
+		opt = legs[0].opt // every binary is routed to one daemon
+	}
 	var s *solve
 	var attest string
 	if opt.Provenance {
@@ -111,13 +121,21 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 		return nil, fmt.Errorf("writing into %s: %w", s.out.Path(), err)
 	}
 	s.markRefused(s.out.Refused())
-	o := &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport, Daemon: s.opt.Addr, Runs: s.worker.runs}
+	for i := range s.results {
+		s.results[i].Daemon = s.opt.Addr
+	}
+	o := &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport, Daemon: s.opt.Addr, Runs: s.worker.runs,
+		Daemons: []DaemonInfo{{Addr: s.opt.Addr, Runs: s.worker.runs}}}
 	if p := s.prepared; p != nil {
-		g := p.pl.Graph
-		o.GoDigest = g.Images[graph.ImageKey{Ref: p.pl.List.Go.Full, Platform: platforms.Format(g.Platform)}].Digest
-		o.ModuleSum = g.ModuleSum
+		o.GoDigest, o.ModuleSum = p.goDigest(), p.pl.Graph.ModuleSum
 	}
 	return o, nil
+}
+
+// goDigest is the go image's resolved digest, "" when not known.
+func (p *prepared) goDigest() digest.Digest {
+	g := p.pl.Graph
+	return g.Images[graph.ImageKey{Ref: p.pl.List.Go.Full, Platform: platforms.Format(g.Platform)}].Digest
 }
 
 // markRefused fails the binaries whose file or build information the
@@ -150,7 +168,7 @@ func (s *solve) markRefused(refused map[string]error) {
 // or mode=max with opt.ProvenanceMax) is exported there.
 func Session(ctx context.Context, opt Options, prepare func(*collector, worker) gateway.BuildFunc, attestDir string) error {
 	return withDaemon(ctx, opt, func(k *daemonConn) error {
-		return k.session(ctx, prepare(k.col, k.worker), attestDir)
+		return k.session(ctx, prepare(k.col, k.worker), sessionOpt{attestDir: attestDir})
 	})
 }
 
@@ -167,7 +185,7 @@ func Session(ctx context.Context, opt Options, prepare func(*collector, worker) 
 // vertex it names. Every compile and verify mounts the stage tool, so the
 // second binary to fail in a shared session lost its cause.
 type sessions interface {
-	session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error
+	session(ctx context.Context, fn gateway.BuildFunc, so sessionOpt) error
 	// exportSession runs fn in a session whose result goes to exports,
 	// and returns the exporters' response.
 	exportSession(ctx context.Context, fn gateway.BuildFunc, exports []client.ExportEntry) (map[string]string, error)
@@ -175,6 +193,21 @@ type sessions interface {
 	// exports.
 	cacheSession(ctx context.Context, fn gateway.BuildFunc, exports []client.CacheOptionsEntry) error
 }
+
+// sessionOpt is what a session carries besides its build function.
+type sessionOpt struct {
+	// attestDir: BuildKit's provenance attestation of the session's result
+	// is exported there.
+	attestDir string
+	// name names the build in BuildKit's history (the binary's file), as
+	// buildx names its builds (build-arg:BUILDKIT_BUILD_NAME, which
+	// `docker buildx history ls` shows): no build function reads it.
+	name string
+}
+
+// buildNameAttr is the frontend attribute that names a build in BuildKit's
+// history.
+const buildNameAttr = "build-arg:BUILDKIT_BUILD_NAME"
 
 // daemonConn is one connection to the daemon and one progress display, on
 // which build functions run in sessions of their own.
@@ -190,27 +223,51 @@ type daemonConn struct {
 // withDaemon connects to the daemon, shows the progress of what f runs on
 // it, and says why the run failed when f fails.
 func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) error {
+	k, err := dialConn(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer k.c.Close()
+	err = withDisplay(ctx, k.opt, func(disp *display) error {
+		k.disp = disp
+		return f(k)
+	})
+	return k.failed(ctx, err)
+}
+
+// dialConn connects to the daemon opt names (open), for sessions shown on
+// a display set later.
+func dialConn(ctx context.Context, opt Options) (*daemonConn, error) {
 	c, d, err := open(ctx, &opt)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
-	col := newCollector()
-	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress, col)
+	return &daemonConn{c: c, opt: opt, worker: d, col: newCollector(), attach: attachables(opt.Plan.Env)}, nil
+}
+
+// withDisplay shows the progress of the sessions f runs, and the daemons'
+// warnings once they are over.
+func withDisplay(ctx context.Context, opt Options, f func(*display) error) error {
+	disp, err := startDisplay(ctx, opt.ProgressOut, opt.Progress)
 	if err != nil {
 		return err
 	}
-	err = f(&daemonConn{c: c, opt: opt, worker: d, col: col, disp: disp, attach: attachables(opt.Plan.Env)})
+	err = f(disp)
 	disp.close()
 	disp.wait()
 	printWarnings(opt.ProgressOut, opt.Progress, disp.warnings)
+	return err
+}
+
+// failed says why what ran on k failed, or nil.
+func (k *daemonConn) failed(ctx context.Context, err error) error {
 	// The plan refused the run (a lock for another platform, a go image
 	// without a toolchain): its own words, not a failed build's.
 	if r := (*refusedError)(nil); errors.As(err, &r) {
 		return r.err
 	}
 	if err != nil {
-		return runError(ctx, opt.Addr, err)
+		return runError(ctx, k.opt.Addr, err)
 	}
 	return nil
 }
@@ -221,15 +278,18 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 // client records what it solves (recorder). fn's error fails the session,
 // and BuildKit records its build as failed. With attestDir, BuildKit's provenance attestation of fn's
 // result (mode=min, or mode=max with ProvenanceMax) is exported there.
-func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, attestDir string) error {
-	so := client.SolveOpt{}
-	if attestDir != "" {
+func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, o sessionOpt) error {
+	so := client.SolveOpt{FrontendAttrs: map[string]string{}}
+	if o.name != "" {
+		so.FrontendAttrs[buildNameAttr] = o.name
+	}
+	if o.attestDir != "" {
 		mode := "mode=min"
 		if k.opt.ProvenanceMax {
 			mode = "mode=max"
 		}
-		so.FrontendAttrs = map[string]string{"attest:provenance": mode}
-		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: attestDir}}
+		so.FrontendAttrs["attest:provenance"] = mode
+		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: o.attestDir}}
 	}
 	_, err := k.build(ctx, fn, so)
 	return err
@@ -268,7 +328,7 @@ func (k *daemonConn) build(ctx context.Context, fn gateway.BuildFunc, so client.
 		res, err := fn(ctx, recorder{Client: gc, col: k.col})
 		errors.As(err, &refused)
 		return res, err
-	}, k.disp.session())
+	}, k.disp.session(k.col))
 	if refused != nil {
 		return nil, refused
 	}

@@ -90,7 +90,7 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		serr := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 			u, got, err = s.binary(ctx, gc, def, &s.results[i])
 			return nil, err
-		}, "")
+		}, sessionOpt{name: s.results[i].File})
 		if err == nil {
 			err = serr
 		}
@@ -117,7 +117,7 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	s.attested = true
 	return ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		return s.verifiedResult(ctx, gc, p)
-	}, attestDir)
+	}, sessionOpt{attestDir: attestDir, name: "llbgen provenance"})
 }
 
 // anyWritten reports whether a binary was built and staged.

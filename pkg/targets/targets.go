@@ -103,6 +103,9 @@ type Target struct {
 	Platforms []Platform
 
 	namePos Pos // where an explicit name was written; zero when derived
+	// suffixed: the target had several platforms before Only kept one,
+	// so its binary keeps the name it has in the whole list.
+	suffixed bool
 }
 
 // Platform is one entry of a target's platforms, normalized.
@@ -132,7 +135,7 @@ func (t Target) Binaries() []Binary {
 	if len(t.Platforms) == 0 {
 		return []Binary{{Target: t, Name: t.Name}}
 	}
-	if len(t.Platforms) == 1 {
+	if len(t.Platforms) == 1 && !t.suffixed {
 		p := t.Platforms[0].Platform
 		return []Binary{{Target: t, Platform: &p, Name: t.Name}}
 	}
