@@ -24,6 +24,7 @@ type daemonOptions struct {
 	addr     string   // the default daemon: --addr without a platform, or BUILDKIT_HOST
 	routes   []daemon.Route
 	routable bool // the verb builds binaries on several daemons (llbgen build)
+	builder  string // --builder: a buildx builder's daemons
 	progress string
 	tls      daemon.TLS
 	// settled is told the address the run settles on (warnSetupReach).
@@ -36,6 +37,11 @@ func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 		usage += "; PLATFORM[,PLATFORM...]=ADDR builds the binaries of those platforms on that daemon (repeatable)"
 	}
 	fs.StringArrayVar(&o.addrs, "addr", nil, usage)
+	bu := "build on the daemon of a buildx builder (its first node), read from buildx's store (default $" + envBuilder + " when neither --addr nor $BUILDKIT_HOST is set)"
+	if o.routable {
+		bu = "build on the nodes of a buildx builder, each binary on the node of its platform, else the first node; read from buildx's store (default $" + envBuilder + " when neither --addr nor $BUILDKIT_HOST is set)"
+	}
+	fs.StringVar(&o.builder, "builder", "", bu)
 	fs.StringVar(&o.progress, "progress", "", "progress display: auto, tty, plain, rawjson or quiet (default $BUILDKIT_PROGRESS, then auto)")
 	fs.StringVar(&o.tls.CACert, "tlscacert", "", "CA certificate for a tcp:// daemon")
 	fs.StringVar(&o.tls.Cert, "tlscert", "", "client certificate for a tcp:// daemon")
@@ -122,6 +128,16 @@ func (o *daemonOptions) validateAddr() error {
 		}
 		o.routes = append(o.routes, r)
 	}
+	if o.builder != "" && len(o.addrs) > 0 {
+		return usagef("--builder %s and --addr both name daemons; give one", o.builder)
+	}
+	builder, from := o.builder, "--builder"
+	if builder == "" && len(o.addrs) == 0 && os.Getenv("BUILDKIT_HOST") == "" {
+		builder, from = os.Getenv(envBuilder), envBuilder
+	}
+	if builder != "" {
+		return o.useBuilder(builder, from)
+	}
 	if len(plain) > 1 {
 		return usagef("--addr is given %d times without a platform (%s): one daemon is the default; route the others with --addr PLATFORM=ADDR", len(plain), strings.Join(plain, ", "))
 	}
@@ -137,6 +153,30 @@ func (o *daemonOptions) validateAddr() error {
 	var err error
 	o.addr, err = checkAddr(addrFrom, o.addr)
 	return err
+}
+
+// useBuilder takes the daemons from the buildx builder name.
+func (o *daemonOptions) useBuilder(name, from string) error {
+	addr, tls, routes, err := builderDaemons(name, from)
+	if err != nil {
+		return err
+	}
+	if len(routes) > 0 && !o.routable {
+		return usagef("%s %s has %d nodes, and this command builds on one daemon; give its first node's address with --addr", from, name, len(routes)+1)
+	}
+	if o.tls == (daemon.TLS{}) {
+		o.tls = tls
+	}
+	if o.addr, err = checkAddr(from+" "+name+":", addr); err != nil {
+		return err
+	}
+	for _, r := range routes {
+		if r.Addr, err = checkAddr(from+" "+name+":", r.Addr); err != nil {
+			return err
+		}
+		o.routes = append(o.routes, r)
+	}
+	return nil
 }
 
 // splitRoute splits PLATFORMS=ADDR; ok is false for an address alone (an

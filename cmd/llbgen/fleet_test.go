@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -195,4 +196,39 @@ func historyNames(t *testing.T, addr string, since time.Time) []string {
 		names = append(names, rec.FrontendAttrs["build-arg:BUILDKIT_BUILD_NAME"])
 	}
 	return names
+}
+
+// A buildx builder with two nodes, made by buildx itself, gives llbgen
+// build its daemons: the arm64 binaries are built on the node that names
+// linux/arm64, the rest on the first node.
+func TestBuilderNodes(t *testing.T) {
+	bed := testbed.Require(t)
+	second := bed.RequireSecondDaemon(t)
+	x := bed.RequireBuildx(t)
+	cfg := t.TempDir()
+	for _, args := range [][]string{
+		{"create", "--name", "fleet", "--driver", "remote", "--node", "amd", "--platform", "linux/amd64", bed.Addr},
+		{"create", "--append", "--name", "fleet", "--node", "arm", "--platform", "linux/arm64", second},
+	} {
+		cmd := exec.Command(x.Path, args...)
+		cmd.Env = append(os.Environ(), "BUILDX_CONFIG="+cfg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("buildx %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	tag := fmt.Sprint(time.Now().UnixNano())
+	file := writeList(t, routedList(bed, tag))
+	out := t.TempDir()
+	cmd := llbgenCmd(t, "", "build", "-f", file, "--out", out, "--progress", "plain")
+	cmd.Env = append(cmd.Env, "BUILDX_CONFIG="+cfg, "BUILDX_BUILDER=fleet")
+	r := runCmd(t, cmd)
+	if r.code != 0 {
+		t.Fatalf("build with BUILDX_BUILDER=fleet: exit %d\n%s", r.code, tail(r.stderr, 30))
+	}
+	for file, addr := range map[string]string{"plain-" + tag: bed.Addr, "multi-" + tag + "-linux-amd64": bed.Addr, "multi-" + tag + "-linux-arm64": second, "arm-" + tag: second} {
+		row := summaryRow(t, r.stderr, "docker-credential-ecr-login-"+file)
+		if !strings.HasSuffix(row, " "+addr) || !strings.Contains(row, " yes ") {
+			t.Errorf("summary row of %s: %q, want it verified on %s", file, row, addr)
+		}
+	}
 }

@@ -87,7 +87,7 @@ func llbgenCmd(t *testing.T, addr string, args ...string) *exec.Cmd {
 	cmd := exec.Command(llbgenBinary(t), args...)
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BUILDKIT_HOST=") && !strings.HasPrefix(kv, "BUILDKIT_PROGRESS=") {
+		if !strings.HasPrefix(kv, "BUILDKIT_HOST=") && !strings.HasPrefix(kv, "BUILDKIT_PROGRESS=") && !strings.HasPrefix(kv, "BUILDX_BUILDER=") {
 			env = append(env, kv)
 		}
 	}

@@ -286,3 +286,16 @@ func reason(err error) string {
 	}
 	return s
 }
+
+// DockerContextHost is the Docker Engine address of the Docker context
+// name, as the docker CLI resolves it: "default" is DOCKER_HOST, else
+// DefaultDockerHost.
+func DockerContextHost(name string) (string, error) {
+	if name == "default" {
+		if h := os.Getenv(dockerclient.EnvOverrideHost); h != "" {
+			return h, nil
+		}
+		return DefaultDockerHost, nil
+	}
+	return contextHost(name)
+}
