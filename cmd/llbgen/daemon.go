@@ -23,7 +23,7 @@ type daemonOptions struct {
 	addrs    []string // --addr, as given
 	addr     string   // the default daemon: --addr without a platform, or BUILDKIT_HOST
 	routes   []daemon.Route
-	routable bool // the verb builds binaries on several daemons (llbgen build)
+	routable bool   // the verb builds binaries on several daemons (llbgen build)
 	builder  string // --builder: a buildx builder's daemons
 	progress string
 	tls      daemon.TLS

@@ -22,9 +22,9 @@ type metadata struct {
 	Go        metaImage       `json:"go"`
 	Daemon    *metaDaemon     `json:"daemon,omitempty"`
 	Daemons   []metaDaemon    `json:"daemons,omitempty"`
-	Started   time.Time       `json:"started"`
-	Finished  time.Time       `json:"finished"`
-	Seconds   float64         `json:"seconds"`
+	Started   *time.Time      `json:"started,omitempty"` // none in --print's
+	Finished  *time.Time      `json:"finished,omitempty"`
+	Seconds   float64         `json:"seconds,omitempty"`
 	Output    string          `json:"output"`
 	Binaries  []metaBinary    `json:"binaries"`
 	Images    []metaImageOut  `json:"images,omitempty"`
@@ -62,10 +62,13 @@ type metaBinary struct {
 	Size        int64  `json:"size,omitempty"`
 	SHA256      string `json:"sha256,omitempty"`
 	// Status is "verified", "not verified" (written, never run in its
-	// image: NotVerified says why) or "failed" (Cause says why).
-	Status      string `json:"status"`
-	NotVerified string `json:"notVerified,omitempty"`
-	Cause       string `json:"cause,omitempty"`
+	// image: NotVerified says why), "failed" (Cause says why), or in
+	// --print's, "planned".
+	Status      string   `json:"status"`
+	Cgo         bool     `json:"cgo,omitempty"`
+	Setup       []string `json:"setup,omitempty"`
+	NotVerified string   `json:"notVerified,omitempty"`
+	Cause       string   `json:"cause,omitempty"`
 }
 
 type metaImageOut struct {
@@ -76,8 +79,12 @@ type metaImageOut struct {
 	Cause  string `json:"cause,omitempty"`
 }
 
+// statusPlanned is a binary's status in --print's output.
+const statusPlanned = "planned"
+
 type metadataSummary struct {
 	Binaries    int `json:"binaries"`
+	Planned     int `json:"planned,omitempty"` // --print's
 	Verified    int `json:"verified"`
 	NotVerified int `json:"notVerified"`
 	Failed      int `json:"failed"`
@@ -92,8 +99,8 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 		List:     list.File,
 		Helper:   metaHelper{Module: targets.HelperModule, Version: list.Helper.Version},
 		Go:       metaImage{Ref: list.Go.Full},
-		Started:  started.UTC(),
-		Finished: finished.UTC(),
+		Started:  ptr(started.UTC()),
+		Finished: ptr(finished.UTC()),
 		Seconds:  finished.Sub(started).Seconds(),
 		Output:   out,
 		Binaries: []metaBinary{},
@@ -119,6 +126,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 		b := metaBinary{
 			Target: r.Target.Name, Line: r.Target.Pos.Line, Platform: r.Platform,
 			Image: r.Target.Image.Full, ImageDigest: r.Digest.String(), Daemon: r.Daemon, File: r.File,
+			Cgo: r.Target.Cgo, Setup: r.Target.Setup,
 		}
 		switch {
 		case r.Verified:
@@ -139,6 +147,8 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	}
 	return m
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // writeMetadata writes m to path atomically: a reader sees the last run's
 // whole file or this one's.
