@@ -67,6 +67,15 @@ variable "GO_IMAGE" {
   default = "golang:1.26"
 }
 
+# A published frontend image (make frontend-image) to build with instead of
+# the `frontend` target: a builder of several nodes needs one, as buildx
+# hands a target's result to another only on one node, e.g.
+#   FRONTEND=registry.example.com/ci/llbgen/frontend:v1 docker buildx bake --builder fleet \
+#     --set binaries.platform=linux/amd64,linux/arm64
+variable "FRONTEND" {
+  default = ""
+}
+
 # Where frontend-image pushes: REGISTRY/llbgen/frontend:FRONTEND_TAG.
 variable "REGISTRY" {
   default = ""
@@ -92,11 +101,9 @@ target "frontend" {
 target "binaries" {
   context    = "."
   dockerfile = TARGETS_FILE
-  contexts = {
-    llbgen-frontend = "target:frontend"
-  }
+  contexts = FRONTEND == "" ? { llbgen-frontend = "target:frontend" } : {}
   args = {
-    BUILDKIT_SYNTAX = "llbgen-frontend"
+    BUILDKIT_SYNTAX = FRONTEND == "" ? "llbgen-frontend" : FRONTEND
     TARGETS         = TARGETS
     HELPER_VERSION  = HELPER_VERSION
     GONOSUMDB       = GONOSUMDB

@@ -166,6 +166,17 @@ func TestRoutedDaemonDown(t *testing.T) {
 // builds the daemon at addr recorded since started.
 func historyNames(t *testing.T, addr string, since time.Time) []string {
 	t.Helper()
+	var names []string
+	for _, attrs := range historyAttrs(t, addr, since) {
+		names = append(names, attrs["build-arg:BUILDKIT_BUILD_NAME"])
+	}
+	return names
+}
+
+// historyAttrs are the frontend attributes of the builds the daemon at
+// addr recorded since started, that did not fail.
+func historyAttrs(t *testing.T, addr string, since time.Time) []map[string]string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := client.New(ctx, addr)
@@ -177,7 +188,7 @@ func historyNames(t *testing.T, addr string, since time.Time) []string {
 	if err != nil {
 		t.Fatalf("build history of %s: %v", addr, err)
 	}
-	var names []string
+	var out []map[string]string
 	for {
 		ev, err := stream.Recv()
 		if err == io.EOF {
@@ -187,17 +198,13 @@ func historyNames(t *testing.T, addr string, since time.Time) []string {
 			t.Fatalf("build history of %s: %v", addr, err)
 		}
 		rec := ev.Record
-		if rec == nil || rec.CreatedAt == nil || rec.CreatedAt.AsTime().Before(since) {
+		if rec == nil || rec.CreatedAt == nil || rec.CreatedAt.AsTime().Before(since) || rec.Error != nil {
 			continue
 		}
-		if rec.Error != nil {
-			continue
-		}
-		names = append(names, rec.FrontendAttrs["build-arg:BUILDKIT_BUILD_NAME"])
+		out = append(out, rec.FrontendAttrs)
 	}
-	return names
+	return out
 }
-
 // A buildx builder with two nodes, made by buildx itself, gives llbgen
 // build its daemons: the arm64 binaries are built on the node that names
 // linux/arm64, the rest on the first node.

@@ -141,14 +141,6 @@ func scenarios(bed *testbed.Bed) []scenario {
 			"docker_19.03.12": {arm64, elf.EM_AARCH64},
 		}}),
 	}, {
-		name: "platforms-argument",
-		list: listOf(bed, "  - image: %s\n    platforms: [linux/amd64, linux/arm64]\n", bed.Musl()),
-		bake: &bakeInput{list: listOf(bed, "  - image: %s\n", bed.Musl()), platform: "linux/amd64,linux/arm64"},
-		want: every(expect{binaries: map[string]binary{
-			"docker_19.03.12-linux-amd64": {bed.Musl(), elf.EM_X86_64},
-			"docker_19.03.12-linux-arm64": {arm64, elf.EM_AARCH64},
-		}}),
-	}, {
 		name: "platform-not-linux",
 		list: listOf(bed, "  - image: %s\n    platforms: [linux/amd64, windows/amd64]\n", bed.Musl()),
 		bake: &bakeInput{list: listOf(bed, "  - image: %s\n", bed.Musl()), platform: "linux/amd64,windows/amd64"},

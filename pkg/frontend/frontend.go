@@ -76,6 +76,9 @@ func Build(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 	if req.args, err = publishArgs(req.args); err != nil {
 		return nil, err
 	}
+	if bc.MultiPlatformRequested && strings.TrimSpace(req.args[ArgPublish]) == "" {
+		return solvePlatforms(ctx, c, bc, req) // a plan per platform
+	}
 	p, err := makePlan(ctx, c, req)
 	if err != nil {
 		return nil, withSource(err, src.Filename, src.Data)
@@ -93,6 +96,9 @@ type request struct {
 	args     map[string]string   // build arguments
 	platform ocispecs.Platform   // the worker's
 	targets  []ocispecs.Platform // --platform
+	// only, when set, builds the binaries for this platform alone (a part
+	// of a multi-platform result: solvePlatforms).
+	only *ocispecs.Platform
 }
 
 // makePlan reads the list and its lock and asks the plan what to build:
@@ -107,6 +113,11 @@ func makePlan(ctx context.Context, c gateway.Client, r request) (*plan.Plan, err
 	}
 	if list, err = Select(list, r.args); err != nil {
 		return nil, err
+	}
+	if r.only != nil {
+		if list, err = onlyPlatform(list, *r.only); err != nil {
+			return nil, err
+		}
 	}
 	lk, err := readLock(ctx, c, r.file)
 	if err != nil {
