@@ -143,4 +143,3 @@ func frontendBuilds(t *testing.T, addr string, since time.Time, platform string)
 	}
 	return n
 }
-

@@ -205,6 +205,7 @@ func historyAttrs(t *testing.T, addr string, since time.Time) []map[string]strin
 	}
 	return out
 }
+
 // A buildx builder with two nodes, made by buildx itself, gives llbgen
 // build its daemons: the arm64 binaries are built on the node that names
 // linux/arm64, the rest on the first node.

@@ -74,4 +74,3 @@ func TestCheckPlatforms(t *testing.T) {
 		t.Errorf("a list multiplied past the limits: %v", err)
 	}
 }
-
