@@ -62,6 +62,12 @@ variable "CACHE_FROM" {
   default = ""
 }
 
+# An SBOM of the output, by BuildKit's SBOM generator: "true" for its
+# default generator, or a generator image; empty: none.
+variable "SBOM" {
+  default = ""
+}
+
 # Image whose Go toolchain builds the frontend itself.
 variable "GO_IMAGE" {
   default = "golang:1.26"
@@ -114,6 +120,7 @@ target "binaries" {
   secret     = ["id=GOPROXY,env=GOPROXY"]
   cache-to   = CACHE_TO == "" ? [] : [CACHE_TO]
   cache-from = CACHE_FROM == "" ? [] : [CACHE_FROM]
+  attest     = SBOM == "" ? [] : [SBOM == "true" ? "type=sbom" : "type=sbom,generator=${SBOM}"]
   output     = ["type=local,dest=${OUT}"]
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test bed needs, once: Debian's runc and debootstrap, QEMU
 # user emulation (qemu-user-static, binfmt-support) with its binfmt_misc
-# handlers registered, and buildkitd/buildctl, crane and buildx built from
-# their Go modules into LLBGEN_CACHE.
+# handlers registered, and buildkitd/buildctl, crane, buildx and syft built
+# from their Go modules into LLBGEN_CACHE.
 # Safe to run again: every step checks whether its result is already there.
 source "$(dirname "$0")/lib.sh"
 
@@ -88,5 +88,9 @@ fi
 if [[ ! -x $BUILDX ]]; then
 	log "building buildx $BUILDX_VERSION (a couple of minutes, once)"
 	go_module_build github.com/docker/buildx "$BUILDX_VERSION" "$(dirname "$BUILDX")" ./cmd/buildx
+fi
+if [[ ! -x $SYFT ]]; then
+	log "building syft $SYFT_VERSION (several minutes, once)"
+	go_module_build github.com/anchore/syft "$SYFT_VERSION" "$(dirname "$SYFT")" ./cmd/syft
 fi
 log "tools ready in $TOOLS_BIN"

@@ -9,6 +9,8 @@ LLBGEN_STATE=${LLBGEN_STATE:-$LLBGEN_CACHE/testbed}
 BUILDKIT_VERSION=${BUILDKIT_VERSION:-v0.34.2}
 CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
 BUILDX_VERSION=${BUILDX_VERSION:-v0.38.2}
+# syft, the SBOM generator in the test bed's scanner stand-in (standins.sh).
+SYFT_VERSION=${SYFT_VERSION:-v1.57.1}
 # The test bed's Docker Engine (hack/engine.sh).
 MOBY_VERSION=${MOBY_VERSION:-v2.0.0-beta.24}
 CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.4.2}
@@ -17,6 +19,7 @@ TOOLS_BIN=$LLBGEN_CACHE/bin
 BUILDKIT_BIN=$TOOLS_BIN/buildkit-$BUILDKIT_VERSION
 CRANE=$TOOLS_BIN/crane-$CRANE_VERSION/crane
 BUILDX=$TOOLS_BIN/buildx-$BUILDX_VERSION/buildx
+SYFT=$TOOLS_BIN/syft-$SYFT_VERSION/syft
 
 log() { printf '[hack] %s\n' "$*" >&2; }
 die() { printf '[hack] error: %s\n' "$*" >&2; exit 1; }

@@ -41,6 +41,13 @@
 #          and into every writable mount, and truncates the other files in
 #          /llbgen/out to garbage: what verifying a cgo binary in it runs.
 #
+# And an SBOM generator for BuildKit (llbgen build --sbom; the test bed cannot
+# pull docker/buildkit-syft-scanner):
+#
+#   standin/syft-scanner  the musl stand-in (amd64) plus syft, built from its
+#          Go module (install-tools.sh), and hack/sbom/scan.sh, which speaks
+#          BuildKit's scanner protocol around it, as its entrypoint.
+#
 # And four BROKEN-TOOLCHAIN stand-ins, for tests of what llbgen says when
 # the list's go: image cannot build (cmd/llbgen/toolchain_test.go). All are
 # linux/amd64 with the golang stand-in's environment:
@@ -166,6 +173,24 @@ build_gotree() {
 # build_hostile: the layers of the hostile stand-ins, made from hack/hostile/
 # on this machine (the library with its gcc); named by their sources' hash,
 # so a changed source makes a new layer and a new push, and nothing else.
+# build_scanner: the scanner stand-in's layer, named by its inputs' hash.
+build_scanner() {
+	local src hash work
+	src=$(cd "$(dirname "$0")/sbom" && pwd)
+	[[ -x $SYFT ]] || die "no syft at $SYFT: run hack/install-tools.sh"
+	hash=$({ cat "$src/scan.sh" "$SYFT"; declare -f build_scanner; } | sha256sum | cut -c1-12)
+	scanner=$STANDINS/syft-scanner-$hash.tar
+	[[ -s $scanner ]] && return
+	log "building the SBOM generator stand-in's layer (syft, hack/sbom/scan.sh)"
+	work=$(mktemp -d)
+	mkdir -p "$work/usr/local/bin"
+	install -m 0755 "$SYFT" "$work/usr/local/bin/syft"
+	install -m 0755 "$src/scan.sh" "$work/usr/local/bin/llbgen-sbom-scan"
+	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf "$scanner.tmp" .
+	mv "$scanner.tmp" "$scanner"
+	rm -rf "$work"
+}
+
 build_hostile() {
 	local src hash work
 	src=$(cd "$(dirname "$0")/hostile" && pwd)
@@ -309,6 +334,7 @@ build_glibc
 gotree=$(build_gotree)
 build_hostile
 build_toolchain_layers
+build_scanner
 
 std_path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 r=$registry
@@ -330,4 +356,7 @@ push "$arch" "$r/standin/hostile-cc:latest" "$hostile_cc" "$r/standin/glibc:late
 	-e "$std_path" -l "$hostile_label"
 push "$arch" "$r/standin/hostile-preload:latest" "$hostile_preload" "$r/standin/glibc:latest" \
 	-e "$std_path" -l "$hostile_label"
+push "$arch" "$r/standin/syft-scanner:latest" "$scanner" "$r/standin/musl:latest-$arch" \
+	-e "$std_path" -e SYFT_CHECK_FOR_APP_UPDATE=false --entrypoint /usr/local/bin/llbgen-sbom-scan \
+	-l org.opencontainers.image.title="llbgen test stand-in: syft as BuildKit's SBOM generator"
 log "stand-in images are in $registry"

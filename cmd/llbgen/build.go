@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -47,6 +48,7 @@ type buildOptions struct {
 	print      bool
 	locked     bool
 	provenance string // "", "min" or "max"
+	sbom       string // "", "true", "false" or "generator=IMAGE"
 	strict     bool
 	publish    daemon.Publish
 	cache      cacheOptions
@@ -63,6 +65,8 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.locked, "locked", false, "require FILE.lock (see llbgen lock) and build from its pinned digests; without the flag a lock is used when it exists")
 	fs.StringVar(&o.provenance, "provenance", "", "also write BuildKit's SLSA provenance attestation into the output directory: --provenance is mode=min; --provenance=max also records the build's definition and arguments")
 	fs.Lookup("provenance").NoOptDefVal = "min"
+	fs.StringVar(&o.sbom, "sbom", "", "also write an SPDX document of each binary, made by BuildKit's SBOM generator, beside it as FILE.spdx.json: --sbom takes BuildKit's default generator, --sbom=generator=IMAGE another")
+	fs.Lookup("sbom").NoOptDefVal = "true"
 	fs.BoolVar(&o.strict, "require-verified", false, "exit 1 when a binary was written without being run in its image (a platform the daemon cannot emulate)")
 	fs.BoolVar(&o.publish.Push, "push", false, "push the images the list's publish: block names (job images, the helpers image) to their registries")
 	fs.BoolVar(&o.publish.Load, "load", false, "load the images the list's publish: block names into Docker (the engine built on, or DOCKER_HOST's)")
@@ -86,6 +90,9 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 	if o.provenance != "" && o.provenance != "min" && o.provenance != "max" {
 		return usagef("--provenance=%s: want min (the default) or max", o.provenance)
 	}
+	if _, _, err := o.sbomOption(); err != nil {
+		return err
+	}
 	if len(o.publish.Images) > 0 && !o.publish.Wanted() {
 		return usagef("--publish says which images to push or load: add --push or --load")
 	}
@@ -96,6 +103,24 @@ func (o *buildOptions) Validate(stderr io.Writer) error {
 		return err
 	}
 	return o.checkRoutes()
+}
+
+// sbomOption reads --sbom: whether SBOMs are asked for, and the generator
+// image ("" for BuildKit's default).
+func (o *buildOptions) sbomOption() (bool, string, error) {
+	switch v := o.sbom; {
+	case v == "" || v == "false":
+		return false, "", nil
+	case v == "true":
+		return true, "", nil
+	case strings.HasPrefix(v, "generator="):
+		gen := strings.TrimPrefix(v, "generator=")
+		if _, err := reference.ParseNormalizedNamed(gen); err != nil {
+			return false, "", usagef("--sbom=%s: %v; give an image, e.g. --sbom=generator=docker/buildkit-syft-scanner:stable-1", v, err)
+		}
+		return true, gen, nil
+	}
+	return false, "", usagef("--sbom=%s: want --sbom (BuildKit's default generator) or --sbom=generator=IMAGE", o.sbom)
 }
 
 // checkRoutes refuses, with --addr PLATFORM=ADDR, what is made of the
@@ -197,6 +222,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			}
 			bopt := opts.daemon.options(stderr, in)
 			bopt.Provenance, bopt.ProvenanceMax = opts.provenance != "", opts.provenance == "max"
+			bopt.SBOM, bopt.SBOMGenerator, _ = opts.sbomOption() // Validate read it
 			bopt.Publish = opts.publish
 			bopt.Cache = opts.cache.cache
 			bopt.NoCache = opts.noCache

@@ -65,6 +65,7 @@ type metaBinary struct {
 	// image: NotVerified says why), "failed" (Cause says why), or in
 	// --print's, "planned".
 	Status      string   `json:"status"`
+	SBOM        string   `json:"sbom,omitempty"` // the file of its SPDX document (--sbom)
 	Cgo         bool     `json:"cgo,omitempty"`
 	Setup       []string `json:"setup,omitempty"`
 	NotVerified string   `json:"notVerified,omitempty"`
@@ -126,7 +127,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 		b := metaBinary{
 			Target: r.Target.Name, Line: r.Target.Pos.Line, Platform: r.Platform,
 			Image: r.Target.Image.Full, ImageDigest: r.Digest.String(), Daemon: r.Daemon, File: r.File,
-			Cgo: r.Target.Cgo, Setup: r.Target.Setup,
+			Cgo: r.Target.Cgo, Setup: r.Target.Setup, SBOM: r.SBOM,
 		}
 		switch {
 		case r.Verified:

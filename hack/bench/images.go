@@ -12,6 +12,11 @@ import (
 // distinctImage pushes a stand-in (musl or glibc) under a new name with one
 // file that differs, so BuildKit sees a different image.
 func (b *bench) distinctImage(ctx context.Context, base, name, marker string) (string, error) {
+	return b.distinctImageFrom(ctx, base+":latest", name, marker)
+}
+
+// distinctImageFrom is distinctImage on standin/BASE (a name:tag).
+func (b *bench) distinctImageFrom(ctx context.Context, base, name, marker string) (string, error) {
 	layer := filepath.Join(b.cfg.work, name+".tar")
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -27,7 +32,7 @@ func (b *bench) distinctImage(ctx context.Context, base, name, marker string) (s
 		return "", err
 	}
 	ref := fmt.Sprintf("%s/bench/%s:latest", b.env.registry, name)
-	src := fmt.Sprintf("%s/standin/%s:latest", b.env.registry, base)
+	src := fmt.Sprintf("%s/standin/%s", b.env.registry, base)
 	if _, err := sh(ctx, nil, "", b.env.crane, "append", "--insecure", "-b", src, "-f", layer, "-t", ref); err != nil {
 		return "", err
 	}

@@ -102,12 +102,17 @@ func (r *report) markdown() string {
 	cmp("cold N=8 / bake matrix, N=8", key{"cold", 8}, key{"bake matrix", 8}, 1.0)
 	abs("warm rebuild, N=8", key{"warm", 8}, 2*time.Second)
 	cmp("empty daemon with a registry cache / cold, N=8", key{"second daemon, registry cache", 8}, key{"second daemon, cold", 8}, 0.2)
+	cmp(fmt.Sprintf("cold N=%d / cold N=1, small images", scaleN), key{"cold, small images", scaleN}, key{"cold, small images", 1}, 1.3)
+	if v, ok := r.ratio(key{"cold, 8 amd64 + 8 arm64 + cgo, arm64 on a second daemon", 17}, key{"cold, 8 amd64 + 8 arm64 + cgo, one daemon", 17}); ok {
+		fmt.Fprintf(&w, "| two daemons / one, 8 amd64 + 8 arm64 + one cgo, cold | %.2f× | none set | - |\n", v)
+	}
 	if v, ok := r.ratio(key{"cold, one target, platforms", 2}, key{"cold, one target, platforms", 1}); ok {
 		fmt.Fprintf(&w, "| one target for amd64 + arm64 / for amd64 alone, cold | %.2f× | none set | - |\n", v)
 	}
 	abs("add one image to N=8", key{"add one", 9}, 5*time.Second)
 	abs("generate the definition for 1,000 targets", key{"generation", 1000}, time.Second)
 	fmt.Fprintln(&w)
+	r.scaleText(&w)
 	w.WriteString(r.b.profileText)
 	return w.String()
 }
@@ -169,4 +174,20 @@ func machine(addr string) string {
 		bk = "BuildKit " + v
 	}
 	return fmt.Sprintf("%d cores, %s, %s, %s/%s, %s", runtime.NumCPU(), mem, bk, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// scaleText gives the scale scenario's per-image cost and peak memory.
+func (r *report) scaleText(w *strings.Builder) {
+	one, many := r.b.results[key{"cold, small images", 1}], r.b.results[key{"cold, small images", scaleN}]
+	if len(one) == 0 || len(many) == 0 {
+		return
+	}
+	per := (median(many) - median(one)).Seconds() / float64(scaleN-1)
+	fmt.Fprintf(w, "Scale: each image past the first costs %.2f s cold (N=%d against N=1, medians).\n\n", per, scaleN)
+	fmt.Fprintln(w, "| N | peak memory of llbgen (MiB) | peak memory of buildkitd (MiB) |")
+	fmt.Fprintln(w, "| ---: | ---: | ---: |")
+	for _, m := range r.b.memory {
+		fmt.Fprintf(w, "| %d | %.0f | %.0f |\n", m.n, m.mem.llbgen, m.mem.buildkitd)
+	}
+	fmt.Fprintln(w)
 }

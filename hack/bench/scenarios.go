@@ -19,7 +19,8 @@ type bench struct {
 	cfg     config
 	env     testbedEnv
 	started time.Time
-	images  []string // distinct stand-ins, alternately musl and glibc
+	images  []string    // distinct stand-ins, alternately musl and glibc
+	memory  []memRecord // the scale scenario's peak memory, by run
 	results map[key][]time.Duration
 	order   []key
 	// profileText is the markdown of one profiled cold build.
@@ -72,6 +73,16 @@ func (b *bench) prepare(ctx context.Context) error {
 	for name, plats := range map[string]string{"list-platform-1.yaml": "[linux/amd64]", "list-platform-2.yaml": "[linux/amd64, linux/arm64]"} {
 		body := fmt.Sprintf("helper:\n  version: %s\ngo: %s\ntargets:\n  - image: %s\n    name: musl\n    platforms: %s\n", helperVersion, b.goImage(), musl, plats)
 		if err := os.WriteFile(filepath.Join(b.cfg.work, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	if b.cfg.selected("scale") {
+		if err := b.prepareScale(ctx); err != nil {
+			return err
+		}
+	}
+	if b.cfg.selected("fleet") {
+		if err := b.prepareFleet(ctx); err != nil {
 			return err
 		}
 	}
@@ -136,6 +147,16 @@ func (b *bench) repetition(ctx context.Context, rep int) error {
 	}
 	if b.cfg.selected("cache") {
 		if err := b.remoteCache(ctx, rep); err != nil {
+			return err
+		}
+	}
+	if b.cfg.selected("scale") {
+		if err := b.scale(ctx); err != nil {
+			return err
+		}
+	}
+	if b.cfg.selected("fleet") {
+		if err := b.fleet(ctx); err != nil {
 			return err
 		}
 	}

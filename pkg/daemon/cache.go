@@ -33,31 +33,7 @@ func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error
 		return nil
 	}
 	err := ss.cacheSession(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		res := gateway.NewResult()
-		var ps exptypes.Platforms // BuildKit wants each ref's platform
-		for _, r := range s.results {
-			i, ok := p.idx[r.Binary.Name]
-			if !ok || s.errs[i] != nil || !r.Written() {
-				continue
-			}
-			st := p.g.Delivered[r.Binary.Name]
-			one, err := s.evaluate(ctx, gc, func() (llb.State, error) { return st, nil })
-			if err != nil {
-				return nil, err
-			}
-			ref, err := one.SingleRef()
-			if err != nil {
-				return nil, err
-			}
-			res.AddRef(r.Binary.Name, ref)
-			ps.Platforms = append(ps.Platforms, exptypes.Platform{ID: r.Binary.Name, Platform: p.pl.PlatformOf(r.Binary)})
-		}
-		data, err := json.Marshal(ps)
-		if err != nil {
-			return nil, err
-		}
-		res.AddMeta(exptypes.ExporterPlatformsKey, data)
-		return res, nil
+		return s.writtenResult(ctx, gc, p)
 	}, exports)
 	if err != nil {
 		// BuildKit's client says "failed to solve: " first; the cause is
@@ -66,6 +42,38 @@ func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error
 		return fmt.Errorf("exporting the build cache (%s): %s", strings.Join(CacheNames(exports), ", "), msg)
 	}
 	return nil
+}
+
+// writtenResult solves every binary that was written, each as a ref of its
+// own in one result, named by the binary's name, with its platform
+// (exptypes.ExporterPlatformsKey): what a cache export or an SBOM
+// generator takes per binary.
+func (s *solve) writtenResult(ctx context.Context, gc gateway.Client, p *prepared) (*gateway.Result, error) {
+	res := gateway.NewResult()
+	var ps exptypes.Platforms // BuildKit wants each ref's platform
+	for _, r := range s.results {
+		i, ok := p.idx[r.Binary.Name]
+		if !ok || s.errs[i] != nil || !r.Written() {
+			continue
+		}
+		st := p.g.Delivered[r.Binary.Name]
+		one, err := s.evaluate(ctx, gc, func() (llb.State, error) { return st, nil })
+		if err != nil {
+			return nil, err
+		}
+		ref, err := one.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		res.AddRef(r.Binary.Name, ref)
+		ps.Platforms = append(ps.Platforms, exptypes.Platform{ID: r.Binary.Name, Platform: p.pl.PlatformOf(r.Binary)})
+	}
+	data, err := json.Marshal(ps)
+	if err != nil {
+		return nil, err
+	}
+	res.AddMeta(exptypes.ExporterPlatformsKey, data)
+	return res, nil
 }
 
 // CacheNames says where caches are, for messages and records: "registry

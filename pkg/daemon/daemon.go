@@ -70,6 +70,11 @@ type Options struct {
 	// ProvenanceMax mode=max, which also records the build's definition.
 	Provenance    bool
 	ProvenanceMax bool
+	// SBOM asks BuildKit's SBOM generator (SBOMGenerator, an image; ""
+	// is BuildKit's default) for an SPDX document of each binary written,
+	// landed beside it as FILE.spdx.json.
+	SBOM          bool
+	SBOMGenerator string
 	// Publish makes the images the list's publish: block names.
 	Publish Publish
 	// Cache is the remote build cache a run imports and exports.
@@ -129,6 +134,9 @@ type Result struct {
 	Stage  graph.Stage
 	// Daemon is the address of the daemon the binary was given to.
 	Daemon string
+	// SBOM is the file of the binary's SPDX document (Options.SBOM), ""
+	// when none was written.
+	SBOM string
 }
 
 // DaemonInfo is a daemon a run built on: its address, and what it runs

@@ -67,6 +67,10 @@ var (
 		what:     "provenance attestations, for --provenance",
 		buildkit: "v0.11", docker: "24.0", containerdStore: true,
 	}
+	needSBOM = need{
+		what:     "SBOM attestations, for --sbom",
+		buildkit: "v0.11", docker: "24.0", containerdStore: true,
+	}
 )
 
 // needsOf is what a run with opt uses.
@@ -77,6 +81,9 @@ func needsOf(opt Options) []need {
 	}
 	if opt.Provenance {
 		ns = append(ns, needMerge, needAttestations)
+	}
+	if opt.SBOM {
+		ns = append(ns, needSBOM)
 	}
 	if opt.Publish.Wanted() {
 		ns = append(ns, needImages)

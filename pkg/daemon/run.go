@@ -199,6 +199,9 @@ type sessionOpt struct {
 	// attestDir: BuildKit's provenance attestation of the session's result
 	// is exported there.
 	attestDir string
+	// sbomDir: the result is exported there with BuildKit's SBOM
+	// attestation of each of its refs (sbom.go).
+	sbomDir string
 	// name names the build in BuildKit's history (the binary's file), as
 	// buildx names its builds (build-arg:BUILDKIT_BUILD_NAME, which
 	// `docker buildx history ls` shows): no build function reads it.
@@ -290,6 +293,10 @@ func (k *daemonConn) session(ctx context.Context, fn gateway.BuildFunc, o sessio
 		}
 		so.FrontendAttrs["attest:provenance"] = mode
 		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: o.attestDir}}
+	}
+	if o.sbomDir != "" {
+		so.FrontendAttrs["attest:sbom"] = sbomAttr(k.opt.SBOMGenerator)
+		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: o.sbomDir}}
 	}
 	_, err := k.build(ctx, fn, so)
 	return err

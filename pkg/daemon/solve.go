@@ -111,8 +111,16 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		return nil // land fails the run
 	}
 	s.prepared = p
-	if err := ctx.Err(); err != nil || attestDir == "" || !s.anyWritten() {
+	if err := ctx.Err(); err != nil || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
+	}
+	if s.opt.SBOM {
+		if err := s.sbom(ctx, ss, p); err != nil {
+			return err
+		}
+	}
+	if attestDir == "" {
+		return nil
 	}
 	s.attested = true
 	return ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
