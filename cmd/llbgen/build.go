@@ -148,7 +148,7 @@ func (o *buildOptions) checkRoutes() error {
 	if len(what) == 0 {
 		return nil
 	}
-	return usagef("%s: made on one daemon, and --addr PLATFORM=ADDR builds on several; build with the routes, then run again with one --addr and %s (the binaries come from the cache)", strings.Join(what, ", "), strings.Join(what, " "))
+	return usagef("%s: made on one daemon, and this run builds on several (--addr PLATFORM=ADDR, or a buildx builder of several nodes); build on them, then run again on one daemon (one --addr) with %s (the binaries come from the cache)", strings.Join(what, ", "), strings.Join(what, " "))
 }
 
 // checkPublish refuses --push and --load for a list that names no image,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/docker/buildx/store"
@@ -42,10 +43,13 @@ func TestBuilderDaemons(t *testing.T) {
 			{Name: "b", Endpoint: "tcp://b:1234", Platforms: []ocispecs.Platform{arm64}},
 		}},
 		&store.NodeGroup{Name: "containers", Driver: "docker-container", Nodes: []store.Node{
-			{Name: "c0", Endpoint: "default"},
+			// buildx stores the default context as its engine's address
+			{Name: "c0", Endpoint: "unix:///var/run/docker.sock"},
 			{Name: "c1", Endpoint: "graviton", Platforms: []ocispecs.Platform{arm64}},
 		}},
+		&store.NodeGroup{Name: "elsewhere", Driver: "docker-container", Nodes: []store.Node{{Name: "e0", Endpoint: "tcp://10.0.0.1:2376"}}},
 	)
+	t.Setenv("DOCKER_HOST", "")
 	addr, tls, routes, err := builderDaemons("remote", "--builder")
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +64,15 @@ func TestBuilderDaemons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if addr != "docker-container://buildx_buildkit_c0" || len(routes) != 1 || routes[0].Addr != "docker-container://buildx_buildkit_c1?context=graviton" {
+	if addr != "docker-container://buildx_buildkit_c0?context=default" || len(routes) != 1 || routes[0].Addr != "docker-container://buildx_buildkit_c1?context=graviton" {
 		t.Errorf("docker-container builder: %s, %+v", addr, routes)
+	}
+	if _, _, _, err := builderDaemons("elsewhere", "--builder"); err == nil || !strings.Contains(err.Error(), "which is no Docker context's") {
+		t.Errorf("a container on an engine no context names: %v", err)
+	}
+	// buildx's default builder: the engine's own BuildKit.
+	if addr, _, _, err := builderDaemons("default", "--builder"); err != nil || addr != "docker://unix:///var/run/docker.sock" {
+		t.Errorf("the default builder: %s, %v", addr, err)
 	}
 }
 
@@ -75,11 +86,11 @@ func TestBuilderBadInputExits2(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"no such builder", "build", []string{"--builder", "gone"}, nil, `^llbgen: --builder gone: no such buildx builder in `},
+		{"no such builder", "build", []string{"--builder", "gone"}, nil, `^llbgen: --builder gone: no such buildx builder in .*, nor a Docker context of that name`},
 		{"from the environment", "build", nil, map[string]string{"BUILDX_BUILDER": "gone"}, `^llbgen: BUILDX_BUILDER gone: no such buildx builder`},
 		{"with --addr", "build", []string{"--builder", "two", "--addr", "tcp://x:1"}, nil, `^llbgen: --builder two and --addr both name daemons; give one`},
 		{"node without platforms", "build", []string{"--builder", "bare"}, nil, `^llbgen: --builder bare: node n1 names no platforms, so no binary would be built there`},
-		{"kubernetes", "build", []string{"--builder", "kube"}, nil, `^llbgen: --builder kube: node k0: llbgen reaches builders of the remote, docker-container and docker drivers, not kubernetes`},
+		{"kubernetes", "build", []string{"--builder", "kube"}, nil, `^llbgen: --builder kube: node k0: llbgen reaches builders of the remote and docker-container drivers \(and the docker driver's, by the Docker context's name\), not kubernetes`},
 		{"several nodes for matrix", "matrix", []string{"--builder", "two"}, nil, `^llbgen: --builder two has 2 nodes, and this command builds on one daemon`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,7 +109,7 @@ func (o *daemonOptions) validateAddr() error {
 		if !o.routable {
 			return usagef("--addr %s: routing platforms to daemons is for llbgen build; give one --addr", a)
 		}
-		r := daemon.Route{TLS: o.tls}
+		var r daemon.Route
 		for _, s := range strings.Split(ps, ",") {
 			p, err := targets.ParsePlatform(strings.TrimSpace(s))
 			if err != nil {
@@ -125,6 +125,16 @@ func (o *daemonOptions) validateAddr() error {
 		var err error
 		if r.Addr, err = checkAddr("--addr "+ps+"=", addr); err != nil {
 			return err
+		}
+		// The TLS flags are for the tcp:// daemons; the server name is
+		// one daemon's.
+		if strings.HasPrefix(r.Addr, "tcp://") {
+			if o.tls.ServerName != "" {
+				return usagef("--tlsservername names one daemon's certificate, and --addr %s routes to another over tcp://; leave it out (each certificate must then carry its address's host), or use --builder, whose nodes each have their own", a)
+			}
+			r.TLS = o.tls
+		} else if _, docker := daemon.DockerHost(r.Addr); docker && o.tls != (daemon.TLS{}) {
+			return usagef("--tlscacert, --tlscert, --tlskey and --tlsservername are for a BuildKit daemon over tcp://; Docker Engine at %s (--addr %s) takes TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI does", strings.TrimPrefix(r.Addr, daemon.DockerScheme), a)
 		}
 		o.routes = append(o.routes, r)
 	}
@@ -282,6 +292,11 @@ func (o *daemonOptions) warnSetupReach(stderr io.Writer, list *targets.List) {
 		warned[addr] = true
 		at := *o
 		at.addr = addr
+		for _, r := range o.routes {
+			if r.Addr == addr {
+				at.tls = r.TLS // that daemon's own
+			}
+		}
 		if w := at.setupReachWarning(list); w != "" {
 			fmt.Fprintln(stderr, w)
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/containerd/platforms"
+
+	"github.com/llbgen/llbgen/pkg/daemon"
 )
 
 // --addr PLATFORM=ADDR is read before anything is contacted: bad routes
@@ -23,9 +25,11 @@ func TestRouteBadInputExits2(t *testing.T) {
 		{"bad address", "build", []string{"--addr", "linux/arm64=127.0.0.1:1"}, `^llbgen: --addr linux/arm64 "127.0.0.1:1": want an address`},
 		{"platform twice", "build", []string{"--addr", "linux/arm64=tcp://a:1", "--addr", "linux/arm64/v8=tcp://b:1"}, `^llbgen: --addr linux/arm64/v8=tcp://b:1: linux/arm64 is routed already \(--addr linux/arm64=tcp://a:1\)`},
 		{"two defaults", "build", []string{"--addr", "tcp://a:1", "--addr", "tcp://b:1"}, `^llbgen: --addr is given 2 times without a platform \(tcp://a:1, tcp://b:1\)`},
+		{"server name and a tcp route", "build", []string{"--addr", "tcp://a:1", "--tlsservername", "a", "--addr", "linux/arm64=tcp://b:1"}, `^llbgen: --tlsservername names one daemon's certificate, and --addr linux/arm64=tcp://b:1 routes to another over tcp://`},
+		{"TLS flags and a docker route", "build", []string{"--addr", "tcp://a:1", "--tlscacert", "targets.yaml", "--addr", "linux/arm64=docker://unix:///var/run/docker.sock"}, `^llbgen: --tlscacert, --tlscert, --tlskey and --tlsservername are for a BuildKit daemon over tcp://; Docker Engine at unix:///var/run/docker.sock \(--addr linux/arm64=docker://unix:///var/run/docker.sock\)`},
 		{"matrix", "matrix", []string{"--addr", "linux/arm64=tcp://a:1"}, `^llbgen: --addr linux/arm64=tcp://a:1: routing platforms to daemons is for llbgen build`},
 		{"lock", "lock", []string{"--addr", "linux/arm64=tcp://a:1"}, `^llbgen: --addr linux/arm64=tcp://a:1: routing platforms to daemons is for llbgen build`},
-		{"push", "build", []string{"--addr", "linux/arm64=tcp://a:1", "--push"}, `^llbgen: --push: made on one daemon, and --addr PLATFORM=ADDR builds on several`},
+		{"push", "build", []string{"--addr", "linux/arm64=tcp://a:1", "--push"}, `^llbgen: --push: made on one daemon, and this run builds on several \(--addr PLATFORM=ADDR`},
 		{"provenance and cache", "build", []string{"--addr", "linux/arm64=tcp://a:1", "--provenance", "--cache-to", "type=local,dest=c"}, `^llbgen: --provenance, --cache-to \(or \$LLBGEN_CACHE_TO\): made on one daemon`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,5 +75,13 @@ func TestRoutesParsed(t *testing.T) {
 	}
 	if o.addr != "tcp://from-env:1" {
 		t.Errorf("with routes only, the default daemon is BUILDKIT_HOST's; got %q", o.addr)
+	}
+	// The TLS flags go to tcp:// routes only.
+	o = daemonOptions{routable: true, tls: daemon.TLS{CACert: "ca.pem"}, addrs: []string{"linux/arm64=tcp://arm:1", "linux/arm/v7=unix:///run/arm.sock"}}
+	if err := o.validateAddr(); err != nil {
+		t.Fatal(err)
+	}
+	if o.routes[0].TLS.CACert != "ca.pem" || o.routes[1].TLS != (daemon.TLS{}) {
+		t.Errorf("routes' TLS: %+v", o.routes)
 	}
 }

@@ -57,7 +57,11 @@ func startDisplay(ctx context.Context, out io.Writer, mode progressui.DisplayMod
 
 // session returns the status channel for one more session of the daemon
 // whose progress col collects; client.Build closes it when it returns.
-func (d *display) session(col *collector) chan *client.SolveStatus {
+// With a tag (the daemon's address, when a run builds on several), the
+// session's vertices are shown as that daemon's own: their names start
+// with [tag], and their digests are made the daemon's, so that the same
+// step on two daemons is shown twice, each with its own state.
+func (d *display) session(col *collector, tag string) chan *client.SolveStatus {
 	d.mu.Lock()
 	id := d.next
 	d.next++
@@ -69,11 +73,47 @@ func (d *display) session(col *collector) chan *client.SolveStatus {
 		for s := range ch {
 			s = d.own(col, id, s)
 			col.add(s)
-			d.status <- s
+			d.status <- tagged(s, tag)
 		}
 		d.release(id)
 	}()
 	return ch
+}
+
+// tagged is s as shown for the daemon tag names: a copy whose vertices
+// carry digests of the daemon's and names that start with [tag]; s when
+// tag is "".
+func tagged(s *client.SolveStatus, tag string) *client.SolveStatus {
+	if tag == "" {
+		return s
+	}
+	dg := func(d digest.Digest) digest.Digest { return digest.FromString(tag + "\x00" + d.String()) }
+	out := &client.SolveStatus{}
+	for _, v := range s.Vertexes {
+		c := *v
+		c.Digest, c.Name = dg(v.Digest), "["+tag+"] "+v.Name
+		c.Inputs = make([]digest.Digest, len(v.Inputs))
+		for i, in := range v.Inputs {
+			c.Inputs[i] = dg(in)
+		}
+		out.Vertexes = append(out.Vertexes, &c)
+	}
+	for _, st := range s.Statuses {
+		c := *st
+		c.Vertex = dg(st.Vertex)
+		out.Statuses = append(out.Statuses, &c)
+	}
+	for _, l := range s.Logs {
+		c := *l
+		c.Vertex = dg(l.Vertex)
+		out.Logs = append(out.Logs, &c)
+	}
+	for _, w := range s.Warnings {
+		c := *w
+		c.Vertex = dg(w.Vertex)
+		out.Warnings = append(out.Warnings, &c)
+	}
+	return out
 }
 
 // release hands the logs session id showed to whichever session sends

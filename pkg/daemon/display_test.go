@@ -93,3 +93,33 @@ func TestPrintWarningsIsBounded(t *testing.T) {
 		t.Errorf("%d lines:\n%.300s", lines, b.String())
 	}
 }
+
+// With several daemons, each daemon's vertices are shown as its own: the
+// same step on two daemons gets two digests and names that say where.
+func TestTaggedStatus(t *testing.T) {
+	dg, in := digest.FromString("compile"), digest.FromString("download")
+	s := &client.SolveStatus{
+		Vertexes: []*client.Vertex{{Digest: dg, Name: "compile", Inputs: []digest.Digest{in}}},
+		Statuses: []*client.VertexStatus{{Vertex: dg}},
+		Logs:     []*client.VertexLog{{Vertex: dg}},
+		Warnings: []*client.VertexWarning{{Vertex: dg}},
+	}
+	if tagged(s, "") != s {
+		t.Error("a display of one daemon changed the status")
+	}
+	a, b := tagged(s, "tcp://a:1"), tagged(s, "tcp://b:1")
+	if a.Vertexes[0].Digest == dg || a.Vertexes[0].Digest == b.Vertexes[0].Digest {
+		t.Error("the vertex keeps its digest, or has one digest on two daemons")
+	}
+	if a.Vertexes[0].Name != "[tcp://a:1] compile" || a.Vertexes[0].Inputs[0] == in {
+		t.Errorf("vertex shown as %+v", a.Vertexes[0])
+	}
+	for _, v := range []digest.Digest{a.Statuses[0].Vertex, a.Logs[0].Vertex, a.Warnings[0].Vertex} {
+		if v != a.Vertexes[0].Digest {
+			t.Errorf("a status, log or warning points at %s, not the vertex shown", v)
+		}
+	}
+	if s.Vertexes[0].Digest != dg || s.Vertexes[0].Name != "compile" || s.Logs[0].Vertex != dg {
+		t.Error("tagging changed the status the collector keeps")
+	}
+}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,32 +71,40 @@ func (o Options) legs(list *targets.List) []leg {
 }
 
 // FleetError is a run of several daemons in which none built anything:
-// each daemon's error, in the order of the legs.
-type FleetError struct{ Errs []error }
+// each daemon's error, in the order of the legs, each line naming its
+// daemon.
+type FleetError struct{ Lines []string }
 
 func (e *FleetError) Error() string {
-	lines := make([]string, len(e.Errs))
-	for i, err := range e.Errs {
-		lines[i] = plan.FirstLine(err.Error())
-	}
-	return "no daemon built its part, the output directory was left as it was: " + strings.Join(lines, "; ")
+	return "no daemon built its part, the output directory was left as it was: " + strings.Join(e.Lines, "; ")
 }
 
-func (e *FleetError) Unwrap() []error { return e.Errs }
+// legRun is how one leg went: the daemon it settled on and what that
+// runs, its run (nil when it never started), and its error.
+type legRun struct {
+	addr, runs string
+	s          *solve
+	err        error
+}
 
 // runFleet is Run on several daemons, one leg each, all at once and in
 // one progress display: each leg is prepared and built as a run of its
 // own on its daemon (its plan made with that daemon's facts), its files
 // staged in the one output directory, which is committed once, with one
-// SHA256SUMS. A daemon that cannot be reached, refuses its plan or is lost
-// costs only its leg: its binaries fail with its error. Only when every
-// leg failed so, or the run was canceled, is out left as it was.
+// SHA256SUMS (landFleet).
 func runFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []leg) (*Outcome, error) {
+	runs := make([]legRun, len(legs))
 	conns := make([]*daemonConn, len(legs))
-	errs := make([]error, len(legs))
 	var wg sync.WaitGroup
 	for i, l := range legs {
-		wg.Go(func() { conns[i], errs[i] = dialConn(ctx, l.opt) })
+		runs[i].addr = l.opt.Addr
+		wg.Go(func() {
+			k, err := dialConn(ctx, l.opt)
+			conns[i], runs[i].err = k, err
+			if k != nil {
+				runs[i].addr, runs[i].runs = k.opt.Addr, k.worker.runs // the default, as open settled it
+			}
+		})
 	}
 	wg.Wait()
 	for _, k := range conns {
@@ -103,90 +112,114 @@ func runFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []l
 			defer k.c.Close()
 		}
 	}
-	solves := make([]*solve, len(legs))
 	if slices.ContainsFunc(conns, func(k *daemonConn) bool { return k != nil }) {
-		_ = withDisplay(ctx, legs[0].opt, func(disp *display) error {
+		err := withDisplay(ctx, legs[0].opt, func(disp *display) error {
 			var wg sync.WaitGroup
 			for i, k := range conns {
 				if k == nil {
 					continue
 				}
-				k.disp = disp
-				wg.Go(func() {
-					s := newSolve(legs[i].list, out, k.opt, k.worker, k.col)
-					solves[i] = s
-					err := s.run(ctx, k, "")
-					if err == nil {
-						if lost := s.lostConnection(); lost != nil {
-							err = lost
-						}
-					}
-					errs[i] = k.failed(ctx, err)
-				})
+				k.disp, k.tag = disp, runs[i].addr
+				s := newSolve(legs[i].list, out, k.opt, k.worker, k.col)
+				runs[i].s = s
+				wg.Go(func() { runs[i].err = k.failed(ctx, s.runLeg(ctx, k)) })
 			}
 			wg.Wait()
 			return nil
 		})
+		if err != nil { // no display: nothing ran
+			out.Discard()
+			return nil, err
+		}
 	}
+	return landFleet(ctx, list, out, legs, runs)
+}
+
+// runLeg is a leg's run: as run, but a lost connection is its error.
+func (s *solve) runLeg(ctx context.Context, ss sessions) error {
+	if err := s.run(ctx, ss, ""); err != nil {
+		return err
+	}
+	return s.lostConnection()
+}
+
+// landFleet ends a run of several daemons: a leg that failed as a whole (no
+// daemon, a refused plan, a lost connection) has its staged files dropped
+// and its binaries failed with its daemon's error, in one line naming the
+// daemon; the others' binaries land, with one commit. Only when every leg
+// failed, or the run was canceled, is out left as it was.
+func landFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []leg, runs []legRun) (*Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		out.Discard()
 		return nil, runError(ctx, "", err)
 	}
-	if !slices.Contains(errs, nil) {
+	causes := make([]string, len(runs))
+	for i, r := range runs {
+		if r.err != nil {
+			causes[i] = legCause(r.addr, r.err)
+		}
+	}
+	if !slices.ContainsFunc(runs, func(r legRun) bool { return r.err == nil }) {
 		out.Discard()
-		return nil, &FleetError{Errs: errs}
+		return nil, &FleetError{Lines: causes}
 	}
 	byName := map[string]Result{}
 	o := &Outcome{Out: out}
 	for i, l := range legs {
-		addr := l.opt.Addr
-		if k := conns[i]; k != nil {
-			addr = k.opt.Addr // the default, as open settled it
-			o.Daemons = append(o.Daemons, DaemonInfo{Addr: addr, Runs: k.worker.runs})
-		}
-		s := solves[i]
-		if errs[i] == nil {
-			s.explainFailures()
-			for _, r := range s.results {
-				r.Daemon = addr
-				byName[r.Binary.Name] = r
+		r := runs[i]
+		o.Daemons = append(o.Daemons, DaemonInfo{Addr: r.addr, Runs: r.runs})
+		if r.err == nil {
+			r.s.explainFailures()
+			for _, res := range r.s.results {
+				res.Daemon = r.addr
+				byName[res.Binary.Name] = res
 			}
 			continue
 		}
-		// The leg's binaries fail with its daemon's error, the rest land.
-		cause := plan.FirstLine(errs[i].Error())
-		if !strings.Contains(cause, describe(addr)) && !strings.Contains(cause, addr) {
-			cause = describe(addr) + ": " + cause
+		if r.s != nil {
+			r.s.dropStaged() // what it built before it failed does not land
 		}
 		for _, b := range l.list.Binaries() {
-			r := Result{Target: b.Target, Binary: b, File: b.FileName(), Daemon: addr, Cause: cause}
+			res := Result{Target: b.Target, Binary: b, File: b.FileName(), Daemon: r.addr, Cause: causes[i]}
 			if b.Platform != nil {
-				r.Platform = platforms.Format(platforms.Normalize(*b.Platform))
+				res.Platform = platforms.Format(platforms.Normalize(*b.Platform))
 			}
-			byName[b.Name] = r
+			byName[b.Name] = res
 		}
 	}
 	all := &solve{list: list, out: out}
 	for _, b := range list.Binaries() {
-		r, ok := byName[b.Name]
+		res, ok := byName[b.Name]
 		if !ok {
+			out.Discard()
 			return nil, fmt.Errorf("no daemon was given %s", b.Name) // legs covers every binary
 		}
-		all.results = append(all.results, r)
+		all.results = append(all.results, res)
 	}
 	if err := out.Commit(all.files()); err != nil {
 		return nil, fmt.Errorf("writing into %s: %w", out.Path(), err)
 	}
 	all.markRefused(out.Refused())
 	o.Results = all.results
-	if len(o.Daemons) > 0 {
-		o.Daemon, o.Runs = o.Daemons[0].Addr, o.Daemons[0].Runs
-	}
-	for _, s := range solves {
-		if s != nil && s.prepared != nil { // the first daemon's go image
-			o.GoDigest, o.ModuleSum = s.prepared.goDigest(), s.prepared.pl.Graph.ModuleSum
+	o.Daemon, o.Runs = o.Daemons[0].Addr, o.Daemons[0].Runs
+	for _, r := range runs {
+		if r.err == nil && r.s.prepared != nil { // the first daemon's go image
+			o.GoDigest, o.ModuleSum = r.s.prepared.goDigest(), r.s.prepared.pl.Graph.ModuleSum
 			break
 		}
 	}
 	return o, nil
+}
+
+// legCause is why a leg's binaries failed, in one line naming its daemon.
+func legCause(addr string, err error) string {
+	var lost *LostError
+	if errors.As(err, &lost) {
+		return fmt.Sprintf("lost the connection to %s (did the daemon stop?): %s; its binaries were not written", describe(addr), plan.FirstLine(lost.Err.Error()))
+	}
+	cause := plan.FirstLine(err.Error())
+	if !strings.Contains(cause, describe(addr)) && !strings.Contains(cause, addr) {
+		cause = describe(addr) + ": " + cause
+	}
+	return cause
 }

@@ -1,8 +1,19 @@
 package daemon
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/containerd/platforms"
+	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/outdir"
 
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -79,4 +90,75 @@ func TestLegs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A daemon lost in the middle of its part costs that part whole: what it
+// built before is dropped, not landed, and its binaries fail in one line
+// naming it and keep their old files; the other daemon's part lands.
+func TestLostLegDropsWhatItStaged(t *testing.T) {
+	list := parseList(t, "helper: {version: v0.12.0}\ngo: golang:1.26\ntargets:\n"+
+		"  - {image: docker:19.03.12, name: plain}\n"+
+		"  - {image: docker:19.03.12, name: arm1, platforms: [linux/arm64]}\n"+
+		"  - {image: docker:19.03.12, name: arm2, platforms: [linux/arm64]}\n")
+	dir := t.TempDir()
+	for _, b := range list.Binaries() {
+		if err := os.WriteFile(filepath.Join(dir, b.FileName()), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := outdir.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm64 := platforms.MustParse("linux/arm64")
+	legs := Options{Addr: "unix:///a.sock", Routes: []Route{{Platforms: []ocispecs.Platform{arm64}, Addr: "unix:///b.sock"}}}.legs(list)
+	if len(legs) != 2 {
+		t.Fatalf("%d legs", len(legs))
+	}
+	w := worker{platform: amd64, platforms: []ocispecs.Platform{amd64, arm64}}
+	a := &fakeDaemon{col: newCollector()}
+	b := &fakeDaemon{col: newCollector(), lost: kind(graph.KindVerify, "arm2")}
+	sa, sb := newSolve(legs[0].list, out, legs[0].opt, w, a.col), newSolve(legs[1].list, out, legs[1].opt, w, b.col)
+	sb.parallel = 1 // arm1 lands in staging first, then arm2 loses the connection
+	ctx := context.Background()
+	runs := []legRun{{addr: "unix:///a.sock", s: sa}, {addr: "unix:///b.sock", s: sb}}
+	runs[0].err = sa.runLeg(ctx, a)
+	if err := sb.runLeg(ctx, b); err != nil {
+		runs[1].err = runError(ctx, "unix:///b.sock", err)
+	}
+	var lost *LostError
+	if !errors.As(runs[1].err, &lost) {
+		t.Fatalf("the second leg: %v, want a lost connection", runs[1].err)
+	}
+	if !slices.ContainsFunc(sb.results, func(r Result) bool { return r.Binary.Name == "arm1" && r.Written() }) {
+		t.Fatal("arm1 was not built before the connection was lost: the test proves nothing")
+	}
+	o, err := landFleet(ctx, list, out, legs, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range o.Results {
+		data, _ := os.ReadFile(filepath.Join(dir, r.File))
+		switch r.Binary.Name {
+		case "plain":
+			if !r.Verified || string(data) == "old" {
+				t.Errorf("plain: verified %v, file %q; want it landed", r.Verified, data)
+			}
+		default:
+			if r.Written() || string(data) != "old" {
+				t.Errorf("%s: written %v, file %q; want it failed with its old file", r.Binary.Name, r.Written(), data)
+			}
+			if !strings.HasPrefix(r.Cause, "lost the connection to BuildKit at unix:///b.sock") || !strings.HasSuffix(r.Cause, "its binaries were not written") {
+				t.Errorf("%s: cause %q", r.Binary.Name, r.Cause)
+			}
+		}
+	}
+	if sums, _ := os.ReadFile(filepath.Join(dir, "SHA256SUMS")); strings.Contains(string(sums), "arm1") && !strings.Contains(string(sums), sha256Hex("old")) {
+		t.Errorf("SHA256SUMS lists arm1 with a hash that is not its old file's:\n%s", sums)
+	}
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }

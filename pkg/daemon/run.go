@@ -220,6 +220,9 @@ type daemonConn struct {
 	worker worker
 	col    *collector
 	disp   *display
+	// tag names the daemon in a display that several daemons share: see
+	// display.session.
+	tag    string
 	attach []session.Attachable // loaded once, given to every session
 }
 
@@ -335,7 +338,7 @@ func (k *daemonConn) build(ctx context.Context, fn gateway.BuildFunc, so client.
 		res, err := fn(ctx, recorder{Client: gc, col: k.col})
 		errors.As(err, &refused)
 		return res, err
-	}, k.disp.session(k.col))
+	}, k.disp.session(k.col, k.tag))
 	if refused != nil {
 		return nil, refused
 	}

@@ -60,9 +60,12 @@ func (s *solve) sbom(ctx context.Context, ss sessions, p *prepared) error {
 			return fmt.Errorf("the SBOM of %s: %w", r.Binary.Name, err)
 		}
 		name := r.File + SBOMSuffix
-		if err := s.out.Write(name, 0o644, r.Time, func(w io.Writer) error { _, err := w.Write(doc); return err }); err != nil {
+		u := s.out.Unit()
+		if err := u.Write(name, 0o644, r.Time, func(w io.Writer) error { _, err := w.Write(doc); return err }); err != nil {
+			u.Drop()
 			return fmt.Errorf("the SBOM of %s: %w", r.Binary.Name, err)
 		}
+		s.stage(u)
 		r.SBOM = name
 	}
 	return nil

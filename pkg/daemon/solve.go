@@ -53,6 +53,28 @@ type solve struct {
 	cacheExport string
 	// images is what happened to each image asked for (publishImages).
 	images []ImageResult
+	// staged are the units this run staged in out, for a run of several
+	// daemons to drop when this one's daemon failed (runFleet).
+	stagedMu sync.Mutex
+	staged   []*outdir.Unit
+}
+
+// stage stages u and keeps it among the run's.
+func (s *solve) stage(u *outdir.Unit) {
+	u.Stage()
+	s.stagedMu.Lock()
+	s.staged = append(s.staged, u)
+	s.stagedMu.Unlock()
+}
+
+// dropStaged drops every unit the run staged: none of them lands.
+func (s *solve) dropStaged() {
+	s.stagedMu.Lock()
+	defer s.stagedMu.Unlock()
+	for _, u := range s.staged {
+		u.Drop()
+	}
+	s.staged = nil
 }
 
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
@@ -100,7 +122,7 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 			}
 			return err
 		}
-		u.Stage()
+		s.stage(u)
 		r := &s.results[i]
 		r.Size, r.SHA256, r.Time = got.size, got.sha256, got.time
 		r.Unverified = p.g.Unverified[r.Binary.Name]

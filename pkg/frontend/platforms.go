@@ -11,6 +11,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/llbgen/llbgen/pkg/lock"
 	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -33,6 +34,17 @@ func solvePlatforms(ctx context.Context, c gateway.Client, bc *dockerui.Client, 
 	_, part := c.BuildOpts().Opts["multi-platform"] // a node's part of a build
 	if err := checkPlatforms(req, !part); err != nil {
 		return nil, withSource(err, req.file, req.data)
+	}
+	if len(req.targets) > 1 {
+		// A lock pins one build platform: refused as the plan refuses
+		// several --platform values with one.
+		lk, err := readLock(ctx, c, req.file)
+		if err != nil {
+			return nil, err
+		}
+		if lk != nil {
+			return nil, &plan.Error{Err: fmt.Errorf("%s pins one platform, the build asks for %s; name the platforms in the list (platforms: [...]) and run llbgen lock", lock.Path(req.file), formatPlatforms(req.targets)), BadInput: true}
+		}
 	}
 	rb, err := bc.Build(ctx, func(ctx context.Context, pf *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
 		target := req.platform
@@ -61,6 +73,14 @@ func solvePlatforms(ctx context.Context, c gateway.Client, bc *dockerui.Client, 
 		return nil, err
 	}
 	return rb.Finalize()
+}
+
+func formatPlatforms(ps []ocispecs.Platform) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, platforms.Format(platforms.Normalize(p)))
+	}
+	return strings.Join(out, ", ")
 }
 
 // onlyPlatform is list with the binaries built for p: the targets that
@@ -106,18 +126,17 @@ func checkPlatforms(req request, all bool) error {
 		names = append(names, platforms.Format(platforms.Normalize(p)))
 	}
 	for _, t := range list.Targets {
-		if len(t.Platforms) == 0 {
-			continue
-		}
-		covered := false
-		var its []string
+		var its, left []string
 		for _, tp := range t.Platforms {
-			covered = covered || asked[tp.String()]
 			its = append(its, tp.String())
+			if !asked[tp.String()] {
+				left = append(left, tp.String())
+			}
 		}
-		if !covered {
+		if len(left) > 0 {
 			return &plan.Error{
-				Err:      fmt.Errorf("target %s is for %s, and the build asks for %s: it would be left out; add one of its platforms to --platform, or build it on its own", t.Name, strings.Join(its, ", "), strings.Join(names, ", ")),
+				Err: fmt.Errorf("target %s is for %s, and the build asks for %s: its %s binary would be left out; add its platforms to --platform, or build it on its own",
+					t.Name, strings.Join(its, ", "), strings.Join(names, ", "), strings.Join(left, ", ")),
 				Lines:    []targets.Pos{t.Pos},
 				BadInput: true,
 			}

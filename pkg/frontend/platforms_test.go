@@ -58,8 +58,8 @@ func TestCheckPlatforms(t *testing.T) {
 	amd64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 	s390x := ocispecs.Platform{OS: "linux", Architecture: "s390x"}
 	req := request{file: "targets.yaml", data: []byte(platformsList), args: map[string]string{}, targets: []ocispecs.Platform{amd64, s390x}}
-	if err := checkPlatforms(req, true); err == nil || !strings.Contains(err.Error(), "target arm is for linux/arm64, and the build asks for linux/amd64, linux/s390x: it would be left out") {
-		t.Errorf("a target none of whose platforms is asked for: %v", err)
+	if err := checkPlatforms(req, true); err == nil || !strings.Contains(err.Error(), "target multi is for linux/amd64, linux/arm64, and the build asks for linux/amd64, linux/s390x: its linux/arm64 binary would be left out") {
+		t.Errorf("a target some of whose platforms are not asked for: %v", err)
 	}
 	if err := checkPlatforms(req, false); err != nil {
 		t.Errorf("a node's part: %v", err)
