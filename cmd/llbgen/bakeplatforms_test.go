@@ -105,17 +105,7 @@ func TestBakePlatforms(t *testing.T) {
 		check(t, out)
 	})
 	t.Run("a node per platform", func(t *testing.T) {
-		cfg := t.TempDir()
-		for _, args := range [][]string{
-			{"create", "--name", "fleet", "--driver", "remote", "--node", "amd", "--platform", "linux/amd64", bed.Addr},
-			{"create", "--append", "--name", "fleet", "--node", "arm", "--platform", "linux/arm64", second},
-		} {
-			cmd := exec.Command(x.Path, args...)
-			cmd.Env = append(os.Environ(), "BUILDX_CONFIG="+cfg)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("buildx %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
-		}
+		cfg := fleetBuilder(t, x, bed.Addr, second)
 		started := time.Now()
 		out := t.TempDir()
 		// buildx hands the frontend target's result to binaries only on

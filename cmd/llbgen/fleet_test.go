@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -95,14 +94,7 @@ func TestRoutedDaemons(t *testing.T) {
 			}
 		}
 	}
-	var m metadata
-	data, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := readMetadata(t, meta)
 	for _, b := range m.Binaries {
 		wantAddr := bed.Addr
 		if b.Platform == "linux/arm64" {
@@ -213,17 +205,7 @@ func TestBuilderNodes(t *testing.T) {
 	bed := testbed.Require(t)
 	second := bed.RequireSecondDaemon(t)
 	x := bed.RequireBuildx(t)
-	cfg := t.TempDir()
-	for _, args := range [][]string{
-		{"create", "--name", "fleet", "--driver", "remote", "--node", "amd", "--platform", "linux/amd64", bed.Addr},
-		{"create", "--append", "--name", "fleet", "--node", "arm", "--platform", "linux/arm64", second},
-	} {
-		cmd := exec.Command(x.Path, args...)
-		cmd.Env = append(os.Environ(), "BUILDX_CONFIG="+cfg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("buildx %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	cfg := fleetBuilder(t, x, bed.Addr, second)
 	tag := fmt.Sprint(time.Now().UnixNano())
 	file := writeList(t, routedList(bed, tag))
 	out := t.TempDir()
@@ -239,4 +221,23 @@ func TestBuilderNodes(t *testing.T) {
 			t.Errorf("summary row of %s: %q, want it verified on %s", file, row, addr)
 		}
 	}
+}
+
+// fleetBuilder makes, with buildx itself, a remote builder "fleet" of two
+// nodes in a new buildx configuration directory, which it returns: amd
+// (linux/amd64) at amd, and arm (linux/arm64) at arm.
+func fleetBuilder(t *testing.T, x *testbed.Buildx, amd, arm string) string {
+	t.Helper()
+	cfg := t.TempDir()
+	for _, args := range [][]string{
+		{"create", "--name", "fleet", "--driver", "remote", "--node", "amd", "--platform", "linux/amd64", amd},
+		{"create", "--append", "--name", "fleet", "--node", "arm", "--platform", "linux/arm64", arm},
+	} {
+		cmd := exec.Command(x.Path, args...)
+		cmd.Env = append(os.Environ(), "BUILDX_CONFIG="+cfg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("buildx %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return cfg
 }

@@ -25,14 +25,7 @@ func TestMetadataFile(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (one target fails)\n%s", r.code, tail(r.stderr, 10))
 	}
-	var m metadata
-	data, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("%v\n%s", err, data)
-	}
+	m := readMetadata(t, meta)
 	if m.Daemon == nil || m.Daemon.Address != bed.Addr || !strings.HasPrefix(m.Daemon.Runs, "BuildKit ") || !strings.HasPrefix(m.Go.Digest, "sha256:") ||
 		m.Helper.Version != "v0.12.0" || m.Seconds <= 0 || m.Summary != (metadataSummary{Binaries: 2, Verified: 1, Failed: 1}) || m.Error != "" {
 		t.Errorf("the run: %+v", m)
@@ -65,4 +58,18 @@ func TestMetadataFile(t *testing.T) {
 	if _, err := os.Stat(meta3); err == nil {
 		t.Error("bad input wrote the metadata file")
 	}
+}
+
+// readMetadata reads a metadata file.
+func readMetadata(t *testing.T, path string) metadata {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m metadata
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	return m
 }

@@ -59,14 +59,7 @@ func TestSBOM(t *testing.T) {
 			t.Errorf("the SBOM of %s names the %s binary", bin, other)
 		}
 	}
-	var m metadata
-	data, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := readMetadata(t, meta)
 	for _, b := range m.Binaries {
 		if b.SBOM != b.File+".spdx.json" {
 			t.Errorf("metadata of %s: sbom %q", b.File, b.SBOM)
