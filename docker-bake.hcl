@@ -63,7 +63,7 @@ variable "CACHE_FROM" {
 }
 
 # An SBOM of the output, by BuildKit's SBOM generator: "true" for its
-# default generator, or a generator image; empty: none.
+# default generator, or a generator image; empty or "false": none.
 variable "SBOM" {
   default = ""
 }
@@ -120,7 +120,7 @@ target "binaries" {
   secret     = ["id=GOPROXY,env=GOPROXY"]
   cache-to   = CACHE_TO == "" ? [] : [CACHE_TO]
   cache-from = CACHE_FROM == "" ? [] : [CACHE_FROM]
-  attest     = SBOM == "" ? [] : [SBOM == "true" ? "type=sbom" : "type=sbom,generator=${SBOM}"]
+  attest     = SBOM == "" || SBOM == "false" ? [] : [SBOM == "true" ? "type=sbom" : "type=sbom,generator=${SBOM}"]
   output     = ["type=local,dest=${OUT}"]
 }
 

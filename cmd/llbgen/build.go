@@ -230,7 +230,11 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			var merr error
 			if opts.metadata != "" && !badInput(err) {
-				merr = writeMetadata(opts.metadata, newMetadata(list, opts.out, started, outcome, err, opts.cache.cache))
+				m := newMetadata(list, opts.out, started, outcome, err, opts.cache.cache)
+				if bopt.SBOM {
+					m.SBOMGenerator = &bopt.SBOMGenerator
+				}
+				merr = writeMetadata(opts.metadata, m)
 			}
 			if err != nil {
 				if merr != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +115,7 @@ func nodeRoute(driver string, n store.Node) (daemon.Route, error) {
 		if ctx == "" {
 			ctx = "default"
 		}
-		r.Addr = "docker-container://buildx_buildkit_" + n.Name + "?context=" + ctx
+		r.Addr = "docker-container://buildx_buildkit_" + n.Name + "?context=" + url.QueryEscape(ctx)
 	default:
 		return r, fmt.Errorf("llbgen reaches builders of the remote and docker-container drivers (and the docker driver's, by the Docker context's name), not %s; give the daemons with --addr", driver)
 	}

@@ -129,9 +129,6 @@ func (o *daemonOptions) validateAddr() error {
 		// The TLS flags are for the tcp:// daemons; the server name is
 		// one daemon's.
 		if strings.HasPrefix(r.Addr, "tcp://") {
-			if o.tls.ServerName != "" {
-				return usagef("--tlsservername names one daemon's certificate, and --addr %s routes to another over tcp://; leave it out (each certificate must then carry its address's host), or use --builder, whose nodes each have their own", a)
-			}
 			r.TLS = o.tls
 		} else if _, docker := daemon.DockerHost(r.Addr); docker && o.tls != (daemon.TLS{}) {
 			return usagef("--tlscacert, --tlscert, --tlskey and --tlsservername are for a BuildKit daemon over tcp://; Docker Engine at %s (--addr %s) takes TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI does", strings.TrimPrefix(r.Addr, daemon.DockerScheme), a)
@@ -161,8 +158,28 @@ func (o *daemonOptions) validateAddr() error {
 		return nil
 	}
 	var err error
-	o.addr, err = checkAddr(addrFrom, o.addr)
-	return err
+	if o.addr, err = checkAddr(addrFrom, o.addr); err != nil {
+		return err
+	}
+	// --tlsservername names one daemon's certificate.
+	tcp := 0
+	for _, a := range append([]string{o.addr}, routeAddrs(o.routes)...) {
+		if strings.HasPrefix(a, "tcp://") {
+			tcp++
+		}
+	}
+	if o.tls.ServerName != "" && tcp > 1 {
+		return usagef("--tlsservername names one daemon's certificate, and %d daemons are reached over tcp://; leave it out (each certificate must then carry its address's host), or use --builder, whose nodes each have their own", tcp)
+	}
+	return nil
+}
+
+func routeAddrs(rs []daemon.Route) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Addr)
+	}
+	return out
 }
 
 // useBuilder takes the daemons from the buildx builder name.
@@ -227,9 +244,13 @@ func checkAddr(addrFrom, addr string) (string, error) {
 // options is what the pkg/daemon package takes from these flags, with in,
 // what the run asks the plan for.
 func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options {
+	tls := o.tls
+	if len(o.routes) > 0 && !strings.HasPrefix(o.addr, "tcp://") {
+		tls = daemon.TLS{} // the TLS flags are for the tcp:// daemons
+	}
 	return daemon.Options{
 		Addr:        o.addr,
-		TLS:         o.tls,
+		TLS:         tls,
 		Progress:    progressui.DisplayMode(o.progress),
 		ProgressOut: stderr,
 		Plan:        in,

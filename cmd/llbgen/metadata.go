@@ -16,23 +16,26 @@ import (
 // was built from what and whether it runs in its image. README's "The
 // metadata file" is its schema.
 type metadata struct {
-	Llbgen    string          `json:"llbgen"` // --version's line
-	List      string          `json:"list"`
-	Helper    metaHelper      `json:"helper"`
-	Go        metaImage       `json:"go"`
-	Daemon    *metaDaemon     `json:"daemon,omitempty"`
-	Daemons   []metaDaemon    `json:"daemons,omitempty"`
-	Started   *time.Time      `json:"started,omitempty"` // none in --print's
-	Finished  *time.Time      `json:"finished,omitempty"`
-	Seconds   float64         `json:"seconds,omitempty"`
-	Output    string          `json:"output"`
-	Binaries  []metaBinary    `json:"binaries"`
-	Images    []metaImageOut  `json:"images,omitempty"`
-	CacheFrom []string        `json:"cacheFrom,omitempty"` // "registry ref=..."
-	CacheTo   []string        `json:"cacheTo,omitempty"`
-	Cache     string          `json:"cacheExportError,omitempty"`
-	Error     string          `json:"error,omitempty"` // why the run failed as a whole
-	Summary   metadataSummary `json:"summary"`
+	Llbgen    string         `json:"llbgen"` // --version's line
+	List      string         `json:"list"`
+	Helper    metaHelper     `json:"helper"`
+	Go        metaImage      `json:"go"`
+	Daemon    *metaDaemon    `json:"daemon,omitempty"`
+	Daemons   []metaDaemon   `json:"daemons,omitempty"`
+	Started   *time.Time     `json:"started,omitempty"` // none in --print's
+	Finished  *time.Time     `json:"finished,omitempty"`
+	Seconds   float64        `json:"seconds,omitempty"`
+	Output    string         `json:"output"`
+	Binaries  []metaBinary   `json:"binaries"`
+	Images    []metaImageOut `json:"images,omitempty"`
+	CacheFrom []string       `json:"cacheFrom,omitempty"` // "registry ref=..."
+	CacheTo   []string       `json:"cacheTo,omitempty"`
+	Cache     string         `json:"cacheExportError,omitempty"`
+	// SBOMGenerator is the generator image --sbom named ("" for BuildKit's
+	// default, which the daemon picks); absent without --sbom.
+	SBOMGenerator *string         `json:"sbomGenerator,omitempty"`
+	Error         string          `json:"error,omitempty"` // why the run failed as a whole
+	Summary       metadataSummary `json:"summary"`
 }
 
 type metaHelper struct {

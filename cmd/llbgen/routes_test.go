@@ -25,7 +25,7 @@ func TestRouteBadInputExits2(t *testing.T) {
 		{"bad address", "build", []string{"--addr", "linux/arm64=127.0.0.1:1"}, `^llbgen: --addr linux/arm64 "127.0.0.1:1": want an address`},
 		{"platform twice", "build", []string{"--addr", "linux/arm64=tcp://a:1", "--addr", "linux/arm64/v8=tcp://b:1"}, `^llbgen: --addr linux/arm64/v8=tcp://b:1: linux/arm64 is routed already \(--addr linux/arm64=tcp://a:1\)`},
 		{"two defaults", "build", []string{"--addr", "tcp://a:1", "--addr", "tcp://b:1"}, `^llbgen: --addr is given 2 times without a platform \(tcp://a:1, tcp://b:1\)`},
-		{"server name and a tcp route", "build", []string{"--addr", "tcp://a:1", "--tlsservername", "a", "--addr", "linux/arm64=tcp://b:1"}, `^llbgen: --tlsservername names one daemon's certificate, and --addr linux/arm64=tcp://b:1 routes to another over tcp://`},
+		{"server name and a tcp route", "build", []string{"--addr", "tcp://a:1", "--tlsservername", "a", "--addr", "linux/arm64=tcp://b:1"}, `^llbgen: --tlsservername names one daemon's certificate, and 2 daemons are reached over tcp://`},
 		{"TLS flags and a docker route", "build", []string{"--addr", "tcp://a:1", "--tlscacert", "targets.yaml", "--addr", "linux/arm64=docker://unix:///var/run/docker.sock"}, `^llbgen: --tlscacert, --tlscert, --tlskey and --tlsservername are for a BuildKit daemon over tcp://; Docker Engine at unix:///var/run/docker.sock \(--addr linux/arm64=docker://unix:///var/run/docker.sock\)`},
 		{"matrix", "matrix", []string{"--addr", "linux/arm64=tcp://a:1"}, `^llbgen: --addr linux/arm64=tcp://a:1: routing platforms to daemons is for llbgen build`},
 		{"lock", "lock", []string{"--addr", "linux/arm64=tcp://a:1"}, `^llbgen: --addr linux/arm64=tcp://a:1: routing platforms to daemons is for llbgen build`},

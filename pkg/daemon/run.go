@@ -144,13 +144,17 @@ func (p *prepared) goDigest() digest.Digest {
 func (s *solve) markRefused(refused map[string]error) {
 	for i := range s.results {
 		r := &s.results[i]
-		for _, name := range []string{r.File, r.File + graph.BuildInfoSuffix} {
+		names := []string{r.File, r.File + graph.BuildInfoSuffix}
+		if r.SBOM != "" {
+			names = append(names, r.SBOM)
+		}
+		for _, name := range names {
 			err, ok := refused[name]
 			switch {
 			case !ok:
 				continue
 			case r.Written() || r.Cause == "":
-				r.Verified, r.Unverified, r.Cause = false, "", err.Error()
+				r.Verified, r.Unverified, r.Cause, r.SBOM = false, "", err.Error(), "" // its unit did not land
 			default:
 				r.Cause += "; " + err.Error() // failed already, and left out of SHA256SUMS
 			}

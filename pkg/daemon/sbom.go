@@ -3,6 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,11 +14,13 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 
 	"github.com/llbgen/llbgen/pkg/plan"
+	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // SBOMSuffix ends the name of a binary's SPDX document in the output
-// directory: docker-credential-ecr-login-NAME.spdx.json.
-const SBOMSuffix = ".spdx.json"
+// directory: docker-credential-ecr-login-NAME.spdx.json. No target's name
+// ends so (targets refuses it), so it is no binary's file.
+const SBOMSuffix = targets.SBOMSuffix
 
 // maxSBOMBytes bounds an SPDX document read back: the generator is an
 // image, and what it writes lands in the user's directory.
@@ -55,20 +59,37 @@ func (s *solve) sbom(ctx context.Context, ss sessions, p *prepared) error {
 		if j, ok := p.idx[r.Binary.Name]; !ok || s.errs[j] != nil || !r.Written() {
 			continue
 		}
+		// The document is of the bytes that landed: the exporter wrote
+		// the binary it scanned beside it.
+		if sum, err := fileSHA256(filepath.Join(dir, r.Binary.Name, r.File)); err != nil || sum != r.SHA256 {
+			return fmt.Errorf("the SBOM of %s: the binary BuildKit scanned is not the one written (%v); run again", r.Binary.Name, err)
+		}
 		doc, err := spdxOf(filepath.Join(dir, r.Binary.Name, "sbom"+SBOMSuffix))
 		if err != nil {
 			return fmt.Errorf("the SBOM of %s: %w", r.Binary.Name, err)
 		}
+		// In the binary's own unit: they land together or not at all.
 		name := r.File + SBOMSuffix
-		u := s.out.Unit()
-		if err := u.Write(name, 0o644, r.Time, func(w io.Writer) error { _, err := w.Write(doc); return err }); err != nil {
-			u.Drop()
+		if err := s.unitOf(i).Write(name, 0o644, r.Time, func(w io.Writer) error { _, err := w.Write(doc); return err }); err != nil {
 			return fmt.Errorf("the SBOM of %s: %w", r.Binary.Name, err)
 		}
-		s.stage(u)
 		r.SBOM = name
 	}
 	return nil
+}
+
+// fileSHA256 is the sha256 of a file, hex.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // spdxOf reads the in-toto statement BuildKit's local exporter wrote and

@@ -55,16 +55,29 @@ type solve struct {
 	images []ImageResult
 	// staged are the units this run staged in out, for a run of several
 	// daemons to drop when this one's daemon failed (runFleet).
+	// units are the staged units by binary (results' index).
 	stagedMu sync.Mutex
 	staged   []*outdir.Unit
+	units    map[int]*outdir.Unit
 }
 
-// stage stages u and keeps it among the run's.
-func (s *solve) stage(u *outdir.Unit) {
+// stage stages u, binary i's, and keeps it among the run's.
+func (s *solve) stage(i int, u *outdir.Unit) {
 	u.Stage()
 	s.stagedMu.Lock()
 	s.staged = append(s.staged, u)
+	if s.units == nil {
+		s.units = map[int]*outdir.Unit{}
+	}
+	s.units[i] = u
 	s.stagedMu.Unlock()
+}
+
+// unitOf is the unit binary i was staged in.
+func (s *solve) unitOf(i int) *outdir.Unit {
+	s.stagedMu.Lock()
+	defer s.stagedMu.Unlock()
+	return s.units[i]
 }
 
 // dropStaged drops every unit the run staged: none of them lands.
@@ -122,7 +135,7 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 			}
 			return err
 		}
-		s.stage(u)
+		s.stage(i, u)
 		r := &s.results[i]
 		r.Size, r.SHA256, r.Time = got.size, got.sha256, got.time
 		r.Unverified = p.g.Unverified[r.Binary.Name]

@@ -214,6 +214,7 @@ func TestParseRefusals(t *testing.T) {
 		{"platform unknown", valid + "  - image: docker:1\n    platforms: [linux/amd64/v2/x]\n", []string{`5:17 targets[0].platforms[0]: platform "linux/amd64/v2/x": `}},
 		{"architecture misspelt", valid + "  - image: docker:1\n    platforms: [linux/amd46]\n", []string{`5:17 targets[0].platforms[0]: platform "linux/amd46": Go does not build for Linux on "amd46"; write one of linux/386, linux/amd64`}},
 		{"name ends in .buildinfo", valid + "  - image: docker:1\n    name: x.buildinfo\n", []string{`5:11 target name "x.buildinfo" ends in .buildinfo`}},
+		{"name ends in .spdx.json", valid + "  - image: docker:1\n    name: x.SPDX.json\n", []string{`5:11 target name "x.SPDX.json" ends in .spdx.json`}},
 		{"platform variant Go cannot build", valid + "  - image: docker:1\n    platforms: [linux/arm/v8]\n", []string{`5:17 targets[0].platforms[0]: platform "linux/arm/v8": Go builds arm variants v5, v6, v7 only`}},
 		{"arm64 variant", valid + "  - image: docker:1\n    platforms: [linux/arm64/v9]\n", []string{`5:17 targets[0].platforms[0]: platform "linux/arm64/v9": Go builds arm64 without a variant; write linux/arm64`}},
 		{"platform twice once normalized", valid + "  - image: docker:1\n    platforms: [linux/arm64, linux/aarch64]\n",

@@ -11,6 +11,10 @@ import (
 // BuildInfoSuffix ends the file of build information beside each binary.
 const BuildInfoSuffix = ".buildinfo"
 
+// SBOMSuffix ends the name of the SPDX document beside each binary
+// (llbgen build --sbom).
+const SBOMSuffix = ".spdx.json"
+
 // stagingOverhead is what the output directory adds to a file's name while
 // it is staged: "." before, ".llbgen-tmp-" and 16 hex digits after (see
 // pkg/outdir); 8 more bytes are kept spare, as the old PID suffix took them.
@@ -130,6 +134,9 @@ func checkNames(errs *ErrorList, ts []Target, src source) {
 			continue
 		case strings.HasSuffix(strings.ToLower(t.Name), BuildInfoSuffix):
 			errs.add(p, "target name %s ends in %s (in any case), as the build-information file beside each binary does; %s the target to give it another", Quote(t.Name), BuildInfoSuffix, src.setName)
+			continue
+		case strings.HasSuffix(strings.ToLower(t.Name), SBOMSuffix):
+			errs.add(p, "target name %s ends in %s (in any case), as the SBOM beside each binary does (llbgen build --sbom); %s the target to give it another", Quote(t.Name), SBOMSuffix, src.setName)
 			continue
 		case len(t.Name) > maxName:
 			errs.add(p, "target name %s is %d bytes; %s the target to give it one of at most %d, so its file name fits", Quote(t.Name), len(t.Name), src.setName, maxName)
