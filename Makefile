@@ -77,7 +77,7 @@ demo: llbgen testbed
 
 # Unit and integration tests, against the test bed's real buildkitd and registry.
 test: testbed vet
-	source $(TESTBED_ENV) && $(GO) test -count=1 -timeout 40m ./...
+	source $(TESTBED_ENV) && $(GO) test -count=1 -timeout 70m ./...
 
 # Unit tests only: integration tests skip (one line each) with no daemon.
 # pkg/daemon solves binaries from many goroutines over shared llb states,
