@@ -110,7 +110,7 @@ bridge_addr() {
 	for i in $(seq 0 255); do
 		net=10.213.$(((n + i) % 256))
 		# A route inside the /24, or one holding it (but the default).
-		if [[ -z $(ip -4 route show root "$net.0/24") ]] && ! ip -4 route show match "$net.0/24" | grep -qv '^default'; then
+		if [[ -z $(ip -4 route show root "$net.0/24") ]] && ! ip -4 route show match "$net.0/24" | grep -v '^default' >/dev/null; then
 			printf '%s.1/24\n' "$net" | tee "$file"
 			return
 		fi
@@ -126,7 +126,7 @@ bridge_up() {
 		log "creating bridge $name ($addr)"
 		ip link add name "$name" type bridge
 	fi
-	ip addr show dev "$name" | grep -qF "inet $addr" || ip addr add "$addr" dev "$name"
+	ip addr show dev "$name" | grep -F "inet $addr" >/dev/null || ip addr add "$addr" dev "$name"
 	ip link set "$name" up
 	bridge_rules -I
 }

@@ -3,6 +3,8 @@
 # repository, under LLBGEN_CACHE; everything that belongs to one running test
 # bed (daemon state, sockets, pid files, the env file) lives under LLBGEN_STATE.
 set -euo pipefail
+# With pipefail, never pipe into `grep -q`: grep exits at its first match and
+# the writer's SIGPIPE fails the pipeline; let grep read all (>/dev/null).
 
 LLBGEN_CACHE=${LLBGEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llbgen}
 LLBGEN_STATE=${LLBGEN_STATE:-$LLBGEN_CACHE/testbed}
@@ -43,7 +45,7 @@ pid_alive() {
 	local pid prog
 	read -r pid prog <"$1"
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-	[[ -z $prog ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$prog"
+	[[ -z $prog ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$prog" >/dev/null
 }
 
 # pid_exists PIDFILE: the process it names still exists, whatever it runs:

@@ -138,3 +138,27 @@ func TestGoModuleBuildDockerCLIStep(t *testing.T) {
 		t.Errorf("no binary: %v\n%s", err, log)
 	}
 }
+
+// Under pipefail (lib.sh sets it), `producer | grep -q` can fail although
+// grep matched: grep exits at its first match, the producer dies of
+// SIGPIPE writing the rest, and the pipeline takes its status. engine.sh's
+// bridge check did so once dockerd had given the bridge more addresses
+// ("ipv4: Address already assigned"). The scripts let grep read all
+// (`grep ... >/dev/null`); this holds them to it.
+func TestNoPipeIntoGrepQ(t *testing.T) {
+	scripts, err := filepath.Glob("*.sh")
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, s := range scripts {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if code, _, _ := strings.Cut(line, " #"); strings.Contains(code, "| grep -q") {
+				t.Errorf("%s:%d pipes into grep -q under pipefail: %s", s, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}

@@ -109,7 +109,7 @@ build_musl() {
 	local out=$STANDINS/musl-$a.tar
 	[[ -s $out ]] && return
 	log "building musl stand-in root file system ($a)"
-	if [[ $a != "$(dpkg --print-architecture)" ]] && ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+	if [[ $a != "$(dpkg --print-architecture)" ]] && ! dpkg --print-foreign-architectures | grep -x "$a" >/dev/null; then
 		log "dpkg --add-architecture $a (to download its busybox-static and musl)"
 		dpkg --add-architecture "$a"
 		apt-get update -qq

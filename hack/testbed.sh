@@ -106,7 +106,7 @@ buildkitd_emulates() {
 	local handler=/proc/sys/fs/binfmt_misc/qemu-aarch64
 	[[ -r $handler && $(head -1 "$handler") == enabled ]] || return 0
 	"$BUILDKIT_BIN/buildctl" --addr "unix://$BK_SOCK" debug workers -v 2>/dev/null |
-		grep -E '^Platforms:' | grep -qE '(^|[[:space:],])linux/arm64(/v8)?($|[[:space:],])'
+		grep -E '^Platforms:' | grep -E '(^|[[:space:],])linux/arm64(/v8)?($|[[:space:],])' >/dev/null
 }
 
 # buildx_up registers the daemon as a `remote` buildx builder in a Docker
