@@ -1,7 +1,6 @@
 package main
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 
@@ -106,13 +105,7 @@ func TestBuilderBadInputExits2(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			dir := dirWith(t, map[string]string{"targets.yaml": goodList})
-			code, stdout, stderr := runCLI(t, dir, append([]string{tc.verb}, tc.args...)...)
-			if code != 2 || stdout != "" {
-				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
-			}
-			if !regexp.MustCompile(tc.want).MatchString(stderr) {
-				t.Errorf("stderr %q does not match %q", stderr, tc.want)
-			}
+			assertBadInput(t, dir, tc.want, append([]string{tc.verb}, tc.args...)...)
 		})
 	}
 }

@@ -215,17 +215,7 @@ func TestBuildBadInputExits2(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			dir := dirWith(t, map[string]string{"targets.yaml": goodList})
-			args := append([]string{"build", "--out", "out"}, tc.args...)
-			code, stdout, stderr := runCLI(t, dir, args...)
-			if code != 2 || stdout != "" {
-				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
-			}
-			if !regexp.MustCompile(tc.want).MatchString(stderr) {
-				t.Errorf("stderr %q does not match %q", stderr, tc.want)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
-				t.Error("the output directory was created")
-			}
+			assertBadInput(t, dir, tc.want, append([]string{"build", "--out", "out"}, tc.args...)...)
 		})
 	}
 }
@@ -268,5 +258,22 @@ func TestSchemaFileIsCurrent(t *testing.T) {
 	}
 	if stdout != string(want) {
 		t.Error("targets.schema.json is stale: run go run ./cmd/llbgen schema > targets.schema.json")
+	}
+}
+
+// assertBadInput runs llbgen with args in dir and holds it to what bad
+// input gets: exit 2, nothing on stdout, stderr matching the regular
+// expression want, and no output directory (dir/out) made.
+func assertBadInput(t *testing.T, dir, want string, args ...string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, dir, args...)
+	if code != 2 || stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
+	}
+	if !regexp.MustCompile(want).MatchString(stderr) {
+		t.Errorf("stderr %q does not match %q", stderr, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Error("the output directory was created")
 	}
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/containerd/platforms"
@@ -37,16 +34,7 @@ func TestRouteBadInputExits2(t *testing.T) {
 				t.Setenv(k, "")
 			}
 			dir := dirWith(t, map[string]string{"targets.yaml": goodList})
-			code, stdout, stderr := runCLI(t, dir, append([]string{tc.verb}, tc.args...)...)
-			if code != 2 || stdout != "" {
-				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
-			}
-			if !regexp.MustCompile(tc.want).MatchString(stderr) {
-				t.Errorf("stderr %q does not match %q", stderr, tc.want)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
-				t.Error("the output directory was created")
-			}
+			assertBadInput(t, dir, tc.want, append([]string{tc.verb}, tc.args...)...)
 		})
 	}
 }
