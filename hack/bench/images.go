@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // distinctImage pushes a stand-in (musl or glibc) under a new name with one
@@ -20,7 +21,10 @@ func (b *bench) distinctImageFrom(ctx context.Context, base, name, marker string
 	layer := filepath.Join(b.cfg.work, name+".tar")
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	body := []byte(marker + "\n")
+	// The name is in the file too: one marker serves a whole run, and
+	// images with the same file would be one image (one digest), pulled
+	// and linked once however many targets name them.
+	body := []byte(marker + " " + name + "\n")
 	if err := tw.WriteHeader(&tar.Header{Name: "etc/llbgen-bench-id", Mode: 0o644, Size: int64(len(body))}); err != nil {
 		return "", err
 	}
@@ -36,5 +40,17 @@ func (b *bench) distinctImageFrom(ctx context.Context, base, name, marker string
 	if _, err := sh(ctx, nil, "", b.env.crane, "append", "--insecure", "-b", src, "-f", layer, "-t", ref); err != nil {
 		return "", err
 	}
+	dg, err := sh(ctx, nil, "", b.env.crane, "digest", "--insecure", ref)
+	if err != nil {
+		return "", err
+	}
+	dg = strings.TrimSpace(dg)
+	if other, ok := b.digests[dg]; ok {
+		return "", fmt.Errorf("%s and %s are one image (%s): the scenarios would measure fewer images than they say", other, ref, dg)
+	}
+	if b.digests == nil {
+		b.digests = map[string]string{}
+	}
+	b.digests[dg] = ref
 	return ref, nil
 }

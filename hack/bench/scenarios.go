@@ -19,7 +19,10 @@ type bench struct {
 	cfg     config
 	env     testbedEnv
 	started time.Time
-	images  []string    // distinct stand-ins, alternately musl and glibc
+	images  []string // distinct stand-ins, alternately musl and glibc
+	// digests holds the image each pushed digest was pushed as: a digest
+	// pushed twice would make two "distinct" images one.
+	digests map[string]string
 	memory  []memRecord // the scale scenario's peak memory, by run
 	results map[key][]time.Duration
 	order   []key
