@@ -15,7 +15,7 @@ import (
 )
 
 // warmCompile is the name of the vertex that compiles the helper.
-const warmCompile = "compile the helper once, into the shared build cache"
+const warmCompile = "compile the helper once for linux/amd64, for every static binary"
 
 // A fleet's second machine, its daemon empty, imports the first one's
 // cache from a registry: every file comes out byte-identical, and the

@@ -18,7 +18,7 @@ import (
 func TestMatrixGivesASharedCauseOnce(t *testing.T) {
 	amd64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 	bin := func(name string) targets.Binary { return targets.Binary{Name: name} }
-	warm := graph.Stage{Kind: graph.KindWarm, Platform: "linux/amd64", Binaries: []string{"a", "b"}}
+	warm := graph.Stage{Kind: graph.KindStatic, Platform: "linux/amd64", Binaries: []string{"a", "b"}}
 	const warmCause = "compiling the helper for linux/amd64 failed: server.go:4074:14: syntax error: unexpected {"
 	m := &daemon.Matrix{
 		Columns: []graph.Column{{Image: targets.Image{Ref: "docker:19.03.12"}, Platform: amd64}},

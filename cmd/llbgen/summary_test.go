@@ -80,7 +80,7 @@ targets:
 	}
 	// A shared stage that failed two binaries: one cause, given once.
 	const warmVertex = "sha256:3e1d0000000000000000000000000000000000000000000000000000000000aa"
-	warm := graph.Stage{Kind: graph.KindWarm, Platform: "linux/arm64", Binaries: []string{l.Targets[5].Binaries()[0].Name, l.Targets[6].Binaries()[0].Name}}
+	warm := graph.Stage{Kind: graph.KindStatic, Platform: "linux/arm64", Binaries: []string{l.Targets[5].Binaries()[0].Name, l.Targets[6].Binaries()[0].Name}}
 	for _, tg := range l.Targets[5:] {
 		b := tg.Binaries()[0]
 		res = append(res, daemon.Result{Target: tg, Binary: b, Platform: "linux/arm64", File: b.FileName(), Vertex: warmVertex, Stage: warm,

@@ -127,9 +127,10 @@ var causes = []struct {
 	{graph.KindStageTool, true, tellCompile},
 	{graph.KindDownload, true, tellDownload},
 	{graph.KindModuleCheck, false, tellLastWords},
-	{graph.KindWarm, true, tellCompile},
+	{graph.KindStatic, true, tellCompile},
 	{graph.KindSetup, false, tellSetup},
 	{graph.KindCompile, true, tellCompile},
+	{graph.KindFinish, false, tellLastWords},
 	{graph.KindVerify, false, tellLastWords},
 	{graph.KindDeliver, false, tellLastWords},
 	{graph.KindExport, false, tellLastWords},
@@ -209,7 +210,7 @@ func headline(s graph.Stage) string {
 		if s.Platform != "" {
 			t += " (" + s.Platform + ")"
 		}
-	case s.Kind == graph.KindWarm && s.Platform != "":
+	case s.Kind == graph.KindStatic && s.Platform != "":
 		t += " for " + s.Platform
 	}
 	return t + " failed"

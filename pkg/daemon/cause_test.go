@@ -34,7 +34,7 @@ type causeCase struct {
 
 var causeCases = []causeCase{
 	{
-		name: "a layer the registry lost is the image's pull", binary: "docker_19.03.12", kind: graph.KindCompile,
+		name: "a layer the registry lost is the image's pull", binary: "docker_19.03.12", kind: graph.KindVerify,
 		vertexErr: "failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:" + strings.Repeat("ab", 32) + " (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found",
 		want:      "pulling the image docker:19.03.12 (linux/amd64) failed: its layer sha256:" + strings.Repeat("ab", 32) + " could not be fetched from the registry: not found",
 		pulled:    "docker:19.03.12",
@@ -51,16 +51,16 @@ var causeCases = []causeCase{
 		want:      "verify failed: exit code: 137",
 	},
 	{
-		name: "compile: the compiler's first errors", binary: "docker_19.03.12", kind: graph.KindCompile,
+		name: "compile: the compiler's first errors", binary: "runner-cgo", kind: graph.KindCompile,
 		vertexErr: "exit code: 1",
 		log:       "# github.com/x/y\n./main.go:3:1: syntax error\n./main.go:4:1: undefined: z\n./main.go:5:1: third\n./main.go:6:1: fourth\nllbgen: go build: exit status 1\n",
 		want:      "compile failed: ./main.go:3:1: syntax error; ./main.go:4:1: undefined: z; ./main.go:5:1: third",
 	},
 	{
-		name: "compile: the first errors of a long log", binary: "multi-linux-arm64", kind: graph.KindCompile,
+		name: "compile: the first errors of a long log", binary: "multi-linux-arm64", kind: graph.KindStatic,
 		vertexErr: "exit code: 1",
 		log:       "# github.com/x/y\n./a.go:1:1: first\n" + strings.Repeat("# github.com/x/z\n./b.go:2:2: later\n", 100),
-		want:      "compile failed: ./a.go:1:1: first; ./b.go:2:2: later; ./b.go:2:2: later",
+		want:      "compiling the helper for linux/arm64 failed: ./a.go:1:1: first; ./b.go:2:2: later; ./b.go:2:2: later",
 	},
 	{
 		name: "cgo compile without a position", binary: "runner-cgo", kind: graph.KindCompile,
@@ -69,13 +69,13 @@ var causeCases = []causeCase{
 		want:      `compile failed: # runtime/cgo; cgo: C compiler "gcc" not found: exec: "gcc": executable file not found in $PATH`,
 	},
 	{
-		name: "warm compile, shared", binary: "docker_19.03.12", kind: graph.KindWarm,
+		name: "warm compile, shared", binary: "docker_19.03.12", kind: graph.KindStatic,
 		vertexErr: "exit code: 1",
 		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name\nllbgen: go build: exit status 1\n",
 		want:      "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name",
 	},
 	{
-		name: "warm compile, with the go version the module wants", binary: "multi-linux-arm64", kind: graph.KindWarm,
+		name: "warm compile, with the go version the module wants", binary: "multi-linux-arm64", kind: graph.KindStatic,
 		vertexErr: "exit code: 1",
 		log:       "# github.com/x/y\nx.go:1:2: undefined: slices.Concat\nnote: module requires Go 1.24.0\n",
 		want:      "compiling the helper for linux/arm64 failed: x.go:1:2: undefined: slices.Concat; note: module requires Go 1.24.0",
@@ -127,7 +127,7 @@ var causeCases = []causeCase{
 		want:      "the go image golang:1.26 has no Go toolchain at /usr/local/go",
 	},
 	{
-		name: "a go image of another platform", binary: "docker_19.03.12", kind: graph.KindWarm,
+		name: "a go image of another platform", binary: "docker_19.03.12", kind: graph.KindStatic,
 		vertexErr: "exec /llbgen/stagetool/stagetool: exec format error",
 		want:      "the Go toolchain of the go image golang:1.26 does not run on linux/amd64 (exec format error)",
 	},

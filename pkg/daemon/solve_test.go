@@ -345,7 +345,7 @@ func TestLostConnectionFailsTheRun(t *testing.T) {
 // the binaries it did not feed land.
 func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
 	r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{
-		match:     func(s graph.Stage) bool { return s.Kind == graph.KindWarm && s.Platform == "linux/amd64" },
+		match:     func(s graph.Stage) bool { return s.Kind == graph.KindStatic && s.Platform == "linux/amd64" },
 		vertexErr: "exit code: 1",
 		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name\nllbgen: go build: exit status 1\n",
 	}}})
@@ -356,7 +356,7 @@ func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
 	const want = "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name"
 	for _, name := range []string{"docker_19.03.12", "twin", "multi-linux-amd64"} {
 		res := r.result(t, o, name)
-		if res.Written() || res.Cause != want || res.Stage.Kind != graph.KindWarm || !res.Stage.Kind.Shared() {
+		if res.Written() || res.Cause != want || res.Stage.Kind != graph.KindStatic || !res.Stage.Kind.Shared() {
 			t.Errorf("%s: written %v, stage %+v, cause %q", name, res.Written(), res.Stage, res.Cause)
 		}
 	}
@@ -367,10 +367,10 @@ func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
 	}
 }
 
-// A vertex two binaries share fails both and is one failure naming both,
-// whatever its kind: the compile of two static targets of one image (each
-// binary's definition marks it with its own binary only), and the pull of
-// an image two targets use (an image's vertex names no binary).
+// A vertex two binaries share fails both and is one failure naming both:
+// the pull of an image two targets use (an image's vertex names no binary).
+// (The static compile every static binary of a platform shares is
+// TestSharedStageIsTheCauseOfEveryBinaryItFed's.)
 func TestASharedVertexIsOneFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -379,15 +379,6 @@ func TestASharedVertexIsOneFailure(t *testing.T) {
 		want  string
 		serve []string // the binaries the failed vertex's stage serves
 	}{
-		{
-			name: "compile",
-			match: func(s graph.Stage) bool {
-				return s.Kind == graph.KindCompile && s.Image == "docker:19.03.12"
-			},
-			log:   "# github.com/x/y\n./main.go:3:1: syntax error\n",
-			want:  "compile failed: ./main.go:3:1: syntax error",
-			serve: []string{"docker_19.03.12", "twin"},
-		},
 		{
 			name: "pull",
 			match: func(s graph.Stage) bool {
@@ -482,7 +473,7 @@ func indexOf(t *testing.T, s *solve, name string) int {
 // rows run in every column of their platform.
 func TestMatrixCausesAreClassified(t *testing.T) {
 	r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{
-		match:     func(s graph.Stage) bool { return s.Kind == graph.KindWarm && s.Platform == "linux/amd64" },
+		match:     func(s graph.Stage) bool { return s.Kind == graph.KindStatic && s.Platform == "linux/amd64" },
 		vertexErr: "exit code: 1",
 		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {\n",
 	}, {
@@ -512,7 +503,7 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 	for _, row := range m.Rows {
 		switch row.Binary.Name {
 		case "docker_19.03.12", "twin", "multi-linux-amd64":
-			if row.Cause != want || row.Cells != nil || row.Stage.Kind != graph.KindWarm {
+			if row.Cause != want || row.Cells != nil || row.Stage.Kind != graph.KindStatic {
 				t.Errorf("%s: cause %q, %d cells", row.Binary.Name, row.Cause, len(row.Cells))
 			}
 		default:

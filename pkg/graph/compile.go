@@ -24,44 +24,41 @@ func (b *builder) ldflags() string {
 	return fmt.Sprintf("-s -buildid= -X %s/version.Version=%s", targets.HelperModule, b.list.Helper.Bare())
 }
 
-// warm compiles the helper once for platform p, in the go image on the
-// daemon's platform, filling the shared build cache. Every static compile
-// for p waits for it and then only links, all at once: without it, N
-// compiles started together either all compile the same packages (shared
-// cache) or queue behind one another (locked).
-func (b *builder) warm(p ocispecs.Platform) llb.State {
+// staticCompile compiles the helper once for platform p, in the go image on
+// the daemon's platform, with the one Go build cache the trusted stages
+// share (locked): its binary is every static binary of p. A static binary
+// runs nothing of its target image while it is made (no cgo, no VCS
+// stamping, no go.work), so compiling it in each image would give the same
+// bytes once per image; what each target needs of its own image is its
+// check (verify).
+func (b *builder) staticCompile(p ocispecs.Platform) llb.State {
 	key := platforms.Format(p)
-	if w, ok := b.warms[key]; ok {
+	if w, ok := b.statics[key]; ok {
 		return w
 	}
-	name := "compile the helper once, into the shared build cache"
-	if key != platforms.Format(b.opt.Platform) {
-		name += " (for " + key + ")"
-	}
-	stage := Stage{Kind: KindWarm, Binaries: b.statics[key], Platform: key, Image: b.list.Go.Ref}
+	name := "compile the helper once for " + key + ", for every static binary"
+	stage := Stage{Kind: KindStatic, Binaries: b.staticNames[key], Platform: key, Image: b.list.Go.Ref}
 	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountLocked), name,
 		b.mark(stage, b.list.GoLines))
-	b.warms[key] = w
+	b.statics[key] = w
 	return w
 }
 
-// compile builds one binary in a stage rooted in the target image, so the
-// binary is made where it will run. No shell: the image may have none.
-//
-// A static binary is cross-compiled: the stage runs on the daemon's
-// platform whatever the image's, and waits for the warm stage. A cgo binary
-// is compiled on its own platform, in the result of the target's setup,
-// with the image's C compiler and the toolchain image of that platform.
+// compile is the compile output of one binary, the binary at
+// /docker-credential-ecr-login. A static binary is its platform's static
+// compile. A cgo binary is compiled in a stage rooted in its target image
+// (the result of the target's setup), on its own platform, with the
+// image's C compiler and the toolchain image of that platform, so with a
+// build cache of its own. No shell: the image may have none.
 func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform) (llb.State, error) {
+	if !bin.Target.Cgo {
+		return b.staticCompile(p), nil
+	}
 	name := fmt.Sprintf("compile %s in %s", bin.Name, bin.Target.Image.Ref)
 	if bin.Platform != nil {
 		name += " (" + platforms.Format(p) + ")"
 	}
 	mark := b.mark(binary(KindCompile, bin, p), bin.Target.Lines)
-	if !bin.Target.Cgo {
-		return b.goBuild(img.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountShared), name,
-			llb.AddMount("/llbgen/after-warm", b.warm(p), llb.Readonly), mark), nil
-	}
 	goImg := b.goImg
 	if platforms.Format(p) != platforms.Format(b.opt.Platform) {
 		var err error

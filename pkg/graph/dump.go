@@ -39,7 +39,7 @@ func Dump(def *pb.Definition) ([]byte, error) {
 
 // kindOrder is the order vertices are shown in when the edges allow.
 var kindOrder = []Kind{KindImage, KindToolchain, KindToolSource, KindStageTool, KindDownload, KindModuleCheck,
-	KindWarm, KindSetup, KindCompile, KindVerify, KindDeliver, KindExport, KindCell}
+	KindStatic, KindSetup, KindCompile, KindFinish, KindVerify, KindDeliver, KindExport, KindCell}
 
 type dumper struct {
 	def    *pb.Definition

@@ -10,28 +10,33 @@
 //	           the other stages run in place of a shell (it wraps go build,
 //	           checks the module, runs and delivers binaries, writes
 //	           SHA256SUMS), so images need no shell.
-//	warm       go image, network none: the helper compiled once, filling the
-//	           one Go build cache the static compiles share.
+//	static     go image, network none, per platform: the helper compiled
+//	           once, statically, with the one Go build cache the trusted
+//	           stages share. Its binary is every static binary of the
+//	           platform: a static compile runs nothing of a target image
+//	           (no cgo, no VCS stamping, no go.work), so it would give the
+//	           same bytes in every image.
 //	setup      per cgo target: its setup commands, in its image, network on.
-//	compile    per binary (a target on one platform), rooted in the target
-//	           image (or its setup), network none, as root, no shell: the
-//	           toolchain and modules mounted read-only, the shared build
-//	           cache. Static binaries are cross-compiled by the toolchain on
-//	           the daemon's platform after warm, all at once, running nothing
-//	           of the image (no cgo, no VCS stamping, no go.work); cgo
-//	           binaries are compiled on their own platform with the image's
-//	           C compiler, so with a build cache of their own.
+//	compile    per cgo binary, rooted in the target image's setup, on the
+//	           binary's platform, network none, as root, no shell: the
+//	           toolchain and modules mounted read-only, the image's C
+//	           compiler, a build cache of its own.
+//	finish     per compile (a platform's static compile, a cgo binary's),
+//	           in the go image: the binary with its build information,
+//	           dated, by llbgen's stage tool. Beside the checks.
 //	verify     per binary, in the target image on the binary's platform: the
 //	           binary must run and report the expected version. Only its
 //	           verdict leaves the stage: the image's loader ran there.
-//	deliver    per binary, in the go image: once verified, the binary is
-//	           copied from its compile's output, with its build information.
+//	deliver    per binary, a file op (no process): once its check passed,
+//	           the finished binary and its build information under the
+//	           binary's own name.
 //	export     each delivered binary's own files, by path, plus SHA256SUMS.
 //
 // No stage that runs code from a target image (cgo setup and compile,
 // verify, matrix cells) can write to anything another target, a later run
 // or the export reads: a cgo compile has a build cache of its own, a
-// verify stage's only writable place is its verdict.
+// verify stage's only writable place is its verdict, and what lands is
+// written by the finish stage in the go image.
 //
 // Every vertex carries what it is, its Stage (stage.go): kind, the
 // binaries it serves, platform and image, read back by digest with Stages.
@@ -128,7 +133,8 @@ type Graph struct {
 	// being run: "not verified: no emulator for linux/arm64".
 	Unverified map[string]string
 	// Compiled maps a binary's name to its compile output, the binary at
-	// /docker-credential-ecr-login, before any check.
+	// /docker-credential-ecr-login, before any check: every static binary
+	// of a platform has that platform's one static compile.
 	Compiled map[string]llb.State
 
 	b *builder
@@ -176,13 +182,15 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 			return nil, fmt.Errorf("target %s: %w", bin.Target.Name, err)
 		}
 		g.Compiled[bin.Name] = built
+		fin := b.finish(bin, p, built)
 		var v llb.State
 		if b.opt.CanRun != nil && !b.opt.CanRun(p) {
 			reason := "not verified: no emulator for " + platforms.Format(p)
 			g.Unverified[bin.Name] = reason
-			v = b.pass(bin, built, reason)
+			v = b.deliver(bin, fin, nil, fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 		} else {
-			v = b.verify(bin, img, built)
+			check := b.verify(bin, img, built)
+			v = b.deliver(bin, fin, &check, fmt.Sprintf("deliver %s", bin.Name))
 		}
 		g.Delivered[bin.Name] = v
 		bins = append(bins, delivered{st: v, file: bin.FileName()})
@@ -201,10 +209,12 @@ type builder struct {
 	sharedCacheID string
 	toolSt        llb.State // the stage tool, built for the daemon's platform
 	modules       llb.State // the module cache
-	// warms holds the warm compile of each platform, statics the static
-	// binaries it serves.
-	warms   map[string]llb.State
-	statics map[string][]string
+	// statics holds the static compile of each platform, staticNames the
+	// static binaries it serves; finished holds each compile's finish
+	// (static: by platform; cgo: by binary).
+	statics     map[string]llb.State
+	staticNames map[string][]string
+	finished    map[string]llb.State
 	// images and toolchains are made once each (by key, by platform), so
 	// each vertex is placed in the list once.
 	images     map[ImageKey]llb.State
@@ -214,12 +224,12 @@ type builder struct {
 // newBuilder starts the graph of list; opt's platforms are normalized.
 func newBuilder(list *targets.List, opt Options) *builder {
 	b := &builder{list: list, opt: opt, sm: newSourceMap(list),
-		warms: map[string]llb.State{}, statics: map[string][]string{},
+		statics: map[string]llb.State{}, staticNames: map[string][]string{}, finished: map[string]llb.State{},
 		images: map[ImageKey]llb.State{}, toolchains: map[string]llb.State{}}
 	for _, bin := range list.Binaries() {
 		if !bin.Target.Cgo {
 			p := platforms.Format(b.platformOf(bin))
-			b.statics[p] = append(b.statics[p], bin.Name)
+			b.staticNames[p] = append(b.staticNames[p], bin.Name)
 		}
 	}
 	return b

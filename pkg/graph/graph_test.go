@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +76,31 @@ func (d *decoded) exec(t *testing.T, prefix string) *pb.Op {
 	return found[0]
 }
 
+// file returns the file op whose custom name starts with prefix.
+func (d *decoded) file(t *testing.T, prefix string) *pb.Op {
+	t.Helper()
+	var found []*pb.Op
+	for dg, op := range d.ops {
+		if op.GetFile() != nil && strings.HasPrefix(d.names[dg], prefix) {
+			found = append(found, op)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one file op named %q..., found %d", prefix, len(found))
+	}
+	return found[0]
+}
+
+// nameOf is op's custom name.
+func (d *decoded) nameOf(op *pb.Op) string {
+	for dg, o := range d.ops {
+		if o == op {
+			return d.names[dg]
+		}
+	}
+	return ""
+}
+
 // input returns the op feeding mount m of op.
 func (d *decoded) input(op *pb.Op, m *pb.Mount) *pb.Op {
 	if m.Input < 0 {
@@ -128,86 +154,74 @@ func mustBuild(t *testing.T, l *targets.List, opt Options) *Graph {
 	return g
 }
 
-func TestCompileStage(t *testing.T) {
+// Every static binary of a platform is one compile, in the go image, with
+// the one build cache the trusted stages share, locked: the targets' images
+// take no part in it, so each target's image is used only by its check.
+func TestStaticCompile(t *testing.T) {
 	l := testList("docker:19.03.12", "alpine:3.12")
 	d := decode(t, mustBuild(t, l, Options{}).Output)
-	for _, tg := range l.Targets {
-		t.Run(tg.Name, func(t *testing.T) {
-			op := d.exec(t, "compile "+tg.Name+" ")
-			ex := op.GetExec()
-			args := ex.Meta.Args
-			if args[0] != toolBin || args[1] != "gobuild" {
-				t.Errorf("compile must run go through the static wrapper, no shell: args %q", args)
-			}
-			args = args[slices.Index(args, "--")+1:]
-			if args[0] != "/usr/local/go/bin/go" || args[3] != "build" {
-				t.Errorf("the wrapper must run go build: %q", args)
-			}
-			for _, want := range []string{"-trimpath", "./cli/docker-credential-ecr-login"} {
-				if !slices.Contains(args, want) {
-					t.Errorf("args %q lack %q", args, want)
-				}
-			}
-			ld := args[slices.Index(args, "-ldflags")+1]
-			if want := "-s -buildid= -X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=0.12.0"; ld != want {
-				t.Errorf("ldflags %q, want %q", ld, want)
-			}
-			if ex.Network != pb.NetMode_NONE {
-				t.Errorf("network %v, want none", ex.Network)
-			}
-			if ex.Meta.User != "0:0" || ex.Meta.Cwd != "/" {
-				t.Errorf("user %q cwd %q, want 0:0 and /", ex.Meta.User, ex.Meta.Cwd)
-			}
-			env := envOf(op)
-			for k, v := range map[string]string{"CGO_ENABLED": "0", "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GOMODCACHE": modCache} {
-				if env[k] != v {
-					t.Errorf("env %s=%q, want %q", k, env[k], v)
-				}
-			}
-
-			root := mount(t, op, "/")
-			if got := imageRef(d.input(op, root)); got != tg.Image.Full {
-				t.Errorf("root is %q, want the target image %q", got, tg.Image.Full)
-			}
-			tc := mount(t, op, "/usr/local/go")
-			if !tc.Readonly || tc.Selector != "/usr/local/go" || imageRef(d.imageUnder(d.input(op, tc))) != l.Go.Full {
-				t.Errorf("toolchain mount %+v: want read-only /usr/local/go of %s", tc, l.Go.Full)
-			}
-			mods := mount(t, op, modCache)
-			if !mods.Readonly || d.input(op, mods).GetExec() == nil {
-				t.Errorf("module mount %+v: want read-only output of the download stage", mods)
-			}
-			cache := mount(t, op, goBuildCache)
-			if cache.MountType != pb.MountType_CACHE || !sharedCache(cache.CacheOpt.ID) || cache.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
-				t.Errorf("build cache mount %+v: want the toolchain's one shared cache, shared (the warm stage filled it)", cache)
-			}
-			after := mount(t, op, "/llbgen/after-warm")
-			if !after.Readonly || !strings.HasPrefix(d.names[digest.Digest(op.Inputs[after.Input].Digest)], "compile the helper once") {
-				t.Errorf("compile does not wait for the warm stage: %+v", after)
-			}
-			if tmp := mount(t, op, "/tmp"); tmp.MountType != pb.MountType_TMPFS {
-				t.Errorf("/tmp is %v, want tmpfs", tmp.MountType)
-			}
-			if out := mount(t, op, binDir); out.Readonly || out.Output < 0 {
-				t.Errorf("binary mount %+v: want a writable output", out)
-			}
-		})
+	op := d.exec(t, "compile the helper once for linux/amd64, for every static binary")
+	for dg, o := range d.ops {
+		if a := o.GetExec().GetMeta().GetArgs(); len(a) > 1 && a[1] == "gobuild" && o != op {
+			t.Errorf("another compile: %s", d.names[dg])
+		}
 	}
-}
-
-// The warm stage fills the cache alone (locked), in the go image.
-func TestWarmStage(t *testing.T) {
-	l := testList("docker:19.03.12", "alpine:3.12")
-	d := decode(t, mustBuild(t, l, Options{}).Output)
-	op := d.exec(t, "compile the helper once")
-	if c := mount(t, op, goBuildCache); c.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
-		t.Errorf("warm cache sharing %v, want locked", c.CacheOpt.Sharing)
+	ex := op.GetExec()
+	args := ex.Meta.Args
+	if args[0] != toolBin || args[1] != "gobuild" {
+		t.Errorf("compile must run go through the static wrapper, no shell: args %q", args)
+	}
+	args = args[slices.Index(args, "--")+1:]
+	if args[0] != "/usr/local/go/bin/go" || args[3] != "build" {
+		t.Errorf("the wrapper must run go build: %q", args)
+	}
+	for _, want := range []string{"-trimpath", "-buildvcs=false", "./cli/docker-credential-ecr-login"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	ld := args[slices.Index(args, "-ldflags")+1]
+	if want := "-s -buildid= -X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=0.12.0"; ld != want {
+		t.Errorf("ldflags %q, want %q", ld, want)
+	}
+	if ex.Network != pb.NetMode_NONE {
+		t.Errorf("network %v, want none", ex.Network)
+	}
+	if ex.Meta.User != "0:0" || ex.Meta.Cwd != "/" {
+		t.Errorf("user %q cwd %q, want 0:0 and /", ex.Meta.User, ex.Meta.Cwd)
+	}
+	env := envOf(op)
+	for k, v := range map[string]string{"CGO_ENABLED": "0", "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GOMODCACHE": modCache} {
+		if env[k] != v {
+			t.Errorf("env %s=%q, want %q", k, env[k], v)
+		}
 	}
 	if got := imageRef(d.input(op, mount(t, op, "/"))); got != l.Go.Full {
-		t.Errorf("warm runs in %q, want the go image", got)
+		t.Errorf("root is %q, want the go image %q", got, l.Go.Full)
 	}
-	if op.GetExec().Network != pb.NetMode_NONE {
-		t.Error("warm needs no network")
+	tc := mount(t, op, "/usr/local/go")
+	if !tc.Readonly || tc.Selector != "/usr/local/go" || imageRef(d.imageUnder(d.input(op, tc))) != l.Go.Full {
+		t.Errorf("toolchain mount %+v: want read-only /usr/local/go of %s", tc, l.Go.Full)
+	}
+	mods := mount(t, op, modCache)
+	if !mods.Readonly || d.input(op, mods).GetExec() == nil {
+		t.Errorf("module mount %+v: want read-only output of the download stage", mods)
+	}
+	cache := mount(t, op, goBuildCache)
+	if cache.MountType != pb.MountType_CACHE || !sharedCache(cache.CacheOpt.ID) || cache.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+		t.Errorf("build cache mount %+v: want the toolchain's one shared cache, locked", cache)
+	}
+	if tmp := mount(t, op, "/tmp"); tmp.MountType != pb.MountType_TMPFS {
+		t.Errorf("/tmp is %v, want tmpfs", tmp.MountType)
+	}
+	if out := mount(t, op, binDir); out.Readonly || out.Output < 0 {
+		t.Errorf("binary mount %+v: want a writable output", out)
+	}
+	for _, tg := range l.Targets {
+		v := d.exec(t, "verify "+tg.Name+" ")
+		if d.input(v, mount(t, v, verifyIn)) != op {
+			t.Errorf("%s's check does not run the static compile's binary", tg.Name)
+		}
 	}
 }
 
@@ -282,30 +296,51 @@ func TestVerifyStage(t *testing.T) {
 	if got := imageRef(d.input(op, mount(t, op, "/"))); got != "docker.io/library/docker:19.03.12" {
 		t.Errorf("verify runs in %q, want the target image", got)
 	}
-	in := mount(t, op, verifyIn)
-	if !in.Readonly || !strings.HasPrefix(d.names[digest.Digest(op.Inputs[in.Input].Digest)], "compile docker_19.03.12 ") {
-		t.Errorf("verify input %+v: want the compile stage's binary, read-only", in)
+	if in := mount(t, op, verifyIn); !in.Readonly || !strings.HasPrefix(d.nameOf(d.input(op, in)), "compile the helper once") {
+		t.Errorf("verify input %+v: want the static compile's binary, read-only", in)
 	}
 
-	del := d.exec(t, "deliver docker_19.03.12")
-	dx := del.GetExec()
-	if got := imageRef(d.input(del, mount(t, del, "/"))); got != "docker.io/library/golang:1.26" {
-		t.Errorf("deliver runs in %q, want the toolchain image (no target image code)", got)
+	fin := d.exec(t, "finish ")
+	fx := fin.GetExec()
+	if got := imageRef(d.input(fin, mount(t, fin, "/"))); got != "docker.io/library/golang:1.26" {
+		t.Errorf("finish runs in %q, want the toolchain image (no target image code)", got)
 	}
-	dj := strings.Join(dx.Meta.Args, " ")
-	for _, want := range []string{"stagetool deliver ", "-verdict /llbgen/verdict/verdict", "-out /llbgen/out/docker-credential-ecr-login-docker_19.03.12"} {
-		if !strings.Contains(dj, want) {
-			t.Errorf("deliver args %q lack %q", dj, want)
+	fj := strings.Join(fx.Meta.Args, " ")
+	for _, want := range []string{"stagetool finish ", "-in /llbgen/in/docker-credential-ecr-login", "-out /llbgen/out/docker-credential-ecr-login"} {
+		if !strings.Contains(fj, want) {
+			t.Errorf("finish args %q lack %q", fj, want)
 		}
 	}
-	if v := mount(t, del, verdictDir); !v.Readonly || d.input(del, v) != op {
-		t.Errorf("deliver's verdict %+v: want the verify stage's output, read-only", v)
+	if in := mount(t, fin, verifyIn); !in.Readonly || !strings.HasPrefix(d.nameOf(d.input(fin, in)), "compile the helper once") {
+		t.Errorf("finish input %+v: want the static compile's binary, read-only", in)
 	}
-	if in := mount(t, del, verifyIn); !in.Readonly || !strings.HasPrefix(d.names[digest.Digest(del.Inputs[in.Input].Digest)], "compile docker_19.03.12 ") {
-		t.Errorf("deliver input %+v: want the compile stage's binary, read-only", in)
+	if fx.Network != pb.NetMode_NONE {
+		t.Error("finish needs no network")
 	}
-	if dx.Network != pb.NetMode_NONE {
-		t.Error("deliver needs no network")
+
+	// deliver: no process; the verdict copied in and removed, then the
+	// finished files under the binary's name
+	del := d.file(t, "deliver docker_19.03.12")
+	var got []string
+	for _, a := range del.GetFile().Actions {
+		switch {
+		case a.GetCopy() != nil:
+			c := a.GetCopy()
+			got = append(got, fmt.Sprintf("copy %s:%s %s", d.nameOf(d.ops[digest.Digest(del.Inputs[a.SecondaryInput].Digest)]), c.Src, c.Dest))
+		case a.GetRm() != nil:
+			got = append(got, "rm "+a.GetRm().Path)
+		default:
+			got = append(got, a.String())
+		}
+	}
+	want := []string{
+		"copy verify docker_19.03.12 in docker:19.03.12:/verdict /.llbgen-verdict",
+		"rm /.llbgen-verdict",
+		"copy finish the static binary for linux/amd64: its build information, dated:/docker-credential-ecr-login /docker-credential-ecr-login-docker_19.03.12",
+		"copy finish the static binary for linux/amd64: its build information, dated:/docker-credential-ecr-login.buildinfo /docker-credential-ecr-login-docker_19.03.12.buildinfo",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("deliver's actions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -367,7 +402,7 @@ func TestResolvedImagesArePinnedAndConfigApplied(t *testing.T) {
 		{Ref: "docker.io/library/docker:19.03.12", Platform: platforms.Format(DefaultPlatform())}: {Digest: dg, Config: []byte(cfg)},
 	}})
 	d = decode(t, g.Output)
-	for _, name := range []string{"download github.com/", "compile docker_19.03.12 ", "verify docker_19.03.12 "} {
+	for _, name := range []string{"download github.com/", "compile the helper once", "verify docker_19.03.12 "} {
 		op := d.exec(t, name)
 		if got := imageRef(d.input(op, mount(t, op, "/"))); got != "docker.io/library/docker@"+dg {
 			t.Errorf("%s: root %q, want the image pinned by digest", name, got)
@@ -396,15 +431,30 @@ func TestModuleSumAndEpoch(t *testing.T) {
 	if check.GetExec().Network != pb.NetMode_NONE {
 		t.Error("the check needs no network")
 	}
-	op := d.exec(t, "compile docker_19.03.12 ")
-	mods := mount(t, op, modCache)
-	if !strings.HasPrefix(d.names[digest.Digest(op.Inputs[mods.Input].Digest)], "check the helper module") {
-		t.Error("compile does not take its modules from the check")
-	}
-	if a := strings.Join(op.GetExec().Meta.Args, " "); !strings.Contains(a, "-epoch 1700000000") {
-		t.Errorf("compile args %q lack the epoch", a)
+	for _, name := range []string{"compile the helper once", "finish the static binary"} {
+		op := d.exec(t, name)
+		mods := mount(t, op, modCache)
+		if !strings.HasPrefix(d.names[digest.Digest(op.Inputs[mods.Input].Digest)], "check the helper module") {
+			t.Errorf("%s does not take its modules from the check", name)
+		}
+		if a := strings.Join(op.GetExec().Meta.Args, " "); !strings.Contains(a, "-epoch 1700000000") {
+			t.Errorf("%s args %q lack the epoch", name, a)
+		}
 	}
 	plain := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{}).Output)
+	// The delivery's copies are dated by the run's epoch: BuildKit matches a
+	// file op's inputs by content, times left out, so without it a delivery
+	// of the same bytes from a run dated otherwise would come from the cache.
+	for _, c := range []struct {
+		d    *decoded
+		want int64
+	}{{d, 1700000000 * 1e9}, {plain, -1}} {
+		for _, a := range c.d.file(t, "deliver docker_19.03.12").GetFile().Actions {
+			if cp := a.GetCopy(); cp != nil && cp.Src != "/verdict" && cp.Timestamp != c.want {
+				t.Errorf("deliver copies %s dated %d, want %d", cp.Src, cp.Timestamp, c.want)
+			}
+		}
+	}
 	for dg, op := range plain.ops {
 		if op.GetExec() != nil && strings.HasPrefix(plain.names[dg], "check the helper module") {
 			t.Error("a check without a lock")

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -31,13 +30,15 @@ func opPlatform(op *pb.Op) string {
 }
 
 // A static binary for another platform is cross-compiled by the toolchain
-// on the daemon's platform, in a stage rooted in the image of its own
-// platform, after a warm stage for that platform; it is verified from the
-// daemon's platform in its own image.
+// on the daemon's platform, in the go image, once for that platform; it is
+// verified from the daemon's platform in its own image.
 func TestCrossCompile(t *testing.T) {
 	d := decode(t, mustBuild(t, multiList(), Options{Platform: amd64}).Output)
-	for _, c := range []struct{ name, arch string }{{"multi-linux-amd64", "amd64"}, {"multi-linux-arm64", "arm64"}} {
-		op := d.exec(t, "compile "+c.name+" ")
+	for _, c := range []struct{ name, arch, compile string }{
+		{"multi-linux-amd64", "amd64", "compile the helper once for linux/amd64, for every static binary"},
+		{"multi-linux-arm64", "arm64", "compile the helper once for linux/arm64, for every static binary"},
+	} {
+		op := d.exec(t, c.compile)
 		if got := opPlatform(op); got != "linux/amd64" {
 			t.Errorf("%s: compile runs on %q, want the daemon's linux/amd64", c.name, got)
 		}
@@ -46,14 +47,13 @@ func TestCrossCompile(t *testing.T) {
 			t.Errorf("%s: env %v", c.name, env)
 		}
 		root := d.input(op, mount(t, op, "/"))
-		if got := opPlatform(root); got != "linux/"+c.arch {
-			t.Errorf("%s: compile rooted in the image for %q, want linux/%s", c.name, got, c.arch)
-		}
-		warm := d.input(op, mount(t, op, "/llbgen/after-warm"))
-		if warm == nil || envOf(warm)["GOARCH"] != c.arch {
-			t.Errorf("%s: does not wait for a warm stage for %s", c.name, c.arch)
+		if got := opPlatform(root); got != "linux/amd64" || imageRef(root) != "docker.io/library/golang:1.26" {
+			t.Errorf("%s: compile rooted in %s for %q, want the go image for linux/amd64", c.name, imageRef(root), got)
 		}
 		v := d.exec(t, "verify "+c.name+" ")
+		if d.input(v, mount(t, v, verifyIn)) != op {
+			t.Errorf("%s: verify does not run the compile for linux/%s", c.name, c.arch)
+		}
 		if got := opPlatform(v); got != "linux/amd64" {
 			t.Errorf("%s: verify runs on %q, want the daemon's platform (the stage tool is built for it)", c.name, got)
 		}
@@ -61,9 +61,9 @@ func TestCrossCompile(t *testing.T) {
 		if got := opPlatform(vroot); got != "linux/"+c.arch || imageRef(vroot) != "docker.io/library/docker:19.03.12" {
 			t.Errorf("%s: verified in %q for %q, want the target image for linux/%s", c.name, imageRef(vroot), got, c.arch)
 		}
-		del := d.exec(t, "deliver "+c.name)
-		if !slices.Contains(del.GetExec().Meta.Args, "/llbgen/out/docker-credential-ecr-login-"+c.name) {
-			t.Errorf("%s: deliver writes %q", c.name, del.GetExec().Meta.Args)
+		del := d.file(t, "deliver "+c.name)
+		if dest := del.GetFile().Actions[2].GetCopy().GetDest(); dest != "/docker-credential-ecr-login-"+c.name {
+			t.Errorf("%s: deliver writes %q", c.name, dest)
 		}
 	}
 }
@@ -78,11 +78,18 @@ func TestUnverifiablePlatform(t *testing.T) {
 		t.Error("the native binary is marked unverified")
 	}
 	d := decode(t, g.Output)
-	op := d.exec(t, "pass multi-linux-arm64 on")
-	if args := op.GetExec().Meta.Args; args[1] != "pass" || !slices.Contains(args, "not verified: no emulator for linux/arm64") {
-		t.Errorf("pass args %q", args)
+	op := d.file(t, "pass multi-linux-arm64 on, not verified: no emulator for linux/arm64")
+	for _, a := range op.GetFile().Actions {
+		if a.GetCopy().GetSrc() == "/verdict" {
+			t.Error("a binary passed on waits for a verdict")
+		}
 	}
 	d.exec(t, "verify multi-linux-amd64 ")
+	for dg, o := range d.ops {
+		if o.GetExec() != nil && strings.HasPrefix(d.names[dg], "verify multi-linux-arm64") {
+			t.Error("a binary nothing can run is verified")
+		}
+	}
 }
 
 // A cgo target runs its setup in its image with a shell, network on, then
@@ -154,12 +161,13 @@ func TestImages(t *testing.T) {
 func TestTargetPlatformCrossCompiles(t *testing.T) {
 	l := testList("docker:19.03.12")
 	d := decode(t, mustBuild(t, l, Options{Platform: amd64, Target: arm64}).Output)
-	op := d.exec(t, "compile docker_19.03.12 ")
+	op := d.exec(t, "compile the helper once for linux/arm64, for every static binary")
 	if got, env := opPlatform(op), envOf(op); got != "linux/amd64" || env["GOARCH"] != "arm64" {
 		t.Errorf("compile on %q for GOARCH=%s, want on linux/amd64 for arm64", got, env["GOARCH"])
 	}
-	if got := opPlatform(d.input(op, mount(t, op, "/"))); got != "linux/arm64" {
-		t.Errorf("rooted in the image for %q", got)
+	v := d.exec(t, "verify docker_19.03.12 ")
+	if got := opPlatform(d.input(v, mount(t, v, "/"))); got != "linux/arm64" {
+		t.Errorf("verified in the image for %q", got)
 	}
 	if got := Images(l, amd64, arm64); len(got) != 2 || got[1].Platform != "linux/arm64" || got[0].Platform != "linux/amd64" {
 		t.Errorf("Images: %v", got)

@@ -53,9 +53,12 @@ func TestSourceMap(t *testing.T) {
 		byTarget[tg.Name] = tg.Lines
 	}
 	for _, bin := range l.Binaries() {
-		compile := head(t, g.Compiled[bin.Name])
-		deliver := head(t, g.Delivered[bin.Name])
-		for _, d := range []digest.Digest{compile, deliver} {
+		// a static binary's compile is its platform's, at the go: line (below)
+		at := []digest.Digest{head(t, g.Delivered[bin.Name])}
+		if bin.Target.Cgo {
+			at = append(at, head(t, g.Compiled[bin.Name]))
+		}
+		for _, d := range at {
 			var want []targets.Lines
 			for _, name := range stages[d].Binaries {
 				for _, b := range l.Binaries() {
@@ -76,7 +79,7 @@ func TestSourceMap(t *testing.T) {
 	}
 	wantAt := map[Kind][]targets.Lines{
 		KindStageTool:   {{First: 3, Last: 3}},
-		KindWarm:        {{First: 3, Last: 3}},
+		KindStatic:      {{First: 3, Last: 3}},
 		KindToolchain:   {{First: 3, Last: 3}},
 		KindDownload:    {{First: 1, Last: 2}, {First: 3, Last: 3}}, // helper: and go:
 		KindModuleCheck: {{First: 1, Last: 2}},

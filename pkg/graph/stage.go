@@ -21,20 +21,21 @@ type Kind string
 
 // The stage kinds, in the order a binary meets them.
 const (
-	KindImage       Kind = "image"        // a target or toolchain image, pulled
-	KindToolchain   Kind = "toolchain"    // the go image's toolchain, as a snapshot of its own to mount
-	KindToolSource  Kind = "tool source"  // the stage tool's source files
-	KindStageTool   Kind = "stage tool"   // llbgen's stage tool, compiled in the go image
-	KindDownload    Kind = "download"     // the helper module and its dependencies
-	KindModuleCheck Kind = "module check" // the module held against the lock
-	KindWarm        Kind = "warm compile" // the helper compiled once per platform, shared
-	KindSetup       Kind = "setup"        // one setup command of a cgo target
-	KindCompile     Kind = "compile"      // one binary's compile
-	KindVerify      Kind = "verify"       // one binary run in its image
-	KindDeliver     Kind = "deliver"      // one binary copied out once verified (or passed)
-	KindExport      Kind = "export"       // the binaries collected, SHA256SUMS
-	KindCell        Kind = "matrix cell"  // one binary run in one image of the matrix
-	KindImageOut    Kind = "image out"    // a job image's or the helpers image's own layer
+	KindImage       Kind = "image"          // a target or toolchain image, pulled
+	KindToolchain   Kind = "toolchain"      // the go image's toolchain, as a snapshot of its own to mount
+	KindToolSource  Kind = "tool source"    // the stage tool's source files
+	KindStageTool   Kind = "stage tool"     // llbgen's stage tool, compiled in the go image
+	KindDownload    Kind = "download"       // the helper module and its dependencies
+	KindModuleCheck Kind = "module check"   // the module held against the lock
+	KindStatic      Kind = "static compile" // the helper compiled once per platform: every static binary of it
+	KindSetup       Kind = "setup"          // one setup command of a cgo target
+	KindCompile     Kind = "compile"        // one cgo binary's compile, in its image
+	KindFinish      Kind = "finish"         // a compile's binary with its build information, dated
+	KindVerify      Kind = "verify"         // one binary run in its image
+	KindDeliver     Kind = "deliver"        // one binary copied out under its name once verified (or passed)
+	KindExport      Kind = "export"         // the binaries collected, SHA256SUMS
+	KindCell        Kind = "matrix cell"    // one binary run in one image of the matrix
+	KindImageOut    Kind = "image out"      // a job image's or the helpers image's own layer
 )
 
 // kindInfo is the one table of what each kind is: whether one vertex of it
@@ -50,9 +51,10 @@ var kindInfo = map[Kind]struct {
 	KindStageTool:   {true, "compiling llbgen's stage tool"},
 	KindDownload:    {true, "downloading the helper module"},
 	KindModuleCheck: {true, "checking the helper module against the lock"},
-	KindWarm:        {true, "compiling the helper"},
+	KindStatic:      {true, "compiling the helper"},
 	KindSetup:       {false, "setup"},
 	KindCompile:     {false, "compile"},
+	KindFinish:      {true, "writing the binary's build information"},
 	KindVerify:      {false, "verify"},
 	KindDeliver:     {false, "delivering the binary"},
 	KindExport:      {true, "collecting the binaries and SHA256SUMS"},

@@ -138,6 +138,8 @@ func kindOf(op *pb.Op) Kind {
 			return KindToolSource
 		case a.GetMkdir().GetPath() == toolchainMark:
 			return KindToolchain
+		case a.GetCopy().GetDest() == "/.llbgen-verdict", a.GetCopy().GetSrc() == "/"+binName:
+			return KindDeliver
 		case a.GetRm().GetPath() == HelperPath:
 			return KindImageOut
 		}
@@ -157,14 +159,14 @@ func kindOf(op *pb.Op) Kind {
 	case "modsum":
 		return KindModuleCheck
 	case "gobuild":
-		if mountInput(op, "/llbgen/after-warm") == "" && !slices.Contains(ex.Meta.Env, "CGO_ENABLED=1") {
-			return KindWarm
+		if !slices.Contains(ex.Meta.Env, "CGO_ENABLED=1") {
+			return KindStatic
 		}
 		return KindCompile
+	case "finish":
+		return KindFinish
 	case "check":
 		return KindVerify
-	case "deliver", "pass":
-		return KindDeliver
 	case "sums":
 		return KindExport
 	case "cell":
@@ -213,6 +215,7 @@ func TestEveryOpHasAStage(t *testing.T) {
 	want := map[digest.Digest][]string{}
 	platformOf := map[string]string{}
 	imageOf := map[string]string{}
+	cgo := map[string]bool{}
 	serves := func(d digest.Digest, bin string) {
 		if d != "" && !slices.Contains(want[d], bin) {
 			want[d] = append(want[d], bin)
@@ -224,14 +227,18 @@ func TestEveryOpHasAStage(t *testing.T) {
 		imageOf[bin.Name] = bin.Target.Image.Ref
 		compile := head(t, g.Compiled[bin.Name])
 		serves(compile, bin.Name)
-		serves(mountInput(m.ops[compile], "/llbgen/after-warm"), bin.Name)
 		for root := mountInput(m.ops[compile], "/"); kindOf(m.ops[root]) == KindSetup; root = mountInput(m.ops[root], "/") {
 			serves(root, bin.Name)
 		}
 		deliver := head(t, g.Delivered[bin.Name])
 		serves(deliver, bin.Name)
 		serves(head(t, jobs[bin.Name]), bin.Name)
-		serves(mountInput(m.ops[deliver], verdictDir), bin.Name)
+		for _, in := range m.ops[deliver].Inputs {
+			if k := kindOf(m.ops[digest.Digest(in.Digest)]); k == KindVerify || k == KindFinish {
+				serves(digest.Digest(in.Digest), bin.Name)
+			}
+		}
+		cgo[bin.Name] = bin.Target.Cgo
 	}
 	for d, c := range cells {
 		for _, bin := range c.bins {
@@ -268,7 +275,7 @@ func TestEveryOpHasAStage(t *testing.T) {
 				t.Errorf("%s of %q: platform %q, want %q", s.Kind, bins, s.Platform, platformOf[bins[0]])
 			}
 			wantImage := imageOf[bins[0]]
-			if s.Kind == KindWarm {
+			if s.Kind == KindStatic || s.Kind == KindFinish && !cgo[bins[0]] {
 				wantImage = l.Go.Ref
 			}
 			if s.Image != wantImage {
@@ -312,15 +319,20 @@ func sameImage(ref, identifier string) bool {
 	return strings.HasSuffix(identifier, "/"+ref)
 }
 
-// Several binaries of one platform share one warm compile: it serves all.
-func TestWarmServesEveryStaticBinaryOfItsPlatform(t *testing.T) {
+// Every static binary of one platform is one compile: it serves all.
+func TestStaticCompileServesEveryStaticBinaryOfItsPlatform(t *testing.T) {
 	l := stageList(t)
 	g := mustBuild(t, l, stageOptions())
 	m := marshalAll(t, g.Output)
-	warm := mountInput(m.ops[head(t, g.Compiled["a"])], "/llbgen/after-warm")
-	got := Stages(m.def)[warm]
-	if want := []string{"a", "b", "multi-linux-amd64"}; got.Kind != KindWarm || !slices.Equal(got.Binaries, want) || got.Platform != "linux/amd64" {
-		t.Errorf("warm for linux/amd64 marked %+v, want binaries %q", got, want)
+	static := head(t, g.Compiled["a"])
+	for _, other := range []string{"b", "multi-linux-amd64"} {
+		if head(t, g.Compiled[other]) != static {
+			t.Errorf("%s is compiled apart from a", other)
+		}
+	}
+	got := Stages(m.def)[static]
+	if want := []string{"a", "b", "multi-linux-amd64"}; got.Kind != KindStatic || !slices.Equal(got.Binaries, want) || got.Platform != "linux/amd64" {
+		t.Errorf("static compile for linux/amd64 marked %+v, want binaries %q", got, want)
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -30,8 +32,7 @@ const (
 	toolBin   = toolDir + "/stagetool"
 	verifyIn  = "/llbgen/in"
 	verifyOut = "/llbgen/out"
-	// verdictDir is where deliver reads the check's verdict, verdictFile.
-	verdictDir  = "/llbgen/verdict"
+	// verdictFile is the file a check writes once the binary passed.
 	verdictFile = "verdict"
 )
 
@@ -55,18 +56,18 @@ func (b *builder) stageTool(goImg llb.State) llb.State {
 }
 
 // verify runs the binary in the target image on the binary's platform and
-// passes it on only when it reports the expected version. The check runs
-// on the daemon's platform (the stage tool is built for it); the binary runs
-// natively or under the kernel's emulation, and when nothing can run it
+// writes a verdict only when it reports the expected version. The check
+// runs on the daemon's platform (the stage tool is built for it); the binary
+// runs natively or under the kernel's emulation, and when nothing can run it
 // the stage tool says so. Its arguments carry the binary's name, so
 // BuildKit's "process ... did not complete" error names it too.
 //
 // The image's loader and libc (its /etc/ld.so.preload too) run in the
 // check, so only its verdict leaves it: the binary that lands is copied
-// from the compile's output by a deliver stage in the toolchain image, and
-// the export takes from that stage exactly this binary's files.
+// from the finish stage by deliver, and the export takes from that exactly
+// this binary's files.
 func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
-	check := b.toolRoot(img).
+	return b.toolRoot(img).
 		Run(
 			llb.Args([]string{
 				toolBin, "check",
@@ -82,17 +83,6 @@ func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
 			b.mark(binary(KindVerify, bin, b.platformOf(bin)), bin.Target.Lines),
 		).
 		AddMount(verifyOut, llb.Scratch())
-	return b.deliver("deliver", bin, built,
-		[]string{"-verdict", verdictDir + "/" + verdictFile},
-		fmt.Sprintf("deliver %s", bin.Name),
-		llb.AddMount(verdictDir, check, llb.Readonly))
-}
-
-// pass passes a binary on without running it, for a platform the daemon
-// cannot run; reason says so in the build log.
-func (b *builder) pass(bin targets.Binary, built llb.State, reason string) llb.State {
-	return b.deliver("pass", bin, built, []string{"-reason", reason},
-		fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 }
 
 // toolRoot is img as the root of a stage that runs the stage tool (built
@@ -115,34 +105,102 @@ func (b *builder) platformNote(bin targets.Binary) string {
 	return " (" + platforms.Format(*bin.Platform) + ")"
 }
 
-// deliver copies the built binary out, with its build information, dated,
-// in the toolchain image on the daemon's platform: no code of a target
-// image runs there, so its output holds exactly this binary's files.
-func (b *builder) deliver(mode string, bin targets.Binary, built llb.State, extra []string, name string, opts ...llb.RunOption) llb.State {
-	root := b.toolRoot(b.goImg)
-	args := append([]string{
-		toolBin, mode,
-		"-target", bin.Name,
+// finish writes a compile's binary, with its build information beside it,
+// dated, in the toolchain image on the daemon's platform: no code of a
+// target image runs there. One finish serves every binary of its compile
+// (every static binary of a platform), and runs beside their checks.
+func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.State) llb.State {
+	key := "cgo " + bin.Name
+	stage := binary(KindFinish, bin, p)
+	name := "finish " + bin.Name + ": its build information, dated"
+	if !bin.Target.Cgo {
+		key = platforms.Format(p)
+		stage = Stage{Kind: KindFinish, Binaries: b.staticNames[key], Platform: key, Image: b.list.Go.Ref}
+		name = "finish the static binary for " + key + ": its build information, dated"
+	}
+	if st, ok := b.finished[key]; ok {
+		return st
+	}
+	args := []string{
+		toolBin, "finish",
 		"-in", verifyIn + "/" + binName,
-		"-out", verifyOut + "/" + bin.FileName(),
+		"-out", verifyOut + "/" + binName,
 		"-info", b.moduleFile(".info"),
-	}, extra...)
+	}
 	if b.opt.SourceDateEpoch != nil {
 		args = append(args, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
 	if b.opt.ModuleSum != "" && b.opt.LockedTime != "" {
 		args = append(args, "-time", b.opt.LockedTime)
 	}
-	run := root.Run(append([]llb.RunOption{
+	at := []targets.Lines{bin.Target.Lines}
+	if !bin.Target.Cgo {
+		at = []targets.Lines{b.list.GoLines}
+	}
+	st := b.toolRoot(b.goImg).Run(
 		llb.Args(args),
 		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
 		llb.WithCustomName(name),
-		b.mark(binary(KindDeliver, bin, b.platformOf(bin)), bin.Target.Lines),
-	}, opts...)...)
-	return run.AddMount(verifyOut, llb.Scratch())
+		b.mark(stage, at...),
+	).AddMount(verifyOut, llb.Scratch())
+	b.finished[key] = st
+	return st
+}
+
+// deliver is a binary's own files, under its name: its finished binary and
+// build information, copied by BuildKit (a file op: no process runs), once
+// check, its verify stage, wrote its verdict; check is nil for a binary
+// passed on without being run. The verdict is copied in and removed again:
+// the copy makes the delivery wait for the check and fail with it, and only
+// the binary's two files remain.
+//
+// BuildKit matches a file op's inputs by content, and content checksums
+// leave file times out: when the times are fixed by the run (a
+// SOURCE_DATE_EPOCH, a lock's time), the copies set them, so a delivery of
+// the same bytes dated otherwise is never taken from the cache. Otherwise the
+// finish stage dated the files at the helper version's time, which comes
+// with the module's bytes.
+func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.State, name string) llb.State {
+	var opts []llb.CopyOption
+	if t := b.fileTime(); t != nil {
+		opts = append(opts, llb.WithCreatedTime(*t))
+	}
+	var fa *llb.FileAction
+	if check != nil {
+		const v = "/.llbgen-verdict"
+		fa = llb.Copy(*check, "/"+verdictFile, v).Rm(v)
+	}
+	for _, f := range []string{"", BuildInfoSuffix} {
+		from, to := "/"+binName+f, "/"+bin.FileName()+f
+		if fa == nil {
+			fa = llb.Copy(finished, from, to, opts...)
+		} else {
+			fa = fa.Copy(finished, from, to, opts...)
+		}
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName(name), b.mark(binary(KindDeliver, bin, b.platformOf(bin)), bin.Target.Lines))
+}
+
+// fileTime is the time every delivered file gets when the run fixes it:
+// SOURCE_DATE_EPOCH, else a lock's version time; nil when the files carry
+// the helper version's time from the module proxy. A lock's time that does
+// not parse leaves it nil: the finish stage fails on it, saying so.
+func (b *builder) fileTime() *time.Time {
+	switch {
+	case b.opt.SourceDateEpoch != nil:
+		t := time.Unix(*b.opt.SourceDateEpoch, 0).UTC()
+		return &t
+	case b.opt.ModuleSum != "" && b.opt.LockedTime != "":
+		t, err := time.Parse(time.RFC3339, b.opt.LockedTime)
+		if err != nil {
+			return nil
+		}
+		return &t
+	}
+	return nil
 }
 
 // toolFiles is the stage tool's source, tests left out, in name order.

@@ -8,11 +8,10 @@
 //	    runs BIN version in the image it is mounted in; writes VERDICT only
 //	    when the run succeeds and its output ends in VERSION, else fails and
 //	    says why in one line (see diagnose). Nothing else leaves the stage.
-//	stagetool deliver -target NAME -verdict VERDICT -in BIN -out FILE
-//	    in the toolchain image: copies BIN to FILE with its build information,
-//	    dated, once a check wrote VERDICT.
-//	stagetool pass -target NAME -reason WHY -in BIN -out FILE
-//	    the same without a check (a platform nothing here runs).
+//	stagetool finish -in BIN -out FILE [-info INFO] [-epoch N] [-time T]
+//	    in the toolchain image, once per compile: copies BIN to FILE with its
+//	    build information beside it, both dated. Each binary whose check
+//	    passed is copied from there under its own name (a BuildKit file op).
 //	stagetool cell -in BIN -want VERSION -out FILE [-platform P] [-timeout D]
 //	    runs BIN version as check does, for one cell of a matrix, and writes
 //	    FILE: JSON {ok, output, cause, other_platform, not_run}. A BIN for
@@ -58,8 +57,8 @@ func main() {
 	switch os.Args[1] {
 	case "check":
 		err = runCheck(os.Args[2:])
-	case "pass", "deliver":
-		err = runDeliver(os.Args[1], os.Args[2:])
+	case "finish":
+		err = runFinish(os.Args[2:])
 	case "cell":
 		err = runCell(os.Args[2:])
 	case "sums":
@@ -103,7 +102,8 @@ func runCheck(args []string) error {
 	return nil
 }
 
-// verdictOK starts the verdict a check writes for deliver.
+// verdictOK is the verdict a check writes: the file a binary's delivery
+// copies, so a binary is delivered only once its check passed.
 const verdictOK = "verified"
 
 // deliver copies the binary to out with its build information beside it,
