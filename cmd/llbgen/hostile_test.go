@@ -160,12 +160,12 @@ func TestHostileCompilerCannotPoisonTheBuildCache(t *testing.T) {
 		if row := summaryRow(t, r.stderr, staticFile); !strings.HasSuffix(row, " yes") {
 			t.Errorf("the static target in the hostile image is not verified: %s\n%s", row, tail(r.stderr, 30))
 		}
-		assertRan(t, r.stderr, "compile hostile-static in ")
+		assertRan(t, r.stderr, "verify hostile-static in ")
 		if m := hostileVCS.FindString(r.stderr); m != "" {
 			t.Errorf("a compile ran the image's VCS tool (VCS stamping on; the static one with the shared build cache): %s", m)
 		}
 		assertVictimIntact(t, out, ref, victimFile, staticFile)
-		// A static binary is the same whatever image its compile is rooted in.
+		// A static binary is compiled once, whatever its image.
 		if got := readFile(t, filepath.Join(out, staticFile)); got != ref.bin {
 			t.Errorf("%s is not byte-identical to the victim built alone (%d bytes, want %d)", staticFile, len(got), len(ref.bin))
 		}
@@ -180,7 +180,6 @@ func TestHostileCompilerCannotPoisonTheBuildCache(t *testing.T) {
 			t.Fatalf("llbgen | buildctl: %v\n%s", err, tail(log, 30))
 		}
 		assertRan(t, log, "compile the helper once")
-		assertRan(t, log, "compile victim in ")
 		assertVictimIntact(t, dir, ref, victimFile)
 	})
 }

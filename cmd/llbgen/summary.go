@@ -14,7 +14,7 @@ import (
 // binary (a target on one platform), then one line per binary written
 // without verification, then one line per cause of failure, naming the
 // binaries it failed: a vertex that failed several binaries (the download,
-// a warm compile, an image, a compile two targets share) is one cause,
+// a static compile, an image two targets use) is one cause,
 // given once with the binaries it failed (binaryNames), each of whose
 // rows says FAILED (Outcome.Failures).
 func writeSummary(w io.Writer, o *daemon.Outcome) {

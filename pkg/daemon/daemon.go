@@ -11,7 +11,7 @@
 // daemon's facts (prepare.go: images resolved with the user's registry
 // credentials, the go image's toolchain checked), then every delivered
 // binary is solved in a session of its own (see sessions in run.go), up
-// to 32 at once (the solver still runs the download and the warm compile
+// to 64 at once (the solver still runs the download and the static compile
 // once for all), read back, and staged in the output directory once its
 // session ended well. Only when the sessions end without a lost
 // connection or a cancellation are the staged files committed; targets
@@ -127,8 +127,7 @@ type Result struct {
 	Cause      string // one line, when neither Verified nor Unverified
 	// Vertex is the vertex whose failure Cause tells, when one is known,
 	// and Stage its stage. A vertex several binaries share (the download,
-	// a warm compile, an image, the compile of two static targets of one
-	// image) failed each of them with the same Cause: Outcome.Failures
+	// a static compile, an image two targets use) failed each of them with the same Cause: Outcome.Failures
 	// gives it once.
 	Vertex digest.Digest
 	Stage  graph.Stage

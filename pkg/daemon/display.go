@@ -14,7 +14,7 @@ import (
 // display shows BuildKit's progress of every session of a run in one
 // view, and feeds the collector that failure causes are read from.
 //
-// A vertex that several sessions use (the download, the warm compile) is
+// A vertex that several sessions use (the download, the static compile) is
 // reported by each of them, its log included: the log of a vertex is
 // shown from one session only, the first to send it, until that session
 // ends.

@@ -10,8 +10,8 @@ type Failure struct {
 
 // Failures are the causes of the binaries not written, in list order, one
 // per failing vertex: a vertex several binaries share (the download, a
-// warm compile, an image pulled for two targets, the compile of two
-// static targets of one image) is one Failure naming each binary it
+// static compile, an image pulled for two targets, a cgo setup two
+// targets of one image share) is one Failure naming each binary it
 // failed, whatever its kind. Failures without a known vertex (the plan's
 // refusals: an image that did not resolve refuses every target that
 // names it) are one per cause.

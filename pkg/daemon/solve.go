@@ -172,16 +172,19 @@ func (s *solve) anyWritten() bool {
 // on the daemon (a gRPC stream, the attachables, a build job and its
 // history record) and goroutines here, and the solver runs a vertex that
 // several share once however many ask at once: a list of hundreds of
-// binaries gains nothing from hundreds of sessions, while 32 keep a
-// daemon's workers busy.
-const maxSessions = 32
+// binaries gains nothing from hundreds of sessions. A binary's own work is
+// one check, started when the shared compile ends: every binary of a wave
+// waits for it, and a later wave starts only as the first ends, pulling its
+// images then. 64 make a list of 64 images one wave (on 2 cores, two waves
+// of 32 cost the scale benchmark 5 s more than one of 64).
+const maxSessions = 64
 
 // eachBinary builds every binary the graph builds (build, given the
 // definition of its state in states, returns its error, kept in s.errs),
 // in list order, each in a goroutine of its own, at most s.parallel at
 // once, and waits for them all. A binary is failed without being started:
 //   - with the error of a binary whose solve already failed at a vertex of
-//     its definition (a shared stage: the download, a warm compile, the
+//     its definition (a shared stage: the download, a static compile, the
 //     stage tool, an image). BuildKit keeps a failed vertex's error only
 //     while a job still uses it and caches no failed result, and each
 //     session is a job of its own: started later, the binary would run
@@ -317,7 +320,7 @@ func (s *solve) solveDef(ctx context.Context, gc gateway.Client, def *pb.Definit
 
 // definition makes a state with mk and marshals it for the daemon's
 // platform, one at a time: the binaries' states share vertices (the
-// download, the warm compile, an image), and llb is not safe for
+// download, the static compile, an image), and llb is not safe for
 // concurrent use of a vertex (an exec's Marshal sorts its mounts in
 // place; graph.Cell builds on the shared states).
 func (s *solve) definition(ctx context.Context, mk func() (llb.State, error)) (*pb.Definition, error) {
@@ -339,8 +342,9 @@ func (s *solve) definitionFor(ctx context.Context, mk func() (llb.State, error),
 	return def.ToPB(), nil
 }
 
-// chunk keeps each read under gRPC's message size limit.
-const chunk = 4 << 20
+// chunk keeps each read under gRPC's message size limit, and the memory
+// of maxSessions reads at once bounded.
+const chunk = 1 << 20
 
 // file is a binary read back: its size and sha256.
 type file struct {

@@ -269,7 +269,7 @@ func TestLostConnectionStopsTheRun(t *testing.T) {
 // session of their own, in which BuildKit would run it again (it keeps a
 // failed vertex's error only while a session uses it).
 func TestAFailedSharedStageRunsOnce(t *testing.T) {
-	const n = 70 // more than two waves of maxSessions
+	const n = 2*maxSessions + 6 // more than two waves of maxSessions
 	yaml := "helper: {version: v0.12.0}\ngo: golang:1.26\ntargets:\n"
 	for i := range n {
 		yaml += fmt.Sprintf("  - image: docker:19.03.12\n    name: t%02d\n", i)

@@ -92,7 +92,8 @@ func (b *builder) privateCacheID(bin targets.Binary, p ocispecs.Platform) (strin
 
 // goBuild runs upstream's release build for platform p in root, network
 // none, as root, without a shell. The stage tool wraps go build to stamp the
-// origin commit and date the binary.
+// origin commit and date the binary, and, for a static compile, to write its
+// build information beside it.
 func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, cache llb.RunOption, name string, extra ...llb.RunOption) llb.State {
 	// A cgo compile runs on the binary's platform, with the go image of it.
 	goPlatform := b.opt.Platform
@@ -114,6 +115,11 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 	}
 	if b.opt.ModuleSum != "" {
 		wrapper = append(wrapper, "-locked", "-commit", b.opt.LockedCommit, "-time", b.opt.LockedTime)
+	}
+	if !cgo {
+		// nothing of a target image runs here: the compile finishes its
+		// binary itself (finish)
+		wrapper = append(wrapper, "-buildinfo")
 	}
 	opts := append([]llb.RunOption{
 		llb.Args(append(wrapper, "--",

@@ -21,9 +21,9 @@
 //	           binary's platform, network none, as root, no shell: the
 //	           toolchain and modules mounted read-only, the image's C
 //	           compiler, a build cache of its own.
-//	finish     per compile (a platform's static compile, a cgo binary's),
-//	           in the go image: the binary with its build information,
-//	           dated, by llbgen's stage tool. Beside the checks.
+//	finish     per cgo binary, in the go image: the binary with its build
+//	           information, dated, by llbgen's stage tool, beside its check.
+//	           A static compile finishes its binary itself.
 //	verify     per binary, in the target image on the binary's platform: the
 //	           binary must run and report the expected version. Only its
 //	           verdict leaves the stage: the image's loader ran there.
@@ -210,11 +210,9 @@ type builder struct {
 	toolSt        llb.State // the stage tool, built for the daemon's platform
 	modules       llb.State // the module cache
 	// statics holds the static compile of each platform, staticNames the
-	// static binaries it serves; finished holds each compile's finish
-	// (static: by platform; cgo: by binary).
+	// static binaries it serves.
 	statics     map[string]llb.State
 	staticNames map[string][]string
-	finished    map[string]llb.State
 	// images and toolchains are made once each (by key, by platform), so
 	// each vertex is placed in the list once.
 	images     map[ImageKey]llb.State
@@ -224,7 +222,7 @@ type builder struct {
 // newBuilder starts the graph of list; opt's platforms are normalized.
 func newBuilder(list *targets.List, opt Options) *builder {
 	b := &builder{list: list, opt: opt, sm: newSourceMap(list),
-		statics: map[string]llb.State{}, staticNames: map[string][]string{}, finished: map[string]llb.State{},
+		statics: map[string]llb.State{}, staticNames: map[string][]string{},
 		images: map[ImageKey]llb.State{}, toolchains: map[string]llb.State{}}
 	for _, bin := range list.Binaries() {
 		if !bin.Target.Cgo {

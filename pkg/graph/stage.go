@@ -78,7 +78,7 @@ type Stage struct {
 	// stage tool, export), and for an image: one image vertex serves every
 	// target that names it, and the graph's edges say which.
 	Binaries []string `json:"binaries,omitempty"`
-	// Platform is the platform built for (a compile's, a warm compile's),
+	// Platform is the platform built for (a compile's, a static compile's),
 	// or run on (verify, cell), as platforms.Format writes it.
 	Platform string `json:"platform,omitempty"`
 	// Image is the reference (as written in the list) the stage is rooted

@@ -45,7 +45,7 @@ func (b *builder) goEnv() llb.StateOption {
 
 // withToolchain mounts the go image's toolchain read-only, from a snapshot
 // of its own (the image and one empty directory): no exec may mount one
-// snapshot twice, and the go image is also the root of the warm and stage
+// snapshot twice, and the go image is also the root of the static and stage
 // tool compiles (and of a target's compile when the target is the go
 // image). When such an exec fails, BuildKit's gateway (v0.34.2,
 // llbBridgeForwarder.registerResultIDsLocked) releases the twice-mounted
@@ -71,7 +71,7 @@ func (b *builder) withToolchain(goImg llb.State, p ocispecs.Platform) llb.RunOpt
 const toolchainMark = goRoot + "/.llbgen-toolchain"
 
 // withBuildCache mounts the one build cache the trusted stages share: those
-// that run only the toolchain (warm, static compiles, the stage tool compile). A
+// that run only the toolchain (the static compiles, the stage tool compile). A
 // static compile is rooted in its target image, but runs nothing from it:
 // cgo is off, VCS stamping (which would run the image's git) is off, and
 // go.work files are ignored (goBuild, goEnv). The

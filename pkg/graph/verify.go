@@ -105,21 +105,14 @@ func (b *builder) platformNote(bin targets.Binary) string {
 	return " (" + platforms.Format(*bin.Platform) + ")"
 }
 
-// finish writes a compile's binary, with its build information beside it,
-// dated, in the toolchain image on the daemon's platform: no code of a
-// target image runs there. One finish serves every binary of its compile
-// (every static binary of a platform), and runs beside their checks.
+// finish is a compile's binary with its build information beside it,
+// dated, written by code llbgen trusts: a static compile (the go image,
+// nothing of a target image) writes both itself; a cgo compile, where the
+// image's C compiler ran, is finished by a stage of its own in the toolchain
+// image on the daemon's platform, beside the binary's check.
 func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.State) llb.State {
-	key := "cgo " + bin.Name
-	stage := binary(KindFinish, bin, p)
-	name := "finish " + bin.Name + ": its build information, dated"
 	if !bin.Target.Cgo {
-		key = platforms.Format(p)
-		stage = Stage{Kind: KindFinish, Binaries: b.staticNames[key], Platform: key, Image: b.list.Go.Ref}
-		name = "finish the static binary for " + key + ": its build information, dated"
-	}
-	if st, ok := b.finished[key]; ok {
-		return st
+		return built
 	}
 	args := []string{
 		toolBin, "finish",
@@ -133,21 +126,15 @@ func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.Stat
 	if b.opt.ModuleSum != "" && b.opt.LockedTime != "" {
 		args = append(args, "-time", b.opt.LockedTime)
 	}
-	at := []targets.Lines{bin.Target.Lines}
-	if !bin.Target.Cgo {
-		at = []targets.Lines{b.list.GoLines}
-	}
-	st := b.toolRoot(b.goImg).Run(
+	return b.toolRoot(b.goImg).Run(
 		llb.Args(args),
 		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 		llb.AddMount(modCache, b.modules, llb.Readonly),
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
-		llb.WithCustomName(name),
-		b.mark(stage, at...),
+		llb.WithCustomName("finish "+bin.Name+": its build information, dated"),
+		b.mark(binary(KindFinish, bin, p), bin.Target.Lines),
 	).AddMount(verifyOut, llb.Scratch())
-	b.finished[key] = st
-	return st
 }
 
 // deliver is a binary's own files, under its name: its finished binary and

@@ -22,11 +22,13 @@
 //	    by name.
 //	stagetool modsum -ziphash FILE -want h1:...
 //	    fails unless the downloaded module's hash is the locked one.
-//	stagetool gobuild -info INFO -commit-var VAR [-epoch N] [-locked -commit C -time T] -out BIN -- go build ...
+//	stagetool gobuild -info INFO -commit-var VAR [-epoch N] [-locked -commit C -time T] [-buildinfo] -out BIN -- go build ...
 //	    runs the go command; when the module proxy's INFO (or, with -locked,
 //	    the lock's C) reports the origin commit, a full hex hash, adds
 //	    `-X VAR=<7-char commit>` to its -ldflags; then dates BIN at N
-//	    (SOURCE_DATE_EPOCH) or else at the version's time (INFO's, or T).
+//	    (SOURCE_DATE_EPOCH) or else at the version's time (INFO's, or T); with
+//	    -buildinfo (a static compile, where no image's code runs), also writes
+//	    BIN's build information beside it, as finish does.
 package main
 
 import (
@@ -50,7 +52,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: stagetool check|deliver|pass|cell|sums|gobuild|modsum [flags]")
+		fmt.Fprintln(os.Stderr, "usage: stagetool check|finish|cell|sums|gobuild|modsum [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -404,6 +406,7 @@ func runGoBuild(args []string) error {
 	commit := fs.String("commit", "", "with -locked: the locked origin commit (empty: none)")
 	lockedTime := fs.String("time", "", "with -locked: the locked version time (RFC 3339)")
 	out := fs.String("out", "", "the binary go build writes")
+	withInfo := fs.Bool("buildinfo", false, "also write the binary's build information beside it, dated as it is")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -431,10 +434,15 @@ func runGoBuild(args []string) error {
 	if *epoch >= 0 {
 		info.Time = time.Unix(*epoch, 0)
 	}
-	if info.Time.IsZero() {
-		return nil
+	if !info.Time.IsZero() {
+		if err := os.Chtimes(*out, info.Time, info.Time); err != nil {
+			return err
+		}
 	}
-	return os.Chtimes(*out, info.Time, info.Time)
+	if *withInfo {
+		return writeBuildInfo(*out)
+	}
+	return nil
 }
 
 // lockedInfo is what a lock recorded of the module proxy's info: a locked

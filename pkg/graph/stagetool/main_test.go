@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,5 +189,45 @@ func TestVersionMismatchIsClipped(t *testing.T) {
 	}
 	if got := versionMismatch("0.12.0", "docker-credential-ecr-login 0.11.0"); !strings.Contains(got, `printed "docker-credential-ecr-login 0.11.0"`) {
 		t.Errorf("short output: %q", got)
+	}
+}
+
+// A static compile finishes its binary itself: gobuild -buildinfo dates the
+// binary and writes its build information beside it, dated alike.
+func TestGoBuildWritesBuildInfo(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	info := filepath.Join(dir, "v1.info")
+	if err := os.WriteFile(info, []byte(`{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, withInfo := range []bool{false, true} {
+		out := filepath.Join(dir, fmt.Sprint(withInfo), "docker-credential-ecr-login")
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-info", info, "-epoch", "1700000000", "-out", out}
+		if withInfo {
+			args = append(args, "-buildinfo")
+		}
+		if err := runGoBuild(append(args, "--", "/bin/cp", self, out)); err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := os.Stat(out + BuildInfoSuffix)
+		if withInfo != (statErr == nil) {
+			t.Errorf("-buildinfo %v: build information written: %v", withInfo, statErr == nil)
+		}
+		paths := []string{out}
+		if withInfo {
+			paths = append(paths, out+BuildInfoSuffix)
+		}
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err != nil || !fi.ModTime().Equal(time.Unix(1700000000, 0)) {
+				t.Errorf("%s: %v (%v), want dated at the epoch", p, fi.ModTime(), err)
+			}
+		}
 	}
 }
