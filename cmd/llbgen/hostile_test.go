@@ -125,11 +125,12 @@ func assertRan(t *testing.T, log, prefix string) {
 // A cgo target runs its image's C compiler. The hostile one vandalises
 // every Go build cache it can write and fails; the static target beside
 // it, in that run and in a later one that compiles again, links exactly
-// what it links alone. A static target in the same image, whose compile is
-// rooted there with the shared cache, runs none of it: not its git (the
-// image has /.git and /llbgen/.git, so VCS stamping would run it), nor its
-// hg, svn, bzr or fossil, and its /go.work and /llbgen/go.work are not
-// read; it builds the victim's very bytes. It runs on a private daemon:
+// what it links alone. A static target in the same image is compiled with
+// every static binary, in the go image, and only checked in the hostile
+// one: none of the image's tools (its git at /.git and /llbgen/.git, hg,
+// svn, bzr, fossil) run and its go.work files are not read, and it gets the
+// victim's very bytes. (That a compile rooted in an image, a cgo one, has
+// VCS stamping, go.work and Go config off is TestCgoCompileRunsOnlyTheImagesCompiler's.) It runs on a private daemon:
 // where the attack works, the vandalised cache must not break the test
 // bed's other tests.
 func TestHostileCompilerCannotPoisonTheBuildCache(t *testing.T) {

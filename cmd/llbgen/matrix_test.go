@@ -33,7 +33,7 @@ func TestMatrixGivesASharedCauseOnce(t *testing.T) {
 	writeMatrix(&out, m)
 	got := out.String()
 	if n := strings.Count(got, warmCause); n != 1 {
-		t.Errorf("the warm compile's cause is printed %d times, want once:\n%s", n, got)
+		t.Errorf("the static compile's cause is printed %d times, want once:\n%s", n, got)
 	}
 	for _, want := range []string{
 		"a, b: not built: " + warmCause,

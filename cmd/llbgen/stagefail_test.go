@@ -33,14 +33,16 @@ import (
 // plan resolves every image first and refuses it (TestWays's
 // failing-target holds that); one whose layer is lost does. The kinds a
 // whole list fails in are made to fail elsewhere: the toolchain (a go:
-// image without one) and the warm compile (a go: image whose standard
+// image without one) and the static compile (a go: image whose standard
 // library does not compile) in toolchain_test.go, the download (an unknown
 // helper version) in build_test.go. No stand-in fails the stage tool's
 // compile alone (go-broken breaks only net/http, which the stage tool does
-// not import). The tool source is a file write, deliver and export copy
-// what earlier stages made, and a matrix cell fails only for the stage
-// tool's own errors (a binary that does not run is the cell's result):
-// nothing a list can say makes them fail.
+// not import). The tool source is a file write; deliver and export copy
+// what earlier stages made; a cgo binary's finish fails only for what its
+// compile left where the binary should be (a hostile compiler's FIFO,
+// unit-tested in the stage tool); and a matrix cell fails only for the
+// stage tool's own errors (a binary that does not run is the cell's
+// result): nothing a list can say makes them fail.
 
 // lostLayerImage puts an image into the test bed's registry whose manifest
 // and config are there and whose one layer never was (the registry takes a

@@ -131,7 +131,7 @@ func (s *toolchainSetup) bakeFails(t *testing.T) string {
 }
 
 // The first failure: a go: image whose standard library does not
-// compile. The shared warm compile fails, and that is the one cause given
+// compile. The shared static compile fails, and that is the one cause given
 // for both targets, with the compiler's error, not N target errors and not
 // BuildKit's "releasing already released reference".
 func TestGoImageThatDoesNotCompile(t *testing.T) {

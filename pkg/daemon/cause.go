@@ -132,7 +132,7 @@ var causes = []struct {
 	{graph.KindCompile, true, tellCompile},
 	{graph.KindFinish, false, tellLastWords},
 	{graph.KindVerify, false, tellLastWords},
-	{graph.KindDeliver, false, tellLastWords},
+	{graph.KindDeliver, false, tellDeliver},
 	{graph.KindExport, false, tellLastWords},
 	{graph.KindCell, false, tellLastWords},
 }
@@ -231,6 +231,15 @@ func tellNoToolchain(x explainer, f failure) string {
 // ("llbgen: target NAME: ..."), or the stage's last lines.
 func tellLastWords(_ explainer, f failure) string {
 	return headline(f.stage) + ": " + lastWords(f, 3)
+}
+
+// tellDeliver names what a delivery (a file op: it runs nothing) missed:
+// the verdict its check should have left, else BuildKit's words.
+func tellDeliver(x explainer, f failure) string {
+	if strings.Contains(f.err, `"/verdict": not found`) {
+		return headline(f.stage) + ": its check left no verdict"
+	}
+	return tellLastWords(x, f)
 }
 
 func tellSetup(_ explainer, f failure) string {

@@ -69,13 +69,13 @@ var causeCases = []causeCase{
 		want:      `compile failed: # runtime/cgo; cgo: C compiler "gcc" not found: exec: "gcc": executable file not found in $PATH`,
 	},
 	{
-		name: "warm compile, shared", binary: "docker_19.03.12", kind: graph.KindStatic,
+		name: "static compile, shared", binary: "docker_19.03.12", kind: graph.KindStatic,
 		vertexErr: "exit code: 1",
 		log:       "# net/http\n/usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name\nllbgen: go build: exit status 1\n",
 		want:      "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {, expected name",
 	},
 	{
-		name: "warm compile, with the go version the module wants", binary: "multi-linux-arm64", kind: graph.KindStatic,
+		name: "static compile, with the go version the module wants", binary: "multi-linux-arm64", kind: graph.KindStatic,
 		vertexErr: "exit code: 1",
 		log:       "# github.com/x/y\nx.go:1:2: undefined: slices.Concat\nnote: module requires Go 1.24.0\n",
 		want:      "compiling the helper for linux/arm64 failed: x.go:1:2: undefined: slices.Concat; note: module requires Go 1.24.0",
@@ -111,10 +111,16 @@ var causeCases = []causeCase{
 		want:      "checking the helper module against the lock failed: the helper module's hash is h1:B=, the lock has h1:A=",
 	},
 	{
-		name: "deliver", binary: "docker_19.03.12", kind: graph.KindDeliver,
+		// a delivery is a file op: it fails only when an input is missing
+		name: "deliver without a verdict", binary: "docker_19.03.12", kind: graph.KindDeliver,
+		vertexErr: `failed to calculate checksum of ref zxney6b4ltlr0cwa5zsf0ueip::z8huku3gcqr1l4m3o0h1ooxjf: "/verdict": not found`,
+		want:      "delivering the binary failed: its check left no verdict",
+	},
+	{
+		name: "finish", binary: "runner-cgo", kind: graph.KindFinish,
 		vertexErr: "exit code: 1",
-		log:       "llbgen: target docker_19.03.12: the verdict says nothing\n",
-		want:      "delivering the binary failed: the verdict says nothing",
+		log:       "llbgen: /llbgen/in/docker-credential-ecr-login is not a regular file\n",
+		want:      "writing the binary's build information failed: /llbgen/in/docker-credential-ecr-login is not a regular file",
 	},
 	{
 		name: "a go image without a toolchain", binary: "docker_19.03.12", kind: graph.KindStageTool,

@@ -47,8 +47,8 @@ func newCollector() *collector {
 
 // learn keeps the stage of every vertex of a definition about to be solved.
 // Each binary's definition is marshalled on its own, and carries, of a
-// vertex several binaries share (two static targets of one image compile
-// the same bytes), only its own binary: a vertex serves the union of the
+// vertex several binaries share (two cgo targets of one image run the
+// same setup), only its own binary: a vertex serves the union of the
 // binaries of every definition learned.
 func (c *collector) learn(def *pb.Definition) {
 	stages := graph.Stages(def)

@@ -15,7 +15,7 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// testYAML has static targets on two platforms (two warm compiles), two
+// testYAML has static targets on two platforms (two static compiles), two
 // static targets of one image (one compile vertex), and a cgo target with
 // setup.
 const testYAML = `helper: {version: v0.12.0}

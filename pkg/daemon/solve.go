@@ -172,11 +172,11 @@ func (s *solve) anyWritten() bool {
 // on the daemon (a gRPC stream, the attachables, a build job and its
 // history record) and goroutines here, and the solver runs a vertex that
 // several share once however many ask at once: a list of hundreds of
-// binaries gains nothing from hundreds of sessions. A binary's own work is
-// one check, started when the shared compile ends: every binary of a wave
-// waits for it, and a later wave starts only as the first ends, pulling its
-// images then. 64 make a list of 64 images one wave (on 2 cores, two waves
-// of 32 cost the scale benchmark 5 s more than one of 64).
+// binaries gains nothing from hundreds of sessions. A static binary's own
+// work is one check, started when the shared compile ends: the binaries
+// past the bound start only as others end, pulling their images then. 64
+// make a list of 64 images one wave (on 2 cores, 32 at once cost the scale
+// benchmark about 5 s more than 64).
 const maxSessions = 64
 
 // eachBinary builds every binary the graph builds (build, given the

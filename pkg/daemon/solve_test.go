@@ -340,7 +340,7 @@ func TestLostConnectionFailsTheRun(t *testing.T) {
 	}
 }
 
-// A shared stage that fails (the warm compile for linux/amd64) is the one
+// A shared stage that fails (the static compile for linux/amd64) is the one
 // cause of every binary it fed, named with the compiler's first error;
 // the binaries it did not feed land.
 func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
@@ -362,7 +362,7 @@ func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
 	}
 	for _, name := range []string{"multi-linux-arm64", "runner-cgo"} {
 		if res := r.result(t, o, name); !res.Verified || !r.landed(t, name) {
-			t.Errorf("%s was not fed by the failed warm compile, and did not land: %+v", name, res)
+			t.Errorf("%s was not fed by the failed static compile, and did not land: %+v", name, res)
 		}
 	}
 }
@@ -372,32 +372,65 @@ func TestSharedStageIsTheCauseOfEveryBinaryItFed(t *testing.T) {
 // (The static compile every static binary of a platform shares is
 // TestSharedStageIsTheCauseOfEveryBinaryItFed's.)
 func TestASharedVertexIsOneFailure(t *testing.T) {
+	const twoCgo = `helper: {version: v0.12.0}
+go: golang:1.26
+targets:
+  - image: gitlab/gitlab-runner:v13.2.1
+    name: cgo-a
+    cgo: true
+    setup: [apt-get update]
+  - image: gitlab/gitlab-runner:v13.2.1
+    name: cgo-b
+    cgo: true
+    setup: [apt-get update]
+  - image: docker:19.03.12
+`
 	for _, tc := range []struct {
-		name  string
-		match func(graph.Stage) bool
-		log   string
-		want  string
-		serve []string // the binaries the failed vertex's stage serves
+		name   string
+		yaml   string
+		match  func(graph.Stage) bool
+		log    string
+		want   string
+		pair   []string // the two binaries the vertex fails
+		serve  []string // the binaries the failed vertex's stage serves
+		landed []string
 	}{
 		{
 			name: "pull",
+			yaml: testYAML,
 			match: func(s graph.Stage) bool {
 				return s.Kind == graph.KindImage && s.Image == "docker:19.03.12"
 			},
-			want: "pulling the image docker:19.03.12 (linux/amd64) failed: exit code: 1",
+			want:   "pulling the image docker:19.03.12 (linux/amd64) failed: exit code: 1",
+			pair:   []string{"docker_19.03.12", "twin"},
+			landed: []string{"multi-linux-amd64", "multi-linux-arm64", "runner-cgo"},
+		},
+		{
+			// each binary's definition marks the setup with its own binary
+			// only: the collector learns both
+			name: "setup two cgo targets of one image share",
+			yaml: twoCgo,
+			match: func(s graph.Stage) bool {
+				return s.Kind == graph.KindSetup
+			},
+			log:    "E: Unable to locate package x\n",
+			want:   `setup command "apt-get update" failed: E: Unable to locate package x`,
+			pair:   []string{"cgo-a", "cgo-b"},
+			serve:  []string{"cgo-a", "cgo-b"},
+			landed: []string{"docker_19.03.12"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newFakeRun(t, &fakeDaemon{fail: []fakeFailure{{match: tc.match, vertexErr: "exit code: 1", log: tc.log}}})
+			r := newFakeRunOf(t, &fakeDaemon{fail: []fakeFailure{{match: tc.match, vertexErr: "exit code: 1", log: tc.log}}}, tc.yaml)
 			o, err := r.run(t)
 			if err != nil {
 				t.Fatal(err)
 			}
 			fs := o.Failures()
-			if len(fs) != 1 || fs[0].Cause != tc.want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin"}) {
-				t.Fatalf("failures %+v, want one: docker_19.03.12, twin: %s", fs, tc.want)
+			if len(fs) != 1 || fs[0].Cause != tc.want || !slices.Equal(fs[0].Binaries, tc.pair) {
+				t.Fatalf("failures %+v, want one: %q: %s", fs, tc.pair, tc.want)
 			}
-			a, b := r.result(t, o, "docker_19.03.12"), r.result(t, o, "twin")
+			a, b := r.result(t, o, tc.pair[0]), r.result(t, o, tc.pair[1])
 			if a.Vertex == "" || a.Vertex != b.Vertex {
 				t.Errorf("failing vertices %q and %q, want one", a.Vertex, b.Vertex)
 			}
@@ -406,7 +439,7 @@ func TestASharedVertexIsOneFailure(t *testing.T) {
 					t.Errorf("%s: the failed stage serves %q, want %q", res.Binary.Name, res.Stage.Binaries, tc.serve)
 				}
 			}
-			for _, name := range []string{"multi-linux-amd64", "multi-linux-arm64", "runner-cgo"} {
+			for _, name := range tc.landed {
 				if res := r.result(t, o, name); !res.Verified || !r.landed(t, name) {
 					t.Errorf("%s did not land: %+v", name, res)
 				}
@@ -483,7 +516,7 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 		vertexErr: "exit code: 2",
 		log:       "llbgen: cell: reading the binary: permission denied\n",
 	}}})
-	r.s.parallel = 1 // one row at a time: the first fed by the warm compile fails it
+	r.s.parallel = 1 // one row at a time: the first fed by the static compile fails it
 	m, err := r.s.matrix(context.Background(), r.d)
 	if err != nil {
 		t.Fatal(err)
@@ -491,10 +524,10 @@ func TestMatrixCausesAreClassified(t *testing.T) {
 	r.s.explainMatrix(m)
 	const want = "compiling the helper for linux/amd64 failed: /usr/local/go/src/net/http/server.go:4074:14: syntax error: unexpected {"
 	if fs := m.Unbuilt(); len(fs) != 1 || fs[0].Cause != want || !slices.Equal(fs[0].Binaries, []string{"docker_19.03.12", "twin", "multi-linux-amd64"}) {
-		t.Errorf("unbuilt rows: %+v, want the warm compile's cause once with its three binaries", fs)
+		t.Errorf("unbuilt rows: %+v, want the static compile's cause once with its three binaries", fs)
 	}
 	// The session of the first row not built failed (BuildKit's history
-	// says so); the other two rows the warm compile fed failed with its
+	// says so); the other two rows the static compile fed failed with its
 	// error without a session (it would run again); that of a row with a
 	// failed cell did not fail.
 	if len(r.d.returned) != 1 {

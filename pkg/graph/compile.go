@@ -125,8 +125,8 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 		llb.Args(append(wrapper, "--",
 			goBin, "-C", b.moduleDir(), "build",
 			"-trimpath",
-			// The module's parents (/llbgen, /) come from the target image:
-			// with a .git there, VCS stamping would run the image's git.
+			// A cgo compile's root is the target image: with a .git at
+			// /llbgen or /, VCS stamping would run the image's git.
 			"-buildvcs=false",
 			"-ldflags", b.ldflags(),
 			"-o", out,

@@ -328,6 +328,8 @@ func TestVerifyStage(t *testing.T) {
 	want := []string{
 		"copy verify docker_19.03.12 in docker:19.03.12:/verdict /.llbgen-verdict",
 		"rm /.llbgen-verdict",
+		"copy download the dependencies of github.com/awslabs/amazon-ecr-credential-helper/ecr-login@v0.12.0:/cache/download/github.com/awslabs/amazon-ecr-credential-helper/ecr-login/@v/v0.12.0.info /.llbgen-info",
+		"rm /.llbgen-info",
 		"copy compile the helper once for linux/amd64, for every static binary:/docker-credential-ecr-login /docker-credential-ecr-login-docker_19.03.12",
 		"copy compile the helper once for linux/amd64, for every static binary:/docker-credential-ecr-login.buildinfo /docker-credential-ecr-login-docker_19.03.12.buildinfo",
 	}
@@ -434,17 +436,37 @@ func TestModuleSumAndEpoch(t *testing.T) {
 		}
 	}
 	plain := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{}).Output)
-	// The delivery's copies are dated by the run's epoch: BuildKit matches a
-	// file op's inputs by content, times left out, so without it a delivery
-	// of the same bytes from a run dated otherwise would come from the cache.
+	// The delivery's inputs change with its files' time: BuildKit matches a
+	// file op's inputs by content, times left out, so otherwise a delivery
+	// of the same bytes from a run dated otherwise would come from the
+	// cache. A time the run fixes (epoch, else a lock's time) is set by the
+	// copies; else the module's .info, which dates the files, is an input.
+	lockedAt := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc=", LockedTime: "2023-11-14T22:13:20Z"}).Output)
+	lockedNoTime := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc="}).Output)
 	for _, c := range []struct {
+		name string
 		d    *decoded
 		want int64
-	}{{d, 1700000000 * 1e9}, {plain, -1}} {
+		info bool // the .info is an input
+	}{
+		{"epoch", d, 1700000000 * 1e9, false},
+		{"lock's time", lockedAt, 1700000000 * 1e9, false},
+		{"lock without a time", lockedNoTime, -1, true},
+		{"neither", plain, -1, true},
+	} {
+		info := false
 		for _, a := range c.d.file(t, "deliver docker_19.03.12").GetFile().Actions {
-			if cp := a.GetCopy(); cp != nil && cp.Src != "/verdict" && cp.Timestamp != c.want {
-				t.Errorf("deliver copies %s dated %d, want %d", cp.Src, cp.Timestamp, c.want)
+			cp := a.GetCopy()
+			switch {
+			case cp == nil:
+			case cp.Dest == "/.llbgen-info":
+				info = strings.HasSuffix(cp.Src, "/@v/v0.12.0.info")
+			case cp.Src != "/verdict" && cp.Timestamp != c.want:
+				t.Errorf("%s: deliver copies %s dated %d, want %d", c.name, cp.Src, cp.Timestamp, c.want)
 			}
+		}
+		if info != c.info {
+			t.Errorf("%s: the .info is an input of the delivery: %v, want %v", c.name, info, c.info)
 		}
 	}
 	for dg, op := range plain.ops {

@@ -105,6 +105,7 @@ func TestImageCodeIsolation(t *testing.T) {
 		for _, name := range []string{"docker_19.03.12", "runner-cgo", "other-cgo"} {
 			v := d.exec(t, "verify "+name+" ")
 			vd := opDigest(d, v)
+			readers := 0
 			for dg, op := range d.ops {
 				for i, in := range op.Inputs {
 					if digest.Digest(in.Digest) != vd {
@@ -114,6 +115,7 @@ func TestImageCodeIsolation(t *testing.T) {
 						t.Errorf("%s reads verify %s's output", d.names[dg], name)
 						continue
 					}
+					readers++
 					var used []string
 					for _, a := range op.GetFile().Actions {
 						if a.SecondaryInput == int64(i) || a.Input == int64(i) {
@@ -127,6 +129,9 @@ func TestImageCodeIsolation(t *testing.T) {
 						t.Errorf("deliver %s keeps the verdict", name)
 					}
 				}
+			}
+			if readers != 1 {
+				t.Errorf("verify %s's verdict is read by %d deliveries, want its own", name, readers)
 			}
 			for _, m := range v.GetExec().Mounts {
 				if m.MountType == pb.MountType_CACHE {
@@ -153,10 +158,13 @@ func TestImageCodeIsolation(t *testing.T) {
 					from := d.names[digest.Digest(op.Inputs[a.SecondaryInput].Digest)]
 					switch {
 					case strings.HasPrefix(d.names[opDigest(d, op)], "deliver "):
-						// a verdict, or a finished binary: a cgo binary's finish
-						// stage, or the static compile (no image code runs there)
-						if !strings.HasPrefix(from, "finish ") && !strings.HasPrefix(from, "compile the helper once") && !(strings.HasPrefix(from, "verify ") && c.Src == "/"+verdictFile) {
-							t.Errorf("a delivery copies %s from %q, want a finished binary or a verdict", c.Src, from)
+						// a verdict, the module's .info (removed again), or a
+						// finished binary: a cgo binary's finish stage, or the
+						// static compile (no image code runs there)
+						verdict := strings.HasPrefix(from, "verify ") && c.Src == "/"+verdictFile && c.Dest == "/.llbgen-verdict"
+						info := strings.HasPrefix(from, "download ") && strings.HasSuffix(c.Src, ".info") && c.Dest == "/.llbgen-info"
+						if !strings.HasPrefix(from, "finish ") && !strings.HasPrefix(from, "compile the helper once") && !verdict && !info {
+							t.Errorf("a delivery copies %s from %q, want a finished binary, a verdict or the .info", c.Src, from)
 						}
 						continue
 					case !strings.HasPrefix(from, "deliver ") && from != "write "+SumsFile:
@@ -248,3 +256,26 @@ func TestSharedCacheOnlyWhereNoImageCodeRuns(t *testing.T) {
 
 // sharedCache says whether id names a toolchain's shared build cache.
 func sharedCache(id string) bool { return strings.HasPrefix(id, goBuildCacheID+"-") }
+
+// A cgo compile, the one compile rooted in a target image, runs nothing of
+// the image but its C compiler: no VCS stamping (a /.git there would run
+// the image's git), no go.work, no user Go config, the toolchain pinned, no
+// module proxy, no network.
+func TestCgoCompileRunsOnlyTheImagesCompiler(t *testing.T) {
+	l := testList("gitlab/gitlab-runner:v13.2.1")
+	l.Targets[0].Cgo = true
+	d := decode(t, mustBuild(t, l, Options{Platform: amd64}).Output)
+	op := d.exec(t, "compile "+l.Targets[0].Name+" ")
+	if got := imageRef(d.input(op, mount(t, op, "/"))); got != l.Targets[0].Image.Full {
+		t.Fatalf("the cgo compile is rooted in %q, want its image", got)
+	}
+	env := envOf(op)
+	for k, want := range map[string]string{"CGO_ENABLED": "1", "GOWORK": "off", "GOENV": "off", "GOTOOLCHAIN": "local", "GOPROXY": "off"} {
+		if env[k] != want {
+			t.Errorf("cgo compile: %s=%q, want %q", k, env[k], want)
+		}
+	}
+	if ex := op.GetExec(); !slices.Contains(ex.Meta.Args, "-buildvcs=false") || ex.Network != pb.NetMode_NONE {
+		t.Errorf("cgo compile: args %q network %v, want -buildvcs=false and none", ex.Meta.Args, ex.Network)
+	}
+}

@@ -30,7 +30,7 @@ const (
 	KindStatic      Kind = "static compile" // the helper compiled once per platform: every static binary of it
 	KindSetup       Kind = "setup"          // one setup command of a cgo target
 	KindCompile     Kind = "compile"        // one cgo binary's compile, in its image
-	KindFinish      Kind = "finish"         // a compile's binary with its build information, dated
+	KindFinish      Kind = "finish"         // a cgo binary with its build information, dated, in the go image
 	KindVerify      Kind = "verify"         // one binary run in its image
 	KindDeliver     Kind = "deliver"        // one binary copied out under its name once verified (or passed)
 	KindExport      Kind = "export"         // the binaries collected, SHA256SUMS
@@ -54,7 +54,7 @@ var kindInfo = map[Kind]struct {
 	KindStatic:      {true, "compiling the helper"},
 	KindSetup:       {false, "setup"},
 	KindCompile:     {false, "compile"},
-	KindFinish:      {true, "writing the binary's build information"},
+	KindFinish:      {false, "writing the binary's build information"},
 	KindVerify:      {false, "verify"},
 	KindDeliver:     {false, "delivering the binary"},
 	KindExport:      {true, "collecting the binaries and SHA256SUMS"},
@@ -93,8 +93,8 @@ type Stage struct {
 // stageKey is the description key a vertex's Stage is stored under, as
 // JSON, without its binaries: each binary has a key of its own, binaryKey
 // and its name. BuildKit merges the descriptions of the ops that share a
-// digest (two static targets of one image compile the same bytes, two cgo
-// targets of one image run the same setup), so a shared vertex is marked
+// digest (two cgo targets of one image run the same setup, the static
+// binaries of a platform share its compile), so a shared vertex is marked
 // by every binary it serves.
 const (
 	stageKey  = "llbgen.stage"

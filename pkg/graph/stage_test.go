@@ -215,7 +215,6 @@ func TestEveryOpHasAStage(t *testing.T) {
 	want := map[digest.Digest][]string{}
 	platformOf := map[string]string{}
 	imageOf := map[string]string{}
-	cgo := map[string]bool{}
 	serves := func(d digest.Digest, bin string) {
 		if d != "" && !slices.Contains(want[d], bin) {
 			want[d] = append(want[d], bin)
@@ -238,7 +237,6 @@ func TestEveryOpHasAStage(t *testing.T) {
 				serves(digest.Digest(in.Digest), bin.Name)
 			}
 		}
-		cgo[bin.Name] = bin.Target.Cgo
 	}
 	for d, c := range cells {
 		for _, bin := range c.bins {
@@ -275,7 +273,7 @@ func TestEveryOpHasAStage(t *testing.T) {
 				t.Errorf("%s of %q: platform %q, want %q", s.Kind, bins, s.Platform, platformOf[bins[0]])
 			}
 			wantImage := imageOf[bins[0]]
-			if s.Kind == KindStatic || s.Kind == KindFinish && !cgo[bins[0]] {
+			if s.Kind == KindStatic || s.Kind == KindFinish {
 				wantImage = l.Go.Ref
 			}
 			if s.Image != wantImage {

@@ -71,13 +71,9 @@ func (b *builder) withToolchain(goImg llb.State, p ocispecs.Platform) llb.RunOpt
 const toolchainMark = goRoot + "/.llbgen-toolchain"
 
 // withBuildCache mounts the one build cache the trusted stages share: those
-// that run only the toolchain (the static compiles, the stage tool compile). A
-// static compile is rooted in its target image, but runs nothing from it:
-// cgo is off, VCS stamping (which would run the image's git) is off, and
-// go.work files are ignored (goBuild, goEnv). The
-// stage that fills it holds it locked; the stages that run after it only
-// read and link, so they share it (Go's cache is safe for concurrent use).
-// No stage that runs code from a target image ever mounts it: Go trusts
+// that run only the toolchain, in the go image (the static compiles, the
+// stage tool compile), with cgo and VCS stamping off and go.work files
+// ignored (goBuild, goEnv). They hold it locked, one at a time. No stage that runs code from a target image ever mounts it: Go trusts
 // its cache entries, so a writer could change what every static binary
 // links, now and in later runs.
 //

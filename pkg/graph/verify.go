@@ -133,7 +133,7 @@ func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.Stat
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
 		llb.WithCustomName("finish "+bin.Name+": its build information, dated"),
-		b.mark(binary(KindFinish, bin, p), bin.Target.Lines),
+		b.mark(Stage{Kind: KindFinish, Binaries: []string{bin.Name}, Platform: platforms.Format(p), Image: b.list.Go.Ref}, bin.Target.Lines),
 	).AddMount(verifyOut, llb.Scratch())
 }
 
@@ -142,31 +142,45 @@ func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.Stat
 // check, its verify stage, wrote its verdict; check is nil for a binary
 // passed on without being run. The verdict is copied in and removed again:
 // the copy makes the delivery wait for the check and fail with it, and only
-// the binary's two files remain.
+// the binary's two files remain (the removal follows no link: a verdict a
+// hostile loader replaced is removed as what it is).
 //
 // BuildKit matches a file op's inputs by content, and content checksums
-// leave file times out: when the times are fixed by the run (a
-// SOURCE_DATE_EPOCH, a lock's time), the copies set them, so a delivery of
-// the same bytes dated otherwise is never taken from the cache. Otherwise the
-// finish stage dated the files at the helper version's time, which comes
-// with the module's bytes.
+// leave file times out, so the delivery's inputs must change whenever the
+// files' time does, or a delivery of the same bytes dated otherwise comes
+// from the cache. When the run fixes the time (a SOURCE_DATE_EPOCH, a
+// lock's time), the copies set it. Otherwise the files carry the helper
+// version's time from the module proxy's .info, which is copied in and
+// removed like the verdict, so its content keys the delivery.
 func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.State, name string) llb.State {
+	var fa *llb.FileAction
+	then := func(a func() *llb.FileAction, more func(*llb.FileAction) *llb.FileAction) {
+		if fa == nil {
+			fa = a()
+		} else {
+			fa = more(fa)
+		}
+	}
+	// in copies one file of st in and removes it again: an input of the
+	// delivery that lands nowhere.
+	in := func(st llb.State, path, as string) {
+		then(func() *llb.FileAction { return llb.Copy(st, path, as) },
+			func(f *llb.FileAction) *llb.FileAction { return f.Copy(st, path, as) })
+		fa = fa.Rm(as, llb.WithAllowNotFound(true))
+	}
+	if check != nil {
+		in(*check, "/"+verdictFile, "/.llbgen-verdict")
+	}
 	var opts []llb.CopyOption
 	if t := b.fileTime(); t != nil {
 		opts = append(opts, llb.WithCreatedTime(*t))
-	}
-	var fa *llb.FileAction
-	if check != nil {
-		const v = "/.llbgen-verdict"
-		fa = llb.Copy(*check, "/"+verdictFile, v).Rm(v)
+	} else {
+		in(b.modules, strings.TrimPrefix(b.moduleFile(".info"), modCache), "/.llbgen-info")
 	}
 	for _, f := range []string{"", BuildInfoSuffix} {
 		from, to := "/"+binName+f, "/"+bin.FileName()+f
-		if fa == nil {
-			fa = llb.Copy(finished, from, to, opts...)
-		} else {
-			fa = fa.Copy(finished, from, to, opts...)
-		}
+		then(func() *llb.FileAction { return llb.Copy(finished, from, to, opts...) },
+			func(f *llb.FileAction) *llb.FileAction { return f.Copy(finished, from, to, opts...) })
 	}
 	return llb.Scratch().File(fa, llb.WithCustomName(name), b.mark(binary(KindDeliver, bin, b.platformOf(bin)), bin.Target.Lines))
 }
@@ -174,7 +188,8 @@ func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.Sta
 // fileTime is the time every delivered file gets when the run fixes it:
 // SOURCE_DATE_EPOCH, else a lock's version time; nil when the files carry
 // the helper version's time from the module proxy. A lock's time that does
-// not parse leaves it nil: the finish stage fails on it, saying so.
+// not parse leaves it nil: the compile (or finish) stage fails on it,
+// saying so.
 func (b *builder) fileTime() *time.Time {
 	switch {
 	case b.opt.SourceDateEpoch != nil:

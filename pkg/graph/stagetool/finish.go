@@ -5,13 +5,13 @@ import (
 	"flag"
 )
 
-// runFinish copies a compiled binary out, with its build information beside
-// it, both dated. It runs in the toolchain image, never in a target image:
-// the files every delivered binary is copied from are written by code llbgen
-// trusts, not in a stage where an image's C compiler or loader ran. It runs
-// once per compile (once per platform for every static binary), beside the
-// binaries' checks; each binary that passed its check is then copied from
-// its output under its own name, by BuildKit itself (no process).
+// runFinish copies a cgo binary out, with its build information beside it,
+// both dated. It runs in the toolchain image, never in a target image: the
+// files a delivered cgo binary is copied from are written by code llbgen
+// trusts, not in the stage where the image's C compiler ran. It runs beside
+// the binary's check; once that passed, the binary is copied from its output
+// under its own name, by BuildKit itself (no process). A static compile,
+// where no image code runs, finishes its binary itself (gobuild -buildinfo).
 func runFinish(args []string) error {
 	fs := flag.NewFlagSet("finish", flag.ContinueOnError)
 	in := fs.String("in", "", "the binary, as compiled")

@@ -109,8 +109,9 @@ func runCheck(args []string) error {
 const verdictOK = "verified"
 
 // deliver copies the binary to out with its build information beside it,
-// both dated. Dated here, not only where compiled: BuildKit's cache keys
-// ignore file times, so a cached copy could carry another run's time.
+// both dated (finish). Dated here, not only where compiled: BuildKit's
+// cache keys ignore file times, so a cached copy could carry another run's
+// time; finish's arguments carry the epoch and the lock's time.
 func deliver(in, out, infoPath, lockedTime string, epoch int64) error {
 	if err := copyFile(in, out); err != nil {
 		return err
@@ -419,8 +420,12 @@ func runGoBuild(args []string) error {
 		return err
 	}
 	if *locked {
+		proxyTime := info.Time
 		if info, err = lockedInfo(*commit, *lockedTime); err != nil {
 			return err
+		}
+		if *lockedTime == "" {
+			info.Time = proxyTime // a lock without a time: the proxy's, as finish does
 		}
 	}
 	if cmdArgs, err = stampCommit(cmdArgs, *commitVar, info); err != nil {

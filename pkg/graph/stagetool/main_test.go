@@ -231,3 +231,28 @@ func TestGoBuildWritesBuildInfo(t *testing.T) {
 		}
 	}
 }
+
+// A lock without a time dates a static binary at the proxy's time, as
+// finish dates a cgo one; a lock's time wins over the proxy's.
+func TestGoBuildLockedTime(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	info := filepath.Join(dir, "v1.info")
+	if err := os.WriteFile(info, []byte(`{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for lockTime, want := range map[string]string{"": "2024-01-02T03:04:05Z", "2023-11-14T22:13:20Z": "2023-11-14T22:13:20Z"} {
+		out := filepath.Join(t.TempDir(), "docker-credential-ecr-login")
+		args := []string{"-info", info, "-locked", "-time", lockTime, "-out", out, "--", "/bin/cp", self, out}
+		if err := runGoBuild(args); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := time.Parse(time.RFC3339, want)
+		if fi, err := os.Stat(out); err != nil || !fi.ModTime().Equal(w) {
+			t.Errorf("lock time %q: binary dated %v (%v), want %v", lockTime, fi.ModTime(), err, w)
+		}
+	}
+}

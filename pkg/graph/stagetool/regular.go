@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 )
@@ -29,21 +28,4 @@ func openRegular(path string) (*os.File, os.FileInfo, error) {
 		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
 	}
 	return f, fi, nil
-}
-
-// readRegular reads a regular file of at most limit bytes.
-func readRegular(path string, limit int64) ([]byte, error) {
-	f, _, err := openRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is more than %d bytes", path, limit)
-	}
-	return data, nil
 }
