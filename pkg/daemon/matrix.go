@@ -143,6 +143,10 @@ func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 		return m, ctx.Err()
 	}
 	m.Columns = p.g.Columns()
+	// A row runs a cell per column at once: fewer rows than a build's
+	// binaries at a time. (The static binaries of a platform are one
+	// compile, so their cells in one column are one vertex, run once.)
+	s.parallel = min(s.parallel, maxMatrixRows)
 	s.eachBinary(ctx, p, p.g.Compiled, func(ctx context.Context, def *pb.Definition, i int) error {
 		row := &m.Rows[i]
 		var err error
@@ -227,3 +231,7 @@ func (s *solve) cell(ctx context.Context, gc gateway.Client, g *graph.Graph, nam
 
 // maxCellBytes bounds a cell's result as llbgen reads it back.
 const maxCellBytes = 256 << 10
+
+// maxMatrixRows bounds the matrix rows solved at once: each runs a cell in
+// every column.
+const maxMatrixRows = 32
