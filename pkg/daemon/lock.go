@@ -64,7 +64,7 @@ func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt
 	if err != nil {
 		return nil, fmt.Errorf("downloading the helper module: %w", err)
 	}
-	sum, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper.Version, ".ziphash")})
+	sum, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper, ".ziphash")})
 	if err != nil {
 		return nil, fmt.Errorf("reading the helper module's hash: %w", err)
 	}
@@ -77,7 +77,7 @@ func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt
 		Platform: platforms.Format(platform),
 		Images:   map[string]string{},
 	}
-	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper.Version, ".info"), Range: &gateway.FileRange{Length: maxInfoBytes + 1}}); err == nil {
+	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper, ".info"), Range: &gateway.FileRange{Length: maxInfoBytes + 1}}); err == nil {
 		if f.Helper.Time, f.Helper.Commit, err = proxyInfo(list.Helper.Version, data); err != nil {
 			return nil, err
 		}

@@ -12,17 +12,12 @@ import (
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-const (
-	// binDir is the scratch mount a compile stage writes its binary to.
-	binDir = "/llbgen/bin"
-	// binName is the binary's name inside a compile stage's output.
-	binName = "docker-credential-ecr-login"
-)
+// binDir is the scratch mount a compile stage writes its binary to.
+const binDir = "/llbgen/bin"
 
-// ldflags are upstream's release flags.
-func (b *builder) ldflags() string {
-	return fmt.Sprintf("-s -buildid= -X %s/version.Version=%s", targets.HelperModule, b.list.Helper.Bare())
-}
+// binName is the binary's name inside a compile stage's output, and where
+// a finished binary is: docker-credential-<helper>.
+func (b *builder) binName() string { return b.spec.Binary() }
 
 // staticCompile compiles the helper once for platform p, in the go image on
 // the daemon's platform, with the one Go build cache the trusted stages
@@ -105,11 +100,12 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 		AddEnv("GOFLAGS", "-mod=mod").
 		AddEnv("GOPROXY", "off").
 		Network(pb.NetMode_NONE)
-	out := binDir + "/" + binName
-	wrapper := []string{toolBin, "gobuild",
-		"-info", b.moduleFile(".info"),
-		"-commit-var", targets.HelperModule + "/version.GitCommitSHA",
-		"-out", out}
+	out := binDir + "/" + b.binName()
+	wrapper := []string{toolBin, "gobuild", "-info", b.moduleFile(".info")}
+	if b.spec.CommitVar != "" {
+		wrapper = append(wrapper, "-commit-var", b.spec.CommitVar)
+	}
+	wrapper = append(wrapper, "-out", out)
 	if b.opt.SourceDateEpoch != nil {
 		wrapper = append(wrapper, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
@@ -128,9 +124,9 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 			// A cgo compile's root is the target image: with a .git at
 			// /llbgen or /, VCS stamping would run the image's git.
 			"-buildvcs=false",
-			"-ldflags", b.ldflags(),
+			"-ldflags", b.spec.LDFlags(b.list.Helper.Version),
 			"-o", out,
-			"./cli/docker-credential-ecr-login",
+			b.spec.Package,
 		)),
 		b.withToolchain(goImg, goPlatform),
 		llb.AddMount(toolDir, b.toolSt, llb.Readonly),

@@ -13,7 +13,7 @@ const modCache = "/llbgen/gomod"
 
 // moduleDir is the helper module's source inside the module cache.
 func (b *builder) moduleDir() string {
-	return modCache + "/" + targets.HelperModule + "@" + b.list.Helper.Version
+	return modCache + "/" + b.spec.CacheDir() + "@" + b.list.Helper.Version
 }
 
 // download fetches the helper module, then every module its build needs,
@@ -22,7 +22,7 @@ func (b *builder) moduleDir() string {
 // against it, its dependencies against its go.sum, which `go mod download`
 // run inside the module always consults.
 func (b *builder) download(goImg llb.State) llb.State {
-	mod := targets.HelperModule + "@" + b.list.Helper.Version
+	mod := b.spec.Module + "@" + b.list.Helper.Version
 	base := goImg.With(b.goEnv(), b.passThrough()).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod")
@@ -60,7 +60,7 @@ func (b *builder) traceFlag() []string {
 // moduleFile is a file of the helper module in the module cache's download
 // directory: ".info", ".ziphash", ...
 func (b *builder) moduleFile(ext string) string {
-	return modCache + "/" + ModuleFile(b.list.Helper.Version, ext)
+	return modCache + "/" + ModuleFile(b.list.Helper, ext)
 }
 
 // checkModule holds the build to the locked module hash, when there is one.
@@ -97,8 +97,8 @@ func (b *builder) passThrough() llb.StateOption {
 
 // ModuleFile is the path, inside the module cache that Modules returns, of
 // a file the module proxy served for the helper: ".info", ".ziphash", ...
-func ModuleFile(version, ext string) string {
-	return "cache/download/" + targets.HelperModule + "/@v/" + version + ext
+func ModuleFile(h targets.Helper, ext string) string {
+	return "cache/download/" + h.Spec().CacheDir() + "/@v/" + h.Version + ext
 }
 
 // Modules is the download stage alone: the module cache holding the helper

@@ -202,7 +202,8 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 type builder struct {
 	list *targets.List
 	opt  Options
-	sm   *llb.SourceMap // the list file; nil for a list from --image flags
+	sm   *llb.SourceMap     // the list file; nil for a list from --image flags
+	spec targets.HelperSpec // the helper built
 
 	goImg llb.State // the toolchain image, on the daemon's platform
 	// sharedCacheID names the build cache the trusted stages share.
@@ -221,7 +222,7 @@ type builder struct {
 
 // newBuilder starts the graph of list; opt's platforms are normalized.
 func newBuilder(list *targets.List, opt Options) *builder {
-	b := &builder{list: list, opt: opt, sm: newSourceMap(list),
+	b := &builder{list: list, opt: opt, sm: newSourceMap(list), spec: list.Helper.Spec(),
 		statics: map[string]llb.State{}, staticNames: map[string][]string{},
 		images: map[ImageKey]llb.State{}, toolchains: map[string]llb.State{}}
 	for _, bin := range list.Binaries() {

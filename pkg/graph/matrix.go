@@ -63,8 +63,8 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 	run := b.toolRoot(img).
 		Run(
 			llb.Args([]string{toolBin, "cell",
-				"-want", b.list.Helper.Bare(),
-				"-in", verifyIn + "/" + binName,
+				"-want", b.spec.Want(b.list.Helper.Version),
+				"-in", verifyIn + "/" + b.binName(),
 				"-out", verifyOut + "/" + CellFile,
 				"-platform", platforms.Format(col.Platform),
 			}),

@@ -138,7 +138,7 @@ func kindOf(op *pb.Op) Kind {
 			return KindToolSource
 		case a.GetMkdir().GetPath() == toolchainMark:
 			return KindToolchain
-		case a.GetCopy().GetDest() == "/.llbgen-verdict", a.GetCopy().GetSrc() == "/"+binName:
+		case a.GetCopy().GetDest() == "/.llbgen-verdict", a.GetCopy().GetSrc() == "/docker-credential-ecr-login":
 			return KindDeliver
 		case a.GetRm().GetPath() == HelperPath:
 			return KindImageOut

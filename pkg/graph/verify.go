@@ -72,8 +72,8 @@ func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
 			llb.Args([]string{
 				toolBin, "check",
 				"-target", bin.Name,
-				"-want", b.list.Helper.Bare(),
-				"-in", verifyIn + "/" + binName,
+				"-want", b.spec.Want(b.list.Helper.Version),
+				"-in", verifyIn + "/" + b.binName(),
 				"-out", verifyOut + "/" + verdictFile,
 			}),
 			llb.AddMount(toolDir, b.toolSt, llb.Readonly),
@@ -116,8 +116,8 @@ func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.Stat
 	}
 	args := []string{
 		toolBin, "finish",
-		"-in", verifyIn + "/" + binName,
-		"-out", verifyOut + "/" + binName,
+		"-in", verifyIn + "/" + b.binName(),
+		"-out", verifyOut + "/" + b.binName(),
 		"-info", b.moduleFile(".info"),
 	}
 	if b.opt.SourceDateEpoch != nil {
@@ -178,7 +178,7 @@ func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.Sta
 		in(b.modules, strings.TrimPrefix(b.moduleFile(".info"), modCache), "/.llbgen-info")
 	}
 	for _, f := range []string{"", BuildInfoSuffix} {
-		from, to := "/"+binName+f, "/"+bin.FileName()+f
+		from, to := "/"+b.binName()+f, "/"+bin.FileName()+f
 		then(func() *llb.FileAction { return llb.Copy(finished, from, to, opts...) },
 			func(f *llb.FileAction) *llb.FileAction { return f.Copy(finished, from, to, opts...) })
 	}

@@ -40,7 +40,7 @@ func main() {
 		}
 	}
 	out := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(out, binName), ".")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(out, "docker-credential-ecr-login"), ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if cgo {
@@ -49,7 +49,7 @@ func main() {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the fake helper: %v\n%s", err, b)
 	}
-	f, err := elf.Open(filepath.Join(out, binName))
+	f, err := elf.Open(filepath.Join(out, "docker-credential-ecr-login"))
 	if err != nil {
 		t.Fatal(err)
 	}
