@@ -195,15 +195,8 @@ func TestVersionMismatchIsClipped(t *testing.T) {
 // A static compile finishes its binary itself: gobuild -buildinfo dates the
 // binary and writes its build information beside it, dated alike.
 func TestGoBuildWritesBuildInfo(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	self, info := goBuildFixture(t)
 	dir := t.TempDir()
-	info := filepath.Join(dir, "v1.info")
-	if err := os.WriteFile(info, []byte(`{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	for _, withInfo := range []bool{false, true} {
 		out := filepath.Join(dir, fmt.Sprint(withInfo), "docker-credential-ecr-login")
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -235,15 +228,7 @@ func TestGoBuildWritesBuildInfo(t *testing.T) {
 // A lock without a time dates a static binary at the proxy's time, as
 // finish dates a cgo one; a lock's time wins over the proxy's.
 func TestGoBuildLockedTime(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	info := filepath.Join(dir, "v1.info")
-	if err := os.WriteFile(info, []byte(`{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	self, info := goBuildFixture(t)
 	for lockTime, want := range map[string]string{"": "2024-01-02T03:04:05Z", "2023-11-14T22:13:20Z": "2023-11-14T22:13:20Z"} {
 		out := filepath.Join(t.TempDir(), "docker-credential-ecr-login")
 		args := []string{"-info", info, "-locked", "-time", lockTime, "-out", out, "--", "/bin/cp", self, out}
@@ -255,4 +240,20 @@ func TestGoBuildLockedTime(t *testing.T) {
 			t.Errorf("lock time %q: binary dated %v (%v), want %v", lockTime, fi.ModTime(), err, w)
 		}
 	}
+}
+
+// goBuildFixture is a binary for gobuild's command to copy (this test's
+// own, so it has build information) and a module proxy .info file dated
+// 2024-01-02T03:04:05Z.
+func goBuildFixture(t *testing.T) (self, info string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info = filepath.Join(t.TempDir(), "v1.info")
+	if err := os.WriteFile(info, []byte(`{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return self, info
 }
