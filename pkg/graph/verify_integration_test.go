@@ -61,6 +61,10 @@ func main() {
 	if dynamic != cgo {
 		t.Fatalf("fake helper: dynamic=%v, want %v", dynamic, cgo)
 	}
+	// as finished: its build information beside it, for a delivery to copy
+	if err := os.WriteFile(filepath.Join(out, "docker-credential-ecr-login.buildinfo"), []byte("fake\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
@@ -71,7 +75,8 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 		Helper: targets.Helper{Version: "v0.12.0"},
 		Go:     targets.Image{Ref: bed.Golang(), Full: bed.Golang()},
 	}
-	b := newBuilder(l, Options{Platform: DefaultPlatform()})
+	// an epoch: the delivery then needs no module .info
+	b := newBuilder(l, Options{Platform: DefaultPlatform(), SourceDateEpoch: new(int64)})
 	tg := targets.Target{Image: targets.Image{Ref: image, Full: image}, Name: name}
 	goImg, err := b.image(l.Go, b.opt.Platform)
 	if err != nil {
@@ -83,7 +88,9 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 	}
 	b.goImg, b.modules = goImg, llb.Scratch()
 	b.toolSt = b.stageTool(goImg)
-	st := b.verify(tg.Binaries()[0], img, llb.Local("bin"))
+	bin := tg.Binaries()[0]
+	check := b.verify(bin, img, llb.Local("bin"))
+	st := b.deliver(bin, llb.Local("bin"), &check, "deliver "+bin.Name)
 	def, err := Definition(context.Background(), st, DefaultPlatform())
 	if err != nil {
 		t.Fatal(err)
