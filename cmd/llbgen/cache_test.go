@@ -52,8 +52,9 @@ func TestRemoteCache(t *testing.T) {
 			t.Errorf("%s differs: %d bytes, %s on the second daemon; %d bytes, %s on the first", name, len(got[name].data), got[name].modTime, len(f.data), f.modTime)
 		}
 	}
-	// Every binary's own steps came from the cache too, not only the
-	// shared compile: the export held each of them.
+	// Every binary's own check came from the cache too, not only the
+	// shared compile: the export held each of them. (Deliveries, file ops
+	// loaded from the imported cache, are shown DONE, not CACHED.)
 	for _, name := range []string{staticCompile, "verify musl in " + bed.Musl(), "verify glibc in " + bed.Glibc()} {
 		if state := vertexState(r.stderr, name); state != "CACHED" {
 			t.Errorf("the second daemon's %q: %q, want CACHED\n%s", name, state, tail(r.stderr, 40))

@@ -128,7 +128,7 @@ func (s *solve) explainMatrix(m *Matrix) {
 
 // matrix resolves the images and makes the graph in one session, then
 // builds every binary and runs it in every column in a session of its own
-// (see sessions), up to maxSessions at once; a binary that does not build
+// (see sessions), up to maxMatrixRows at once; a binary that does not build
 // leaves its error in s.errs.
 func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 	p, err := s.prepareIn(ctx, ss)

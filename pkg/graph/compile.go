@@ -40,7 +40,7 @@ func (b *builder) staticCompile(p ocispecs.Platform) llb.State {
 }
 
 // compile is the compile output of one binary, the binary at
-// /docker-credential-ecr-login. A static binary is its platform's static
+// /docker-credential-<helper> (binName). A static binary is its platform's static
 // compile. A cgo binary is compiled in a stage rooted in its target image
 // (the result of the target's setup), on its own platform, with the
 // image's C compiler and the toolchain image of that platform, so with a

@@ -133,7 +133,7 @@ type Graph struct {
 	// being run: "not verified: no emulator for linux/arm64".
 	Unverified map[string]string
 	// Compiled maps a binary's name to its compile output, the binary at
-	// /docker-credential-ecr-login, before any check: every static binary
+	// /docker-credential-<helper>, before any check: every static binary
 	// of a platform has that platform's one static compile.
 	Compiled map[string]llb.State
 

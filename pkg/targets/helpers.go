@@ -44,7 +44,11 @@ var knownHelpers = []HelperSpec{
 		Expect:    "{bare}",
 	},
 	{
-		// GoogleCloudPlatform/docker-credential-gcr: .goreleaser.yml
+		// GoogleCloudPlatform/docker-credential-gcr: .goreleaser.yml sets
+		// config.Version without the module's /v2 (a no-op for the v2
+		// module, which then reads its version from the build
+		// information); llbgen sets the v2 path, so the binary says its
+		// version however it is built. Not upstream's bytes.
 		Name:    "gcr",
 		Module:  "github.com/GoogleCloudPlatform/docker-credential-gcr/v2",
 		Package: ".",
@@ -57,8 +61,9 @@ var knownHelpers = []HelperSpec{
 }
 
 // dockerHelper is one of docker/docker-credential-helpers (its Makefile).
-// Upstream also sets credentials.Revision to the full commit, which the
-// module proxy does not report for this module; it is left unset.
+// Upstream also sets credentials.Revision to the full commit hash; llbgen's
+// commit stamping gives 7 characters (ecr-login's form), so it is left
+// unset rather than set differently from upstream.
 func dockerHelper(name string, cgo bool) HelperSpec {
 	const m = "github.com/docker/docker-credential-helpers"
 	return HelperSpec{
