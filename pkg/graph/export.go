@@ -25,11 +25,7 @@ func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 		var fa *llb.FileAction
 		for _, d := range bins {
 			for _, f := range []string{"/" + d.file, "/" + d.file + BuildInfoSuffix} {
-				if fa == nil {
-					fa = llb.Copy(d.st, f, f)
-				} else {
-					fa = fa.Copy(d.st, f, f)
-				}
+				fa = copyAfter(fa, d.st, f, f)
 			}
 		}
 		all = all.File(fa, llb.WithCustomName("collect verified binaries"), llb.IgnoreCache, b.mark(Stage{Kind: KindExport}))
@@ -57,4 +53,13 @@ func (b *builder) export(goImg, tool llb.State, bins []delivered) llb.State {
 type delivered struct {
 	st   llb.State
 	file string
+}
+
+// copyAfter adds a copy of src's from to to after fa's actions, or starts
+// a file op with it when fa is nil.
+func copyAfter(fa *llb.FileAction, src llb.State, from, to string, opts ...llb.CopyOption) *llb.FileAction {
+	if fa == nil {
+		return llb.Copy(src, from, to, opts...)
+	}
+	return fa.Copy(src, from, to, opts...)
 }

@@ -154,19 +154,10 @@ func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.Stat
 // removed like the verdict, so its content keys the delivery.
 func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.State, name string) llb.State {
 	var fa *llb.FileAction
-	then := func(a func() *llb.FileAction, more func(*llb.FileAction) *llb.FileAction) {
-		if fa == nil {
-			fa = a()
-		} else {
-			fa = more(fa)
-		}
-	}
 	// in copies one file of st in and removes it again: an input of the
 	// delivery that lands nowhere.
 	in := func(st llb.State, path, as string) {
-		then(func() *llb.FileAction { return llb.Copy(st, path, as) },
-			func(f *llb.FileAction) *llb.FileAction { return f.Copy(st, path, as) })
-		fa = fa.Rm(as, llb.WithAllowNotFound(true))
+		fa = copyAfter(fa, st, path, as).Rm(as, llb.WithAllowNotFound(true))
 	}
 	if check != nil {
 		in(*check, "/"+verdictFile, "/.llbgen-verdict")
@@ -178,9 +169,7 @@ func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.Sta
 		in(b.modules, strings.TrimPrefix(b.moduleFile(".info"), modCache), "/.llbgen-info")
 	}
 	for _, f := range []string{"", BuildInfoSuffix} {
-		from, to := "/"+b.binName()+f, "/"+bin.FileName()+f
-		then(func() *llb.FileAction { return llb.Copy(finished, from, to, opts...) },
-			func(f *llb.FileAction) *llb.FileAction { return f.Copy(finished, from, to, opts...) })
+		fa = copyAfter(fa, finished, "/"+b.binName()+f, "/"+bin.FileName()+f, opts...)
 	}
 	return llb.Scratch().File(fa, llb.WithCustomName(name), b.mark(binary(KindDeliver, bin, b.platformOf(bin)), bin.Target.Lines))
 }
