@@ -73,7 +73,11 @@ would change the lock.`,
 			if err := f.Write(path); err != nil {
 				return err
 			}
-			fmt.Fprintf(stderr, "wrote %s: %d images, %s@%s %s\n", path, f.Len(), f.Helper.Module, f.Helper.Version, f.Helper.Sum)
+			var mods []string
+			for _, m := range f.Modules() {
+				mods = append(mods, m.Module+"@"+m.Version+" "+m.Sum)
+			}
+			fmt.Fprintf(stderr, "wrote %s: %d images, %s\n", path, f.Len(), strings.Join(mods, ", "))
 			return nil
 		},
 	}

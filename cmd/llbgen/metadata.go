@@ -9,6 +9,7 @@ import (
 
 	"github.com/llbgen/llbgen/internal/atomicfile"
 	"github.com/llbgen/llbgen/pkg/daemon"
+	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -18,7 +19,8 @@ import (
 type metadata struct {
 	Llbgen    string         `json:"llbgen"` // --version's line
 	List      string         `json:"list"`
-	Helper    metaHelper     `json:"helper"`
+	Helper    metaHelper     `json:"helper"`  // the first of helpers
+	Helpers   []metaHelper   `json:"helpers"` // every helper built, in the list's order
 	Go        metaImage      `json:"go"`
 	Daemon    *metaDaemon    `json:"daemon,omitempty"`
 	Daemons   []metaDaemon   `json:"daemons,omitempty"`
@@ -38,7 +40,17 @@ type metadata struct {
 	Summary       metadataSummary `json:"summary"`
 }
 
+// metaHelpers are the list's helpers, with the sums locked pins.
+func metaHelpers(list *targets.List, locked map[string]graph.LockedModule) []metaHelper {
+	var out []metaHelper
+	for _, h := range list.Helpers {
+		out = append(out, metaHelper{Name: h.FileName(), Module: h.Spec().Module, Version: h.Version, Sum: locked[graph.ModuleKey(h)].Sum})
+	}
+	return out
+}
+
 type metaHelper struct {
+	Name    string `json:"name"` // the helper's name: docker-credential-<name>
 	Module  string `json:"module"`
 	Version string `json:"version"`
 	Sum     string `json:"sum,omitempty"` // the lock's h1: hash
@@ -56,7 +68,8 @@ type metaDaemon struct {
 
 type metaBinary struct {
 	Target      string `json:"target"`
-	Line        int    `json:"line"` // the target's line in the list
+	Helper      string `json:"helper"` // the helper's name
+	Line        int    `json:"line"`   // the target's line in the list
 	Platform    string `json:"platform"`
 	Image       string `json:"image"`
 	ImageDigest string `json:"imageDigest,omitempty"`
@@ -101,7 +114,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	m := metadata{
 		Llbgen:   versionLine(),
 		List:     list.File,
-		Helper:   metaHelper{Module: targets.HelperModule, Version: list.Helper.Version},
+		Helpers:  metaHelpers(list, nil),
 		Go:       metaImage{Ref: list.Go.Full},
 		Started:  ptr(started.UTC()),
 		Finished: ptr(finished.UTC()),
@@ -113,13 +126,15 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 		CacheFrom: daemon.CacheNames(cache.Imports),
 		CacheTo:   daemon.CacheNames(cache.Exports),
 	}
+	m.Helper = m.Helpers[0]
 	if runErr != nil {
 		m.Error = daemon.OneLine(runErr.Error())
 	}
 	if o == nil {
 		return m
 	}
-	m.Helper.Sum = o.ModuleSum
+	m.Helpers = metaHelpers(list, o.Locked)
+	m.Helper = m.Helpers[0]
 	m.Go.Digest = o.GoDigest.String()
 	m.Daemon = &metaDaemon{Address: o.Daemon, Runs: o.Runs}
 	for _, d := range o.Daemons {
@@ -128,9 +143,9 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	m.Cache = o.CacheExport
 	for _, r := range o.Results {
 		b := metaBinary{
-			Target: r.Target.Name, Line: r.Target.Pos.Line, Platform: r.Platform,
+			Target: r.Target.Name, Helper: r.Binary.Helper.FileName(), Line: r.Target.Pos.Line, Platform: r.Platform,
 			Image: r.Target.Image.Full, ImageDigest: r.Digest.String(), Daemon: r.Daemon, File: r.File,
-			Cgo: r.Target.Cgo, Setup: r.Target.Setup, SBOM: r.SBOM,
+			Cgo: r.Binary.Cgo(), Setup: r.Target.Setup, SBOM: r.SBOM,
 		}
 		switch {
 		case r.Verified:

@@ -12,7 +12,6 @@ import (
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/publish"
-	"github.com/llbgen/llbgen/pkg/targets"
 )
 
 // printPlanned is `llbgen build --print`: the plan a build makes before it
@@ -41,20 +40,21 @@ func printPlan(w io.Writer, p *plan.Plan, locked bool, out string) error {
 	m := metadata{
 		Llbgen:   versionLine(),
 		List:     list.File,
-		Helper:   metaHelper{Module: targets.HelperModule, Version: list.Helper.Version},
+		Helpers:  metaHelpers(list, nil),
 		Go:       metaImage{Ref: list.Go.Full},
 		Output:   out,
 		Binaries: []metaBinary{},
 	}
 	if locked {
-		m.Helper.Sum = p.Graph.ModuleSum
+		m.Helpers = metaHelpers(list, p.Graph.Locked)
 		m.Go.Digest = p.Graph.Images[graph.ImageKey{Ref: list.Go.Full, Platform: platforms.Format(p.Graph.Platform)}].Digest.String()
 	}
+	m.Helper = m.Helpers[0]
 	for _, b := range list.Binaries() {
 		mb := metaBinary{
-			Target: b.Target.Name, Line: b.Target.Pos.Line, Image: b.Target.Image.Full,
+			Target: b.Target.Name, Helper: b.Helper.FileName(), Line: b.Target.Pos.Line, Image: b.Target.Image.Full,
 			ImageDigest: p.Digest(b).String(), File: b.FileName(), Status: statusPlanned,
-			Cgo: b.Target.Cgo, Setup: b.Target.Setup,
+			Cgo: b.Cgo(), Setup: b.Target.Setup,
 		}
 		if b.Platform != nil || locked {
 			mb.Platform = platforms.Format(p.PlatformOf(b))

@@ -108,7 +108,7 @@ func writeLockFor(t *testing.T, listPath string) {
 	}
 	p := graph.DefaultPlatform()
 	f := &lock.File{
-		Helper:   lock.Helper{Module: targets.HelperModule, Version: list.Helper.Version, Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		Helper:   lock.Helper{Module: targets.HelperModule, Version: list.Helpers[0].Version, Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
 		Platform: p.OS + "/" + p.Architecture,
 		Images:   map[string]string{},
 	}

@@ -36,7 +36,7 @@ func main() {
 	flag.StringVar(&c.llbgen, "llbgen", "bin/llbgen", "the llbgen binary to measure")
 	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "file whose generated section is rewritten")
 	flag.BoolVar(&c.skipSlow, "quick", false, "skip the one-build-per-image and bake scenarios (for trying the program)")
-	only := flag.String("only", "", "comma-separated scenario groups to run: cold, warm, add, platforms, cache, scale, fleet, one, bake, gen, profile (default all)")
+	only := flag.String("only", "", "comma-separated scenario groups to run: cold, warm, add, platforms, cache, helpers, scale, fleet, one, bake, gen, profile (default all)")
 	sizes := flag.String("sizes", "1,2,4,8", "N for the cold scenario")
 	flag.Parse()
 	c.only = map[string]bool{}

@@ -109,6 +109,9 @@ func (r *report) markdown() string {
 	if v, ok := r.ratio(key{"cold, one target, platforms", 2}, key{"cold, one target, platforms", 1}); ok {
 		fmt.Fprintf(&w, "| one target for amd64 + arm64 / for amd64 alone, cold | %.2f× | none set | - |\n", v)
 	}
+	if v, ok := r.ratio(key{"cold N=8, helpers", 3}, key{"cold N=8, helpers", 1}); ok {
+		fmt.Fprintf(&w, "| 3 helpers (ecr-login, gcr, pass) / ecr-login alone, N=8, cold | %.2f× | none set | - |\n", v)
+	}
 	abs("add one image to N=8", key{"add one", 9}, 5*time.Second)
 	abs("generate the definition for 1,000 targets", key{"generation", 1000}, time.Second)
 	fmt.Fprintln(&w)

@@ -70,6 +70,9 @@ func (b *bench) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := b.writeListOf("list-8x3.yaml", threeHelpers, b.images); err != nil {
+		return err
+	}
 	// One target on the musl stand-in, an image index for amd64 and arm64:
 	// for one platform, then for both (cross-compiled, verified under QEMU).
 	musl := b.env.registry + "/standin/musl:latest"
@@ -92,9 +95,20 @@ func (b *bench) prepare(ctx context.Context) error {
 	return b.writeDockerfiles()
 }
 
+// writeList writes a list of images building ecr-login.
 func (b *bench) writeList(name string, images []string) error {
+	return b.writeListOf(name, "helper:\n  version: "+helperVersion+"\n", images)
+}
+
+// threeHelpers is the helpers block of the helpers scenario: ecr-login
+// and two more real helpers from the module proxy, all static.
+const threeHelpers = "helpers:\n  ecr-login: {version: " + helperVersion + "}\n  gcr: {version: v2.2.1}\n  pass: {version: v0.9.13}\n"
+
+// writeListOf writes a list of images building what helpers (a helper:
+// or helpers: block) names.
+func (b *bench) writeListOf(name, helpers string, images []string) error {
 	var s strings.Builder
-	fmt.Fprintf(&s, "helper:\n  version: %s\ngo: %s\ntargets:\n", helperVersion, b.goImage())
+	fmt.Fprintf(&s, "%sgo: %s\ntargets:\n", helpers, b.goImage())
 	for _, img := range images {
 		fmt.Fprintf(&s, "  - image: %s\n", img)
 	}
@@ -151,6 +165,18 @@ func (b *bench) repetition(ctx context.Context, rep int) error {
 	if b.cfg.selected("cache") {
 		if err := b.remoteCache(ctx, rep); err != nil {
 			return err
+		}
+	}
+	if b.cfg.selected("helpers") {
+		for _, c := range []struct {
+			list string
+			n    int
+		}{{"list-8.yaml", 1}, {"list-8x3.yaml", 3}} {
+			d, err := b.coldBuild(ctx, c.list)
+			if err != nil {
+				return err
+			}
+			b.record("cold N=8, helpers", c.n, d)
 		}
 	}
 	if b.cfg.selected("scale") {

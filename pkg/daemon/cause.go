@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -109,7 +110,13 @@ func explainerFor(list *targets.List) explainer {
 	if list == nil {
 		return explainer{goRef: "(unknown)", helper: targets.HelperModule}
 	}
-	return explainer{goRef: list.Go.Ref, helper: targets.HelperModule + "@" + list.Helper.Version}
+	var mods []string
+	for _, h := range list.Helpers {
+		if !slices.Contains(mods, graph.ModuleKey(h)) {
+			mods = append(mods, graph.ModuleKey(h))
+		}
+	}
+	return explainer{goRef: list.Go.Ref, helper: strings.Join(mods, ", ")}
 }
 
 // causes is, in the order a binary meets the stages, how a failure of each
@@ -211,7 +218,12 @@ func headline(s graph.Stage) string {
 			t += " (" + s.Platform + ")"
 		}
 	case s.Kind == graph.KindStatic && s.Platform != "":
+		if s.Module != "" {
+			t += " " + s.Module // one of several helpers
+		}
 		t += " for " + s.Platform
+	case s.Kind == graph.KindDownload && s.Module != "":
+		t += " " + s.Module
 	}
 	return t + " failed"
 }
@@ -291,7 +303,11 @@ func tellDownload(x explainer, f failure) string {
 		}
 	}
 	if isUnknownVersion(msg) {
-		return "module version unknown (is " + x.helper + " published?): " + msg
+		mod := x.helper
+		if f.stage.Module != "" {
+			mod = f.stage.Module // the download that failed
+		}
+		return "module version unknown (is " + mod + " published?): " + msg
 	}
 	return headline(f.stage) + ": " + msg
 }

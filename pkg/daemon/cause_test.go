@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"github.com/llbgen/llbgen/pkg/targets"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -166,7 +168,7 @@ var internal = regexp.MustCompile(`[a-z0-9]{25}::[a-z0-9]{25}|checksum of ref|al
 // answered "releasing already released reference" for some).
 func TestCause(t *testing.T) {
 	list := parseList(t, testYAML)
-	b := buildGraph(t, list, graph.Options{ModuleSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", LockedTime: "2025-01-01T00:00:00Z"})
+	b := buildGraph(t, list, graph.Options{Locked: map[string]graph.LockedModule{targets.HelperModule + "@" + list.Helpers[0].Version: {Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", Time: "2025-01-01T00:00:00Z"}}})
 	for _, tc := range causeCases {
 		for _, lost := range []bool{false, true} {
 			name := tc.name
@@ -215,7 +217,7 @@ func TestEveryKindIsTold(t *testing.T) {
 		}
 	}
 	list := parseList(t, testYAML)
-	b := buildGraph(t, list, graph.Options{ModuleSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", LockedTime: "2025-01-01T00:00:00Z"})
+	b := buildGraph(t, list, graph.Options{Locked: map[string]graph.LockedModule{targets.HelperModule + "@" + list.Helpers[0].Version: {Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", Time: "2025-01-01T00:00:00Z"}}})
 	for name, def := range b.defs {
 		for _, s := range graph.Stages(def) {
 			if rank(s.Kind) == len(causes) {

@@ -163,10 +163,10 @@ type Outcome struct {
 	// which built which binary), in the order of the routes, the
 	// default first.
 	Daemons []DaemonInfo
-	// GoDigest is the go image's resolved digest, ModuleSum the helper
-	// module's h1: hash when the lock pins it; "" when not known.
-	GoDigest  digest.Digest
-	ModuleSum string
+	// GoDigest is the go image's resolved digest ("" when not known);
+	// Locked what the lock pins of each helper module (graph.ModuleKey).
+	GoDigest digest.Digest
+	Locked   map[string]graph.LockedModule
 }
 
 // Failed counts the binaries that were not written.

@@ -204,7 +204,7 @@ func landFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []
 	o.Daemon, o.Runs = o.Daemons[0].Addr, o.Daemons[0].Runs
 	for _, r := range runs {
 		if r.err == nil && r.s.prepared != nil { // the first daemon's go image
-			o.GoDigest, o.ModuleSum = r.s.prepared.goDigest(), r.s.prepared.pl.Graph.ModuleSum
+			o.GoDigest, o.Locked = r.s.prepared.goDigest(), r.s.prepared.pl.Graph.Locked
 			break
 		}
 	}

@@ -48,44 +48,58 @@ func resolveLock(ctx context.Context, gc gateway.Client, list *targets.List, opt
 		return nil, err
 	}
 	platform := p.Graph.Platform
-	mods, err := graph.Modules(p.List, p.Graph)
-	if err != nil {
-		return nil, err
-	}
-	def, err := mods.Marshal(ctx, llb.Platform(platform))
-	if err != nil {
-		return nil, fmt.Errorf("marshalling the download: %w", err)
-	}
-	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
-	if err != nil {
-		return nil, fmt.Errorf("downloading the helper module: %w", err)
-	}
-	ref, err := res.SingleRef()
-	if err != nil {
-		return nil, fmt.Errorf("downloading the helper module: %w", err)
-	}
-	sum, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper, ".ziphash")})
-	if err != nil {
-		return nil, fmt.Errorf("reading the helper module's hash: %w", err)
-	}
-	f := &lock.File{
-		Helper: lock.Helper{
-			Module:  targets.HelperModule,
-			Version: list.Helper.Version,
-			Sum:     strings.TrimSpace(string(sum)),
-		},
-		Platform: platforms.Format(platform),
-		Images:   map[string]string{},
-	}
-	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(list.Helper, ".info"), Range: &gateway.FileRange{Length: maxInfoBytes + 1}}); err == nil {
-		if f.Helper.Time, f.Helper.Commit, err = proxyInfo(list.Helper.Version, data); err != nil {
+	f := &lock.File{Platform: platforms.Format(platform), Images: map[string]string{}}
+	var pins []lock.Helper
+	seen := map[string]bool{}
+	for _, h := range p.List.Helpers {
+		if seen[graph.ModuleKey(h)] {
+			continue // two helpers of one module version: one pin
+		}
+		seen[graph.ModuleKey(h)] = true
+		pin, err := lockModule(ctx, gc, p.List, h, p.Graph)
+		if err != nil {
 			return nil, err
 		}
+		pins = append(pins, pin)
 	}
+	f.SetModules(pins)
 	for k, r := range p.Graph.Images {
 		f.Set(k, r.Digest.String())
 	}
 	return f, nil
+}
+
+// lockModule downloads helper h's module and reads its pin: its h1: hash,
+// and its version's time and origin commit from the module proxy.
+func lockModule(ctx context.Context, gc gateway.Client, list *targets.List, h targets.Helper, opt graph.Options) (lock.Helper, error) {
+	mod := graph.ModuleKey(h)
+	mods, err := graph.Modules(list, h, opt)
+	if err != nil {
+		return lock.Helper{}, err
+	}
+	def, err := mods.Marshal(ctx, llb.Platform(opt.Platform))
+	if err != nil {
+		return lock.Helper{}, fmt.Errorf("marshalling the download of %s: %w", mod, err)
+	}
+	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	if err != nil {
+		return lock.Helper{}, fmt.Errorf("downloading the helper module %s: %w", mod, err)
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return lock.Helper{}, fmt.Errorf("downloading the helper module %s: %w", mod, err)
+	}
+	sum, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(h, ".ziphash")})
+	if err != nil {
+		return lock.Helper{}, fmt.Errorf("reading the hash of %s: %w", mod, err)
+	}
+	pin := lock.Helper{Module: h.Spec().Module, Version: h.Version, Sum: strings.TrimSpace(string(sum))}
+	if data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(h, ".info"), Range: &gateway.FileRange{Length: maxInfoBytes + 1}}); err == nil {
+		if pin.Time, pin.Commit, err = proxyInfo(pin.Module, h.Version, data); err != nil {
+			return lock.Helper{}, err
+		}
+	}
+	return pin, nil
 }
 
 // maxInfoBytes bounds the module proxy's .info file (a version, a time and
@@ -99,8 +113,8 @@ const maxInfoBytes = 64 << 10
 // proxy's value, rather than being written into a lock that every build
 // would then refuse. A missing commit is fine (proxy.golang.org reports
 // none for the helper module); one that is there must be right.
-func proxyInfo(version string, data []byte) (when, commit string, err error) {
-	what := fmt.Sprintf("the module proxy's %s@%s.info", targets.HelperModule, version)
+func proxyInfo(mod, version string, data []byte) (when, commit string, err error) {
+	what := fmt.Sprintf("the module proxy's %s@%s.info", mod, version)
 	if len(data) > maxInfoBytes {
 		return "", "", fmt.Errorf("%s is more than %d bytes; check GOPROXY", what, maxInfoBytes)
 	}

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"github.com/llbgen/llbgen/pkg/targets"
+
 	"strings"
 	"testing"
 )
@@ -28,7 +30,7 @@ func TestProxyInfo(t *testing.T) {
 		{info: `{"Time":5}`, err: "cannot unmarshal"},
 		{info: `{"Time":"` + strings.Repeat("x", maxInfoBytes) + `"}`, err: "is more than 65536 bytes"},
 	} {
-		when, commit, err := proxyInfo("v0.12.0", []byte(c.info))
+		when, commit, err := proxyInfo(targets.HelperModule, "v0.12.0", []byte(c.info))
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("%.60s: %v", c.info, err)

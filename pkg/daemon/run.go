@@ -127,7 +127,7 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 	o := &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport, Daemon: s.opt.Addr, Runs: s.worker.runs,
 		Daemons: []DaemonInfo{{Addr: s.opt.Addr, Runs: s.worker.runs}}}
 	if p := s.prepared; p != nil {
-		o.GoDigest, o.ModuleSum = p.goDigest(), p.pl.Graph.ModuleSum
+		o.GoDigest, o.Locked = p.goDigest(), p.pl.Graph.Locked
 	}
 	return o, nil
 }

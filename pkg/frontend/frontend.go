@@ -208,7 +208,11 @@ func Select(list *targets.List, args map[string]string) (*targets.List, error) {
 	if v := strings.TrimSpace(args[ArgHelperVersion]); v != "" {
 		if err := out.SetHelperVersion(v, "build-arg:"+ArgHelperVersion); err != nil {
 			// Shown under it: the version it would override.
-			return nil, &plan.Error{Err: err, Lines: []targets.Pos{list.Helper.Pos}, BadInput: true}
+			var at []targets.Pos
+			for _, h := range list.Helpers {
+				at = append(at, h.Pos)
+			}
+			return nil, &plan.Error{Err: err, Lines: at, BadInput: true}
 		}
 	}
 	names := strings.TrimSpace(args[ArgTargets])
@@ -216,7 +220,7 @@ func Select(list *targets.List, args map[string]string) (*targets.List, error) {
 		return &out, nil
 	}
 	byName := map[string]targets.Target{}
-	for _, t := range list.Targets {
+	for _, t := range out.Targets { // bound to the version set above
 		byName[t.Name] = t
 	}
 	out.Targets = nil

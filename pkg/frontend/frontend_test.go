@@ -49,12 +49,12 @@ targets:
 			for _, tg := range got.Targets {
 				names = append(names, tg.Name)
 			}
-			if strings.Join(names, " ") != tc.names || got.Helper.Version != tc.version {
-				t.Errorf("got %q %s, want %q %s", names, got.Helper.Version, tc.names, tc.version)
+			if strings.Join(names, " ") != tc.names || got.Helpers[0].Version != tc.version {
+				t.Errorf("got %q %s, want %q %s", names, got.Helpers[0].Version, tc.names, tc.version)
 			}
 		})
 	}
-	if len(list.Targets) != 3 || list.Helper.Version != "v0.12.0" {
+	if len(list.Targets) != 3 || list.Helpers[0].Version != "v0.12.0" {
 		t.Error("Select changed the list it was given")
 	}
 }

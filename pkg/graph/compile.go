@@ -15,9 +15,8 @@ import (
 // binDir is the scratch mount a compile stage writes its binary to.
 const binDir = "/llbgen/bin"
 
-// binName is the binary's name inside a compile stage's output, and where
-// a finished binary is: docker-credential-<helper>.
-func (b *builder) binName() string { return b.spec.Binary() }
+// staticKey keys the static compile of a helper for a platform.
+func staticKey(helper string, p ocispecs.Platform) string { return helper + " " + platforms.Format(p) }
 
 // staticCompile compiles the helper once for platform p, in the go image on
 // the daemon's platform, with the one Go build cache the trusted stages
@@ -26,14 +25,18 @@ func (b *builder) binName() string { return b.spec.Binary() }
 // stamping, no go.work), so compiling it in each image would give the same
 // bytes once per image; what each target needs of its own image is its
 // check (verify).
-func (b *builder) staticCompile(p ocispecs.Platform) llb.State {
-	key := platforms.Format(p)
+func (b *builder) staticCompile(hb *helperBuild, p ocispecs.Platform) llb.State {
+	key := staticKey(hb.name(), p)
 	if w, ok := b.statics[key]; ok {
 		return w
 	}
-	name := "compile the helper once for " + key + ", for every static binary"
-	stage := Stage{Kind: KindStatic, Binaries: b.staticNames[key], Platform: key, Image: b.list.Go.Ref}
-	w := b.goBuild(b.goImg.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountLocked), name,
+	what := "the helper"
+	stage := Stage{Kind: KindStatic, Binaries: b.staticNames[key], Platform: platforms.Format(p), Image: b.list.Go.Ref}
+	if len(b.list.Helpers) > 1 {
+		what, stage.Module = hb.binName(), ModuleKey(hb.h)
+	}
+	name := "compile " + what + " once for " + platforms.Format(p) + ", for every static binary"
+	w := b.goBuild(hb, b.goImg.Platform(b.opt.Platform), b.goImg, p, false, b.withBuildCache(llb.CacheMountLocked), name,
 		b.mark(stage, b.list.GoLines))
 	b.statics[key] = w
 	return w
@@ -46,8 +49,9 @@ func (b *builder) staticCompile(p ocispecs.Platform) llb.State {
 // image's C compiler and the toolchain image of that platform, so with a
 // build cache of its own. No shell: the image may have none.
 func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform) (llb.State, error) {
-	if !bin.Target.Cgo {
-		return b.staticCompile(p), nil
+	hb := b.helperOf(bin)
+	if !bin.Cgo() {
+		return b.staticCompile(hb, p), nil
 	}
 	name := fmt.Sprintf("compile %s in %s", bin.Name, bin.Target.Image.Ref)
 	if bin.Platform != nil {
@@ -66,7 +70,7 @@ func (b *builder) compile(bin targets.Binary, img llb.State, p ocispecs.Platform
 		return llb.State{}, err
 	}
 	root := b.setup(bin, img, p)
-	return b.goBuild(root.Platform(p), goImg, p, true, withPrivateBuildCache(id), name+" with cgo", mark), nil
+	return b.goBuild(hb, root.Platform(p), goImg, p, true, withPrivateBuildCache(id), name+" with cgo", mark), nil
 }
 
 // privateCacheID keys a cgo compile's own build cache: the image's C
@@ -82,14 +86,19 @@ func (b *builder) privateCacheID(bin targets.Binary, p ocispecs.Platform) (strin
 	if err != nil {
 		return "", err
 	}
-	return cacheKey(append([]string{bin.Name, pinned, platforms.Format(p), goPinned}, bin.Target.Setup...)...), nil
+	parts := []string{bin.Name, pinned, platforms.Format(p), goPinned}
+	if bin.Helper.Name != "" {
+		// another helper than a `helper:` list's: its compiles apart
+		parts = append(parts, "helper="+ModuleKey(bin.Helper)+" "+bin.Helper.Spec().Package)
+	}
+	return cacheKey(append(parts, bin.Target.Setup...)...), nil
 }
 
 // goBuild runs upstream's release build for platform p in root, network
 // none, as root, without a shell. The stage tool wraps go build to stamp the
 // origin commit and date the binary, and, for a static compile, to write its
 // build information beside it.
-func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, cache llb.RunOption, name string, extra ...llb.RunOption) llb.State {
+func (b *builder) goBuild(hb *helperBuild, root, goImg llb.State, p ocispecs.Platform, cgo bool, cache llb.RunOption, name string, extra ...llb.RunOption) llb.State {
 	// A cgo compile runs on the binary's platform, with the go image of it.
 	goPlatform := b.opt.Platform
 	if cgo {
@@ -100,17 +109,17 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 		AddEnv("GOFLAGS", "-mod=mod").
 		AddEnv("GOPROXY", "off").
 		Network(pb.NetMode_NONE)
-	out := binDir + "/" + b.binName()
-	wrapper := []string{toolBin, "gobuild", "-info", b.moduleFile(".info")}
-	if b.spec.CommitVar != "" {
-		wrapper = append(wrapper, "-commit-var", b.spec.CommitVar)
+	out := binDir + "/" + hb.binName()
+	wrapper := []string{toolBin, "gobuild", "-info", hb.moduleFile(".info")}
+	if hb.spec.CommitVar != "" {
+		wrapper = append(wrapper, "-commit-var", hb.spec.CommitVar)
 	}
 	wrapper = append(wrapper, "-out", out)
 	if b.opt.SourceDateEpoch != nil {
 		wrapper = append(wrapper, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
-	if b.opt.ModuleSum != "" {
-		wrapper = append(wrapper, "-locked", "-commit", b.opt.LockedCommit, "-time", b.opt.LockedTime)
+	if l := hb.locked; l.Sum != "" {
+		wrapper = append(wrapper, "-locked", "-commit", l.Commit, "-time", l.Time)
 	}
 	if !cgo {
 		// nothing of a target image runs here: the compile finishes its
@@ -119,18 +128,18 @@ func (b *builder) goBuild(root, goImg llb.State, p ocispecs.Platform, cgo bool, 
 	}
 	opts := append([]llb.RunOption{
 		llb.Args(append(wrapper, "--",
-			goBin, "-C", b.moduleDir(), "build",
+			goBin, "-C", hb.moduleDir(), "build",
 			"-trimpath",
 			// A cgo compile's root is the target image: with a .git at
 			// /llbgen or /, VCS stamping would run the image's git.
 			"-buildvcs=false",
-			"-ldflags", b.spec.LDFlags(b.list.Helper.Version),
+			"-ldflags", hb.spec.LDFlags(hb.version()),
 			"-o", out,
-			b.spec.Package,
+			hb.spec.Package,
 		)),
 		b.withToolchain(goImg, goPlatform),
 		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
-		llb.AddMount(modCache, b.modules, llb.Readonly),
+		llb.AddMount(modCache, hb.modules, llb.Readonly),
 		cache,
 		withTmp(),
 		llb.WithCustomName(name),

@@ -4,6 +4,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"golang.org/x/mod/module"
 
 	"github.com/llbgen/llbgen/pkg/targets"
 )
@@ -12,8 +13,19 @@ import (
 const modCache = "/llbgen/gomod"
 
 // moduleDir is the helper module's source inside the module cache.
-func (b *builder) moduleDir() string {
-	return modCache + "/" + b.spec.CacheDir() + "@" + b.list.Helper.Version
+func (hb *helperBuild) moduleDir() string {
+	return modCache + "/" + hb.spec.CacheDir() + "@" + escapedVersion(hb.version())
+}
+
+// escapedVersion is version as the module cache writes it: capitals
+// escaped ("v1.0.0-RC1" is "v1.0.0-!r!c1"). A list's version is a checked
+// semantic version, which always escapes.
+func escapedVersion(version string) string {
+	v, err := module.EscapeVersion(version)
+	if err != nil {
+		return version
+	}
+	return v
 }
 
 // download fetches the helper module, then every module its build needs,
@@ -21,8 +33,8 @@ func (b *builder) moduleDir() string {
 // refuses settings that would skip it for the helper): the helper is checked
 // against it, its dependencies against its go.sum, which `go mod download`
 // run inside the module always consults.
-func (b *builder) download(goImg llb.State) llb.State {
-	mod := b.spec.Module + "@" + b.list.Helper.Version
+func (b *builder) download(goImg llb.State, hb *helperBuild) llb.State {
+	mod := ModuleKey(hb.h)
 	base := goImg.With(b.goEnv(), b.passThrough()).
 		AddEnv("GOMODCACHE", modCache).
 		AddEnv("GOFLAGS", "-mod=mod")
@@ -32,16 +44,25 @@ func (b *builder) download(goImg llb.State) llb.State {
 		llb.Args(append([]string{goBin, "mod", "download"}, append(b.traceFlag(), mod)...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download " + mod),
-		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines, b.list.GoLines),
+		b.mark(b.downloadStage(mod), hb.h.Lines, b.list.GoLines),
 	}, b.proxySecret()...)...)
 	mods := fetch.AddMount(modCache, llb.Scratch())
 	deps := base.Run(append([]llb.RunOption{
-		llb.Args(append([]string{goBin, "-C", b.moduleDir(), "mod", "download"}, b.traceFlag()...)),
+		llb.Args(append([]string{goBin, "-C", hb.moduleDir(), "mod", "download"}, b.traceFlag()...)),
 		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
 		llb.WithCustomName("download the dependencies of " + mod),
-		b.mark(Stage{Kind: KindDownload}, b.list.Helper.Lines, b.list.GoLines),
+		b.mark(b.downloadStage(mod), hb.h.Lines, b.list.GoLines),
 	}, b.proxySecret()...)...)
 	return deps.AddMount(modCache, mods)
+}
+
+// downloadStage marks the download of mod; in a list of several helpers
+// it names the module, so a failure says which.
+func (b *builder) downloadStage(mod string) Stage {
+	if len(b.list.Helpers) > 1 {
+		return Stage{Kind: KindDownload, Module: mod}
+	}
+	return Stage{Kind: KindDownload}
 }
 
 // traceFlag is -x, which prints every fetch (`# get URL`) to the progress
@@ -59,20 +80,24 @@ func (b *builder) traceFlag() []string {
 
 // moduleFile is a file of the helper module in the module cache's download
 // directory: ".info", ".ziphash", ...
-func (b *builder) moduleFile(ext string) string {
-	return modCache + "/" + ModuleFile(b.list.Helper, ext)
+func (hb *helperBuild) moduleFile(ext string) string {
+	return modCache + "/" + ModuleFile(hb.h, ext)
 }
 
 // checkModule holds the build to the locked module hash, when there is one.
-func (b *builder) checkModule(goImg, tool, modules llb.State) llb.State {
-	if b.opt.ModuleSum == "" {
+func (b *builder) checkModule(goImg, tool, modules llb.State, hb *helperBuild) llb.State {
+	if hb.locked.Sum == "" {
 		return modules
 	}
+	name := "check the helper module against the lock"
+	if len(b.list.Helpers) > 1 {
+		name = "check " + ModuleKey(hb.h) + " against the lock"
+	}
 	run := goImg.User("0:0").Dir("/").Network(pb.NetMode_NONE).Run(
-		llb.Args([]string{toolBin, "modsum", "-ziphash", b.moduleFile(".ziphash"), "-want", b.opt.ModuleSum}),
+		llb.Args([]string{toolBin, "modsum", "-ziphash", hb.moduleFile(".ziphash"), "-want", hb.locked.Sum}),
 		llb.AddMount(toolDir, tool, llb.Readonly),
-		llb.WithCustomName("check the helper module against the lock"),
-		b.mark(Stage{Kind: KindModuleCheck}, b.list.Helper.Lines),
+		llb.WithCustomName(name),
+		b.mark(Stage{Kind: KindModuleCheck}, hb.h.Lines),
 	)
 	return run.AddMount(modCache, modules)
 }
@@ -98,17 +123,17 @@ func (b *builder) passThrough() llb.StateOption {
 // ModuleFile is the path, inside the module cache that Modules returns, of
 // a file the module proxy served for the helper: ".info", ".ziphash", ...
 func ModuleFile(h targets.Helper, ext string) string {
-	return "cache/download/" + h.Spec().CacheDir() + "/@v/" + h.Version + ext
+	return "cache/download/" + h.Spec().CacheDir() + "/@v/" + escapedVersion(h.Version) + ext
 }
 
-// Modules is the download stage alone: the module cache holding the helper
-// and every module its build needs, checked against the Go checksum
-// database. `llbgen lock` reads the helper's hash from it.
-func Modules(list *targets.List, opt Options) (llb.State, error) {
+// Modules is the download stage of helper h alone: the module cache
+// holding it and every module its build needs, checked against the Go
+// checksum database. `llbgen lock` reads the helper's hash from it.
+func Modules(list *targets.List, h targets.Helper, opt Options) (llb.State, error) {
 	if opt.Platform.OS == "" {
 		opt.Platform = DefaultPlatform()
 	}
-	if err := CheckSumDB(opt.Env, false, ""); err != nil {
+	if err := CheckSumDB(opt.Env, h.Spec().Module, false, ""); err != nil {
 		return llb.State{}, err
 	}
 	opt.Platform = platforms.Normalize(opt.Platform)
@@ -117,5 +142,5 @@ func Modules(list *targets.List, opt Options) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, err
 	}
-	return b.download(goImg), nil
+	return b.download(goImg, &helperBuild{h: h, spec: h.Spec()}), nil
 }

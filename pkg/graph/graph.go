@@ -95,12 +95,9 @@ type Options struct {
 	// ...) can change neither what is built nor how it is checked.
 	// Unresolved images are used by reference.
 	Images map[ImageKey]Resolved
-	// ModuleSum is the helper module's locked h1: hash; when set, the build
-	// fails unless the downloaded module has it, and the version's commit
-	// and time come from LockedCommit and LockedTime, not from the proxy.
-	ModuleSum    string
-	LockedCommit string // origin commit the lock recorded; "" for none
-	LockedTime   string // version time the lock recorded, RFC 3339
+	// Locked holds what a lock pins of each helper module version, by
+	// ModuleKey; a helper without an entry is not locked.
+	Locked map[string]LockedModule
 	// SourceDateEpoch, when set (0 is 1970), dates every exported file;
 	// otherwise they carry the helper version's time from the module proxy.
 	SourceDateEpoch *int64
@@ -145,8 +142,10 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 	if len(list.Targets) == 0 {
 		return nil, fmt.Errorf("no targets to build")
 	}
-	if err := CheckSumDB(opt.Env, opt.ModuleSum != "", ""); err != nil {
-		return nil, err
+	for _, h := range list.Helpers {
+		if err := CheckSumDB(opt.Env, h.Spec().Module, opt.Locked[ModuleKey(h)].Sum != "", ""); err != nil {
+			return nil, err
+		}
 	}
 	if opt.Platform.OS == "" {
 		opt.Platform = DefaultPlatform()
@@ -169,7 +168,7 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 	}
 	b.sharedCacheID = goBuildCacheID + "-" + cacheKey(goPinned)
 	b.toolSt = b.stageTool(goImg)
-	b.modules = b.checkModule(goImg, b.toolSt, b.download(goImg))
+	b.helperBuilds(goImg)
 	var bins []delivered
 	for _, bin := range list.Binaries() {
 		p := b.platformOf(bin)
@@ -202,16 +201,16 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 type builder struct {
 	list *targets.List
 	opt  Options
-	sm   *llb.SourceMap     // the list file; nil for a list from --image flags
-	spec targets.HelperSpec // the helper built
+	sm   *llb.SourceMap // the list file; nil for a list from --image flags
+	// helpers holds the build of each helper, by name (Helper.FileName).
+	helpers map[string]*helperBuild
 
 	goImg llb.State // the toolchain image, on the daemon's platform
 	// sharedCacheID names the build cache the trusted stages share.
 	sharedCacheID string
 	toolSt        llb.State // the stage tool, built for the daemon's platform
-	modules       llb.State // the module cache
-	// statics holds the static compile of each platform, staticNames the
-	// static binaries it serves.
+	// statics holds the static compile of each helper and platform,
+	// staticNames the static binaries it serves (by staticKey).
 	statics     map[string]llb.State
 	staticNames map[string][]string
 	// images and toolchains are made once each (by key, by platform), so
@@ -222,13 +221,13 @@ type builder struct {
 
 // newBuilder starts the graph of list; opt's platforms are normalized.
 func newBuilder(list *targets.List, opt Options) *builder {
-	b := &builder{list: list, opt: opt, sm: newSourceMap(list), spec: list.Helper.Spec(),
+	b := &builder{list: list, opt: opt, sm: newSourceMap(list), helpers: map[string]*helperBuild{},
 		statics: map[string]llb.State{}, staticNames: map[string][]string{},
 		images: map[ImageKey]llb.State{}, toolchains: map[string]llb.State{}}
 	for _, bin := range list.Binaries() {
-		if !bin.Target.Cgo {
-			p := platforms.Format(b.platformOf(bin))
-			b.staticNames[p] = append(b.staticNames[p], bin.Name)
+		if !bin.Cgo() {
+			k := staticKey(bin.Helper.FileName(), b.platformOf(bin))
+			b.staticNames[k] = append(b.staticNames[k], bin.Name)
 		}
 	}
 	return b

@@ -18,9 +18,9 @@ import (
 
 func testList(images ...string) *targets.List {
 	l := &targets.List{
-		File:   "targets.yaml",
-		Helper: targets.Helper{Version: "v0.12.0"},
-		Go:     targets.Image{Ref: "golang:1.26", Full: "docker.io/library/golang:1.26"},
+		File:    "targets.yaml",
+		Helpers: []targets.Helper{{Version: "v0.12.0"}},
+		Go:      targets.Image{Ref: "golang:1.26", Full: "docker.io/library/golang:1.26"},
 	}
 	for _, img := range images {
 		name, err := targets.DeriveName(img)
@@ -417,7 +417,7 @@ func TestResolvedImagesArePinnedAndConfigApplied(t *testing.T) {
 // A lock's module hash adds a check between download and compile; a
 // SOURCE_DATE_EPOCH reaches the wrapper that dates the binary.
 func TestModuleSumAndEpoch(t *testing.T) {
-	d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc=", SourceDateEpoch: ptr(int64(1700000000))}).Output)
+	d := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{Locked: ecrLocked(LockedModule{Sum: "h1:abc="}), SourceDateEpoch: ptr(int64(1700000000))}).Output)
 	check := d.exec(t, "check the helper module against the lock")
 	if a := strings.Join(check.GetExec().Meta.Args, " "); !strings.Contains(a, "modsum") || !strings.Contains(a, "-want h1:abc=") {
 		t.Errorf("check args %q", a)
@@ -441,8 +441,8 @@ func TestModuleSumAndEpoch(t *testing.T) {
 	// of the same bytes from a run dated otherwise would come from the
 	// cache. A time the run fixes (epoch, else a lock's time) is set by the
 	// copies; else the module's .info, which dates the files, is an input.
-	lockedAt := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc=", LockedTime: "2023-11-14T22:13:20Z"}).Output)
-	lockedNoTime := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{ModuleSum: "h1:abc="}).Output)
+	lockedAt := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{Locked: ecrLocked(LockedModule{Sum: "h1:abc=", Time: "2023-11-14T22:13:20Z"})}).Output)
+	lockedNoTime := decode(t, mustBuild(t, testList("docker:19.03.12"), Options{Locked: ecrLocked(LockedModule{Sum: "h1:abc="})}).Output)
 	for _, c := range []struct {
 		name string
 		d    *decoded
@@ -474,4 +474,9 @@ func TestModuleSumAndEpoch(t *testing.T) {
 			t.Error("a check without a lock")
 		}
 	}
+}
+
+// ecrLocked is a lock's pins of ecr-login v0.12.0, testList's helper.
+func ecrLocked(l LockedModule) map[string]LockedModule {
+	return map[string]LockedModule{targets.HelperModule + "@v0.12.0": l}
 }

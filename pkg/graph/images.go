@@ -35,7 +35,7 @@ func Images(list *targets.List, def ocispecs.Platform, target ...ocispecs.Platfo
 			p = *bin.Platform
 		}
 		add(ImageKey{Ref: bin.Target.Image.Full, Platform: platforms.Format(p)})
-		if bin.Target.Cgo {
+		if bin.Cgo() {
 			add(ImageKey{Ref: list.Go.Full, Platform: platforms.Format(p)})
 		}
 	}

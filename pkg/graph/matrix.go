@@ -51,9 +51,10 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 		return llb.State{}, fmt.Errorf("no binary %q in the graph", binary)
 	}
 	var at targets.Lines
+	var hb *helperBuild
 	for _, bin := range b.list.Binaries() {
 		if bin.Name == binary {
-			at = bin.Target.Lines
+			at, hb = bin.Target.Lines, b.helperOf(bin)
 		}
 	}
 	img, err := b.image(col.Image, col.Platform)
@@ -62,12 +63,12 @@ func (g *Graph) Cell(binary string, col Column) (llb.State, error) {
 	}
 	run := b.toolRoot(img).
 		Run(
-			llb.Args([]string{toolBin, "cell",
-				"-want", b.spec.Want(b.list.Helper.Version),
-				"-in", verifyIn + "/" + b.binName(),
+			llb.Args(append([]string{toolBin, "cell",
+				"-want", hb.spec.Want(hb.version()),
+				"-in", verifyIn + "/" + hb.binName(),
 				"-out", verifyOut + "/" + CellFile,
 				"-platform", platforms.Format(col.Platform),
-			}),
+			}, hb.checkArgs()...)),
 			llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"github.com/llbgen/llbgen/pkg/targets"
+
 	"bytes"
 	"context"
 	"slices"
@@ -95,14 +97,14 @@ func TestCheckProxy(t *testing.T) {
 	}
 	// CheckSumDB, which every caller runs before anything, refuses them
 	// too, locked or not, naming where the value came from.
-	err := CheckSumDB(map[string]string{"GOPROXY": "https://SECRET@proxy.example"}, true, "build-arg:")
+	err := CheckSumDB(map[string]string{"GOPROXY": "https://SECRET@proxy.example"}, targets.HelperModule, true, "build-arg:")
 	if err == nil || !strings.HasPrefix(err.Error(), "build-arg:GOPROXY entry 1 has a user name but no password") {
 		t.Errorf("CheckSumDB: %v", err)
 	}
 	if _, err := Define(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://proxy.example/?token=SECRET"}}); err == nil {
 		t.Error("Build took a GOPROXY with a query")
 	}
-	if _, err := Modules(testList("docker:19.03.12"), Options{Env: map[string]string{"GOPROXY": "https://u:%zzSECRET@proxy.example"}}); err == nil {
+	if _, err := Modules(testList("docker:19.03.12"), testList("docker:19.03.12").Helpers[0], Options{Env: map[string]string{"GOPROXY": "https://u:%zzSECRET@proxy.example"}}); err == nil {
 		t.Error("Modules took a GOPROXY that is not a URL")
 	}
 }

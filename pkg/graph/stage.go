@@ -84,6 +84,9 @@ type Stage struct {
 	// Image is the reference (as written in the list) the stage is rooted
 	// in or pulls, when that is a target's or the go image.
 	Image string `json:"image,omitempty"`
+	// Module is, in a list of several helpers, the helper module version
+	// a download fetches or a static compile builds: module@version.
+	Module string `json:"module,omitempty"`
 	// Command is a setup step's command; Step and Steps say which of how many.
 	Command string `json:"command,omitempty"`
 	Step    int    `json:"step,omitempty"`

@@ -59,11 +59,9 @@ func stageList(t *testing.T) *targets.List {
 // (a pass).
 func stageOptions() Options {
 	return Options{
-		Platform:     amd64,
-		ModuleSum:    "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		LockedCommit: "0123456",
-		LockedTime:   "2025-01-01T00:00:00Z",
-		CanRun:       func(p ocispecs.Platform) bool { return p.Architecture != "riscv64" },
+		Platform: amd64,
+		Locked:   ecrLocked(LockedModule{Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", Commit: "0123456", Time: "2025-01-01T00:00:00Z"}),
+		CanRun:   func(p ocispecs.Platform) bool { return p.Architecture != "riscv64" },
 	}
 }
 

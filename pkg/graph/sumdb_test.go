@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"github.com/llbgen/llbgen/pkg/targets"
+
 	"errors"
 	"strings"
 	"testing"
@@ -32,7 +34,7 @@ func TestCheckSumDB(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckSumDB(tt.env, tt.locked, "")
+			err := CheckSumDB(tt.env, targets.HelperModule, tt.locked, "")
 			if tt.refused == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -63,10 +65,25 @@ func TestBuildRefusesSkippedSumDB(t *testing.T) {
 	if _, err := Define(list, Options{Env: env}); !errors.As(err, new(*SumDBError)) {
 		t.Errorf("Build: %v, want a SumDBError", err)
 	}
-	if _, err := Modules(list, Options{Env: env}); !errors.As(err, new(*SumDBError)) {
+	if _, err := Modules(list, list.Helpers[0], Options{Env: env}); !errors.As(err, new(*SumDBError)) {
 		t.Errorf("Modules: %v, want a SumDBError", err)
 	}
-	if _, err := Define(list, Options{Env: env, ModuleSum: "h1:abc="}); err != nil {
+	if _, err := Define(list, Options{Env: env, Locked: ecrLocked(LockedModule{Sum: "h1:abc="})}); err != nil {
 		t.Errorf("Build with a locked hash: %v", err)
+	}
+}
+
+// The refusal follows the helper's module: a pattern that spares
+// ecr-login's module but covers gcr's refuses a gcr list.
+func TestCheckSumDBFollowsTheModule(t *testing.T) {
+	env := map[string]string{"GONOSUMDB": "github.com/GoogleCloudPlatform"}
+	gcr, _ := targets.KnownHelper("gcr")
+	if err := CheckSumDB(env, targets.HelperModule, false, ""); err != nil {
+		t.Errorf("ecr-login refused: %v", err)
+	}
+	err := CheckSumDB(env, gcr.Module, false, "")
+	var se *SumDBError
+	if !errors.As(err, &se) || se.Module != gcr.Module || !strings.Contains(err.Error(), gcr.Module) {
+		t.Errorf("gcr: %v, want a refusal naming %s", err, gcr.Module)
 	}
 }

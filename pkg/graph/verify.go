@@ -67,15 +67,16 @@ func (b *builder) stageTool(goImg llb.State) llb.State {
 // from the finish stage by deliver, and the export takes from that exactly
 // this binary's files.
 func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
+	hb := b.helperOf(bin)
 	return b.toolRoot(img).
 		Run(
-			llb.Args([]string{
+			llb.Args(append([]string{
 				toolBin, "check",
 				"-target", bin.Name,
-				"-want", b.spec.Want(b.list.Helper.Version),
-				"-in", verifyIn + "/" + b.binName(),
+				"-want", hb.spec.Want(hb.version()),
+				"-in", verifyIn + "/" + hb.binName(),
 				"-out", verifyOut + "/" + verdictFile,
-			}),
+			}, hb.checkArgs()...)),
 			llb.AddMount(toolDir, b.toolSt, llb.Readonly),
 			llb.AddMount(verifyIn, built, llb.Readonly),
 			withTmp(),
@@ -83,6 +84,16 @@ func (b *builder) verify(bin targets.Binary, img, built llb.State) llb.State {
 			b.mark(binary(KindVerify, bin, b.platformOf(bin)), bin.Target.Lines),
 		).
 		AddMount(verifyOut, llb.Scratch())
+}
+
+// checkArgs are the stage tool's -arg flags for a helper whose check is
+// not `version` (the stage tool's default).
+func (hb *helperBuild) checkArgs() []string {
+	var args []string
+	for _, a := range hb.spec.CheckArgs {
+		args = append(args, "-arg", a)
+	}
+	return args
 }
 
 // toolRoot is img as the root of a stage that runs the stage tool (built
@@ -111,25 +122,26 @@ func (b *builder) platformNote(bin targets.Binary) string {
 // image's C compiler ran, is finished by a stage of its own in the toolchain
 // image on the daemon's platform, beside the binary's check.
 func (b *builder) finish(bin targets.Binary, p ocispecs.Platform, built llb.State) llb.State {
-	if !bin.Target.Cgo {
+	if !bin.Cgo() {
 		return built
 	}
+	hb := b.helperOf(bin)
 	args := []string{
 		toolBin, "finish",
-		"-in", verifyIn + "/" + b.binName(),
-		"-out", verifyOut + "/" + b.binName(),
-		"-info", b.moduleFile(".info"),
+		"-in", verifyIn + "/" + hb.binName(),
+		"-out", verifyOut + "/" + hb.binName(),
+		"-info", hb.moduleFile(".info"),
 	}
 	if b.opt.SourceDateEpoch != nil {
 		args = append(args, "-epoch", strconv.FormatInt(*b.opt.SourceDateEpoch, 10))
 	}
-	if b.opt.ModuleSum != "" && b.opt.LockedTime != "" {
-		args = append(args, "-time", b.opt.LockedTime)
+	if l := hb.locked; l.Sum != "" && l.Time != "" {
+		args = append(args, "-time", l.Time)
 	}
 	return b.toolRoot(b.goImg).Run(
 		llb.Args(args),
 		llb.AddMount(toolDir, b.toolSt, llb.Readonly),
-		llb.AddMount(modCache, b.modules, llb.Readonly),
+		llb.AddMount(modCache, hb.modules, llb.Readonly),
 		llb.AddMount(verifyIn, built, llb.Readonly),
 		withTmp(),
 		llb.WithCustomName("finish "+bin.Name+": its build information, dated"),
@@ -163,13 +175,14 @@ func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.Sta
 		in(*check, "/"+verdictFile, "/.llbgen-verdict")
 	}
 	var opts []llb.CopyOption
-	if t := b.fileTime(); t != nil {
+	hb := b.helperOf(bin)
+	if t := b.fileTime(hb); t != nil {
 		opts = append(opts, llb.WithCreatedTime(*t))
 	} else {
-		in(b.modules, strings.TrimPrefix(b.moduleFile(".info"), modCache), "/.llbgen-info")
+		in(hb.modules, strings.TrimPrefix(hb.moduleFile(".info"), modCache), "/.llbgen-info")
 	}
 	for _, f := range []string{"", BuildInfoSuffix} {
-		fa = copyAfter(fa, finished, "/"+b.binName()+f, "/"+bin.FileName()+f, opts...)
+		fa = copyAfter(fa, finished, "/"+hb.binName()+f, "/"+bin.FileName()+f, opts...)
 	}
 	return llb.Scratch().File(fa, llb.WithCustomName(name), b.mark(binary(KindDeliver, bin, b.platformOf(bin)), bin.Target.Lines))
 }
@@ -179,13 +192,13 @@ func (b *builder) deliver(bin targets.Binary, finished llb.State, check *llb.Sta
 // the helper version's time from the module proxy. A lock's time that does
 // not parse leaves it nil: the compile (or finish) stage fails on it,
 // saying so.
-func (b *builder) fileTime() *time.Time {
+func (b *builder) fileTime(hb *helperBuild) *time.Time {
 	switch {
 	case b.opt.SourceDateEpoch != nil:
 		t := time.Unix(*b.opt.SourceDateEpoch, 0).UTC()
 		return &t
-	case b.opt.ModuleSum != "" && b.opt.LockedTime != "":
-		t, err := time.Parse(time.RFC3339, b.opt.LockedTime)
+	case hb.locked.Sum != "" && hb.locked.Time != "":
+		t, err := time.Parse(time.RFC3339, hb.locked.Time)
 		if err != nil {
 			return nil
 		}

@@ -72,8 +72,8 @@ func main() {
 func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (outDir, log string, err error) {
 	t.Helper()
 	l := &targets.List{
-		Helper: targets.Helper{Version: "v0.12.0"},
-		Go:     targets.Image{Ref: bed.Golang(), Full: bed.Golang()},
+		Helpers: []targets.Helper{{Version: "v0.12.0"}},
+		Go:      targets.Image{Ref: bed.Golang(), Full: bed.Golang()},
 	}
 	// an epoch: the delivery then needs no module .info
 	b := newBuilder(l, Options{Platform: DefaultPlatform(), SourceDateEpoch: new(int64)})
@@ -86,7 +86,9 @@ func verifyLocal(t *testing.T, bed *testbed.Bed, name, image, binDir string) (ou
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.goImg, b.modules = goImg, llb.Scratch()
+	b.goImg = goImg
+	h := l.Helpers[0]
+	b.helpers[h.FileName()] = &helperBuild{h: h, spec: h.Spec(), modules: llb.Scratch()}
 	b.toolSt = b.stageTool(goImg)
 	bin := tg.Binaries()[0]
 	check := b.verify(bin, img, llb.Local("bin"))

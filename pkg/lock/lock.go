@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,7 +26,10 @@ import (
 
 // File is a lock.
 type File struct {
-	Helper Helper `yaml:"helper"`
+	// Helper pins a list's one helper module; Helpers pins each of the
+	// module versions of a list of several helpers (then Helper is zero).
+	Helper  Helper   `yaml:"helper,omitempty"`
+	Helpers []Helper `yaml:"helpers,omitempty"`
 	// Platform is the daemon's, which targets without platforms build for.
 	Platform string `yaml:"platform"`
 	// Images pins the images used on Platform: full reference -> digest.
@@ -96,6 +100,44 @@ type Helper struct {
 	Commit  string `yaml:"commit,omitempty"` // origin commit, when the proxy reports it
 }
 
+// Modules are the helper modules f pins.
+func (f *File) Modules() []Helper {
+	if len(f.Helpers) > 0 {
+		return f.Helpers
+	}
+	if f.Helper == (Helper{}) {
+		return nil
+	}
+	return []Helper{f.Helper}
+}
+
+// SetModules pins hs: in Helper when there is one (the form of a list of
+// one helper, as every lock before several helpers), in Helpers otherwise.
+func (f *File) SetModules(hs []Helper) {
+	f.Helper, f.Helpers = Helper{}, nil
+	if len(hs) == 1 {
+		f.Helper = hs[0]
+		return
+	}
+	f.Helpers = hs
+}
+
+// Module is the pin of module@version, if f has one.
+func (f *File) Module(mod, version string) (Helper, bool) {
+	for _, h := range f.Modules() {
+		if h.Module == mod && h.Version == version {
+			return h, true
+		}
+	}
+	return Helper{}, false
+}
+
+// Locked reports whether f pins the hash of helper h's module version.
+func (f *File) Locked(h targets.Helper) bool {
+	m, ok := f.Module(h.Spec().Module, h.Version)
+	return ok && m.Sum != ""
+}
+
 // Path is the lock of a list file: FILE.lock beside it.
 func Path(list string) string { return list + ".lock" }
 
@@ -162,6 +204,17 @@ func Parse(path string, data []byte) (*File, error) {
 	if _, ok := f.Platforms[f.Platform]; ok {
 		return nil, fmt.Errorf("%s: platforms: %s is the lock's own platform, whose images belong under images:; run llbgen lock to write it again", path, f.Platform)
 	}
+	if f.Helper != (Helper{}) && len(f.Helpers) > 0 {
+		return nil, fmt.Errorf("%s: the lock has both helper: and helpers:; run llbgen lock to write it again", path)
+	}
+	seen := map[string]bool{}
+	for _, m := range f.Helpers {
+		k := m.Module + "@" + m.Version
+		if seen[k] {
+			return nil, fmt.Errorf("%s: helpers: %s is pinned twice; run llbgen lock to write it again", path, k)
+		}
+		seen[k] = true
+	}
 	return &f, nil
 }
 
@@ -178,17 +231,25 @@ func (e *MismatchError) Error() string {
 // Check reports, naming each entry, where f does not cover list.
 func (f *File) Check(path string, list *targets.List) error {
 	var bad []string
-	if f.Helper.Module != targets.HelperModule || f.Helper.Version != list.Helper.Version {
-		bad = append(bad, fmt.Sprintf("helper: locked %s@%s, the list wants %s@%s", f.Helper.Module, f.Helper.Version, targets.HelperModule, list.Helper.Version))
+	for _, h := range list.Helpers {
+		if _, ok := f.Module(h.Spec().Module, h.Version); !ok {
+			bad = append(bad, fmt.Sprintf("helper: %s is not locked (locked: %s)", graph.ModuleKey(h), f.lockedModules()))
+		}
 	}
-	if f.Helper.Sum == "" {
-		bad = append(bad, "helper: no sum")
-	}
-	if err := CheckCommit(f.Helper.Commit); err != nil {
-		bad = append(bad, "helper: "+err.Error())
-	}
-	if err := CheckTime(f.Helper.Time); err != nil {
-		bad = append(bad, "helper: "+err.Error())
+	for _, m := range f.Modules() {
+		what := "helper: "
+		if len(f.Modules()) > 1 {
+			what = "helper " + m.Module + "@" + m.Version + ": "
+		}
+		if m.Sum == "" {
+			bad = append(bad, what+"no sum")
+		}
+		if err := CheckCommit(m.Commit); err != nil {
+			bad = append(bad, what+err.Error())
+		}
+		if err := CheckTime(m.Time); err != nil {
+			bad = append(bad, what+err.Error())
+		}
 	}
 	def, err := platforms.Parse(f.Platform)
 	if err != nil {
@@ -212,13 +273,26 @@ func (f *File) Check(path string, list *targets.List) error {
 	return &MismatchError{Path: path, Entries: bad}
 }
 
-// Apply pins opt to the lock: image digests, the module hash, and the
-// version's commit and time as the lock recorded them.
+// lockedModules names the modules f pins, for messages.
+func (f *File) lockedModules() string {
+	var names []string
+	for _, m := range f.Modules() {
+		names = append(names, m.Module+"@"+m.Version)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Apply pins opt to the lock: image digests, and each module's hash and
+// its version's commit and time as the lock recorded them.
 func (f *File) Apply(opt *graph.Options) {
 	opt.Images = f.Resolved()
-	opt.ModuleSum = f.Helper.Sum
-	opt.LockedCommit = f.Helper.Commit
-	opt.LockedTime = f.Helper.Time
+	opt.Locked = map[string]graph.LockedModule{}
+	for _, m := range f.Modules() {
+		opt.Locked[m.Module+"@"+m.Version] = graph.LockedModule{Sum: m.Sum, Commit: m.Commit, Time: m.Time}
+	}
 }
 
 // Resolved gives the locked digests in the form the graph takes.
@@ -233,8 +307,8 @@ func (f *File) Resolved() map[graph.ImageKey]graph.Resolved {
 // Diff lists what changed from old to new, one entry per line.
 func Diff(old, new *File) []string {
 	var d []string
-	if old.Helper != new.Helper {
-		d = append(d, fmt.Sprintf("helper: %+v -> %+v", old.Helper, new.Helper))
+	if a, b := old.Modules(), new.Modules(); !slices.Equal(a, b) {
+		d = append(d, fmt.Sprintf("helper: %+v -> %+v", a, b))
 	}
 	if old.Platform != new.Platform {
 		d = append(d, fmt.Sprintf("platform: %s -> %s", old.Platform, new.Platform))

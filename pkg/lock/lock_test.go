@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,8 +114,8 @@ func TestCheckNamesTheEntry(t *testing.T) {
 			t.Errorf("time %q: got %v, want %q", when, err, want)
 		}
 	}
-	list.Helper.Version = "v0.11.0"
-	if err := sample().Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: locked") {
+	list.Helpers[0].Version = "v0.11.0"
+	if err := sample().Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: "+targets.HelperModule+"@v0.11.0 is not locked") {
 		t.Errorf("err %v", err)
 	}
 }
@@ -167,5 +168,64 @@ func TestPlatforms(t *testing.T) {
 	}
 	if d := Diff(sample(), back); len(d) != 1 || !strings.Contains(d[0], "docker.io/library/docker:19.03.12 (linux/arm64) added") {
 		t.Errorf("diff %q", d)
+	}
+}
+
+// A list of one helper keeps helper: (the locks written before several
+// helpers); one of several pins each module version under helpers:, and a
+// helper whose module version is not pinned makes the lock stale.
+func TestSeveralHelperModules(t *testing.T) {
+	one := sample()
+	data, err := one.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "\nhelper:\n") || strings.Contains(string(data), "helpers:") {
+		t.Errorf("a lock of one helper:\n%s", data)
+	}
+	gcr := Helper{Module: "github.com/GoogleCloudPlatform/docker-credential-gcr/v2", Version: "v2.2.1", Sum: "h1:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=", Time: "2025-01-01T00:00:00Z"}
+	two := sample()
+	two.SetModules([]Helper{one.Helper, gcr})
+	data, err = two.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "\nhelper:\n") || !strings.Contains(string(data), "helpers:") {
+		t.Errorf("a lock of two helpers:\n%s", data)
+	}
+	back, err := Parse("targets.yaml.lock", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Modules(), []Helper{one.Helper, gcr}) {
+		t.Errorf("read back %+v", back.Modules())
+	}
+	list, err := targets.Parse("targets.yaml", []byte("helpers:\n  ecr-login: {version: v0.12.0}\n  gcr: {version: v2.2.1}\ntargets:\n  - image: docker:19.03.12\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opt graph.Options
+	back.Apply(&opt)
+	for _, h := range list.Helpers {
+		if !back.Locked(h) || opt.Locked[graph.ModuleKey(h)].Sum == "" {
+			t.Errorf("%s not locked", graph.ModuleKey(h))
+		}
+	}
+	if err := one.Check("targets.yaml.lock", list); err == nil || !strings.Contains(err.Error(), "helper: "+gcr.Module+"@v2.2.1 is not locked") {
+		t.Errorf("a lock without gcr: %v", err)
+	}
+}
+
+// A lock that pins a module two ways is refused, not read one way here
+// and another there.
+func TestParseRefusesAmbiguousPins(t *testing.T) {
+	const pin = "{module: x.com/y, version: v1.0.0, sum: \"h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}"
+	for name, doc := range map[string]string{
+		"both forms": "helper: " + pin + "\nhelpers: [" + pin + "]\nplatform: linux/amd64\nimages: {}\n",
+		"twice":      "helpers: [" + pin + ", " + pin + "]\nplatform: linux/amd64\nimages: {}\n",
+	} {
+		if _, err := Parse("targets.yaml.lock", []byte(doc)); err == nil || !strings.Contains(err.Error(), "run llbgen lock") {
+			t.Errorf("%s: %v, want a refusal", name, err)
+		}
 	}
 }

@@ -52,8 +52,10 @@ func badInput(err error) error {
 // key for the go image, a target's image otherwise).
 func lockLines(list *targets.List, f *lock.File) []targets.Pos {
 	var out []targets.Pos
-	if f.Helper.Version != list.Helper.Version && list.Helper.Pos.Line > 0 {
-		out = append(out, list.Helper.Pos)
+	for _, h := range list.Helpers {
+		if _, ok := f.Module(h.Spec().Module, h.Version); !ok && h.Pos.Line > 0 {
+			out = append(out, h.Pos)
+		}
 	}
 	def, err := platforms.Parse(f.Platform)
 	if err != nil {

@@ -94,9 +94,15 @@ func (p *Plan) refuse(unresolved map[graph.ImageKey]error, strict bool) error {
 					why, where = Refusal{Cause: imageCause(role, name, err), Pos: pos}, platforms.Format(pl)
 				}
 			}
-			if t.Cgo && why.Cause == "" && p.Graph.CanRun != nil && !p.Graph.CanRun(pl) {
+			if b.Cgo() && why.Cause == "" && p.Graph.CanRun != nil && !p.Graph.CanRun(pl) {
 				s := platforms.Format(pl)
-				why, where = Refusal{Cause: fmt.Sprintf("a cgo target compiles on its own platform, and the daemon cannot run %s (no emulator); give it QEMU user emulation, or build %s without cgo", s, s), Pos: t.Pos}, s
+				cause := fmt.Sprintf("a cgo target compiles on its own platform, and the daemon cannot run %s (no emulator); give it QEMU user emulation, or build %s without cgo", s, s)
+				if !t.Cgo {
+					// cgo because of its helper: the target's other helpers
+					// are refused with it (a target builds all or nothing)
+					cause = fmt.Sprintf("%s is built with cgo on its own platform, and the daemon cannot run %s (no emulator); give it QEMU user emulation, or leave %s out of this target's helpers:", b.Helper.FileName(), s, b.Helper.FileName())
+				}
+				why, where = Refusal{Cause: cause, Pos: t.Pos}, s
 			}
 		}
 		if why.Cause == "" {

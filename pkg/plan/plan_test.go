@@ -174,7 +174,7 @@ func TestMakeWithoutDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if platforms.Format(p.Graph.Platform) != "linux/arm64" || p.Graph.ModuleSum != lk.Helper.Sum || len(p.Graph.Images) != lk.Len() {
+	if platforms.Format(p.Graph.Platform) != "linux/arm64" || p.Graph.Locked[lk.Helper.Module+"@"+lk.Helper.Version].Sum != lk.Helper.Sum || len(p.Graph.Images) != lk.Len() {
 		t.Errorf("locked plan %+v", p.Graph)
 	}
 }
@@ -183,7 +183,7 @@ func TestMakeWithoutDaemon(t *testing.T) {
 func lockFor(t *testing.T, list *targets.List, platform ocispecs.Platform) *lock.File {
 	t.Helper()
 	f := &lock.File{
-		Helper:   lock.Helper{Module: targets.HelperModule, Version: list.Helper.Version, Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		Helper:   lock.Helper{Module: targets.HelperModule, Version: list.Helpers[0].Version, Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
 		Platform: platforms.Format(platform),
 	}
 	for _, k := range graph.Images(list, platform) {
@@ -206,7 +206,7 @@ func TestMakeLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.resolved) != 0 || len(d.solved) != 1 || p.Graph.ModuleSum == "" {
+	if len(d.resolved) != 0 || len(d.solved) != 1 || len(p.Graph.Locked) == 0 {
 		t.Errorf("resolved %v, solved %v, graph %+v", d.resolved, d.solved, p.Graph)
 	}
 

@@ -103,11 +103,11 @@ func checkExpanded(l *targets.List, ps []ocispecs.Platform) error {
 	binaries, steps := 0, 0
 	for _, t := range l.Targets {
 		builds := max(1, len(t.Platforms))
-		binaries += builds
+		binaries += builds * max(1, len(t.Binaries())/max(1, len(t.Platforms)))
 		steps += len(t.Setup) * builds
 	}
 	if binaries > targets.MaxBinaries {
-		return fmt.Errorf("--platform %s: the list's %d targets would build %d binaries (one per target and platform), more than the %d a list may build; "+
+		return fmt.Errorf("--platform %s: the list's %d targets would build %d binaries (one per target, helper and platform), more than the %d a list may build; "+
 			"build fewer platforms, select fewer targets (build-arg:TARGETS), or split the list into several", formatAll(ps), len(l.Targets), binaries, targets.MaxBinaries)
 	}
 	if steps > targets.MaxSetupStepsTotal {

@@ -100,7 +100,7 @@ func TestWithPlatformsLimits(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("took %v", took)
 	}
-	want := "--platform linux/amd64,linux/arm64,linux/386,linux/ppc64le,linux/s390x: the list's 1000 targets would build 5000 binaries (one per target and platform), " +
+	want := "--platform linux/amd64,linux/arm64,linux/386,linux/ppc64le,linux/s390x: the list's 1000 targets would build 5000 binaries (one per target, helper and platform), " +
 		"more than the 4000 a list may build; build fewer platforms, select fewer targets (build-arg:TARGETS), or split the list into several"
 	if err == nil || err.Error() != want {
 		t.Errorf("1,000 targets on 5 platforms: %v\nwant %q", err, want)

@@ -26,8 +26,10 @@ func moduleEnv(in Input, lk *lock.File) (map[string]string, error) {
 			"pass GOPROXY as a secret instead and leave the build argument unset: docker-bake.hcl reads it from the environment (secret = [\"id=%s,env=GOPROXY\"]), "+
 			"docker buildx build takes --secret id=%s,env=GOPROXY", in.From, graph.RedactProxy(v), graph.ProxySecretID, graph.ProxySecretID))
 	}
-	if err := graph.CheckSumDB(env, lk != nil && lk.Helper.Sum != "", in.From); err != nil {
-		return nil, badInput(err)
+	for _, h := range in.List.Helpers {
+		if err := graph.CheckSumDB(env, h.Spec().Module, lk != nil && lk.Locked(h), in.From); err != nil {
+			return nil, badInput(err)
+		}
 	}
 	return env, nil
 }

@@ -66,7 +66,7 @@ func (p *Plan) toolchainUses() []toolchainUse {
 	seen := map[string]bool{platforms.Format(def): true}
 	var cgo []toolchainUse
 	for _, b := range p.List.Binaries() {
-		if _, refused := p.Refused[b.Name]; refused || !b.Target.Cgo {
+		if _, refused := p.Refused[b.Name]; refused || !b.Cgo() {
 			continue
 		}
 		pl := p.PlatformOf(b)

@@ -28,7 +28,7 @@ const (
 func JobLabels(list *targets.List, t *targets.Target, base digest.Digest) map[string]string {
 	l := map[string]string{
 		LabelModule:                      targets.HelperModule,
-		LabelVersion:                     list.Helper.Version,
+		LabelVersion:                     list.PublishedVersion(),
 		ocispecs.AnnotationBaseImageName: t.Image.Full,
 	}
 	if base != "" {
@@ -129,9 +129,9 @@ func HelpersConfig(list *targets.List, p ocispecs.Platform, created *time.Time) 
 		Platform: ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
 		Config: ocispecs.ImageConfig{Labels: map[string]string{
 			LabelModule:                    targets.HelperModule,
-			LabelVersion:                   list.Helper.Version,
+			LabelVersion:                   list.PublishedVersion(),
 			ocispecs.AnnotationTitle:       "docker-credential-ecr-login binaries",
-			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.Helper.Version + " built by llbgen for each image of its target list (each verified in its image unless the run said otherwise), and SHA256SUMS",
+			ocispecs.AnnotationDescription: "docker-credential-ecr-login " + list.PublishedVersion() + " built by llbgen for each image of its target list (each verified in its image unless the run said otherwise), and SHA256SUMS",
 		}},
 		RootFS:  ocispecs.RootFS{Type: "layers"},
 		History: []ocispecs.History{{CreatedBy: "llbgen: the binaries and " + graph.SumsFile, Comment: "llbgen"}},

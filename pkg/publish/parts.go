@@ -95,7 +95,7 @@ func Parts(in Inputs, img Image) ([]Part, error) {
 			if err := checkJobImage(in, bin, p, st, layer); err != nil {
 				return nil, fmt.Errorf("%s (%s): %w", img.What(), platforms.Format(p), err)
 			}
-			what := "llbgen: " + graph.HelperPath + " " + in.List.Helper.Version + ", verified in this image"
+			what := "llbgen: " + graph.HelperPath + " " + in.List.PublishedVersion() + ", verified in this image"
 			if len(layer.CredHelpers) > 0 {
 				what += ", and " + layer.Home + "/.docker/config.json"
 			}

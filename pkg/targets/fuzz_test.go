@@ -126,20 +126,20 @@ func FuzzParse(f *testing.F) {
 // checkList asserts what every accepted list promises.
 func checkList(t *testing.T, l *List) {
 	t.Helper()
-	if l.File != file || !fullSemver(l.Helper.Version) || l.Go.Full == "" || len(l.Targets) == 0 {
+	if l.File != file || !fullSemver(l.Helpers[0].Version) || l.Go.Full == "" || len(l.Targets) == 0 {
 		t.Fatalf("accepted a list without file, version, go or targets: %+v", l)
 	}
-	if len(l.Targets) > MaxTargets || len(l.Binaries()) > MaxBinaries || len(l.Go.Ref) > MaxImageRefBytes || len(l.Helper.Version) > MaxValueBytes {
+	if len(l.Targets) > MaxTargets || len(l.Binaries()) > MaxBinaries || len(l.Go.Ref) > MaxImageRefBytes || len(l.Helpers[0].Version) > MaxValueBytes {
 		t.Errorf("accepted a list past a limit: %d targets, %d binaries, go %d bytes, version %d bytes",
-			len(l.Targets), len(l.Binaries()), len(l.Go.Ref), len(l.Helper.Version))
+			len(l.Targets), len(l.Binaries()), len(l.Go.Ref), len(l.Helpers[0].Version))
 	}
 	lines := len(splitLines(l.Source))
 	inFile := func(ls Lines, at int) bool {
 		return 1 <= ls.First && ls.First <= at && at <= ls.Last && ls.Last <= lines
 	}
-	if !inFile(l.Helper.Lines, l.Helper.Pos.Line) || !l.GoLines.IsZero() && !inFile(l.GoLines, l.Go.Pos.Line) ||
+	if !inFile(l.Helpers[0].Lines, l.Helpers[0].Pos.Line) || !l.GoLines.IsZero() && !inFile(l.GoLines, l.Go.Pos.Line) ||
 		!l.Publish.Lines.IsZero() && !inFile(l.Publish.Lines, l.Publish.Lines.First) {
-		t.Errorf("helper at %v (version on %d), go at %v (value on %d), in a file of %d lines", l.Helper.Lines, l.Helper.Pos.Line, l.GoLines, l.Go.Pos.Line, lines)
+		t.Errorf("helper at %v (version on %d), go at %v (value on %d), in a file of %d lines", l.Helpers[0].Lines, l.Helpers[0].Pos.Line, l.GoLines, l.Go.Pos.Line, lines)
 	}
 	seen := map[string]bool{}
 	for _, tg := range l.Targets {

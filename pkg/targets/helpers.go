@@ -25,8 +25,10 @@ type HelperSpec struct {
 	// CommitVar, when set, is stamped with the origin commit's first 7
 	// characters when the module proxy (or a lock) reports one.
 	CommitVar string
-	// Expect is what `version` must print last: {version} or {bare}.
+	// Expect is what the check must print last: {version} or {bare}.
 	Expect string
+	// CheckArgs run the binary in its check; nil is `version`.
+	CheckArgs []string
 	// Cgo: the helper needs cgo (and the image's C libraries) to build.
 	Cgo bool
 }
@@ -128,8 +130,15 @@ func expand(v, version string) string {
 	return strings.NewReplacer("{version}", version, "{bare}", strings.TrimPrefix(version, "v")).Replace(v)
 }
 
-// Spec is what h builds: today always ecr-login, HelperModule.
+// Spec is what h builds: a custom helper's own spec, or the known helper
+// of its name (DefaultHelper when it has none).
 func (h Helper) Spec() HelperSpec {
-	s, _ := KnownHelper("ecr-login")
+	if h.Custom != nil {
+		return *h.Custom
+	}
+	s, _ := KnownHelper(helperName(h.Name))
 	return s
 }
+
+// FileName is the helper's name as output file names hold it.
+func (h Helper) FileName() string { return helperName(h.Name) }

@@ -15,9 +15,9 @@ type ImageArg struct{ Image, Name string }
 // not the file's. Refusals point at "--image:N:1", N counting the flags
 // from 1.
 func FromImages(base *List, args []ImageArg) (*List, error) {
-	l := &List{File: flagFile, Helper: Helper{Version: DefaultHelperVersion}, Go: defaultGo()}
+	l := &List{File: flagFile, Helpers: []Helper{{Version: DefaultHelperVersion}}, Go: defaultGo()}
 	if base != nil {
-		l.File, l.Helper = base.File, base.Helper
+		l.File, l.Helpers = base.File, base.Helpers
 		l.Go, l.GoLines, l.GoKey = base.Go, base.GoLines, base.GoKey
 		l.Publish = base.Publish
 	}
@@ -44,6 +44,7 @@ func FromImages(base *List, args []ImageArg) (*List, error) {
 	checkNames(&errs, named, fromFlags)
 	if len(errs) == 0 {
 		l.Targets = named
+		l.bindHelpers(&errs)
 		l.checkPublish(&errs, true)
 	}
 	if err := errs.err(); err != nil {

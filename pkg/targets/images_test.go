@@ -41,8 +41,8 @@ func TestFromImages(t *testing.T) {
 			if err != nil {
 				t.Fatalf("FromImages: %v", err)
 			}
-			if l.Helper.Version != tt.version || l.Go.Full != tt.goFull {
-				t.Errorf("got version %q go %q, want %q %q", l.Helper.Version, l.Go.Full, tt.version, tt.goFull)
+			if l.Helpers[0].Version != tt.version || l.Go.Full != tt.goFull {
+				t.Errorf("got version %q go %q, want %q %q", l.Helpers[0].Version, l.Go.Full, tt.version, tt.goFull)
 			}
 			var names []string
 			for _, tg := range l.Targets {

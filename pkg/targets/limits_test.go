@@ -108,7 +108,7 @@ func TestLimits(t *testing.T) {
 			}
 			return fmt.Sprintf("  - {image: a:%d, platforms: *p}\n", i)
 		}),
-			"804:5 targets[800] takes the list past 4000 binaries (one per target and platform); build fewer platforms, or split the list into several"},
+			"804:5 targets[800] takes the list past 4000 binaries (one per target, helper and platform); build fewer platforms or helpers, or split the list into several"},
 		{"an 11 KB list of aliased setup steps", targetsOf(100, func(i int) string {
 			if i == 0 {
 				return "  - {image: a:0, cgo: true, setup: &s " + setupSteps(100) + "}\n"

@@ -90,8 +90,8 @@ helper:
 			if !bytes.Equal(l.Source, []byte(tt.yaml)) {
 				t.Errorf("Source is not the file's bytes")
 			}
-			if l.Helper.Lines != tt.helper {
-				t.Errorf("helper at %v, want %v", l.Helper.Lines, tt.helper)
+			if l.Helpers[0].Lines != tt.helper {
+				t.Errorf("helper at %v, want %v", l.Helpers[0].Lines, tt.helper)
 			}
 			if l.GoLines != tt.goLines {
 				t.Errorf("go at %v, want %v", l.GoLines, tt.goLines)
@@ -120,7 +120,7 @@ func TestLinesEnds(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", end, err)
 		}
-		got := []Lines{l.Helper.Lines, l.Targets[0].Lines, l.Targets[1].Lines, l.Publish.Lines}
+		got := []Lines{l.Helpers[0].Lines, l.Targets[0].Lines, l.Targets[1].Lines, l.Publish.Lines}
 		if !slices.Equal(got, want) || len(splitLines([]byte(data))) != 11 {
 			t.Errorf("lines ended by %q: %v, want %v; %d lines", end, got, want, len(splitLines([]byte(data))))
 		}
@@ -153,14 +153,14 @@ func TestSetHelperVersionDropsLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Helper.Lines.IsZero() {
+	if l.Helpers[0].Lines.IsZero() {
 		t.Fatal("no helper lines")
 	}
 	if err := l.SetHelperVersion("v0.11.0", "--helper-version"); err != nil {
 		t.Fatal(err)
 	}
-	if !l.Helper.Lines.IsZero() {
-		t.Errorf("helper lines %v after --helper-version", l.Helper.Lines)
+	if !l.Helpers[0].Lines.IsZero() {
+		t.Errorf("helper lines %v after --helper-version", l.Helpers[0].Lines)
 	}
 }
 

@@ -62,6 +62,7 @@ type decoder struct {
 	setupSteps int  // setup steps they run, once per platform
 	overBins   bool // MaxBinaries was passed and said so
 	overSetup  bool // MaxSetupStepsTotal was passed and said so
+	nHelpers   int  // the helpers the list builds: each target builds them all, or those it names
 }
 
 // field is one key of a mapping with its value.
@@ -165,9 +166,9 @@ func (d *decoder) syntax(err error) {
 
 // The keys each level of a list knows (see also Document, for the schema).
 var (
-	topKeys     = []string{"helper", "go", "targets", "publish"}
+	topKeys     = []string{"helper", "helpers", "go", "targets", "publish"}
 	helperKeys  = []string{"version"}
-	targetKeys  = []string{"image", "name", "cgo", "setup", "platforms"}
+	targetKeys  = []string{"image", "name", "cgo", "setup", "platforms", "helpers"}
 	publishKeys = []string{"images", "helpers", "credHelpers"}
 )
 
@@ -184,10 +185,18 @@ func (d *decoder) list(root *yaml.Node) *List {
 		seq = resolve(t.value)
 	}
 	d.spans = newSpans(d.data, root, seq)
-	if h, ok := f["helper"]; ok {
-		l.Helper = d.helper(h)
-	} else {
-		d.errs.add(d.pos(root), "helper is missing; add `helper: {version: %s}`", DefaultHelperVersion)
+	h, one := f["helper"]
+	hs, several := f["helpers"]
+	switch {
+	case one && several:
+		d.errs.add(d.pos(hs.key), "the list has both helper and helpers; keep one: `helper: {version: V}` means `helpers: {%s: {version: V}}`", DefaultHelper)
+	case one:
+		l.Helpers = []Helper{d.helper(h)}
+	case several:
+		l.Helpers = d.helpers(hs)
+		d.nHelpers = len(l.Helpers)
+	default:
+		d.errs.add(d.pos(root), "helper is missing; add `helper: {version: %s}` (ecr-login), or `helpers:` naming the helper to build", DefaultHelperVersion)
 	}
 	if g, ok := f["go"]; ok {
 		if ref, p, ok := d.str(g.value, "go", DefaultGoImage, refLimit); ok {
@@ -198,6 +207,9 @@ func (d *decoder) list(root *yaml.Node) *List {
 	}
 	if t, ok := f["targets"]; ok {
 		l.Targets = d.targets(t)
+		if len(d.errs) == 0 {
+			l.bindHelpers(&d.errs)
+		}
 	} else {
 		d.errs.add(d.pos(root), "targets is missing; add `targets:` with at least one `- image: REF`")
 	}

@@ -14,7 +14,14 @@ const examplePlatforms = "[linux/amd64, linux/arm64]"
 // buildOptions decodes how a target is built: cgo, setup and platforms.
 func (d *decoder) buildOptions(t *Target, where string, f map[string]field) {
 	if v, ok := f["cgo"]; ok {
-		t.Cgo, _ = d.bool(v.value, where+".cgo")
+		var good bool
+		if t.Cgo, good = d.bool(v.value, where+".cgo"); good && !t.Cgo {
+			t.cgoOff = d.pos(v.value)
+		}
+	}
+	if v, ok := f["helpers"]; ok {
+		t.helpersPos = d.pos(v.value)
+		t.Helpers = d.targetHelpers(v, where)
 	}
 	// One binary per platform, or one for the daemon's: counted as written,
 	// before any is read, so that a long list is refused without reading it.
@@ -24,18 +31,25 @@ func (d *decoder) buildOptions(t *Target, where string, f map[string]field) {
 			builds = max(1, len(n.Content))
 		}
 	}
-	if d.binaries += builds; d.binaries > MaxBinaries {
+	// and one per helper the target builds
+	helpers := max(1, d.nHelpers)
+	if v, ok := f["helpers"]; ok {
+		if n := resolve(v.value); n.Kind == yaml.SequenceNode {
+			helpers = max(1, len(n.Content))
+		}
+	}
+	if d.binaries += builds * helpers; d.binaries > MaxBinaries {
 		if !d.overBins {
 			d.overBins = true
-			d.errs.add(t.Pos, "%s takes the list past %d binaries (one per target and platform); build fewer platforms, or split the list into several", where, MaxBinaries)
+			d.errs.add(t.Pos, "%s takes the list past %d binaries (one per target, helper and platform); build fewer platforms or helpers, or split the list into several", where, MaxBinaries)
 		}
 	} else if v, ok := f["platforms"]; ok {
 		t.Platforms = d.platforms(v, where)
 	}
 	if v, ok := f["setup"]; ok {
 		t.Setup = d.setup(v, where, builds)
-		if len(t.Setup) > 0 && !t.Cgo {
-			d.errs.add(d.pos(v.key), "%s.setup runs only before a cgo compile (a static build uses nothing from the image); add `cgo: true` or remove setup", where)
+		if len(t.Setup) > 0 {
+			t.setupPos = d.pos(v.key) // bindHelpers refuses it without a cgo binary
 		}
 	}
 }

@@ -94,8 +94,8 @@ targets:
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if l.File != file || l.Helper.Version != tt.version || l.Go.Full != tt.goFull {
-				t.Errorf("got file %q version %q go %q, want %q %q %q", l.File, l.Helper.Version, l.Go.Full, file, tt.version, tt.goFull)
+			if l.File != file || l.Helpers[0].Version != tt.version || l.Go.Full != tt.goFull {
+				t.Errorf("got file %q version %q go %q, want %q %q %q", l.File, l.Helpers[0].Version, l.Go.Full, file, tt.version, tt.goFull)
 			}
 			if len(l.Targets) != len(tt.targets) {
 				t.Fatalf("got %d targets, want %d", len(l.Targets), len(tt.targets))
@@ -121,7 +121,7 @@ func TestParsePositions(t *testing.T) {
 		got  Pos
 		want string
 	}{
-		{"helper", l.Helper.Pos, "targets.yaml:2:12"},
+		{"helper", l.Helpers[0].Pos, "targets.yaml:2:12"},
 		{"target", tg.Pos, "targets.yaml:4:5"},
 		{"image", tg.Image.Pos, "targets.yaml:4:12"},
 	} {
@@ -153,7 +153,7 @@ func TestParseRefusals(t *testing.T) {
 		{"second document", valid + "  - image: docker:1\n---\nfoo: 1\n", []string{"5:1 a second YAML document starts here"}},
 		{"top level is a list", "- image: docker:1\n", []string{"1:1 the target list must be a mapping"}},
 		{"unknown top-level key", "foo: 1\n" + valid + "  - image: docker:1\n",
-			[]string{`1:1 unknown key "foo" in the target list; known keys: helper, go, targets`}},
+			[]string{`1:1 unknown key "foo" in the target list; known keys: helper, helpers, go, targets`}},
 		{"duplicate top-level key", valid + "  - image: docker:1\nhelper: {version: v0.12.0}\n",
 			[]string{`5:1 key "helper" appears twice in the target list (first at line 1)`}},
 		{"merge key", "<<: {go: golang:1}\n" + valid + "  - image: docker:1\n", []string{"1:1 merge keys (<<) are not supported"}},

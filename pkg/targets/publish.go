@@ -72,12 +72,21 @@ func (l *List) HelpersImageName() (string, error) {
 	if l.Publish.Helpers == "" {
 		return "", nil
 	}
-	vals := map[string]string{phVersion: l.Helper.Version}
+	vals := map[string]string{phVersion: l.PublishedVersion()}
 	name, e := render("publish.helpers", l.Publish.Helpers, l.Publish.HelpersPos, helpersPlaceholders, vals, "", exampleHelpers)
 	if e != nil {
 		return "", e
 	}
 	return name, nil
+}
+
+// PublishedVersion is the version of the helper a list publishes: its one
+// helper, ecr-login (checkPublish refuses publishing any other).
+func (l *List) PublishedVersion() string {
+	if len(l.Helpers) == 0 {
+		return ""
+	}
+	return l.Helpers[0].Version
 }
 
 // CheckPublish refuses a publish block that cannot name every image it
@@ -97,6 +106,14 @@ func (l *List) CheckPublish() error {
 func (l *List) checkPublish(errs *ErrorList, render bool) {
 	p := &l.Publish
 	before := len(*errs)
+	if (p.Images != "" || p.Helpers != "") && (len(l.Helpers) != 1 || l.Helpers[0].FileName() != DefaultHelper) {
+		at := p.ImagesPos
+		if p.Images == "" {
+			at = p.HelpersPos
+		}
+		errs.add(at, "publish makes images of %s binaries only, and this list builds %s; remove publish: and copy the binaries from the output directory into your images", DefaultHelper, strings.Join(l.helperNames(), ", "))
+		return
+	}
 	checkTemplate(errs, "publish.images", p.Images, p.ImagesPos, imagesPlaceholders,
 		"write only "+strings.Join(imagesPlaceholders, ", "))
 	checkTemplate(errs, "publish.helpers", p.Helpers, p.HelpersPos, helpersPlaceholders,
@@ -305,7 +322,7 @@ func (l *List) targetValues(t Target) (map[string]string, error) {
 		phName:    t.Name,
 		phRepo:    repoOf(named),
 		phTag:     tagOf(named),
-		phVersion: l.Helper.Version,
+		phVersion: l.PublishedVersion(),
 	}, nil
 }
 

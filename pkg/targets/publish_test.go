@@ -326,7 +326,7 @@ func TestPublishNameErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Helper.Version = "v2.0.0+incompatible" // as no checked list has it
+	l.Helpers[0].Version = "v2.0.0+incompatible" // as no checked list has it
 	_, err = l.HelpersImageName()
 	var e *Error
 	if !errors.As(err, &e) || e.Pos != l.Publish.HelpersPos || !strings.Contains(e.Msg, `a tag cannot hold the '+' of version "v2.0.0+incompatible", so leave {version} out`) {
@@ -339,7 +339,7 @@ func TestPublishNameErrors(t *testing.T) {
 		t.Errorf("JobImageName: %v", err)
 	}
 	// A hand-made list is checked as a parsed one.
-	hand := &List{File: "x", Helper: Helper{Version: "v0.12.0"}, Targets: []Target{{Name: "a", Image: Image{Ref: "docker:1"}}},
+	hand := &List{File: "x", Helpers: []Helper{{Version: "v0.12.0"}}, Targets: []Target{{Name: "a", Image: Image{Ref: "docker:1"}}},
 		Publish: Publish{Images: "r.example.com/{x}", CredHelpers: []string{"a/b"}}}
 	var errs ErrorList
 	if err := hand.CheckPublish(); !errors.As(err, &errs) || len(errs) != 2 ||
@@ -374,8 +374,8 @@ func TestSetHelperVersionChecksPublish(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), `targets.yaml:6:11: publish.images gives "reg.example.com/ci:v2.0.0+incompatible" for targets[0] (docker_1), which is not an image reference`) {
 		t.Errorf("refusal %v", err)
 	}
-	if l.Helper.Version != "v0.13.0" {
-		t.Errorf("the refused version was kept: %q", l.Helper.Version)
+	if l.Helpers[0].Version != "v0.13.0" {
+		t.Errorf("the refused version was kept: %q", l.Helpers[0].Version)
 	}
 	// Names that no longer collide once the version changes are fine.
 	l, err = Parse(file, []byte(valid+"  - image: docker:1\npublish:\n  images: reg.example.com/ci:{version}\n  helpers: reg.example.com/ci:v1.0.0\n"))

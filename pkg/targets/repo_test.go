@@ -19,8 +19,8 @@ func TestRepositoryList(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("names %q, want %q", names, want)
 	}
-	if l.Helper.Version != "v0.12.0" || l.Go.Full != "docker.io/library/golang:1.26" {
-		t.Errorf("helper %q go %q", l.Helper.Version, l.Go.Full)
+	if l.Helpers[0].Version != "v0.12.0" || l.Go.Full != "docker.io/library/golang:1.26" {
+		t.Errorf("helper %q go %q", l.Helpers[0].Version, l.Go.Full)
 	}
 }
 

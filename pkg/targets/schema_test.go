@@ -3,6 +3,7 @@ package targets
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"sort"
@@ -84,6 +85,14 @@ func TestSchemaRefuses(t *testing.T) {
 		"credHelpers twice":            "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [public.ecr.aws, public.ecr.aws]}\n",
 		"many credHelpers":             "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [" + hosts(MaxCredHelpers+1) + "]}\n",
 		"long credHelper":              "helper: {version: v0.12.0}\ntargets: [{image: a}]\npublish: {images: \"r.io/{name}\", credHelpers: [" + strings.Repeat("a", MaxValueBytes+1) + "]}\n",
+		"helper and helpers":           "helper: {version: v0.12.0}\nhelpers: {gcr: {version: v2.2.1}}\ntargets: [{image: a}]\n",
+		"no helpers":                   "helpers: {}\ntargets: [{image: a}]\n",
+		"helper name":                  "helpers: {../x: {module: x.com/y, version: v1.0.0}}\ntargets: [{image: a}]\n",
+		"known helper with module":     "helpers: {gcr: {version: v2.2.1, module: x.com/y}}\ntargets: [{image: a}]\n",
+		"known helper without version": "helpers: {gcr: {}}\ntargets: [{image: a}]\n",
+		"custom helper without module": "helpers: {acme: {version: v1.0.0}}\ntargets: [{image: a}]\n",
+		"many helpers":                 "helpers: {" + strings.Repeat("x", 0) + manyHelpers(maxHelpers+1) + "}\ntargets: [{image: a}]\n",
+		"target helpers empty":         "helpers: {gcr: {version: v2.2.1}}\ntargets: [{image: a, helpers: []}]\n",
 	} {
 		if _, err := Parse("t.yaml", []byte(doc)); err == nil {
 			t.Fatalf("%s: the parser accepts it; the case is wrong", name)
@@ -220,6 +229,35 @@ func TestSchemaStatesLimits(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("schema %s is %d, the parser's limit %d", c.what, c.got, c.want)
+		}
+	}
+}
+
+// manyHelpers is n custom helpers, as a YAML flow mapping's entries.
+func manyHelpers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "h%d: {module: x.com/y, version: v1.0.0}", i)
+	}
+	return b.String()
+}
+
+// The schema takes lists of known and custom helpers that the parser takes.
+func TestSchemaTakesHelpers(t *testing.T) {
+	s := compileSchema(t)
+	for _, doc := range []string{
+		"helpers: {gcr: {version: v2.2.1}}\ntargets: [{image: a}]\n",
+		"helpers:\n  ecr-login: {version: v0.13.0}\n  secretservice: {version: v0.9.13}\n  acme: {module: x.com/y, package: ./cmd/y, version: v1.0.0, ldflags: [\"-s\"], check: {args: [version], expect: \"{{.Version}}\"}}\n" +
+			"targets:\n  - image: a\n    helpers: [acme]\n  - image: b\n",
+	} {
+		if _, err := Parse("t.yaml", []byte(doc)); err != nil {
+			t.Fatalf("the parser refuses it: %v", err)
+		}
+		if err := s.Validate(yamlToJSON(t, []byte(doc))); err != nil {
+			t.Errorf("the schema refuses %q: %v", doc, err)
 		}
 	}
 }

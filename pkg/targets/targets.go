@@ -36,6 +36,8 @@ package targets
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/containerd/platforms"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -48,14 +50,21 @@ const (
 	DefaultGoImage = "golang:1.26"
 	// DefaultHelperVersion is used only when no file supplies one (--image flags).
 	DefaultHelperVersion = "v0.12.0"
-	// BinaryPrefix starts every output file name; the target name ends it.
-	BinaryPrefix = "docker-credential-ecr-login-"
+	// FilePrefix starts every output file name: docker-credential-, the
+	// helper's name, "-", the binary's name.
+	FilePrefix = "docker-credential-"
+	// DefaultHelper is the helper a list builds when it says `helper:`.
+	DefaultHelper = "ecr-login"
+	// BinaryPrefix starts the file names of DefaultHelper's binaries.
+	BinaryPrefix = FilePrefix + DefaultHelper + "-"
 )
 
 // List is a parsed and validated target list.
 type List struct {
-	File    string   // path as given, used in messages
-	Helper  Helper   // what to build
+	File string // path as given, used in messages
+	// Helpers are the credential helpers to build, in the list's order:
+	// one for `helper:` (ecr-login), those `helpers:` names otherwise.
+	Helpers []Helper
 	Go      Image    // the toolchain image (DefaultGoImage when unset)
 	Targets []Target // in file order
 	// Source is the list file's bytes, for a source map that shows its
@@ -72,11 +81,16 @@ type List struct {
 	Publish Publish
 }
 
-// Helper is the version of HelperModule to build.
+// Helper is the credential helper a list builds, and its version.
 type Helper struct {
+	// Name is its key under `helpers:`; "" (a `helper:` list, --image
+	// flags) is DefaultHelper.
+	Name    string
 	Version string // module version, like "v0.12.0"
 	Pos     Pos
-	Lines   Lines // the `helper:` key and its value; zero when not from the file
+	Lines   Lines // the `helper:` or `helpers:` key and its value; zero when not from the file
+	// Custom is a helper the list defines by module (nil for a known one).
+	Custom *HelperSpec
 }
 
 // Image is a Docker image reference.
@@ -102,6 +116,17 @@ type Target struct {
 	// the daemon builds for.
 	Platforms []Platform
 
+	// Helpers names the helpers the target builds, as written (`helpers:`
+	// of the target); nil is all of the list's.
+	Helpers    []string
+	helpersPos Pos
+	// helpers are the helpers it builds (bindHelpers); multi: the list
+	// has several, so each binary's name starts with its helper's.
+	helpers []Helper
+	multi   bool
+	// cgoOff is where `cgo: false` is written; setupPos where setup is.
+	cgoOff, setupPos Pos
+
 	namePos Pos // where an explicit name was written; zero when derived
 	// suffixed: the target had several platforms before Only kept one,
 	// so its binary keeps the name it has in the whole list.
@@ -123,15 +148,135 @@ type Binary struct {
 	// target names none and the binary is built for the daemon's platform.
 	Platform *ocispecs.Platform
 	// Name is the target's name, followed by -OS-ARCH[-VARIANT] when the
-	// target has several platforms.
+	// target has several platforms; in a list of several helpers, the
+	// helper's name and "-" come first (gcr-docker_19.03.12).
 	Name string
+	// Helper is the credential helper the binary is.
+	Helper Helper
 }
 
-// FileName is the binary's file name in the output directory.
-func (b Binary) FileName() string { return BinaryPrefix + b.Name }
+// FileName is the binary's file name in the output directory:
+// docker-credential-<helper>-<target name>[-<os>-<arch>].
+func (b Binary) FileName() string {
+	if b.Target.multi {
+		return FilePrefix + b.Name
+	}
+	return FilePrefix + b.Helper.FileName() + "-" + b.Name
+}
 
-// Binaries lists the files t builds, in the order of its platforms.
+// Cgo reports whether the binary is linked against its image's C library:
+// its target says cgo: true, or its helper needs cgo.
+func (b Binary) Cgo() bool { return b.Target.Cgo || b.Helper.Spec().Cgo }
+
+// AnyCgo reports whether any binary of t is a cgo binary.
+func (t Target) AnyCgo() bool {
+	for _, h := range t.built() {
+		if t.Cgo || h.Spec().Cgo {
+			return true
+		}
+	}
+	return false
+}
+
+// built are the helpers t builds: those bound to it, or the default helper
+// for a target no list bound (made in code).
+func (t Target) built() []Helper {
+	if len(t.helpers) == 0 {
+		return []Helper{{Version: DefaultHelperVersion}}
+	}
+	return t.helpers
+}
+
+// bindHelpers gives every target the helpers it builds: the list's, or
+// those its `helpers:` names; it refuses a name the list does not build.
+func (l *List) bindHelpers(errs *ErrorList) {
+	for i := range l.Targets {
+		t := &l.Targets[i]
+		t.multi = len(l.Helpers) > 1
+		t.helpers = nil
+		if t.Helpers == nil {
+			t.helpers = append([]Helper(nil), l.Helpers...)
+		}
+		for _, name := range t.Helpers {
+			j := slices.IndexFunc(l.Helpers, func(h Helper) bool { return h.FileName() == name })
+			if j < 0 {
+				errs.add(t.helpersPos, "target %s names helper %s, which the list does not build; name one of %s, or add it under the list's helpers:", t.Name, Quote(name), strings.Join(l.helperNames(), ", "))
+				continue
+			}
+			t.helpers = append(t.helpers, l.Helpers[j])
+		}
+		cgoHelper := ""
+		for _, h := range t.helpers {
+			if h.Spec().Cgo {
+				cgoHelper = h.FileName()
+			}
+		}
+		if cgoHelper != "" && t.cgoOff.Line > 0 {
+			errs.add(t.cgoOff, "target %s has cgo: false, but %s is built with cgo against each image's own libraries; remove `cgo: false`", t.Name, cgoHelper)
+		}
+		if t.setupPos.Line > 0 && !t.AnyCgo() {
+			errs.add(t.setupPos, "targets[%d].setup runs only before a cgo compile (a static build uses nothing from the image); add `cgo: true`, build a cgo helper (secretservice), or remove setup", i)
+		}
+	}
+	l.checkHelperFiles(errs)
+}
+
+// helperNames are the names of the helpers l builds.
+func (l *List) helperNames() []string {
+	var names []string
+	for _, h := range l.Helpers {
+		names = append(names, h.FileName())
+	}
+	return names
+}
+
+// checkHelperFiles refuses two binaries of different helpers that write
+// one file, in any case: helper gcr for target x-y, and helper gcr-x for
+// target y.
+func (l *List) checkHelperFiles(errs *ErrorList) {
+	if len(l.Helpers) < 2 {
+		return // one helper: the target names are checked apart already
+	}
+	owner := map[string]Binary{}
+	for _, t := range l.Targets {
+		for _, b := range t.Binaries() {
+			key := strings.ToLower(b.FileName())
+			if o, ok := owner[key]; ok {
+				errs.add(t.Pos, "target %s's %s binary writes %s, as target %s's %s binary (line %d) does; rename one of the targets", t.Name, b.Helper.FileName(), b.FileName(), o.Target.Name, o.Helper.FileName(), o.Target.Pos.Line)
+				return
+			}
+			owner[key] = b
+		}
+	}
+}
+
+// helperName is name, or DefaultHelper for "".
+func helperName(name string) string {
+	if name == "" {
+		return DefaultHelper
+	}
+	return name
+}
+
+// Binaries lists the files t builds: for each helper it builds, in the
+// list's order, one per platform.
 func (t Target) Binaries() []Binary {
+	var out []Binary
+	for _, h := range t.built() {
+		for _, b := range t.platformBinaries() {
+			b.Helper = h
+			if t.multi {
+				b.Name = h.FileName() + "-" + b.Name
+			}
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// platformBinaries are t's binaries of one helper, named without it: one
+// per platform, in the order of its platforms.
+func (t Target) platformBinaries() []Binary {
 	if len(t.Platforms) == 0 {
 		return []Binary{{Target: t, Name: t.Name}}
 	}

@@ -20,9 +20,13 @@ const SBOMSuffix = ".spdx.json"
 // pkg/outdir); 8 more bytes are kept spare, as the old PID suffix took them.
 const stagingOverhead = 1 + len(".llbgen-tmp-") + 7 + 1 + 16
 
+// maxHelperName bounds a helper's name, which every file name holds.
+const maxHelperName = 16
+
 // maxName keeps every file a target writes, staged, within the 255-byte
-// limit of common file systems: the binary and its build information.
-const maxName = 255 - len(BinaryPrefix) - len(BuildInfoSuffix) - stagingOverhead
+// limit of common file systems: the binary and its build information,
+// whatever the helper's name.
+const maxName = 255 - len(FilePrefix) - maxHelperName - 1 - len(BuildInfoSuffix) - stagingOverhead
 
 // checkVersion refuses a helper version that is not a full module version:
 // "v1" or "0.12.0" would reach `go install` as a query or fail there.
@@ -163,14 +167,14 @@ func checkFiles(errs *ErrorList, ts []Target) {
 	owner := map[string]Binary{} // by lower-case name
 	for _, t := range ts {
 		if len(t.Platforms) < 2 {
-			owner[strings.ToLower(t.Name)] = Binary{Target: t, Name: t.Name}
+			owner[strings.ToLower(t.Name)] = Binary{Target: t, Name: t.Name, Helper: t.built()[0]}
 		}
 	}
 	for _, t := range ts {
 		if len(t.Platforms) < 2 {
 			continue
 		}
-		for i, b := range t.Binaries() {
+		for i, b := range t.platformBinaries() {
 			p := t.Platforms[i].Pos
 			if len(b.Name) > maxName {
 				errs.add(p, "the file name of target %q on %s is %d bytes; give the target a shorter name, so %q fits in %d", t.Name, t.Platforms[i], len(b.Name), "NAME-"+PlatformSuffix(t.Platforms[i].Platform), maxName)

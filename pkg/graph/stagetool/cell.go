@@ -37,6 +37,7 @@ func runCell(args []string) error {
 	fs := flag.NewFlagSet("cell", flag.ContinueOnError)
 	in := fs.String("in", "", "binary to run")
 	want := fs.String("want", "", "version the binary must report")
+	fs.Var(&checkArgs, "arg", "an argument to run the binary with (repeated; default: version)")
 	out := fs.String("out", "", "JSON file to write the outcome to")
 	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
 	platform := fs.String("platform", "", "the image's platform (os/arch[/variant]): a binary for another one is not run")

@@ -64,7 +64,7 @@ func diagnose(root, bin string, runErr error, output string) string {
 // ranWith is the last resort: how the run failed and the first lines of
 // what the binary printed (musl's "Error relocating ...: symbol not found").
 func ranWith(runErr error, output string) string {
-	s := "`version` failed"
+	s := checkArgs.command() + " failed"
 	if runErr != nil {
 		s += ": " + runErr.Error()
 	}

@@ -85,6 +85,7 @@ func runCheck(args []string) error {
 	in := fs.String("in", "", "binary to run")
 	out := fs.String("out", "", "where to write the verdict once verified")
 	timeout := fs.Duration("timeout", 2*time.Minute, "longest time the binary may run")
+	fs.Var(&checkArgs, "arg", "an argument to run the binary with (repeated; default: version)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -131,13 +132,38 @@ func deliver(in, out, infoPath, lockedTime string, epoch int64) error {
 	return nil
 }
 
-// run executes `bin version` with the image's own libc and a bare, fixed
+// checkArgs are the arguments a check runs the binary with: the helper's
+// own (-arg, repeated), `version` when none are given.
+var checkArgs argList
+
+// argList is a repeated string flag.
+type argList []string
+
+func (a *argList) String() string { return strings.Join(*a, " ") }
+
+func (a *argList) Set(v string) error {
+	*a = append(*a, v)
+	return nil
+}
+
+// args is what the binary is run with.
+func (a argList) args() []string {
+	if len(a) == 0 {
+		return []string{"version"}
+	}
+	return a
+}
+
+// command names the run in messages: "`version`".
+func (a argList) command() string { return "`" + strings.Join(a.args(), " ") + "`" }
+
+// run executes `bin version` (or the helper's checkArgs) with the image's own libc and a bare, fixed
 // environment: the working directory and user are whatever llbgen gave the
 // exec (/ and root), never the image's.
 func run(bin string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "version")
+	cmd := exec.CommandContext(ctx, bin, checkArgs.args()...)
 	// A process the binary (or the image's preloaded code) leaves behind
 	// holding the output open must not keep the stage alive past timeout.
 	cmd.WaitDelay = 5 * time.Second
@@ -227,7 +253,7 @@ func versionMismatch(want, output string) string {
 	if len(printed) > maxPrinted {
 		printed = printed[:maxPrinted] + fmt.Sprintf("... (%d bytes)", len(printed))
 	}
-	return fmt.Sprintf("`version` printed %q, want output ending in %q", printed, want)
+	return fmt.Sprintf("%s printed %q, want output ending in %q", checkArgs.command(), printed, want)
 }
 
 // copyFile copies src, a regular file of at most maxBinary bytes, to dst,

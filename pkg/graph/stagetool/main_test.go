@@ -257,3 +257,27 @@ func goBuildFixture(t *testing.T) (self, info string) {
 	}
 	return self, info
 }
+
+// A helper's own check arguments reach the binary, and the messages name
+// them; an argument that looks like a flag stays an argument.
+func TestCheckRunsTheHelpersArguments(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "helper")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho \"args: $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := checkArgs
+	t.Cleanup(func() { checkArgs = old })
+	checkArgs = argList{"list", "-out", "x"}
+	out, err := run(bin, time.Minute)
+	if err != nil || strings.TrimSpace(out) != "args: list -out x" {
+		t.Fatalf("run: %q, %v; want the helper's arguments", out, err)
+	}
+	if err := check("t", "/", bin, "nope", out, nil); err == nil || !strings.Contains(err.Error(), "`list -out x` printed") {
+		t.Errorf("mismatch: %v, want it to name `list -out x`", err)
+	}
+	checkArgs = nil
+	if out, _ := run(bin, time.Minute); strings.TrimSpace(out) != "args: version" {
+		t.Errorf("default run: %q, want `version`", out)
+	}
+}
