@@ -373,13 +373,14 @@ func withoutDefaultBuildKit(t *testing.T, cmd *exec.Cmd) {
 
 // withoutDefaultBuildKit hides what the machine has at BuildKit's default
 // socket directory and lets nothing be made there, whether the directory
-// exists or not. The machine here is a mount namespace of the test's own:
-// a tmpfs over the directory holding a socket file, or over its parent,
-// without the directory.
+// exists or not. The machine here is a mount namespace of the test's own
+// with a tmpfs over the directory's parent, holding the directory and a
+// socket file in it, or nothing (the machine's own /run/buildkit, there
+// or not, plays no part).
 func TestWithoutDefaultBuildKit(t *testing.T) {
 	dir := defaultBuildKitDir()
 	for _, c := range []struct{ name, machine string }{
-		{"a socket there", `mount -t tmpfs llbgen-test "$1" && : >"$1/buildkitd.sock"`},
+		{"a socket there", `mount -t tmpfs llbgen-test "$(dirname "$1")" && mkdir "$1" && : >"$1/buildkitd.sock"`},
 		{"no directory", `mount -t tmpfs llbgen-test "$(dirname "$1")" && [ ! -e "$1" ]`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
