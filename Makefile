@@ -13,7 +13,7 @@ all: llbgen
 
 # The tool itself, into bin/.
 llbgen:
-	$(GO) build -trimpath -buildvcs=auto -o bin/llbgen ./cmd/llbgen
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o bin/llbgen ./cmd/llbgen
 
 # The main job: build $(FILE) into $(OUT)/ with `llbgen build`, on
 # BUILDKIT_HOST, else a BuildKit daemon at its default address, else Docker
@@ -77,7 +77,7 @@ demo: llbgen testbed
 
 # Unit and integration tests, against the test bed's real buildkitd and registry.
 test: testbed vet
-	source $(TESTBED_ENV) && $(GO) test -count=1 -timeout 70m ./...
+	source $(TESTBED_ENV) && CGO_ENABLED=0 $(GO) test -count=1 -timeout 70m ./...
 
 # Unit tests only: integration tests skip (one line each) with no daemon.
 # pkg/daemon solves binaries from many goroutines over shared llb states,

@@ -256,6 +256,7 @@ func (o *daemonOptions) options(stderr io.Writer, in plan.Input) daemon.Options 
 		Plan:        in,
 		Settled:     o.settled,
 		Routes:      o.routes,
+		StageTool:   stageToolExe,
 	}
 }
 

@@ -6,10 +6,22 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+
+	"github.com/llbgen/llbgen/pkg/graph/stagetool"
 )
 
+// stageToolExe is the executable `llbgen build` offers the daemon as the
+// stage tool (daemon.Options.StageTool): this process's own, when it runs
+// the stage tool under that name (main; TestMain in tests).
+var stageToolExe string
+
 func main() {
+	if filepath.Base(os.Args[0]) == stagetool.Name {
+		os.Exit(stagetool.Main(os.Args))
+	}
+	stageToolExe = "/proc/self/exe"
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one ends the process at once.
 	go func() { <-ctx.Done(); stop() }()

@@ -40,7 +40,10 @@ func llbgenBinary(t *testing.T) string {
 			return
 		}
 		llbgenBin = filepath.Join(dir, "llbgen")
-		out, err := exec.Command("go", "build", "-o", llbgenBin, ".").CombinedOutput()
+		// static, as `make llbgen` builds it: it serves as the stage tool
+		build := exec.Command("go", "build", "-o", llbgenBin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -24,6 +24,7 @@ type config struct {
 	work     string
 	sizes    []int
 	skipSlow bool
+	profileN int             // the N of the profiled cold build
 	only     map[string]bool // scenario groups to run; empty: all
 }
 
@@ -36,9 +37,14 @@ func main() {
 	flag.StringVar(&c.llbgen, "llbgen", "bin/llbgen", "the llbgen binary to measure")
 	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "file whose generated section is rewritten")
 	flag.BoolVar(&c.skipSlow, "quick", false, "skip the one-build-per-image and bake scenarios (for trying the program)")
-	only := flag.String("only", "", "comma-separated scenario groups to run: cold, warm, add, platforms, cache, helpers, scale, fleet, one, bake, gen, profile (default all)")
+	only := flag.String("only", "", "comma-separated scenario groups to run: floor, cold, warm, add, platforms, cache, helpers, scale, fleet, one, bake, gen, profile (default all)")
+	flag.IntVar(&c.profileN, "profile-n", 8, "N of the profiled cold build (1 to 8)")
 	sizes := flag.String("sizes", "1,2,4,8", "N for the cold scenario")
 	flag.Parse()
+	if c.profileN < 1 || c.profileN > 8 {
+		fmt.Fprintf(os.Stderr, "bench: -profile-n: %d is not a number from 1 to 8\n", c.profileN)
+		os.Exit(2)
+	}
 	c.only = map[string]bool{}
 	for _, g := range strings.Split(*only, ",") {
 		if g = strings.TrimSpace(g); g != "" {
@@ -93,7 +99,7 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return fmt.Errorf("profile: %w", err)
 		}
-		b.profileText = profileMarkdown(stages, total, 14)
+		b.profileText = profileMarkdown(stages, total, c.profileN, 14)
 	}
 	rep := b.report()
 	fmt.Print(rep.markdown())

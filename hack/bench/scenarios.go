@@ -65,7 +65,7 @@ func (b *bench) prepare(ctx context.Context) error {
 		}
 		b.images = append(b.images, ref)
 	}
-	for _, n := range append([]int{8}, b.cfg.sizes...) {
+	for _, n := range append([]int{8, b.cfg.profileN}, b.cfg.sizes...) {
 		if err := b.writeList(fmt.Sprintf("list-%d.yaml", n), b.images[:n]); err != nil {
 			return err
 		}
@@ -92,6 +92,9 @@ func (b *bench) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := b.writeFloor(); err != nil {
+		return err
+	}
 	return b.writeDockerfiles()
 }
 
@@ -117,6 +120,14 @@ func (b *bench) writeListOf(name, helpers string, images []string) error {
 
 // repetition runs every scenario once, in a fixed order.
 func (b *bench) repetition(ctx context.Context, rep int) error {
+	if b.cfg.selected("floor") {
+		floor, withDownload, err := b.floor(ctx)
+		if err != nil {
+			return err
+		}
+		b.record("the floor: go build, modules downloaded", 1, floor)
+		b.record("the floor, download included", 1, withDownload)
+	}
 	if b.cfg.selected("cold") {
 		for _, n := range b.cfg.sizes {
 			d, err := b.coldBuild(ctx, fmt.Sprintf("list-%d.yaml", n))

@@ -132,6 +132,7 @@ var causes = []struct {
 	{graph.KindToolchain, true, tellNoToolchain},
 	{graph.KindToolSource, false, tellLastWords},
 	{graph.KindStageTool, true, tellCompile},
+	{graph.KindOwnTool, false, tellLastWords},
 	{graph.KindDownload, true, tellDownload},
 	{graph.KindModuleCheck, false, tellLastWords},
 	{graph.KindStatic, true, tellCompile},

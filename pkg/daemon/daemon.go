@@ -43,6 +43,14 @@ import (
 
 // Options configure one run.
 type Options struct {
+	// StageTool, when set, is an executable that runs the stage tool when
+	// started under the name "stagetool" (llbgen itself: /proc/self/exe).
+	// Where it is a static Linux executable, a daemon of its platform runs
+	// it as the stage tool instead of compiling one (see ownTool); else
+	// the stage tool is compiled, as the pipe and the frontend always do.
+	StageTool string
+	// ownTool is StageTool's copy for the run (dialConn).
+	ownTool *ownTool
 	// Addr is the daemon: any address buildctl accepts, docker://HOST for
 	// a Docker Engine's own BuildKit, or "" for a BuildKit daemon at
 	// DefaultAddr, else Docker Engine (see open).

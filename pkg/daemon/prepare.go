@@ -51,6 +51,7 @@ func (s *solve) prepare(ctx context.Context, gc gateway.Client) (*prepared, erro
 	if list == nil {
 		return nil, ctx.Err()
 	}
+	pl.Graph.OwnTool = s.opt.ownTool.serves(pl.Graph.Platform)
 	g, err := graph.Define(list, pl.Graph)
 	if err != nil {
 		return nil, fmt.Errorf("making the graph: %w", err)

@@ -237,7 +237,7 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 	if err != nil {
 		return err
 	}
-	defer k.c.Close()
+	defer k.close()
 	err = withDisplay(ctx, k.opt, func(disp *display) error {
 		k.disp = disp
 		return f(k)
@@ -252,7 +252,17 @@ func dialConn(ctx context.Context, opt Options) (*daemonConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.StageTool != "" {
+		// Without it, the stage tool is compiled: slower, the same bytes.
+		opt.ownTool, _ = newOwnTool(opt.StageTool)
+	}
 	return &daemonConn{c: c, opt: opt, worker: d, col: newCollector(), attach: attachables(opt.Plan.Env)}, nil
+}
+
+// close ends the connection and removes the run's copy of the own tool.
+func (k *daemonConn) close() {
+	k.c.Close()
+	k.opt.ownTool.remove()
 }
 
 // withDisplay shows the progress of the sessions f runs, and the daemons'
@@ -325,6 +335,7 @@ func (k *daemonConn) cacheSession(ctx context.Context, fn gateway.BuildFunc, exp
 // build runs fn in a gateway session with so and the run's attachables.
 func (k *daemonConn) build(ctx context.Context, fn gateway.BuildFunc, so client.SolveOpt) (map[string]string, error) {
 	so.Session = k.attach
+	so.LocalMounts = k.opt.ownTool.mounts()
 	so.CacheImports = k.opt.Cache.Imports
 	if so.FrontendAttrs == nil {
 		// BuildKit v0.34's client copies the cache imports' attributes

@@ -38,7 +38,7 @@ func Dump(def *pb.Definition) ([]byte, error) {
 }
 
 // kindOrder is the order vertices are shown in when the edges allow.
-var kindOrder = []Kind{KindImage, KindToolchain, KindToolSource, KindStageTool, KindDownload, KindModuleCheck,
+var kindOrder = []Kind{KindImage, KindToolchain, KindToolSource, KindStageTool, KindOwnTool, KindDownload, KindModuleCheck,
 	KindStatic, KindSetup, KindCompile, KindFinish, KindVerify, KindDeliver, KindExport, KindCell}
 
 type dumper struct {

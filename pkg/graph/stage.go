@@ -25,6 +25,7 @@ const (
 	KindToolchain   Kind = "toolchain"      // the go image's toolchain, as a snapshot of its own to mount
 	KindToolSource  Kind = "tool source"    // the stage tool's source files
 	KindStageTool   Kind = "stage tool"     // llbgen's stage tool, compiled in the go image
+	KindOwnTool     Kind = "own tool"       // llbgen's own executable as the stage tool, sent by the client
 	KindDownload    Kind = "download"       // the helper module and its dependencies
 	KindModuleCheck Kind = "module check"   // the module held against the lock
 	KindStatic      Kind = "static compile" // the helper compiled once per platform: every static binary of it
@@ -49,6 +50,7 @@ var kindInfo = map[Kind]struct {
 	KindToolchain:   {true, "preparing the go image's toolchain"},
 	KindToolSource:  {true, "writing llbgen's stage tool source"},
 	KindStageTool:   {true, "compiling llbgen's stage tool"},
+	KindOwnTool:     {true, "sending llbgen's own executable as the stage tool"},
 	KindDownload:    {true, "downloading the helper module"},
 	KindModuleCheck: {true, "checking the helper module against the lock"},
 	KindStatic:      {true, "compiling the helper"},

@@ -14,11 +14,13 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/llbgen/llbgen/pkg/graph/stagetool"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
-// toolSource is a standard-library-only program, compiled inside the
-// build so that checks run in images that have no shell.
+// toolSource is the stage tool's package, standard library only,
+// compiled inside the build (with toolMain) so that checks run in images
+// that have no shell.
 //
 //go:embed stagetool/*.go
 var toolSource embed.FS
@@ -29,7 +31,7 @@ const BuildInfoSuffix = targets.BuildInfoSuffix
 
 const (
 	toolDir   = "/llbgen/stagetool"
-	toolBin   = toolDir + "/stagetool"
+	toolBin   = toolDir + "/" + stagetool.Name
 	verifyIn  = "/llbgen/in"
 	verifyOut = "/llbgen/out"
 	// verdictFile is the file a check writes once the binary passed.
@@ -44,7 +46,7 @@ func (b *builder) stageTool(goImg llb.State) llb.State {
 		AddEnv("CGO_ENABLED", "0").
 		Network(pb.NetMode_NONE).
 		Run(
-			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", toolBin, "."}),
+			llb.Args([]string{goBin, "-C", "/llbgen/src", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -buildid=", "-o", toolBin, "./cmd"}),
 			llb.AddMount("/llbgen/src", src, llb.Readonly),
 			b.withToolchain(goImg, b.opt.Platform),
 			b.withBuildCache(llb.CacheMountLocked),
@@ -53,6 +55,21 @@ func (b *builder) stageTool(goImg llb.State) llb.State {
 			b.mark(Stage{Kind: KindStageTool, Platform: platforms.Format(b.opt.Platform), Image: b.list.Go.Ref}, b.list.GoLines),
 		)
 	return run.AddMount(toolDir, llb.Scratch())
+}
+
+// OwnToolLocal names the local source of Options.OwnTool.
+const OwnToolLocal = "llbgen-stage-tool"
+
+// ownTool is the stage tool as the client sends it (Options.OwnTool):
+// nothing compiles it, so the helper's compile, which the stage tool
+// wraps, starts as soon as the modules are downloaded. The file keeps its
+// time between runs, so a daemon that has it receives nothing again.
+func (b *builder) ownTool() llb.State {
+	return llb.Local(OwnToolLocal,
+		llb.IncludePatterns([]string{stagetool.Name}),
+		llb.SharedKeyHint(OwnToolLocal),
+		llb.WithCustomName("llbgen's own executable, the stage tool"),
+		b.mark(Stage{Kind: KindOwnTool, Platform: platforms.Format(b.opt.Platform)}))
 }
 
 // verify runs the binary in the target image on the binary's platform and
@@ -207,7 +224,21 @@ func (b *builder) fileTime(hb *helperBuild) *time.Time {
 	return nil
 }
 
-// toolFiles is the stage tool's source, tests left out, in name order.
+// toolMain is the stage tool's command: its package, run as llbgen runs
+// itself as the stage tool.
+const toolMain = `package main
+
+import (
+	"os"
+
+	"llbgen.invalid/stagetool"
+)
+
+func main() { os.Exit(stagetool.Main(os.Args)) }
+`
+
+// toolFiles is the stage tool's source, tests left out, in name order, and
+// its command (toolMain) at cmd/main.go.
 func toolFiles(mark llb.ConstraintsOpt) llb.State {
 	names, err := fs.Glob(toolSource, "stagetool/*.go")
 	if err != nil {
@@ -225,5 +256,6 @@ func toolFiles(mark llb.ConstraintsOpt) llb.State {
 		}
 		fa = fa.Mkfile("/"+strings.TrimPrefix(n, "stagetool/"), 0o644, data)
 	}
+	fa = fa.Mkdir("/cmd", 0o755).Mkfile("/cmd/main.go", 0o644, []byte(toolMain))
 	return llb.Scratch().File(fa, llb.WithCustomName("stage tool source"), mark)
 }

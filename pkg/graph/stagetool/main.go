@@ -1,8 +1,12 @@
-// Command stagetool runs inside BuildKit, never on the user's machine.
+// Package stagetool is the program llbgen runs inside BuildKit, never on
+// the user's machine: the stage tool.
 //
-// llbgen compiles it (standard library only, statically linked) in the Go
-// toolchain image and mounts it into every target image, which may have no
-// shell at all. Its modes:
+// It is standard library only. llbgen compiles it (statically linked) in
+// the Go toolchain image, from this source and a main of two lines
+// (graph's toolFiles), and mounts it into every target image, which may
+// have no shell at all; or, where llbgen's own executable is static and for
+// the daemon's platform (`llbgen build`), llbgen mounts itself as the stage
+// tool, and runs Main when it is started as "stagetool". Its modes:
 //
 //	stagetool check -target NAME -want VERSION -in BIN -out VERDICT
 //	    runs BIN version in the image it is mounted in; writes VERDICT only
@@ -29,7 +33,7 @@
 //	    (SOURCE_DATE_EPOCH) or else at the version's time (INFO's, or T); with
 //	    -buildinfo (a static compile, where no image's code runs), also writes
 //	    BIN's build information beside it, as finish does.
-package main
+package stagetool
 
 import (
 	"bytes"
@@ -50,32 +54,40 @@ import (
 	"time"
 )
 
-func main() {
-	if len(os.Args) < 2 {
+// Name is the stage tool's file name: a program started under it is the
+// stage tool.
+const Name = "stagetool"
+
+// Main runs the stage tool with args (os.Args: the program, a mode, its
+// flags) and returns the exit code: 0, 1 when the mode failed (one line on
+// standard error says why), 2 for a usage error.
+func Main(args []string) int {
+	if len(args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: stagetool check|finish|cell|sums|gobuild|modsum [flags]")
-		os.Exit(2)
+		return 2
 	}
 	var err error
-	switch os.Args[1] {
+	switch args[1] {
 	case "check":
-		err = runCheck(os.Args[2:])
+		err = runCheck(args[2:])
 	case "finish":
-		err = runFinish(os.Args[2:])
+		err = runFinish(args[2:])
 	case "cell":
-		err = runCell(os.Args[2:])
+		err = runCell(args[2:])
 	case "sums":
-		err = runSums(os.Args[2:])
+		err = runSums(args[2:])
 	case "gobuild":
-		err = runGoBuild(os.Args[2:])
+		err = runGoBuild(args[2:])
 	case "modsum":
-		err = runModSum(os.Args[2:])
+		err = runModSum(args[2:])
 	default:
-		err = fmt.Errorf("unknown mode %q", os.Args[1])
+		err = fmt.Errorf("unknown mode %q", args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "llbgen: "+err.Error())
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func runCheck(args []string) error {
