@@ -49,8 +49,8 @@ func (b *builder) helperOf(bin targets.Binary) *helperBuild {
 func (b *builder) helperBuilds(goImg llb.State) {
 	downloads := map[string]llb.State{}
 	for _, h := range b.list.Helpers {
-		hb := &helperBuild{h: h, spec: h.Spec(), locked: b.opt.Locked[ModuleKey(h)]}
 		key := ModuleKey(h)
+		hb := &helperBuild{h: h, spec: h.Spec(), locked: b.opt.Locked[key]}
 		mods, ok := downloads[key]
 		if !ok {
 			mods = b.checkModule(goImg, b.toolSt, b.download(goImg, hb), hb)

@@ -216,6 +216,36 @@ func TestSeveralHelperModules(t *testing.T) {
 	}
 }
 
+// Two helpers of one module version (pass and secretservice are both in
+// docker-credential-helpers) are one pin: the lock of their list holds it
+// once, and it locks both.
+func TestHelpersOfOneModuleAreOnePin(t *testing.T) {
+	list, err := targets.Parse("targets.yaml", []byte("helpers:\n  pass: {version: v0.9.13}\n  secretservice: {version: v0.9.13}\ntargets:\n  - image: docker:19.03.12\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := graph.ModuleKey(list.Helpers[0]), graph.ModuleKey(list.Helpers[1]); a != b {
+		t.Fatalf("pass is %s, secretservice %s: one module version", a, b)
+	}
+	f := sample()
+	f.SetModules([]Helper{{Module: "github.com/docker/docker-credential-helpers", Version: "v0.9.13", Sum: "h1:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=", Time: "2025-01-01T00:00:00Z"}})
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(data), "docker-credential-helpers") != 1 {
+		t.Errorf("the pin is written other than once:\n%s", data)
+	}
+	for _, h := range list.Helpers {
+		if !f.Locked(h) {
+			t.Errorf("%s is not locked by its module's pin", h.Name)
+		}
+	}
+	if err := f.Check("targets.yaml.lock", list); err != nil && strings.Contains(err.Error(), "not locked") {
+		t.Errorf("one pin for both: %v", err)
+	}
+}
+
 // A lock that pins a module two ways is refused, not read one way here
 // and another there.
 func TestParseRefusesAmbiguousPins(t *testing.T) {

@@ -133,6 +133,8 @@ func TestParseHelpersRefusals(t *testing.T) {
 		{"target helpers empty", "helpers:\n  gcr: {version: v2.2.1}\ntargets:\n  - image: alpine:3\n    helpers: []\n", []string{"5:14 helpers is empty"}},
 		{"one file from two helpers", "helpers:\n  gcr: {version: v2.2.1}\n  gcr-x: {module: x.com/a, version: v1.0.0}\ntargets:\n  - image: alpine:3\n    name: x-y\n  - image: alpine:3\n    name: y\n",
 			[]string{"7:5 writes docker-credential-gcr-x-y"}},
+		{"every target's clash", "helpers:\n  gcr: {version: v2.2.1}\n  gcr-x: {module: x.com/a, version: v1.0.0}\ntargets:\n  - image: alpine:3\n    name: x-y\n  - image: alpine:3\n    name: x-z\n  - image: alpine:3\n    name: y\n  - image: alpine:3\n    name: z\n",
+			[]string{"9:5 target y's gcr-x binary writes docker-credential-gcr-x-y", "11:5 target z's gcr-x binary writes docker-credential-gcr-x-z"}},
 		{"bad name", "helpers:\n  ../x: {version: v1.0.0}\n" + helpersTargets, []string{"2:3 helper name \"../x\""}},
 		{"long name", "helpers:\n  " + strings.Repeat("a", 17) + ": {version: v1.0.0}\n" + helpersTargets, []string{"2:3 at most 16 bytes"}},
 		{"no version", "helpers:\n  gcr: {}\n" + helpersTargets, []string{"2:3 helpers.gcr.version is missing"}},

@@ -20,21 +20,19 @@ func (l *List) SetHelperVersion(v, where string) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
-	old := l.Helpers
+	oldHelpers, oldTargets := l.Helpers, l.Targets
 	l.Targets = slices.Clone(l.Targets) // a copy of a list shares them: bind its own
 	h := l.Helpers[0]
 	h.Version, h.Pos, h.Lines = v, p, Lines{}
 	l.Helpers = []Helper{h}
 	l.bindHelpers(&errs)
-	if err := errs.err(); err != nil {
-		l.Helpers = old
-		l.bindHelpers(&errs)
-		return err
+	err := errs.err()
+	if err == nil {
+		err = l.CheckPublish() // the names it quotes show the version
 	}
-	if err := l.CheckPublish(); err != nil {
-		l.Helpers = old
-		l.bindHelpers(&errs)
-		return err // the names it quotes show the version
+	if err != nil {
+		// as it was: its own targets, bound to its own helpers
+		l.Helpers, l.Targets = oldHelpers, oldTargets
 	}
-	return nil
+	return err
 }

@@ -377,6 +377,11 @@ func TestSetHelperVersionChecksPublish(t *testing.T) {
 	if l.Helpers[0].Version != "v0.13.0" {
 		t.Errorf("the refused version was kept: %q", l.Helpers[0].Version)
 	}
+	for _, b := range l.Binaries() {
+		if b.Helper.Version != "v0.13.0" {
+			t.Errorf("after the refusal, %s builds %s %s", b.Name, b.Helper.Name, b.Helper.Version)
+		}
+	}
 	// Names that no longer collide once the version changes are fine.
 	l, err = Parse(file, []byte(valid+"  - image: docker:1\npublish:\n  images: reg.example.com/ci:{version}\n  helpers: reg.example.com/ci:v1.0.0\n"))
 	if err != nil {

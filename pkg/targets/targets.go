@@ -1,6 +1,6 @@
-// Package targets is the list of images llbgen builds the ECR credential
-// helper for: its types, its YAML form, and the checks that refuse a list
-// before anything is built.
+// Package targets is the list of images llbgen builds Docker credential
+// helpers for (ECR's by default): its types, its YAML form, and the checks
+// that refuse a list before anything is built.
 //
 // A list reads:
 //
@@ -170,12 +170,7 @@ func (b Binary) Cgo() bool { return b.Target.Cgo || b.Helper.Spec().Cgo }
 
 // AnyCgo reports whether any binary of t is a cgo binary.
 func (t Target) AnyCgo() bool {
-	for _, h := range t.built() {
-		if t.Cgo || h.Spec().Cgo {
-			return true
-		}
-	}
-	return false
+	return t.Cgo || slices.ContainsFunc(t.built(), func(h Helper) bool { return h.Spec().Cgo })
 }
 
 // built are the helpers t builds: those bound to it, or the default helper
@@ -238,12 +233,14 @@ func (l *List) checkHelperFiles(errs *ErrorList) {
 		return // one helper: the target names are checked apart already
 	}
 	owner := map[string]Binary{}
+targets:
 	for _, t := range l.Targets {
 		for _, b := range t.Binaries() {
 			key := strings.ToLower(b.FileName())
 			if o, ok := owner[key]; ok {
+				// one clash per target: renaming it settles the rest
 				errs.add(t.Pos, "target %s's %s binary writes %s, as target %s's %s binary (line %d) does; rename one of the targets", t.Name, b.Helper.FileName(), b.FileName(), o.Target.Name, o.Helper.FileName(), o.Target.Pos.Line)
-				return
+				continue targets
 			}
 			owner[key] = b
 		}
