@@ -49,7 +49,7 @@ type Options struct {
 	// it as the stage tool instead of compiling one (see ownTool); else
 	// the stage tool is compiled, as the pipe and the frontend always do.
 	StageTool string
-	// ownTool is StageTool's copy for the run (dialConn).
+	// ownTool is StageTool as the daemon receives it (dialConn).
 	ownTool *ownTool
 	// Addr is the daemon: any address buildctl accepts, docker://HOST for
 	// a Docker Engine's own BuildKit, or "" for a BuildKit daemon at

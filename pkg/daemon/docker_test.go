@@ -132,10 +132,15 @@ func TestNeedsCoverTheGraph(t *testing.T) {
 		{"plain", Options{}, nil},
 		{"GOPROXY with credentials", Options{}, creds},
 		{"provenance", Options{Provenance: true}, nil},
+		{"own stage tool", Options{StageTool: "/proc/self/exe"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.opt.Plan.Env = c.env
-			b := buildGraph(t, list, graph.Options{Env: c.env})
+			gopt := graph.Options{Env: c.env}
+			if c.opt.StageTool != "" {
+				gopt.OwnTool = digest.FromString("llbgen")
+			}
+			b := buildGraph(t, list, gopt)
 			states := []llb.State{b.g.Output}
 			var delivered []llb.State
 			for _, st := range b.g.Delivered {

@@ -39,6 +39,15 @@ var (
 		},
 		buildkit: "v0.8", docker: "20.10",
 	}
+	// needOwnTool: `llbgen build` sends its own executable as the stage
+	// tool, a local source (BuildKit v0.8 has every capability it uses).
+	needOwnTool = need{
+		what: "local sources, for llbgen's own executable as the stage tool",
+		caps: []apicaps.CapID{
+			pb.CapSourceLocal, pb.CapSourceLocalUnique, pb.CapSourceLocalIncludePatterns, pb.CapSourceLocalSharedKeyHint,
+		},
+		buildkit: "v0.8", docker: "20.10",
+	}
 	// needSecretEnv: a GOPROXY with credentials reaches the download stage
 	// as a secret environment variable.
 	needSecretEnv = need{
@@ -76,6 +85,9 @@ var (
 // needsOf is what a run with opt uses.
 func needsOf(opt Options) []need {
 	ns := []need{needGraph}
+	if opt.StageTool != "" {
+		ns = append(ns, needOwnTool)
+	}
 	if graph.ProxyHasCredentials(opt.Plan.Env["GOPROXY"]) {
 		ns = append(ns, needSecretEnv)
 	}

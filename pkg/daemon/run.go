@@ -253,17 +253,14 @@ func dialConn(ctx context.Context, opt Options) (*daemonConn, error) {
 		return nil, err
 	}
 	if opt.StageTool != "" {
-		// Without it, the stage tool is compiled: slower, the same bytes.
-		opt.ownTool, _ = newOwnTool(opt.StageTool)
+		// Without it, the stage tool is compiled: slower, the same files.
+		opt.ownTool, _ = loadOwnTool(opt.StageTool)
 	}
 	return &daemonConn{c: c, opt: opt, worker: d, col: newCollector(), attach: attachables(opt.Plan.Env)}, nil
 }
 
-// close ends the connection and removes the run's copy of the own tool.
-func (k *daemonConn) close() {
-	k.c.Close()
-	k.opt.ownTool.remove()
-}
+// close ends the connection.
+func (k *daemonConn) close() { k.c.Close() }
 
 // withDisplay shows the progress of the sessions f runs, and the daemons'
 // warnings once they are over.

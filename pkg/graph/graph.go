@@ -98,12 +98,13 @@ type Options struct {
 	// Locked holds what a lock pins of each helper module version, by
 	// ModuleKey; a helper without an entry is not locked.
 	Locked map[string]LockedModule
-	// OwnTool: the stage tool is not compiled but is the local source
-	// OwnToolLocal of the session, a directory holding one static
-	// executable for Platform named "stagetool" (llbgen itself, which runs
-	// the stage tool when started under that name). The client that sets
-	// it provides that directory (pkg/daemon, for `llbgen build`).
-	OwnTool bool
+	// OwnTool, when set, is the digest of a static executable for
+	// Platform that runs the stage tool when started as "stagetool"
+	// (llbgen itself): the stage tool is not compiled but is the local
+	// source OwnToolLocal of the session, a directory holding that one
+	// file under that name. The client that sets it provides the directory
+	// (pkg/daemon, for `llbgen build`).
+	OwnTool digest.Digest
 	// SourceDateEpoch, when set (0 is 1970), dates every exported file;
 	// otherwise they carry the helper version's time from the module proxy.
 	SourceDateEpoch *int64
@@ -173,7 +174,7 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 		return nil, err
 	}
 	b.sharedCacheID = goBuildCacheID + "-" + cacheKey(goPinned)
-	if opt.OwnTool {
+	if opt.OwnTool != "" {
 		b.toolSt = b.ownTool()
 	} else {
 		b.toolSt = b.stageTool(goImg)

@@ -13,7 +13,7 @@ import (
 func TestOwnTool(t *testing.T) {
 	l := stageList(t)
 	opt := stageOptions()
-	opt.OwnTool = true
+	opt.OwnTool = digest.FromString("llbgen")
 	g := mustBuild(t, l, opt)
 	m := marshalAll(t, g.Output)
 	stages := Stages(m.def)
@@ -27,7 +27,10 @@ func TestOwnTool(t *testing.T) {
 			t.Fatalf("two local sources: %s and %s", local, d)
 		}
 		local = d
-		if src.Identifier != "local://"+OwnToolLocal || src.Attrs["local.includepattern"] != `["stagetool"]` {
+		// named by its digest: its vertex and the daemon's copy are those
+		// of these bytes, in every session and run
+		if src.Identifier != "local://"+OwnToolLocal || src.Attrs["local.includepattern"] != `["stagetool"]` ||
+			src.Attrs["local.unique"] != opt.OwnTool.String() || src.Attrs["local.sharedkeyhint"] != OwnToolLocal+"@"+opt.OwnTool.String() {
 			t.Errorf("the own tool's source is %s %v", src.Identifier, src.Attrs)
 		}
 		if s := stages[d]; s.Kind != KindOwnTool || s.Platform != "linux/amd64" {

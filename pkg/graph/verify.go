@@ -62,12 +62,16 @@ const OwnToolLocal = "llbgen-stage-tool"
 
 // ownTool is the stage tool as the client sends it (Options.OwnTool):
 // nothing compiles it, so the helper's compile, which the stage tool
-// wraps, starts as soon as the modules are downloaded. The file keeps its
-// time between runs, so a daemon that has it receives nothing again.
+// wraps, starts as soon as the modules are downloaded. Its digest makes
+// the vertex its own (every session and run that sends these bytes shares
+// it, no other) and names the daemon's copy (a daemon that has it is sent
+// nothing again; one that has another tool keeps it apart).
 func (b *builder) ownTool() llb.State {
+	d := b.opt.OwnTool.String()
 	return llb.Local(OwnToolLocal,
 		llb.IncludePatterns([]string{stagetool.Name}),
-		llb.SharedKeyHint(OwnToolLocal),
+		llb.SharedKeyHint(OwnToolLocal+"@"+d),
+		llb.LocalUniqueID(d),
 		llb.WithCustomName("llbgen's own executable, the stage tool"),
 		b.mark(Stage{Kind: KindOwnTool, Platform: platforms.Format(b.opt.Platform)}))
 }

@@ -1,12 +1,12 @@
-// Package stagetool is the program llbgen runs inside BuildKit, never on
-// the user's machine: the stage tool.
+// Package stagetool is the program llbgen's stages run inside BuildKit:
+// the stage tool. It is meant for stages, not for the user's machine.
 //
-// It is standard library only. llbgen compiles it (statically linked) in
-// the Go toolchain image, from this source and a main of two lines
-// (graph's toolFiles), and mounts it into every target image, which may
-// have no shell at all; or, where llbgen's own executable is static and for
-// the daemon's platform (`llbgen build`), llbgen mounts itself as the stage
-// tool, and runs Main when it is started as "stagetool". Its modes:
+// The package is standard library only. The pipe and the frontend compile
+// it (statically linked) in the Go toolchain image, from this source and a
+// main of two lines (graph's toolFiles); `llbgen build` sends its own
+// executable instead where that is static and for the daemon's platform
+// (llbgen runs Main when it is started as "stagetool"). Either is mounted
+// into every target image, which may have no shell at all. Its modes:
 //
 //	stagetool check -target NAME -want VERSION -in BIN -out VERDICT
 //	    runs BIN version in the image it is mounted in; writes VERDICT only
