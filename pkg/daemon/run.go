@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
+	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/internal/gwcache"
@@ -254,7 +255,10 @@ func dialConn(ctx context.Context, opt Options) (*daemonConn, error) {
 	}
 	if opt.StageTool != "" {
 		// Without it, the stage tool is compiled: slower, the same files.
-		opt.ownTool, _ = loadOwnTool(opt.StageTool)
+		var err error
+		if opt.ownTool, err = loadOwnTool(opt.StageTool); err != nil {
+			logrus.Debugf("llbgen's own executable cannot be the stage tool, the daemon compiles it: %v", err)
+		}
 	}
 	return &daemonConn{c: c, opt: opt, worker: d, col: newCollector(), attach: attachables(opt.Plan.Env)}, nil
 }
