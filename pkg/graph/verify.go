@@ -65,7 +65,10 @@ const OwnToolLocal = "llbgen-stage-tool"
 // wraps, starts as soon as the modules are downloaded. Its digest makes
 // the vertex its own (every session and run that sends these bytes shares
 // it, no other) and names the daemon's copy (a daemon that has it is sent
-// nothing again; one that has another tool keeps it apart).
+// nothing again; one that has another tool keeps it apart). Another client
+// of the daemon could send other bytes under this digest to a run it
+// shares the vertex with; such a client can already write the shared Go
+// build cache (README, "Security"), so that gives it nothing more.
 func (b *builder) ownTool() llb.State {
 	d := b.opt.OwnTool.String()
 	return llb.Local(OwnToolLocal,
