@@ -109,7 +109,7 @@ func runFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []l
 	wg.Wait()
 	for _, k := range conns {
 		if k != nil {
-			defer k.close()
+			defer k.c.Close()
 		}
 	}
 	if slices.ContainsFunc(conns, func(k *daemonConn) bool { return k != nil }) {

@@ -238,7 +238,7 @@ func withDaemon(ctx context.Context, opt Options, f func(*daemonConn) error) err
 	if err != nil {
 		return err
 	}
-	defer k.close()
+	defer k.c.Close()
 	err = withDisplay(ctx, k.opt, func(disp *display) error {
 		k.disp = disp
 		return f(k)
@@ -262,9 +262,6 @@ func dialConn(ctx context.Context, opt Options) (*daemonConn, error) {
 	}
 	return &daemonConn{c: c, opt: opt, worker: d, col: newCollector(), attach: attachables(opt.Plan.Env)}, nil
 }
-
-// close ends the connection.
-func (k *daemonConn) close() { k.c.Close() }
 
 // withDisplay shows the progress of the sessions f runs, and the daemons'
 // warnings once they are over.
