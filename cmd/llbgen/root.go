@@ -20,6 +20,11 @@ const rootExample = `  # build the images of targets.yaml on a BuildKit daemon
   # another list
   llbgen -f ci/targets.yaml | buildctl build --output type=local,dest=out
 
+  # a build cache shared by CI runners: buildctl's own flags
+  llbgen | buildctl build --output type=local,dest=out \
+      --import-cache type=registry,ref=registry.example.com/ci/llbgen-cache \
+      --export-cache type=registry,ref=registry.example.com/ci/llbgen-cache,mode=max
+
   # what the old ./build script did, without a list
   llbgen --image docker:19.03.12 \
          --image gitlab/gitlab-runner:v13.2.1 --name runner \
@@ -59,9 +64,11 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 		Use:   "llbgen [-f FILE | --image REF [--name NAME]...]",
 		Short: "Build docker-credential-ecr-login once per Docker image, verified in that image",
 		Long: `llbgen reads a target list (targets.yaml) and writes one BuildKit LLB
-definition that builds docker-credential-ecr-login for every image in it:
-each binary is compiled in a stage rooted in its image, run there with
-"version" to prove it works, and exported with a SHA256SUMS file.
+definition that builds docker-credential-ecr-login (or the list's helpers)
+for every image in it: statically, once per platform, in the go image (a
+cgo target in a stage rooted in its own image), each binary run in its
+image with "version" to prove it works, and exported with a SHA256SUMS
+file.
 
 Pipe the definition into buildctl; the definition is binary, so llbgen
 refuses to write it to a terminal.

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -187,17 +189,97 @@ func (b *bench) fleet(ctx context.Context) error {
 				return err
 			}
 		}
-		args := []string{"build", "-f", list, "--out", filepath.Join(b.cfg.work, fmt.Sprintf("out-fleet-%t", two)), "--addr", b.env.addr, "--progress", "plain"}
+		args := []string{"build", "-f", list, "--out", filepath.Join(b.cfg.work, fmt.Sprintf("out-fleet-%t", two)), "--addr", b.env.addr, "--progress", "rawjson"}
 		name := "cold, 8 amd64 + 8 arm64 + cgo, one daemon"
 		if two {
 			args = append(args, "--addr", "linux/arm64="+b.env.addr2)
 			name = "cold, 8 amd64 + 8 arm64 + cgo, arm64 on a second daemon"
 		}
-		start := time.Now()
-		if _, err := sh(ctx, nil, "", b.cfg.llbgen, args...); err != nil {
-			return err
+		stages, took, err := rawSolve(exec.CommandContext(ctx, b.cfg.llbgen, args...))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		b.record(name, 17, time.Since(start))
+		b.record(name, 17, took)
+		if b.fleetStages == nil {
+			b.fleetStages = map[string][]stage{}
+		}
+		b.fleetStages[name] = stages // the last repetition's
 	}
 	return nil
+}
+
+// fleetMarkdown says where the fleet scenario's time went, from the vertex
+// times of its last repetition: each kind of stage, on each daemon (the
+// tag llbgen build gives a vertex of a daemon of several), from the start
+// of its first vertex to the end of its last, after the build's first
+// vertex started.
+func fleetMarkdown(runs map[string][]stage) string {
+	if len(runs) == 0 {
+		return ""
+	}
+	var w strings.Builder
+	fmt.Fprintln(&w, "Where the fleet scenario's time went (its last repetition, `--progress rawjson`; seconds after its first vertex started; stages overlap):")
+	fmt.Fprintln(&w)
+	for _, name := range slices.Sorted(maps.Keys(runs)) {
+		fmt.Fprintf(&w, "%s:\n\n| stage | vertices | first started | last ended |\n| --- | ---: | ---: | ---: |\n", name)
+		var first time.Time
+		for _, s := range runs[name] {
+			if first.IsZero() || s.start.Before(first) {
+				first = s.start
+			}
+		}
+		type span struct {
+			n          int
+			start, end time.Time
+		}
+		spans := map[string]*span{}
+		for _, s := range runs[name] {
+			g := stageGroup(s.name)
+			sp := spans[g]
+			if sp == nil {
+				sp = &span{start: s.start, end: s.end}
+				spans[g] = sp
+			}
+			sp.n++
+			if s.start.Before(sp.start) {
+				sp.start = s.start
+			}
+			if s.end.After(sp.end) {
+				sp.end = s.end
+			}
+		}
+		groups := slices.SortedFunc(maps.Keys(spans), func(a, b string) int { return spans[a].start.Compare(spans[b].start) })
+		for _, g := range groups {
+			sp := spans[g]
+			fmt.Fprintf(&w, "| %s | %d | %.1f | %.1f |\n", g, sp.n, sp.start.Sub(first).Seconds(), sp.end.Sub(first).Seconds())
+		}
+		fmt.Fprintln(&w)
+	}
+	return w.String()
+}
+
+// stageGroup is the kind of stage a vertex name says, with the daemon's
+// tag and the platform kept and the target and image left out:
+// "[linux/arm64] verify (linux/arm64)".
+func stageGroup(name string) string {
+	tag := ""
+	if strings.HasPrefix(name, "[") {
+		if i := strings.Index(name, "] "); i > 0 {
+			tag, name = name[:i+2], name[i+2:]
+		}
+	}
+	plat := ""
+	if i := strings.LastIndex(name, " (linux/"); i >= 0 && strings.HasSuffix(name, ")") {
+		plat = name[i:]
+	}
+	switch {
+	case strings.HasPrefix(name, "compile the helper once for "):
+		return tag + strings.SplitN(name, ",", 2)[0]
+	case strings.HasPrefix(name, "image "), strings.HasPrefix(name, "resolve image config"):
+		return tag + strings.Fields(name)[0] + "s"
+	case strings.HasPrefix(name, "setup "):
+		return tag + "setup"
+	}
+	words := strings.Fields(name)
+	return tag + words[0] + plat
 }

@@ -119,6 +119,7 @@ func (r *report) markdown() string {
 	abs("generate the definition for 1,000 targets", key{"generation", 1000}, time.Second)
 	fmt.Fprintln(&w)
 	r.scaleText(&w)
+	w.WriteString(fleetMarkdown(r.b.fleetStages))
 	w.WriteString(r.b.profileText)
 	return w.String()
 }

@@ -28,6 +28,9 @@ type bench struct {
 	order   []key
 	// profileText is the markdown of one profiled cold build.
 	profileText string
+	// fleetStages are the vertices of the fleet scenario's builds, by
+	// scenario, from its last repetition.
+	fleetStages map[string][]stage
 }
 
 const (

@@ -26,14 +26,16 @@ type Cache struct {
 }
 
 // exportCache exports the cache of every binary that was written: one
-// session whose result holds each of them as a ref of its own.
+// session whose result holds, as refs of their own, what the binaries'
+// sessions solved (cacheParts): an importing run of llbgen build finds
+// them whatever the export's mode.
 func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error {
 	exports := s.opt.Cache.Exports
 	if len(exports) == 0 || !s.anyWritten() {
 		return nil
 	}
 	err := ss.cacheSession(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		return s.writtenResult(ctx, gc, p)
+		return s.writtenResult(ctx, gc, p, cacheParts(p))
 	}, exports)
 	if err != nil {
 		// BuildKit's client says "failed to solve: " first; the cause is
@@ -44,11 +46,38 @@ func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error
 	return nil
 }
 
-// writtenResult solves every binary that was written, each as a ref of its
-// own in one result, named by the binary's name, with its platform
-// (exptypes.ExporterPlatformsKey): what a cache export or an SBOM
-// generator takes per binary.
-func (s *solve) writtenResult(ctx context.Context, gc gateway.Client, p *prepared) (*gateway.Result, error) {
+// part is one state of a binary that a result holds as a ref, under id.
+type part struct {
+	id string
+	st llb.State
+}
+
+// deliveredPart is a binary's delivery, its files under its name: what an
+// SBOM generator scans.
+func deliveredPart(p *prepared) func(Result) []part {
+	return func(r Result) []part {
+		return []part{{r.Binary.Name, p.g.Delivered[r.Binary.Name]}}
+	}
+}
+
+// cacheParts are what llbgen build solved for a binary (binaryParts): its
+// finished files and its check.
+func cacheParts(p *prepared) func(Result) []part {
+	return func(r Result) []part {
+		name := r.Binary.Name
+		parts := []part{{name + " files", p.g.Finished[name].State}}
+		if check, ok := p.g.Checks[name]; ok {
+			parts = append(parts, part{name + " check", check})
+		}
+		return parts
+	}
+}
+
+// writtenResult solves, for every binary that was written, the states
+// parts gives, each as a ref of its own in one result, named by its id,
+// with the binary's platform (exptypes.ExporterPlatformsKey): what a cache
+// export or an SBOM generator takes per binary.
+func (s *solve) writtenResult(ctx context.Context, gc gateway.Client, p *prepared, parts func(Result) []part) (*gateway.Result, error) {
 	res := gateway.NewResult()
 	var ps exptypes.Platforms // BuildKit wants each ref's platform
 	for _, r := range s.results {
@@ -56,17 +85,18 @@ func (s *solve) writtenResult(ctx context.Context, gc gateway.Client, p *prepare
 		if !ok || s.errs[i] != nil || !r.Written() {
 			continue
 		}
-		st := p.g.Delivered[r.Binary.Name]
-		one, err := s.evaluate(ctx, gc, func() (llb.State, error) { return st, nil })
-		if err != nil {
-			return nil, err
+		for _, pt := range parts(r) {
+			one, err := s.evaluate(ctx, gc, func() (llb.State, error) { return pt.st, nil })
+			if err != nil {
+				return nil, err
+			}
+			ref, err := one.SingleRef()
+			if err != nil {
+				return nil, err
+			}
+			res.AddRef(pt.id, ref)
+			ps.Platforms = append(ps.Platforms, exptypes.Platform{ID: pt.id, Platform: p.pl.PlatformOf(r.Binary)})
 		}
-		ref, err := one.SingleRef()
-		if err != nil {
-			return nil, err
-		}
-		res.AddRef(r.Binary.Name, ref)
-		ps.Platforms = append(ps.Platforms, exptypes.Platform{ID: r.Binary.Name, Platform: p.pl.PlatformOf(r.Binary)})
 	}
 	data, err := json.Marshal(ps)
 	if err != nil {

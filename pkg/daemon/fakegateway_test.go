@@ -51,6 +51,9 @@ type fakeDaemon struct {
 	// endFails, when set, fails a session once its build function
 	// returned, when a definition it solved has a head that matches.
 	endFails func(graph.Stage) bool
+	// noVerdict, when set, leaves the verdict out of the checks whose
+	// stage it matches.
+	noVerdict func(graph.Stage) bool
 	// hold keeps each session open this long, so sessions overlap.
 	hold time.Duration
 	// runTime is how long a failing vertex runs before it fails.
@@ -75,6 +78,8 @@ type fakeDaemon struct {
 	execs    map[digest.Digest]*fakeExec
 	returned []error      // the errors build functions returned
 	solved   []graph.Kind // the kind of the head of each definition solved
+	// reads counts the reads of each file, by the vertex it was read from.
+	reads    map[string]int
 	reported map[digest.Digest]bool
 }
 
@@ -243,7 +248,7 @@ func (s *fakeSession) Solve(ctx context.Context, req gateway.SolveRequest) (*gat
 		}
 	}
 	res := gateway.NewResult()
-	res.SetRef(&fakeRef{head: head, platform: platformOf(ops[head])})
+	res.SetRef(&fakeRef{head: head, platform: platformOf(ops[head]), d: s.d, stage: stages[head]})
 	return res, nil
 }
 
@@ -302,6 +307,8 @@ func platformOf(op *pb.Op) string {
 type fakeRef struct {
 	head     digest.Digest
 	platform string // the architecture the head op runs on
+	d        *fakeDaemon
+	stage    graph.Stage // the head's
 }
 
 // content is what the fake daemon's file name holds.
@@ -319,6 +326,12 @@ func (r *fakeRef) ToState() (llb.State, error)        { return llb.Scratch(), ni
 func (r *fakeRef) Evaluate(ctx context.Context) error { return nil }
 
 func (r *fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, error) {
+	r.d.mu.Lock()
+	if r.d.reads == nil {
+		r.d.reads = map[string]int{}
+	}
+	r.d.reads[req.Filename+" of "+string(r.head)]++
+	r.d.mu.Unlock()
 	data := r.content(req.Filename)
 	if req.Range != nil {
 		data = data[min(req.Range.Offset, len(data)):min(req.Range.Offset+req.Range.Length, len(data))]
@@ -327,6 +340,9 @@ func (r *fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, 
 }
 
 func (r *fakeRef) StatFile(_ context.Context, req gateway.StatRequest) (*fstypes.Stat, error) {
+	if req.Path == graph.VerdictFile && r.d.noVerdict != nil && r.d.noVerdict(r.stage) {
+		return nil, status.Error(codes.Unknown, "lstat /verdict: no such file or directory")
+	}
 	return &fstypes.Stat{Path: req.Path, Mode: 0o755, Size: int64(len(r.content(req.Path))), ModTime: 1e18}, nil
 }
 

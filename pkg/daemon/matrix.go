@@ -147,7 +147,9 @@ func (s *solve) matrix(ctx context.Context, ss sessions) (*Matrix, error) {
 	// binaries at a time. (The static binaries of a platform are one
 	// compile, so their cells in one column are one vertex, run once.)
 	s.parallel = min(s.parallel, maxMatrixRows)
-	s.eachBinary(ctx, p, p.g.Compiled, func(ctx context.Context, def *pb.Definition, i int) error {
+	compiled := func(name string) []llb.State { return []llb.State{p.g.Compiled[name]} }
+	s.eachBinary(ctx, p, compiled, func(ctx context.Context, defs []*pb.Definition, i int) error {
+		def := defs[0]
 		row := &m.Rows[i]
 		var err error
 		// A binary that did not build fails its session, for BuildKit's

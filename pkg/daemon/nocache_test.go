@@ -33,7 +33,7 @@ func TestNoCacheOnlyInTheBinariesSessions(t *testing.T) {
 	for _, noCache := range []bool{false, true} {
 		s := &solve{opt: Options{NoCache: noCache}, worker: worker{platform: amd64}, col: newCollector()}
 		var binary *pb.Definition
-		if err := s.startBinary(context.Background(), st, func(def *pb.Definition) error { binary = def; return nil }); err != nil {
+		if err := s.startBinary(context.Background(), []llb.State{st}, func(defs []*pb.Definition) error { binary = defs[0]; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if all, none := ignored(binary); noCache && !all || !noCache && !none {

@@ -49,7 +49,7 @@ func (s *solve) sbom(ctx context.Context, ss sessions, p *prepared) error {
 	}
 	defer os.RemoveAll(dir)
 	err = ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		return s.writtenResult(ctx, gc, p)
+		return s.writtenResult(ctx, gc, p, deliveredPart(p))
 	}, sessionOpt{sbomDir: dir, name: "llbgen sbom"})
 	if err != nil {
 		return fmt.Errorf("making the SBOMs: %w", err)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -20,10 +21,12 @@ import (
 	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	fstypes "github.com/tonistiigi/fsutil/types"
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
 	"github.com/llbgen/llbgen/pkg/outdir"
+	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
 )
 
@@ -116,14 +119,15 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	if err := s.checkLoadStore(ctx, p); err != nil {
 		return err
 	}
-	s.eachBinary(ctx, p, p.g.Delivered, func(ctx context.Context, def *pb.Definition, i int) error {
+	files := newFinishedFiles()
+	s.eachBinary(ctx, p, s.binaryParts(p), func(ctx context.Context, defs []*pb.Definition, i int) error {
 		var u *outdir.Unit
 		var got file
 		var err error
 		// The binary's error is the build function's too, so BuildKit's
 		// build history records its session as failed.
 		serr := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-			u, got, err = s.binary(ctx, gc, def, &s.results[i])
+			u, got, err = s.binary(ctx, gc, defs, p.g.Finished[s.results[i].Binary.Name], files, &s.results[i])
 			return nil, err
 		}, sessionOpt{name: s.results[i].File})
 		if err == nil {
@@ -180,7 +184,7 @@ func (s *solve) anyWritten() bool {
 const maxSessions = 64
 
 // eachBinary builds every binary the graph builds (build, given the
-// definition of its state in states, returns its error, kept in s.errs),
+// definitions of the states parts gives it, returns its error, kept in s.errs),
 // in list order, each in a goroutine of its own, at most s.parallel at
 // once, and waits for them all. A binary is failed without being started:
 //   - with the error of a binary whose solve already failed at a vertex of
@@ -193,7 +197,7 @@ const maxSessions = 64
 //   - when the run is canceled, or once a binary lost the connection to
 //     the daemon (codes.Unavailable): the binaries in flight are canceled
 //     too, and the run fails (land).
-func (s *solve) eachBinary(ctx context.Context, p *prepared, states map[string]llb.State, build func(ctx context.Context, def *pb.Definition, i int) error) {
+func (s *solve) eachBinary(ctx context.Context, p *prepared, parts func(name string) []llb.State, build func(ctx context.Context, defs []*pb.Definition, i int) error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	names := slices.SortedFunc(maps.Keys(p.idx), func(a, b string) int { return cmp.Compare(p.idx[a], p.idx[b]) })
@@ -205,7 +209,7 @@ func (s *solve) eachBinary(ctx context.Context, p *prepared, states map[string]l
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			i := p.idx[name]
-			s.errs[i] = s.startBinary(ctx, states[name], func(def *pb.Definition) error { return build(ctx, def, i) })
+			s.errs[i] = s.startBinary(ctx, parts(name), func(defs []*pb.Definition) error { return build(ctx, defs, i) })
 			if grpcerrors.Code(s.errs[i]) == codes.Unavailable {
 				cancel()
 			}
@@ -214,9 +218,9 @@ func (s *solve) eachBinary(ctx context.Context, p *prepared, states map[string]l
 	wg.Wait()
 }
 
-// startBinary marshals a binary's state and builds it, unless the run is
-// over or its definition holds a vertex that failed already (eachBinary).
-func (s *solve) startBinary(ctx context.Context, st llb.State, build func(*pb.Definition) error) error {
+// startBinary marshals a binary's states and builds it, unless the run is
+// over or a definition holds a vertex that failed already (eachBinary).
+func (s *solve) startBinary(ctx context.Context, sts []llb.State, build func([]*pb.Definition) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -227,17 +231,21 @@ func (s *solve) startBinary(ctx context.Context, st llb.State, build func(*pb.De
 	if s.opt.NoCache {
 		co = append(co, llb.IgnoreCache)
 	}
-	def, err := s.definitionFor(ctx, func() (llb.State, error) { return st, nil }, s.worker.platform, co...)
-	if err != nil {
-		return err
+	defs := make([]*pb.Definition, len(sts))
+	for j, st := range sts {
+		def, err := s.definitionFor(ctx, func() (llb.State, error) { return st, nil }, s.worker.platform, co...)
+		if err != nil {
+			return err
+		}
+		// A vertex several binaries share serves each binary whose
+		// definition holds it, solved or not.
+		s.col.learn(def)
+		if err := s.failedAlready(def); err != nil {
+			return err
+		}
+		defs[j] = def
 	}
-	// A vertex several binaries share serves each binary whose definition
-	// holds it, solved or not.
-	s.col.learn(def)
-	if err := s.failedAlready(def); err != nil {
-		return err
-	}
-	return build(def)
+	return build(defs)
 }
 
 // failedAlready is the error of the first solve that failed at a vertex
@@ -308,8 +316,15 @@ func (s *solve) evaluate(ctx context.Context, gc gateway.Client, mk func() (llb.
 }
 
 // solveDef solves a marshalled definition, waiting for the result; the
-// vertex a failed solve failed at is kept (noteFailure).
+// vertex a failed solve failed at is kept (noteFailure). A definition
+// holding a vertex that failed already fails with its error, unsolved:
+// a session that started before the failure and solves only after the
+// sessions that shared it ended would run the failed vertex again
+// (eachBinary).
 func (s *solve) solveDef(ctx context.Context, gc gateway.Client, def *pb.Definition) (*gateway.Result, error) {
+	if err := s.failedAlready(def); err != nil {
+		return nil, err
+	}
 	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def, Evaluate: true})
 	if err != nil {
 		s.noteFailure(ctx, err)
@@ -353,13 +368,35 @@ type file struct {
 	time   time.Time
 }
 
-// binary solves one binary's verified state, def, and reads it back into
-// a unit of the output directory, for the caller to stage (Unit.Stage)
-// and to note in r once the session has ended well. On error, the unit is
-// nil.
-func (s *solve) binary(ctx context.Context, gc gateway.Client, def *pb.Definition, r *Result) (*outdir.Unit, file, error) {
+// binaryParts gives, by binary name, what `llbgen build` solves for it:
+// its finished files and, when it is run in its image, its check. Not its
+// delivery: that copies the finished files under the binary's name in the
+// daemon, once per binary (64 copies of one static binary for 64 images),
+// and they are read back from there; here the check's verdict is looked at,
+// as the delivery does, and the finished files read, once for the binaries
+// that share them, and written under each binary's name.
+func (s *solve) binaryParts(p *prepared) func(string) []llb.State {
+	return func(name string) []llb.State {
+		sts := []llb.State{p.g.Finished[name].State}
+		if check, ok := p.g.Checks[name]; ok {
+			sts = append(sts, check)
+		}
+		return sts
+	}
+}
+
+// binary solves one binary's check, when it has one (defs[1]), then its
+// finished files (defs[0], f), and reads them back into a unit of the
+// output directory, for the caller to stage (Unit.Stage) and to note in r
+// once the session has ended well. On error, the unit is nil.
+func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Definition, f graph.Finished, files *finishedFiles, r *Result) (*outdir.Unit, file, error) {
 	name := r.Binary.Name
-	res, err := s.solveDef(ctx, gc, def)
+	if len(defs) > 1 {
+		if err := s.verdict(ctx, gc, defs[1], r.Binary); err != nil {
+			return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
+		}
+	}
+	res, err := s.solveDef(ctx, gc, defs[0])
 	if err != nil {
 		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
@@ -367,46 +404,184 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, def *pb.Definitio
 	if err != nil {
 		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
+	src := []fileSource{{ref: ref, path: f.Path, mode: 0o755}, {ref: ref, path: f.Path + graph.BuildInfoSuffix, mode: 0o644}}
+	if f.Shared {
+		// one read for every binary with these files (the static
+		// compile's): the cgo binaries' differ and are read as they are
+		// written, not held
+		if src, err = files.read(ctx, resultKey(defs[0]), src); err != nil {
+			return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
+		}
+	}
 	// the binary and its build information land together or not at all
 	u := s.out.Unit()
-	sum, size, mtime, err := copyOut(ctx, u, ref, r.File, 0o755)
+	sum, size, mtime, err := src[0].stage(ctx, u, r.File)
 	if err != nil {
 		u.Drop()
 		return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
 	}
-	if _, _, _, err := copyOut(ctx, u, ref, r.File+graph.BuildInfoSuffix, 0o644); err != nil {
+	if _, _, _, err := src[1].stage(ctx, u, r.File+graph.BuildInfoSuffix); err != nil {
 		u.Drop()
 		return nil, file{}, fmt.Errorf("reading the build information of %s: %w", name, err)
 	}
 	return u, file{size: size, sha256: sum, time: mtime}, nil
 }
 
-// copyOut stages one file of a solved result in unit u, with its time, and
-// returns its sha256, size and time.
-func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, name string, mode os.FileMode) (string, int64, time.Time, error) {
-	stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: name})
+// verdict solves a binary's check, def, and makes sure it wrote its
+// verdict, a regular file, as the binary's delivery does by copying it.
+// A verdict that is missing is the cause told, not the daemon's words
+// for the path: only a stage tool whose check failed leaves none, and it
+// fails its stage, or code of the image removed it.
+func (s *solve) verdict(ctx context.Context, gc gateway.Client, def *pb.Definition, bin targets.Binary) error {
+	res, err := s.solveDef(ctx, gc, def)
+	if err != nil {
+		return err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return err
+	}
+	st, err := ref.StatFile(ctx, gateway.StatRequest{Path: graph.VerdictFile})
+	switch {
+	case err != nil && grpcerrors.Code(err) == codes.Unavailable:
+		return err
+	case err != nil:
+		return fmt.Errorf("its check in %s left no verdict (%s)", bin.Target.Image.Ref, plan.FirstLine(scrub(err.Error())))
+	case !os.FileMode(st.Mode).IsRegular():
+		return fmt.Errorf("its check in %s left a verdict that is not a regular file (%s)", bin.Target.Image.Ref, os.FileMode(st.Mode).Type())
+	}
+	return nil
+}
+
+// resultKey names what a marshalled definition solves: the digest of its
+// last op, which returns the solved vertex.
+func resultKey(def *pb.Definition) digest.Digest {
+	if len(def.Def) == 0 {
+		return ""
+	}
+	return digest.FromBytes(def.Def[len(def.Def)-1])
+}
+
+// fileSource is one file of a solved result to stage, or its bytes once
+// read (data set).
+type fileSource struct {
+	ref  gateway.Reference
+	path string
+	mode os.FileMode
+	// read is set once the file was read into data, with its sha256 and
+	// time.
+	read  bool
+	data  []byte
+	sum   string
+	mtime time.Time
+}
+
+// stage stages the file in unit u under name, with its time, and returns
+// its sha256, size and time.
+func (f fileSource) stage(ctx context.Context, u *outdir.Unit, name string) (string, int64, time.Time, error) {
+	if f.read {
+		err := u.Write(name, f.mode, f.mtime, func(w io.Writer) error {
+			_, err := w.Write(f.data)
+			return err
+		})
+		return f.sum, int64(len(f.data)), f.mtime, err
+	}
+	return copyOut(ctx, u, f.ref, f.path, name, f.mode)
+}
+
+// finishedFiles holds the finished files that several binaries share,
+// read once, by the vertex they were read from.
+type finishedFiles struct {
+	mu sync.Mutex
+	m  map[digest.Digest]*finishedEntry
+}
+
+type finishedEntry struct {
+	mu    sync.Mutex // held while one session reads; the others wait
+	files []fileSource
+}
+
+func newFinishedFiles() *finishedFiles {
+	return &finishedFiles{m: map[digest.Digest]*finishedEntry{}}
+}
+
+// read returns src read into memory: read from src's refs the first time
+// for vertex d, else what that read got. A read that failed is tried
+// again by the next binary.
+func (c *finishedFiles) read(ctx context.Context, d digest.Digest, src []fileSource) ([]fileSource, error) {
+	c.mu.Lock()
+	e, ok := c.m[d]
+	if !ok {
+		e = &finishedEntry{}
+		c.m[d] = e
+	}
+	c.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.files != nil {
+		return e.files, nil
+	}
+	out := make([]fileSource, len(src))
+	for i, f := range src {
+		var buf bytes.Buffer
+		sum, _, mtime, err := readOut(ctx, f.ref, f.path, &buf)
+		if err != nil {
+			return nil, err
+		}
+		f.read, f.data, f.sum, f.mtime = true, buf.Bytes(), sum, mtime
+		out[i] = f
+	}
+	e.files = out
+	return out, nil
+}
+
+// copyOut stages the file path of a solved result in unit u as name,
+// with its time, and returns its sha256, size and time.
+func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, path, name string, mode os.FileMode) (string, int64, time.Time, error) {
+	var sum string
+	var size int64
+	var mtime time.Time
+	stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: path})
 	if err != nil {
 		return "", 0, time.Time{}, err
 	}
-	h := sha256.New()
-	mtime := time.Unix(0, stat.ModTime)
-	err = u.Write(name, mode, mtime, func(f io.Writer) error {
-		w := io.MultiWriter(f, h)
-		for off := 0; off < int(stat.Size); off += chunk {
-			data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: name, Range: &gateway.FileRange{Offset: off, Length: min(chunk, int(stat.Size)-off)}})
-			if err != nil {
-				return err
-			}
-			if _, err := w.Write(data); err != nil {
-				return err
-			}
-		}
-		return nil
+	mtime = time.Unix(0, stat.ModTime)
+	err = u.Write(name, mode, mtime, func(w io.Writer) error {
+		var err error
+		sum, size, _, err = readStat(ctx, ref, path, stat, w)
+		return err
 	})
 	if err != nil {
 		return "", 0, time.Time{}, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), stat.Size, mtime, nil
+	return sum, size, mtime, nil
+}
+
+// readOut writes the file path of a solved result to w and returns its
+// sha256, size and time.
+func readOut(ctx context.Context, ref gateway.Reference, path string, w io.Writer) (string, int64, time.Time, error) {
+	stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: path})
+	if err != nil {
+		return "", 0, time.Time{}, err
+	}
+	return readStat(ctx, ref, path, stat, w)
+}
+
+// readStat writes the file path of a solved result, stat, to w in chunks
+// and returns its sha256, size and time.
+func readStat(ctx context.Context, ref gateway.Reference, path string, stat *fstypes.Stat, w io.Writer) (string, int64, time.Time, error) {
+	h := sha256.New()
+	mw := io.MultiWriter(w, h)
+	for off := 0; off < int(stat.Size); off += chunk {
+		data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: min(chunk, int(stat.Size)-off)}})
+		if err != nil {
+			return "", 0, time.Time{}, err
+		}
+		if _, err := mw.Write(data); err != nil {
+			return "", 0, time.Time{}, err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), stat.Size, time.Unix(0, stat.ModTime), nil
 }
 
 // lostConnection picks out a broken connection among per-target errors: it

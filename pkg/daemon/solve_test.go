@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
 	digest "github.com/opencontainers/go-digest"
@@ -86,7 +87,8 @@ func (r *fakeRun) result(t *testing.T, o *Outcome, name string) Result {
 }
 
 // landed reports whether binary name's file holds what the fake daemon
-// served (its delivered vertex's), not the old file.
+// served (its finished files' vertex's, as llbgen build reads it), not
+// the old file.
 func (r *fakeRun) landed(t *testing.T, name string) bool {
 	t.Helper()
 	for _, b := range r.s.list.Binaries() {
@@ -97,7 +99,15 @@ func (r *fakeRun) landed(t *testing.T, name string) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strings.HasPrefix(string(data), b.FileName()+" of sha256:")
+		if r.s.prepared == nil {
+			return false // nothing was built
+		}
+		f := r.s.prepared.g.Finished[name]
+		def, err := f.State.Marshal(context.Background(), llb.Platform(r.s.worker.platform))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data) == fmt.Sprintf("%s of %s\n", f.Path, headOf(def.ToPB()))
 	}
 	t.Fatalf("no binary %s", name)
 	return false
@@ -189,7 +199,7 @@ func TestAFailedBinaryFailsItsSession(t *testing.T) {
 // A session that fails after its binary was read back (BuildKit could not
 // end it) fails the binary: its row says FAILED, and its old file stays.
 func TestAFailedSessionLandsNothing(t *testing.T) {
-	r := newFakeRun(t, &fakeDaemon{endFails: kind(graph.KindDeliver, "twin")})
+	r := newFakeRun(t, &fakeDaemon{endFails: kind(graph.KindVerify, "twin")})
 	o, err := r.run(t)
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +210,60 @@ func TestAFailedSessionLandsNothing(t *testing.T) {
 	for _, name := range allBinaries {
 		if res := r.result(t, o, name); name != "twin" && (!res.Verified || !r.landed(t, name)) {
 			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+}
+
+// A check that left no verdict (code of the image removed it) fails its
+// binary alone, saying so: the binary is not read, its old file stays.
+func TestAMissingVerdictFailsItsBinary(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{noVerdict: kind(graph.KindVerify, "twin")})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.result(t, o, "twin")
+	if res.Written() || r.landed(t, "twin") || !strings.Contains(res.Cause, "its check in docker:19.03.12 left no verdict") {
+		t.Errorf("twin: written %v, landed %v, cause %q", res.Written(), r.landed(t, "twin"), res.Cause)
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); name != "twin" && (!res.Verified || !r.landed(t, name)) {
+			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+}
+
+// The static binaries of a helper and platform are one compile's files:
+// llbgen build reads them once, and reads no delivery.
+func TestSharedFilesAreReadOnce(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{hold: 10 * time.Millisecond})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); !res.Verified || !r.landed(t, name) {
+			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+	// docker_19.03.12 and twin share the amd64 compile; multi's arm64
+	// binary has its own; runner-cgo its finish stage
+	read := 0
+	for f, n := range r.d.reads {
+		if !strings.HasPrefix(f, "/docker-credential-") {
+			continue // the plan's look at the toolchain
+		}
+		read++
+		if n != 1 {
+			t.Errorf("%s was read %d times, want once", f, n)
+		}
+	}
+	if read != 2*3 {
+		t.Errorf("files read: %v, want a binary and its build information from each of 3 vertices", r.d.reads)
+	}
+	for _, k := range r.d.solved {
+		if k == graph.KindDeliver {
+			t.Errorf("a delivery was solved: llbgen build reads the finished files")
 		}
 	}
 }

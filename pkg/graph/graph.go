@@ -140,9 +140,36 @@ type Graph struct {
 	// /docker-credential-<helper>, before any check: every static binary
 	// of a platform has that platform's one static compile.
 	Compiled map[string]llb.State
+	// Finished maps a binary's name to the files its delivery copies: the
+	// binary and its build information, dated, before they get the
+	// binary's name. Every static binary of a helper and platform has the
+	// same (its static compile).
+	Finished map[string]Finished
+	// Checks maps a binary's name to its verify stage's output, which
+	// holds VerdictFile once the binary passed; a binary in Unverified has
+	// none. A client that reads the binaries itself (`llbgen build`) may
+	// solve the check and then read Finished, instead of the delivery,
+	// which copies the same files once per binary: it takes from the check
+	// its verdict alone, as the delivery does.
+	Checks map[string]llb.State
 
 	b *builder
 }
+
+// Finished is a binary's finished files (Graph.Finished).
+type Finished struct {
+	State llb.State
+	// Path is the binary's path in State; its build information is at
+	// Path+BuildInfoSuffix.
+	Path string
+	// Shared: other binaries of the list may have the same State (a static
+	// binary's, its static compile).
+	Shared bool
+}
+
+// VerdictFile is the file at the root of a check's output (Graph.Checks)
+// once the binary passed.
+const VerdictFile = "/" + verdictFile
 
 // Define makes the graph for list.
 func Define(list *targets.List, opt Options) (*Graph, error) {
@@ -163,7 +190,8 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 	}
 	opt.Target = platforms.Normalize(opt.Target)
 	b := newBuilder(list, opt)
-	g := &Graph{Delivered: map[string]llb.State{}, Unverified: map[string]string{}, Compiled: map[string]llb.State{}, b: b}
+	g := &Graph{Delivered: map[string]llb.State{}, Unverified: map[string]string{}, Compiled: map[string]llb.State{},
+		Finished: map[string]Finished{}, Checks: map[string]llb.State{}, b: b}
 	goImg, err := b.image(list.Go, opt.Platform)
 	if err != nil {
 		return nil, err
@@ -193,6 +221,7 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 		}
 		g.Compiled[bin.Name] = built
 		fin := b.finish(bin, p, built)
+		g.Finished[bin.Name] = Finished{State: fin, Path: "/" + b.helperOf(bin).binName(), Shared: !bin.Cgo()}
 		var v llb.State
 		if b.opt.CanRun != nil && !b.opt.CanRun(p) {
 			reason := "not verified: no emulator for " + platforms.Format(p)
@@ -200,6 +229,7 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 			v = b.deliver(bin, fin, nil, fmt.Sprintf("pass %s on, %s", bin.Name, reason))
 		} else {
 			check := b.verify(bin, img, built)
+			g.Checks[bin.Name] = check
 			v = b.deliver(bin, fin, &check, fmt.Sprintf("deliver %s", bin.Name))
 		}
 		g.Delivered[bin.Name] = v
