@@ -27,8 +27,9 @@ type Cache struct {
 
 // exportCache exports the cache of every binary that was written: one
 // session whose result holds, as refs of their own, what the binaries'
-// sessions solved (cacheParts): an importing run of llbgen build finds
-// them whatever the export's mode.
+// sessions solved (cacheParts). With mode=max an importing run of llbgen
+// build finds every stage of them; with the default mode=min, the
+// compiles and the verdicts, and runs the checks again.
 func (s *solve) exportCache(ctx context.Context, ss sessions, p *prepared) error {
 	exports := s.opt.Cache.Exports
 	if len(exports) == 0 || !s.anyWritten() {
@@ -61,13 +62,15 @@ func deliveredPart(p *prepared) func(Result) []part {
 }
 
 // cacheParts are what llbgen build solved for a binary (binaryParts): its
-// finished files and its check.
+// finished files, and its check, as its verdict alone (graph.Verdict): a
+// check's output is the image's to fill, and a cache export, whatever its
+// mode, holds its results.
 func cacheParts(p *prepared) func(Result) []part {
 	return func(r Result) []part {
 		name := r.Binary.Name
 		parts := []part{{name + " files", p.g.Finished[name].State}}
-		if check, ok := p.g.Checks[name]; ok {
-			parts = append(parts, part{name + " check", check})
+		if v, ok := p.g.Verdict(name); ok {
+			parts = append(parts, part{name + " verdict", v})
 		}
 		return parts
 	}

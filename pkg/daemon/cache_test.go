@@ -30,8 +30,8 @@ func (r *fakeRun) runAndExport(t *testing.T) *Outcome {
 var registryCache = client.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": "reg.example.com/ci/cache:llbgen", "mode": "max"}}
 
 // The build cache is exported once, of every binary that was written,
-// each part llbgen build solved (its finished files, its check) a ref of
-// its own: one export per binary would replace the others'.
+// each part llbgen build solved (its finished files, its check's verdict)
+// a ref of its own: one export per binary would replace the others'.
 func TestCacheExportHoldsEveryWrittenBinary(t *testing.T) {
 	d := &fakeDaemon{fail: []fakeFailure{{match: func(s graph.Stage) bool { return s.Kind == graph.KindVerify && slices.Contains(s.Binaries, "twin") }, vertexErr: "exit code: 1"}}}
 	r := newFakeRun(t, d)
@@ -45,7 +45,7 @@ func TestCacheExportHoldsEveryWrittenBinary(t *testing.T) {
 	var want []string
 	for _, n := range allBinaries {
 		if n != "twin" {
-			want = append(want, n+" check", n+" files")
+			want = append(want, n+" files", n+" verdict")
 		}
 	}
 	slices.Sort(want)

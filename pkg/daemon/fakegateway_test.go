@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/graph/stagetool"
 )
 
 // fakeDaemon stands in for BuildKit behind the gateway: it resolves every
@@ -54,6 +57,9 @@ type fakeDaemon struct {
 	// noVerdict, when set, leaves the verdict out of the checks whose
 	// stage it matches.
 	noVerdict func(graph.Stage) bool
+	// otherVerdict, when set, makes the checks whose stage it matches
+	// name other bytes than the binary they ran.
+	otherVerdict func(graph.Stage) bool
 	// hold keeps each session open this long, so sessions overlap.
 	hold time.Duration
 	// runTime is how long a failing vertex runs before it fails.
@@ -248,7 +254,15 @@ func (s *fakeSession) Solve(ctx context.Context, req gateway.SolveRequest) (*gat
 		}
 	}
 	res := gateway.NewResult()
-	res.SetRef(&fakeRef{head: head, platform: platformOf(ops[head]), d: s.d, stage: stages[head]})
+	ref := &fakeRef{head: head, of: contentOf(ops, head), platform: platformOf(ops[head]), d: s.d, stage: stages[head]}
+	if e := ops[head].GetExec(); e != nil {
+		for i, a := range e.Meta.Args {
+			if a == "-in" && i+1 < len(e.Meta.Args) {
+				ref.ran = path.Base(e.Meta.Args[i+1])
+			}
+		}
+	}
+	res.SetRef(ref)
 	return res, nil
 }
 
@@ -303,10 +317,31 @@ func platformOf(op *pb.Op) string {
 	return op.Platform.Architecture
 }
 
+// contentOf is the vertex whose files a solved vertex, head, holds: the
+// binary a stage mounts at /llbgen/in (a check runs it, a finish copies
+// it), else head's own.
+func contentOf(ops map[digest.Digest]*pb.Op, head digest.Digest) digest.Digest {
+	op := ops[head]
+	for _, m := range op.GetExec().GetMounts() {
+		if m.Dest == "/llbgen/in" && int(m.Input) < len(op.Inputs) {
+			return digest.Digest(op.Inputs[m.Input].Digest)
+		}
+	}
+	return head
+}
+
+// fakeContent is what the fake daemon's file path holds in a vertex whose
+// files are of vertex of (contentOf).
+func fakeContent(path string, of digest.Digest) []byte {
+	return []byte(fmt.Sprintf("%s of %s\n", path, of))
+}
+
 // fakeRef serves the files of a solved vertex.
 type fakeRef struct {
 	head     digest.Digest
-	platform string // the architecture the head op runs on
+	of       digest.Digest // whose files it holds (contentOf)
+	ran      string        // a check's: the name of the binary it ran
+	platform string        // the architecture the head op runs on
 	d        *fakeDaemon
 	stage    graph.Stage // the head's
 }
@@ -318,8 +353,12 @@ func (r *fakeRef) content(name string) []byte {
 		return elfHeader(r.platform)
 	case graph.CellFile:
 		return []byte(`{"ok":true,"output":"docker-credential-ecr-login 0.12.0"}`)
+	case graph.VerdictFile:
+		if r.ran != "" {
+			return []byte(stagetool.Verdict(fmt.Sprintf("%x", sha256.Sum256(fakeContent("/"+r.ran, r.of)))))
+		}
 	}
-	return []byte(fmt.Sprintf("%s of %s\n", name, r.head))
+	return fakeContent(name, r.of)
 }
 
 func (r *fakeRef) ToState() (llb.State, error)        { return llb.Scratch(), nil }
@@ -332,6 +371,12 @@ func (r *fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, 
 	}
 	r.d.reads[req.Filename+" of "+string(r.head)]++
 	r.d.mu.Unlock()
+	if req.Filename == graph.VerdictFile && r.d.noVerdict != nil && r.d.noVerdict(r.stage) {
+		return nil, status.Error(codes.Unknown, "open /verdict: no such file or directory")
+	}
+	if req.Filename == graph.VerdictFile && r.d.otherVerdict != nil && r.d.otherVerdict(r.stage) {
+		return []byte(stagetool.Verdict(strings.Repeat("0", 64))), nil
+	}
 	data := r.content(req.Filename)
 	if req.Range != nil {
 		data = data[min(req.Range.Offset, len(data)):min(req.Range.Offset+req.Range.Length, len(data))]
@@ -340,9 +385,7 @@ func (r *fakeRef) ReadFile(_ context.Context, req gateway.ReadRequest) ([]byte, 
 }
 
 func (r *fakeRef) StatFile(_ context.Context, req gateway.StatRequest) (*fstypes.Stat, error) {
-	if req.Path == graph.VerdictFile && r.d.noVerdict != nil && r.d.noVerdict(r.stage) {
-		return nil, status.Error(codes.Unknown, "lstat /verdict: no such file or directory")
-	}
+
 	return &fstypes.Stat{Path: req.Path, Mode: 0o755, Size: int64(len(r.content(req.Path))), ModTime: 1e18}, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/llbgen/llbgen/pkg/graph"
+	"github.com/llbgen/llbgen/pkg/graph/stagetool"
 	"github.com/llbgen/llbgen/pkg/outdir"
 	"github.com/llbgen/llbgen/pkg/plan"
 	"github.com/llbgen/llbgen/pkg/targets"
@@ -127,7 +128,9 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 		// The binary's error is the build function's too, so BuildKit's
 		// build history records its session as failed.
 		serr := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-			u, got, err = s.binary(ctx, gc, defs, p.g.Finished[s.results[i].Binary.Name], files, &s.results[i])
+			name := s.results[i].Binary.Name
+			_, unverified := p.g.Unverified[name]
+			u, got, err = s.binary(ctx, gc, defs, p.g.Finished[name], !unverified, files, &s.results[i])
 			return nil, err
 		}, sessionOpt{name: s.results[i].File})
 		if err == nil {
@@ -315,16 +318,22 @@ func (s *solve) evaluate(ctx context.Context, gc gateway.Client, mk func() (llb.
 	return s.solveDef(ctx, gc, def)
 }
 
-// solveDef solves a marshalled definition, waiting for the result; the
-// vertex a failed solve failed at is kept (noteFailure). A definition
-// holding a vertex that failed already fails with its error, unsolved:
-// a session that started before the failure and solves only after the
-// sessions that shared it ended would run the failed vertex again
-// (eachBinary).
-func (s *solve) solveDef(ctx context.Context, gc gateway.Client, def *pb.Definition) (*gateway.Result, error) {
+// solveBinaryDef is solveDef for a binary's own session: a definition
+// holding a vertex that failed already fails with its error, unsolved. A
+// session started before the failure, that solves only after the
+// sessions that shared the vertex ended, would run it again (eachBinary).
+// Not for the sessions after the binaries' (cache export, provenance,
+// SBOM): what they solve was built.
+func (s *solve) solveBinaryDef(ctx context.Context, gc gateway.Client, def *pb.Definition) (*gateway.Result, error) {
 	if err := s.failedAlready(def); err != nil {
 		return nil, err
 	}
+	return s.solveDef(ctx, gc, def)
+}
+
+// solveDef solves a marshalled definition, waiting for the result; the
+// vertex a failed solve failed at is kept (noteFailure).
+func (s *solve) solveDef(ctx context.Context, gc gateway.Client, def *pb.Definition) (*gateway.Result, error) {
 	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def, Evaluate: true})
 	if err != nil {
 		s.noteFailure(ctx, err)
@@ -372,9 +381,9 @@ type file struct {
 // its finished files and, when it is run in its image, its check. Not its
 // delivery: that copies the finished files under the binary's name in the
 // daemon, once per binary (64 copies of one static binary for 64 images),
-// and they are read back from there; here the check's verdict is looked at,
-// as the delivery does, and the finished files read, once for the binaries
-// that share them, and written under each binary's name.
+// and they are read back from there; here the check's verdict is read,
+// the finished files read once for the binaries that share them, and the
+// bytes the verdict names written under each binary's name.
 func (s *solve) binaryParts(p *prepared) func(string) []llb.State {
 	return func(name string) []llb.State {
 		sts := []llb.State{p.g.Finished[name].State}
@@ -385,18 +394,34 @@ func (s *solve) binaryParts(p *prepared) func(string) []llb.State {
 	}
 }
 
-// binary solves one binary's check, when it has one (defs[1]), then its
-// finished files (defs[0], f), and reads them back into a unit of the
+// binary solves one binary's finished files (defs[0], f) and, unless the
+// graph passes it on unverified, its check (defs[1]), at once; it reads
+// the check's verdict and the files, and stages them in a unit of the
 // output directory, for the caller to stage (Unit.Stage) and to note in r
-// once the session has ended well. On error, the unit is nil.
-func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Definition, f graph.Finished, files *finishedFiles, r *Result) (*outdir.Unit, file, error) {
+// once the session has ended well. A binary lands only as the bytes its
+// check ran. On error, the unit is nil.
+func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Definition, f graph.Finished, verified bool, files *finishedFiles, r *Result) (*outdir.Unit, file, error) {
 	name := r.Binary.Name
-	if len(defs) > 1 {
-		if err := s.verdict(ctx, gc, defs[1], r.Binary); err != nil {
-			return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
-		}
+	if verified != (len(defs) == 2) {
+		return nil, file{}, fmt.Errorf("solving %s: the graph has %d states for a binary verified %v", name, len(defs), verified)
 	}
-	res, err := s.solveDef(ctx, gc, defs[0])
+	var (
+		wg       sync.WaitGroup
+		checked  string // the sha256 the verdict names
+		checkErr error
+	)
+	if verified {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			checked, checkErr = s.verdict(ctx, gc, defs[1], r.Binary)
+		}()
+	}
+	res, err := s.solveBinaryDef(ctx, gc, defs[0])
+	wg.Wait()
+	if checkErr != nil {
+		return nil, file{}, fmt.Errorf("solving %s: %w", name, checkErr)
+	}
 	if err != nil {
 		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
@@ -405,17 +430,20 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Defini
 		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
 	src := []fileSource{{ref: ref, path: f.Path, mode: 0o755}, {ref: ref, path: f.Path + graph.BuildInfoSuffix, mode: 0o644}}
-	if f.Shared {
-		// one read for every binary with these files (the static
-		// compile's): the cgo binaries' differ and are read as they are
+	if f.Users > 1 {
+		// one read for every binary with these files (a static
+		// compile's); a cgo binary's are its own, read as they are
 		// written, not held
-		if src, err = files.read(ctx, resultKey(defs[0]), src); err != nil {
+		if src, err = files.read(ctx, resultKey(defs[0]), f.Users, src); err != nil {
 			return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
 		}
 	}
 	// the binary and its build information land together or not at all
 	u := s.out.Unit()
 	sum, size, mtime, err := src[0].stage(ctx, u, r.File)
+	if err == nil && verified && sum != checked {
+		err = fmt.Errorf("its files hold sha256 %s, its check in %s ran %s", sum, r.Binary.Target.Image.Ref, checked)
+	}
 	if err != nil {
 		u.Drop()
 		return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
@@ -427,30 +455,32 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Defini
 	return u, file{size: size, sha256: sum, time: mtime}, nil
 }
 
-// verdict solves a binary's check, def, and makes sure it wrote its
-// verdict, a regular file, as the binary's delivery does by copying it.
-// A verdict that is missing is the cause told, not the daemon's words
-// for the path: only a stage tool whose check failed leaves none, and it
-// fails its stage, or code of the image removed it.
-func (s *solve) verdict(ctx context.Context, gc gateway.Client, def *pb.Definition, bin targets.Binary) error {
-	res, err := s.solveDef(ctx, gc, def)
+// verdict solves a binary's check, def, and returns the sha256 its
+// verdict names: the binary it ran. The verdict is read bounded, as the
+// image's code could have written there; a check that left none (only a
+// stage tool whose check failed leaves none, and it fails its stage) or
+// another file fails the binary with that cause.
+func (s *solve) verdict(ctx context.Context, gc gateway.Client, def *pb.Definition, bin targets.Binary) (string, error) {
+	res, err := s.solveBinaryDef(ctx, gc, def)
 	if err != nil {
-		return err
+		return "", err
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
-		return err
+		return "", err
 	}
-	st, err := ref.StatFile(ctx, gateway.StatRequest{Path: graph.VerdictFile})
+	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.VerdictFile, Range: &gateway.FileRange{Length: stagetool.MaxVerdict + 1}})
 	switch {
 	case err != nil && grpcerrors.Code(err) == codes.Unavailable:
-		return err
+		return "", err
 	case err != nil:
-		return fmt.Errorf("its check in %s left no verdict (%s)", bin.Target.Image.Ref, plan.FirstLine(scrub(err.Error())))
-	case !os.FileMode(st.Mode).IsRegular():
-		return fmt.Errorf("its check in %s left a verdict that is not a regular file (%s)", bin.Target.Image.Ref, os.FileMode(st.Mode).Type())
+		return "", fmt.Errorf("its check in %s left no verdict (%s)", bin.Target.Image.Ref, plan.FirstLine(scrub(err.Error())))
 	}
-	return nil
+	sum, ok := stagetool.VerdictSum(data)
+	if !ok {
+		return "", fmt.Errorf("its check in %s left a verdict that is not the stage tool's (%d bytes)", bin.Target.Image.Ref, len(data))
+	}
+	return sum, nil
 }
 
 // resultKey names what a marshalled definition solves: the digest of its
@@ -463,7 +493,7 @@ func resultKey(def *pb.Definition) digest.Digest {
 }
 
 // fileSource is one file of a solved result to stage, or its bytes once
-// read (data set).
+// read (read set).
 type fileSource struct {
 	ref  gateway.Reference
 	path string
@@ -490,15 +520,19 @@ func (f fileSource) stage(ctx context.Context, u *outdir.Unit, name string) (str
 }
 
 // finishedFiles holds the finished files that several binaries share,
-// read once, by the vertex they were read from.
+// read once, by the vertex they were read from, until the last of those
+// binaries took them.
 type finishedFiles struct {
 	mu sync.Mutex
 	m  map[digest.Digest]*finishedEntry
 }
 
 type finishedEntry struct {
-	mu    sync.Mutex // held while one session reads; the others wait
+	// turn is held by the session reading the files; the others wait
+	// for it, or for their context.
+	turn  chan struct{}
 	files []fileSource
+	left  int // binaries still to take them
 }
 
 func newFinishedFiles() *finishedFiles {
@@ -506,34 +540,62 @@ func newFinishedFiles() *finishedFiles {
 }
 
 // read returns src read into memory: read from src's refs the first time
-// for vertex d, else what that read got. A read that failed is tried
-// again by the next binary.
-func (c *finishedFiles) read(ctx context.Context, d digest.Digest, src []fileSource) ([]fileSource, error) {
+// for vertex d, which users binaries share, else what that read got. A
+// read that failed is tried again by the next binary. The files are let
+// go once users binaries took them.
+func (c *finishedFiles) read(ctx context.Context, d digest.Digest, users int, src []fileSource) ([]fileSource, error) {
 	c.mu.Lock()
 	e, ok := c.m[d]
 	if !ok {
-		e = &finishedEntry{}
+		e = &finishedEntry{turn: make(chan struct{}, 1), left: users}
 		c.m[d] = e
 	}
 	c.mu.Unlock()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.files != nil {
-		return e.files, nil
+	select {
+	case e.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	out := make([]fileSource, len(src))
-	for i, f := range src {
-		var buf bytes.Buffer
-		sum, _, mtime, err := readOut(ctx, f.ref, f.path, &buf)
-		if err != nil {
-			return nil, err
+	defer func() { <-e.turn }()
+	if e.files == nil {
+		out := make([]fileSource, len(src))
+		for i, f := range src {
+			var err error
+			if f, err = readIn(ctx, f); err != nil {
+				return nil, err
+			}
+			out[i] = f
 		}
-		f.read, f.data, f.sum, f.mtime = true, buf.Bytes(), sum, mtime
-		out[i] = f
+		e.files = out
 	}
-	e.files = out
-	return out, nil
+	files := e.files
+	c.mu.Lock()
+	if e.left--; e.left <= 0 {
+		delete(c.m, d)
+	}
+	c.mu.Unlock()
+	return files, nil
 }
+
+// readIn reads f from its ref into memory.
+func readIn(ctx context.Context, f fileSource) (fileSource, error) {
+	stat, err := f.ref.StatFile(ctx, gateway.StatRequest{Path: f.path})
+	if err != nil {
+		return f, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(min(stat.Size, maxHeld)))
+	sum, _, mtime, err := readStat(ctx, f.ref, f.path, stat, &buf)
+	if err != nil {
+		return f, err
+	}
+	f.read, f.data, f.sum, f.mtime = true, buf.Bytes(), sum, mtime
+	return f, nil
+}
+
+// maxHeld bounds what is set aside before a shared file is read: the
+// file's own size, as the daemon states it, up to this.
+const maxHeld = 256 << 20
 
 // copyOut stages the file path of a solved result in unit u as name,
 // with its time, and returns its sha256, size and time.
@@ -555,16 +617,6 @@ func copyOut(ctx context.Context, u *outdir.Unit, ref gateway.Reference, path, n
 		return "", 0, time.Time{}, err
 	}
 	return sum, size, mtime, nil
-}
-
-// readOut writes the file path of a solved result to w and returns its
-// sha256, size and time.
-func readOut(ctx context.Context, ref gateway.Reference, path string, w io.Writer) (string, int64, time.Time, error) {
-	stat, err := ref.StatFile(ctx, gateway.StatRequest{Path: path})
-	if err != nil {
-		return "", 0, time.Time{}, err
-	}
-	return readStat(ctx, ref, path, stat, w)
 }
 
 // readStat writes the file path of a solved result, stat, to w in chunks

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -107,7 +108,15 @@ func (r *fakeRun) landed(t *testing.T, name string) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(data) == fmt.Sprintf("%s of %s\n", f.Path, headOf(def.ToPB()))
+		ops := map[digest.Digest]*pb.Op{}
+		for _, dt := range def.Def {
+			var op pb.Op
+			if err := op.Unmarshal(dt); err != nil {
+				t.Fatal(err)
+			}
+			ops[digest.FromBytes(dt)] = &op
+		}
+		return string(data) == string(fakeContent(f.Path, contentOf(ops, headOf(def.ToPB()))))
 	}
 	t.Fatalf("no binary %s", name)
 	return false
@@ -224,6 +233,26 @@ func TestAMissingVerdictFailsItsBinary(t *testing.T) {
 	}
 	res := r.result(t, o, "twin")
 	if res.Written() || r.landed(t, "twin") || !strings.Contains(res.Cause, "its check in docker:19.03.12 left no verdict") {
+		t.Errorf("twin: written %v, landed %v, cause %q", res.Written(), r.landed(t, "twin"), res.Cause)
+	}
+	for _, name := range allBinaries {
+		if res := r.result(t, o, name); name != "twin" && (!res.Verified || !r.landed(t, name)) {
+			t.Errorf("%s did not land: %+v", name, res)
+		}
+	}
+}
+
+// A binary lands only as the bytes its check ran: a verdict that names
+// other bytes (a compile that gave other bytes in another session, or
+// code of the image) fails the binary alone, saying so.
+func TestAVerdictForOtherBytesFailsItsBinary(t *testing.T) {
+	r := newFakeRun(t, &fakeDaemon{otherVerdict: kind(graph.KindVerify, "twin")})
+	o, err := r.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.result(t, o, "twin")
+	if res.Written() || r.landed(t, "twin") || !strings.Contains(res.Cause, "its check in docker:19.03.12 ran "+strings.Repeat("0", 64)) {
 		t.Errorf("twin: written %v, landed %v, cause %q", res.Written(), r.landed(t, "twin"), res.Cause)
 	}
 	for _, name := range allBinaries {

@@ -146,11 +146,13 @@ type Graph struct {
 	// same (its static compile).
 	Finished map[string]Finished
 	// Checks maps a binary's name to its verify stage's output, which
-	// holds VerdictFile once the binary passed; a binary in Unverified has
+	// holds VerdictFile once the binary passed (naming the sha256 of the
+	// binary it ran: stagetool.VerdictSum); a binary in Unverified has
 	// none. A client that reads the binaries itself (`llbgen build`) may
-	// solve the check and then read Finished, instead of the delivery,
-	// which copies the same files once per binary: it takes from the check
-	// its verdict alone, as the delivery does.
+	// solve the check and read Finished, instead of the delivery, which
+	// copies the same files once per binary: it takes from the check its
+	// verdict alone, as the delivery does, bounded (the image's code ran
+	// there), and writes only the bytes it names.
 	Checks map[string]llb.State
 
 	b *builder
@@ -162,14 +164,34 @@ type Finished struct {
 	// Path is the binary's path in State; its build information is at
 	// Path+BuildInfoSuffix.
 	Path string
-	// Shared: other binaries of the list may have the same State (a static
-	// binary's, its static compile).
-	Shared bool
+	// Users is how many binaries of the list have this State (the static
+	// binaries of a helper and platform share their static compile; a cgo
+	// binary's is its own).
+	Users int
 }
 
 // VerdictFile is the file at the root of a check's output (Graph.Checks)
 // once the binary passed.
 const VerdictFile = "/" + verdictFile
+
+// Verdict is binary name's verdict alone, copied out of its check (a file
+// op: no process): what a cache export holds of a check, whose output the
+// image's code could fill. False when the binary has no check.
+func (g *Graph) Verdict(name string) (llb.State, bool) {
+	check, ok := g.Checks[name]
+	if !ok {
+		return llb.State{}, false
+	}
+	var bin targets.Binary
+	for _, b := range g.b.list.Binaries() {
+		if b.Name == name {
+			bin = b
+		}
+	}
+	return llb.Scratch().File(copyAfter(nil, check, VerdictFile, VerdictFile),
+		llb.WithCustomName("the verdict of "+name),
+		g.b.mark(binary(KindVerdict, bin, g.b.platformOf(bin)), bin.Target.Lines)), true
+}
 
 // Define makes the graph for list.
 func Define(list *targets.List, opt Options) (*Graph, error) {
@@ -221,7 +243,11 @@ func Define(list *targets.List, opt Options) (*Graph, error) {
 		}
 		g.Compiled[bin.Name] = built
 		fin := b.finish(bin, p, built)
-		g.Finished[bin.Name] = Finished{State: fin, Path: "/" + b.helperOf(bin).binName(), Shared: !bin.Cgo()}
+		users := 1
+		if !bin.Cgo() {
+			users = len(b.staticNames[staticKey(bin.Helper.FileName(), p)])
+		}
+		g.Finished[bin.Name] = Finished{State: fin, Path: "/" + b.helperOf(bin).binName(), Users: users}
 		var v llb.State
 		if b.opt.CanRun != nil && !b.opt.CanRun(p) {
 			reason := "not verified: no emulator for " + platforms.Format(p)

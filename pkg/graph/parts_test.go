@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/containerd/platforms"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -29,8 +30,17 @@ func TestFinishedAndChecksAreWhatDeliveryCopies(t *testing.T) {
 		if k := kindOf(m.ops[fin]); k != wantKind {
 			t.Errorf("%s: finished files from %q, want %q", bin.Name, k, wantKind)
 		}
-		if f.Shared == bin.Cgo() {
-			t.Errorf("%s: shared %v, cgo %v", bin.Name, f.Shared, bin.Cgo())
+		want := 1 // a cgo binary's finish stage is its own
+		if !bin.Cgo() {
+			want = 0 // the static binaries of its helper and platform
+			for _, o := range l.Binaries() {
+				if !o.Cgo() && o.Helper.FileName() == bin.Helper.FileName() && platforms.Format(g.b.platformOf(o)) == platforms.Format(g.b.platformOf(bin)) {
+					want++
+				}
+			}
+		}
+		if f.Users != want {
+			t.Errorf("%s: %d users, want %d", bin.Name, f.Users, want)
 		}
 		if want := "/" + g.b.helperOf(bin).binName(); f.Path != want {
 			t.Errorf("%s: finished binary at %q, want %q", bin.Name, f.Path, want)
@@ -58,6 +68,23 @@ func TestFinishedAndChecksAreWhatDeliveryCopies(t *testing.T) {
 		}
 		if !slices.Contains(inputs, c) {
 			t.Errorf("%s: the delivery does not take its verdict from the check", bin.Name)
+		}
+		// What a cache export holds of the check: its verdict alone,
+		// copied by a file op marked as the binary's.
+		v, ok := g.Verdict(bin.Name)
+		if !ok {
+			t.Fatalf("%s: a check and no verdict", bin.Name)
+		}
+		mv := marshalAll(t, v)
+		vd := head(t, v)
+		op := mv.ops[vd]
+		acts := op.GetFile().GetActions()
+		if len(acts) != 1 || acts[0].GetCopy().GetSrc() != VerdictFile || acts[0].GetCopy().GetDest() != VerdictFile ||
+			len(op.Inputs) != 1 || digest.Digest(op.Inputs[0].Digest) != c {
+			t.Errorf("%s: the verdict is %v, want one copy of %s from the check", bin.Name, op, VerdictFile)
+		}
+		if st := Stages(mv.def)[vd]; st.Kind != KindVerdict || !slices.Equal(st.Binaries, []string{bin.Name}) {
+			t.Errorf("%s: the verdict is marked %+v", bin.Name, st)
 		}
 	}
 	if len(g.Unverified) == 0 || len(g.Checks) == 0 {

@@ -34,6 +34,7 @@ const (
 	KindFinish      Kind = "finish"         // a cgo binary with its build information, dated, in the go image
 	KindVerify      Kind = "verify"         // one binary run in its image
 	KindDeliver     Kind = "deliver"        // one binary copied out under its name once verified (or passed)
+	KindVerdict     Kind = "verdict"        // a check's verdict alone, copied out for a cache export
 	KindExport      Kind = "export"         // the binaries collected, SHA256SUMS
 	KindCell        Kind = "matrix cell"    // one binary run in one image of the matrix
 	KindImageOut    Kind = "image out"      // a job image's or the helpers image's own layer
@@ -59,6 +60,7 @@ var kindInfo = map[Kind]struct {
 	KindFinish:      {false, "writing the binary's build information"},
 	KindVerify:      {false, "verify"},
 	KindDeliver:     {false, "delivering the binary"},
+	KindVerdict:     {false, "keeping the check's verdict"},
 	KindExport:      {true, "collecting the binaries and SHA256SUMS"},
 	KindCell:        {false, "matrix cell"},
 	KindImageOut:    {false, "making the image"},

@@ -140,6 +140,8 @@ func kindOf(op *pb.Op) Kind {
 			return KindToolchain
 		case a.GetCopy().GetDest() == "/.llbgen-verdict", a.GetCopy().GetSrc() == "/docker-credential-ecr-login":
 			return KindDeliver
+		case a.GetCopy().GetDest() == VerdictFile:
+			return KindVerdict
 		case a.GetRm().GetPath() == HelperPath:
 			return KindImageOut
 		}
@@ -199,6 +201,13 @@ func TestEveryOpHasAStage(t *testing.T) {
 			cells[d] = cell{append(cells[d].bins, bin.Name), col}
 		}
 	}
+	verdicts := map[string]llb.State{}
+	for _, bin := range l.Binaries() {
+		if v, ok := g.Verdict(bin.Name); ok {
+			verdicts[bin.Name] = v
+			states = append(states, v)
+		}
+	}
 	jobs := map[string]llb.State{}
 	for _, bin := range l.Binaries() {
 		st, err := g.JobImage(bin, JobLayer{Home: "/root", CredHelpers: []string{"example.com"}})
@@ -232,6 +241,9 @@ func TestEveryOpHasAStage(t *testing.T) {
 		deliver := head(t, g.Delivered[bin.Name])
 		serves(deliver, bin.Name)
 		serves(head(t, jobs[bin.Name]), bin.Name)
+		if v, ok := verdicts[bin.Name]; ok {
+			serves(head(t, v), bin.Name)
+		}
 		for _, in := range m.ops[deliver].Inputs {
 			if k := kindOf(m.ops[digest.Digest(in.Digest)]); k == KindVerify || k == KindFinish {
 				serves(digest.Digest(in.Digest), bin.Name)

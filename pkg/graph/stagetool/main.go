@@ -9,9 +9,10 @@
 // into every target image, which may have no shell at all. Its modes:
 //
 //	stagetool check -target NAME -want VERSION -in BIN -out VERDICT
-//	    runs BIN version in the image it is mounted in; writes VERDICT only
-//	    when the run succeeds and its output ends in VERSION, else fails and
-//	    says why in one line (see diagnose). Nothing else leaves the stage.
+//	    runs BIN version in the image it is mounted in; writes VERDICT,
+//	    naming BIN's sha256 (Verdict), only when the run succeeds and its
+//	    output ends in VERSION, else fails and says why in one line (see
+//	    diagnose). Nothing else leaves the stage.
 //	stagetool finish -in BIN -out FILE [-info INFO] [-epoch N] [-time T]
 //	    in the toolchain image, once per compile: copies BIN to FILE with its
 //	    build information beside it, both dated. Each binary whose check
@@ -104,22 +105,67 @@ func runCheck(args []string) error {
 	if *target == "" || *want == "" || *in == "" || *out == "" {
 		return errors.New("check needs -target, -want, -in and -out")
 	}
+	// The binary's sum is taken before anything of the image runs: the
+	// verdict names the bytes that were run.
+	sum, err := fileSum(*in)
+	if err != nil {
+		return fmt.Errorf("target %s: reading the binary: %w", *target, err)
+	}
 	output, err := run(*in, *timeout)
 	if err := check(*target, "/", *in, *want, output, err); err != nil {
 		return err
 	}
 	// Only a verdict leaves this stage: the image's loader and libc ran in
 	// it, so nothing it wrote is taken for a binary (deliver does that).
-	if err := os.WriteFile(*out, []byte(verdictOK+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(*out, []byte(Verdict(sum)), 0o644); err != nil {
 		return fmt.Errorf("target %s: writing the verdict: %w", *target, err)
 	}
 	fmt.Printf("target %s: verified: %s\n", *target, strings.TrimSpace(output))
 	return nil
 }
 
-// verdictOK is the verdict a check writes: the file a binary's delivery
-// copies, so a binary is delivered only once its check passed.
+// verdictOK starts the verdict a check writes: the file a binary's
+// delivery copies, so a binary is delivered only once its check passed.
+// The sha256 of the binary that was run follows it: `llbgen build`, which
+// reads a binary's files from its compile rather than its delivery, writes
+// only those bytes.
 const verdictOK = "verified"
+
+// MaxVerdict bounds a verdict as a reader takes it: a check's output is
+// written where an image's code ran.
+const MaxVerdict = 256
+
+// Verdict is the verdict of a check that ran the binary whose sha256 is
+// sum (hex).
+func Verdict(sum string) string { return verdictOK + " sha256:" + sum + "\n" }
+
+// VerdictSum is the sha256 (hex) a verdict names; ok is false for
+// anything but a verdict Verdict writes.
+func VerdictSum(data []byte) (sum string, ok bool) {
+	rest, found := strings.CutPrefix(string(data), verdictOK+" sha256:")
+	if !found {
+		return "", false
+	}
+	sum, found = strings.CutSuffix(rest, "\n")
+	if !found || len(sum) != sha256.Size*2 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return sum, true
+}
+
+// fileSum is the sha256 (hex) of the regular file at path.
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
 
 // deliver copies the binary to out with its build information beside it,
 // both dated (finish). Dated here, not only where compiled: BuildKit's

@@ -1,6 +1,7 @@
 package stagetool
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -279,5 +280,36 @@ func TestCheckRunsTheHelpersArguments(t *testing.T) {
 	checkArgs = nil
 	if out, _ := run(bin, time.Minute); strings.TrimSpace(out) != "args: version" {
 		t.Errorf("default run: %q, want `version`", out)
+	}
+}
+
+// A check's verdict names the sha256 of the binary it ran, and the parser
+// takes only what Verdict writes.
+func TestVerdictNamesTheBinaryRun(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "helper")
+	body := []byte("#!/bin/sh\necho 'docker-credential-ecr-login (x) 0.12.0'\n")
+	if err := os.WriteFile(bin, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "verdict")
+	if err := runCheck([]string{"-target", "t", "-want", "0.12.0", "-in", bin, "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, ok := VerdictSum(data)
+	if want := fmt.Sprintf("%x", sha256.Sum256(body)); !ok || sum != want {
+		t.Errorf("verdict %q: sum %q (%v), want %q", data, sum, ok, want)
+	}
+	if len(data) > MaxVerdict {
+		t.Errorf("verdict of %d bytes, over MaxVerdict", len(data))
+	}
+	for _, bad := range []string{"", "verified\n", "verified sha256:" + sum, "verified sha256:" + strings.ToUpper(sum) + "\n", "verified sha256:" + sum[:63] + "\n", "verified sha256:" + sum + "\nmore"} {
+		if _, ok := VerdictSum([]byte(bad)); ok {
+			t.Errorf("VerdictSum(%q) accepted", bad)
+		}
 	}
 }
