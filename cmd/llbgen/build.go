@@ -226,6 +226,7 @@ build definition and its arguments; --provenance (mode=min) does not.`,
 			bopt.Publish = opts.publish
 			bopt.Cache = opts.cache.cache
 			bopt.NoCache = opts.noCache
+			bopt.ModuleSums = opts.metadata != ""
 			started := time.Now()
 			outcome, err := daemon.Run(cmd.Context(), list, out, bopt)
 			var merr error

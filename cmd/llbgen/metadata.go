@@ -40,11 +40,16 @@ type metadata struct {
 	Summary       metadataSummary `json:"summary"`
 }
 
-// metaHelpers are the list's helpers, with the sums locked pins.
-func metaHelpers(list *targets.List, locked map[string]graph.LockedModule) []metaHelper {
+// metaHelpers are the list's helpers, with the sums locked pins, or else
+// the sums the build read (sums, by graph.ModuleKey).
+func metaHelpers(list *targets.List, locked map[string]graph.LockedModule, sums map[string]string) []metaHelper {
 	var out []metaHelper
 	for _, h := range list.Helpers {
-		out = append(out, metaHelper{Name: h.FileName(), Module: h.Spec().Module, Version: h.Version, Sum: locked[graph.ModuleKey(h)].Sum})
+		sum := locked[graph.ModuleKey(h)].Sum
+		if sum == "" {
+			sum = sums[graph.ModuleKey(h)]
+		}
+		out = append(out, metaHelper{Name: h.FileName(), Module: h.Spec().Module, Version: h.Version, Sum: sum})
 	}
 	return out
 }
@@ -53,7 +58,7 @@ type metaHelper struct {
 	Name    string `json:"name"` // the helper's name: docker-credential-<name>
 	Module  string `json:"module"`
 	Version string `json:"version"`
-	Sum     string `json:"sum,omitempty"` // the lock's h1: hash
+	Sum     string `json:"sum,omitempty"` // the module's h1: hash: the lock's, or as the build downloaded it
 }
 
 type metaImage struct {
@@ -114,7 +119,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	m := metadata{
 		Llbgen:   versionLine(),
 		List:     list.File,
-		Helpers:  metaHelpers(list, nil),
+		Helpers:  metaHelpers(list, nil, nil),
 		Go:       metaImage{Ref: list.Go.Full},
 		Started:  ptr(started.UTC()),
 		Finished: ptr(finished.UTC()),
@@ -133,7 +138,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	if o == nil {
 		return m
 	}
-	m.Helpers = metaHelpers(list, o.Locked)
+	m.Helpers = metaHelpers(list, o.Locked, o.Sums)
 	m.Helper = m.Helpers[0]
 	m.Go.Digest = o.GoDigest.String()
 	m.Daemon = &metaDaemon{Address: o.Daemon, Runs: o.Runs}

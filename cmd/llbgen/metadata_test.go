@@ -15,7 +15,7 @@ import (
 
 // --metadata-file records, also when a target fails, each binary (target,
 // its line, platform, image digest, file, size, sha256, status and cause)
-// and the run (helper, go image digest, daemon, times).
+// and the run (helper and its module hash, go image digest, daemon, times).
 func TestMetadataFile(t *testing.T) {
 	bed := testbed.Require(t)
 	file := writeList(t, fmt.Sprintf("helper: {version: v0.12.0}\ngo: %s\ntargets:\n  - {image: %s, name: musl}\n  - {image: %s/nosuch/image:1, name: missing}\n", bed.Golang(), bed.Musl(), bed.Registry))
@@ -29,6 +29,11 @@ func TestMetadataFile(t *testing.T) {
 	if m.Daemon == nil || m.Daemon.Address != bed.Addr || !strings.HasPrefix(m.Daemon.Runs, "BuildKit ") || !strings.HasPrefix(m.Go.Digest, "sha256:") ||
 		m.Helper.Version != "v0.12.0" || m.Seconds <= 0 || m.Summary != (metadataSummary{Binaries: 2, Verified: 1, Failed: 1}) || m.Error != "" {
 		t.Errorf("the run: %+v", m)
+	}
+	// No lock: the module's hash as the download fetched it (the
+	// repository's targets.yaml.lock pins the same).
+	if want := "h1:JFWXO6QPihCknDdnL6VaQE57km4ZKheHIGd9YiOGcTo="; m.Helper.Sum != want || len(m.Helpers) != 1 || m.Helpers[0].Sum != want {
+		t.Errorf("the helper's sum: %q (helpers %+v), want %q", m.Helper.Sum, m.Helpers, want)
 	}
 	if len(m.Binaries) != 2 {
 		t.Fatalf("%d binaries", len(m.Binaries))

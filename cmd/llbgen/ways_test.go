@@ -55,8 +55,8 @@ func scenarios(bed *testbed.Bed) []scenario {
 	arm64 := bed.Musl() + "-arm64"
 	good := listOf(bed, "  - image: %s\n  - image: %s\n    name: runner\n", bed.Musl(), bed.Glibc())
 	goodBinaries := map[string]binary{
-		"docker_19.03.12": {bed.Musl(), elf.EM_X86_64},
-		"runner":          {bed.Glibc(), elf.EM_X86_64},
+		"docker_19.03.12": {bed.Musl(), elf.EM_X86_64, ""},
+		"runner":          {bed.Glibc(), elf.EM_X86_64, ""},
 	}
 	// llbgen build runs its own executable (static, as the test builds it)
 	// as the stage tool; the pipe and bake compile it in the daemon. Their
@@ -70,6 +70,14 @@ func scenarios(bed *testbed.Bed) []scenario {
 			"pipe":  {binaries: goodBinaries, lines: [][]string{{compiledTool}}, absent: []string{ownTool}},
 			"bake":  {binaries: goodBinaries, lines: [][]string{{compiledTool}}, absent: []string{ownTool}},
 		},
+	}, {
+		name: "cgo",
+		// A cgo binary: compiled in its image after setup, finished in the
+		// go image; llbgen build reads it from its finish stage, the pipe
+		// and bake from its delivery: the same bytes ("same"). The setup is
+		// TestCompat's, so the daemon has its layers.
+		list: listOf(bed, "  - image: %s\n    name: runner-cgo\n    cgo: true\n    setup:\n      - apt-get update\n      - apt-get install -y --no-install-recommends gcc libc6-dev\n", bed.Glibc()),
+		want: every(expect{binaries: map[string]binary{"runner-cgo": {bed.Glibc(), elf.EM_X86_64, "/lib64/ld-linux-x86-64.so.2"}}}),
 	}, {
 		name: "source-date-epoch",
 		// The good list again: the same bytes, which must now carry another
@@ -91,8 +99,8 @@ func scenarios(bed *testbed.Bed) []scenario {
 			// keeps its old file, which SHA256SUMS still lists.
 			"build": {code: 1,
 				binaries: map[string]binary{
-					"docker_19.03.12":       {bed.Musl(), elf.EM_X86_64},
-					"gitlab-runner_v13.2.1": {bed.Glibc(), elf.EM_X86_64},
+					"docker_19.03.12":       {bed.Musl(), elf.EM_X86_64, ""},
+					"gitlab-runner_v13.2.1": {bed.Glibc(), elf.EM_X86_64, ""},
 				},
 				sums:  []string{"docker_19.03.12", "gitlab-runner_v13.2.1", "missing_1"},
 				lines: [][]string{{"missing_1", missing}},
@@ -123,9 +131,9 @@ func scenarios(bed *testbed.Bed) []scenario {
 		repoList: true,
 		lock:     true,
 		want: every(expect{binaries: map[string]binary{
-			"docker_19.03.12":              {bed.Musl(), elf.EM_X86_64},
-			"gitlab-runner_v13.2.1":        {bed.Glibc(), elf.EM_X86_64},
-			"gitlab-runner_alpine-v13.2.1": {bed.MuslRunner(), elf.EM_X86_64},
+			"docker_19.03.12":              {bed.Musl(), elf.EM_X86_64, ""},
+			"gitlab-runner_v13.2.1":        {bed.Glibc(), elf.EM_X86_64, ""},
+			"gitlab-runner_alpine-v13.2.1": {bed.MuslRunner(), elf.EM_X86_64, ""},
 		}}),
 	}, {
 		name: "platforms",
@@ -134,9 +142,9 @@ func scenarios(bed *testbed.Bed) []scenario {
 		// arm64 image under the test bed's QEMU.
 		list: listOf(bed, "  - image: %s\n    name: multi\n    platforms: [linux/amd64, linux/arm64]\n  - image: %s\n    name: arm\n    platforms: [linux/arm64]\n", bed.Musl(), bed.Musl()),
 		want: every(expect{binaries: map[string]binary{
-			"multi-linux-amd64": {bed.Musl(), elf.EM_X86_64},
-			"multi-linux-arm64": {arm64, elf.EM_AARCH64},
-			"arm":               {arm64, elf.EM_AARCH64},
+			"multi-linux-amd64": {bed.Musl(), elf.EM_X86_64, ""},
+			"multi-linux-arm64": {arm64, elf.EM_AARCH64, ""},
+			"arm":               {arm64, elf.EM_AARCH64, ""},
 		}}),
 	}, {
 		name: "platform-argument",
@@ -146,7 +154,7 @@ func scenarios(bed *testbed.Bed) []scenario {
 		list: listOf(bed, "  - image: %s\n    platforms: [linux/arm64]\n", bed.Musl()),
 		bake: &bakeInput{list: listOf(bed, "  - image: %s\n", bed.Musl()), platform: "linux/arm64"},
 		want: every(expect{binaries: map[string]binary{
-			"docker_19.03.12": {arm64, elf.EM_AARCH64},
+			"docker_19.03.12": {arm64, elf.EM_AARCH64, ""},
 		}}),
 	}, {
 		name: "platform-not-linux",
@@ -219,6 +227,7 @@ type listLine struct {
 type binary struct {
 	image   string
 	machine elf.Machine
+	interp  string // a dynamically linked (cgo) binary's ELF interpreter; "" for a static one
 }
 
 // every is e for every way.
@@ -483,8 +492,8 @@ func (s scenario) check(t *testing.T, in wayInput, want expect, r wayResult) map
 			continue
 		}
 		machine, interp, _ := elfOf(t, path)
-		if machine != b.machine || interp != "" {
-			t.Errorf("%s: machine %v, interpreter %q; want a static %v binary", name, machine, interp, b.machine)
+		if machine != b.machine || interp != b.interp {
+			t.Errorf("%s: machine %v, interpreter %q; want a %v binary, interpreter %q", name, machine, interp, b.machine, b.interp)
 		}
 		out, status := in.bed.RunInImage(context.Background(), t, b.image, path)
 		if status != "0" || !strings.HasSuffix(strings.TrimSpace(out), " 0.12.0") {

@@ -93,6 +93,10 @@ type Options struct {
 	// NoCache solves every vertex again, as buildctl's --no-cache; the Go
 	// build cache mount is kept, as BuildKit keeps cache mounts.
 	NoCache bool
+	// ModuleSums asks for the h1: hash of each helper module a written
+	// binary was built from, as its download stage fetched it (checked
+	// against the Go checksum database, or the lock): Outcome.Sums.
+	ModuleSums bool
 }
 
 // planInput is what plan.Make is asked for list.
@@ -175,6 +179,9 @@ type Outcome struct {
 	// Locked what the lock pins of each helper module (graph.ModuleKey).
 	GoDigest digest.Digest
 	Locked   map[string]graph.LockedModule
+	// Sums holds, with Options.ModuleSums, the h1: hash of each helper
+	// module (graph.ModuleKey) a written binary was built from.
+	Sums map[string]string
 }
 
 // Failed counts the binaries that were not written.

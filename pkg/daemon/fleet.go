@@ -205,6 +205,12 @@ func landFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []
 	for _, r := range runs {
 		if r.err == nil && r.s.prepared != nil { // the first daemon's go image
 			o.GoDigest, o.Locked = r.s.prepared.goDigest(), r.s.prepared.pl.Graph.Locked
+			for k, v := range r.s.sums {
+				if o.Sums == nil {
+					o.Sums = map[string]string{}
+				}
+				o.Sums[k] = v
+			}
 			break
 		}
 	}

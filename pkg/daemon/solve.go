@@ -55,6 +55,8 @@ type solve struct {
 	prepared *prepared
 	// cacheExport is why the build cache was not exported (exportCache).
 	cacheExport string
+	// sums are the helper modules' hashes (moduleSums).
+	sums map[string]string
 	// images is what happened to each image asked for (publishImages).
 	images []ImageResult
 	// staged are the units this run staged in out, for a run of several
@@ -155,6 +157,9 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	s.prepared = p
 	if err := ctx.Err(); err != nil || !s.anyWritten() {
 		return err // nothing built, nothing attested: the summary says why
+	}
+	if s.opt.ModuleSums {
+		s.sums = s.moduleSums(ctx, ss, p)
 	}
 	if s.opt.SBOM {
 		if err := s.sbom(ctx, ss, p); err != nil {
