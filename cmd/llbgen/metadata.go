@@ -42,14 +42,14 @@ type metadata struct {
 
 // metaHelpers are the list's helpers, with the sums locked pins, or else
 // the sums the build read (sums, by graph.ModuleKey).
-func metaHelpers(list *targets.List, locked map[string]graph.LockedModule, sums map[string]string) []metaHelper {
+func metaHelpers(list *targets.List, locked map[string]graph.LockedModule, sums, sumErrs map[string]string) []metaHelper {
 	var out []metaHelper
 	for _, h := range list.Helpers {
-		sum := locked[graph.ModuleKey(h)].Sum
-		if sum == "" {
-			sum = sums[graph.ModuleKey(h)]
+		m := metaHelper{Name: h.FileName(), Module: h.Spec().Module, Version: h.Version, Sum: locked[graph.ModuleKey(h)].Sum}
+		if m.Sum == "" {
+			m.Sum, m.SumError = sums[graph.ModuleKey(h)], sumErrs[graph.ModuleKey(h)]
 		}
-		out = append(out, metaHelper{Name: h.FileName(), Module: h.Spec().Module, Version: h.Version, Sum: sum})
+		out = append(out, m)
 	}
 	return out
 }
@@ -59,6 +59,8 @@ type metaHelper struct {
 	Module  string `json:"module"`
 	Version string `json:"version"`
 	Sum     string `json:"sum,omitempty"` // the module's h1: hash: the lock's, or as the build downloaded it
+	// SumError is why the build could not read the hash it downloaded.
+	SumError string `json:"sumError,omitempty"`
 }
 
 type metaImage struct {
@@ -119,7 +121,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	m := metadata{
 		Llbgen:   versionLine(),
 		List:     list.File,
-		Helpers:  metaHelpers(list, nil, nil),
+		Helpers:  metaHelpers(list, nil, nil, nil),
 		Go:       metaImage{Ref: list.Go.Full},
 		Started:  ptr(started.UTC()),
 		Finished: ptr(finished.UTC()),
@@ -138,7 +140,7 @@ func newMetadata(list *targets.List, out string, started time.Time, o *daemon.Ou
 	if o == nil {
 		return m
 	}
-	m.Helpers = metaHelpers(list, o.Locked, o.Sums)
+	m.Helpers = metaHelpers(list, o.Locked, o.Sums, o.SumErrors)
 	m.Helper = m.Helpers[0]
 	m.Go.Digest = o.GoDigest.String()
 	m.Daemon = &metaDaemon{Address: o.Daemon, Runs: o.Runs}

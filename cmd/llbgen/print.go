@@ -40,13 +40,13 @@ func printPlan(w io.Writer, p *plan.Plan, locked bool, out string) error {
 	m := metadata{
 		Llbgen:   versionLine(),
 		List:     list.File,
-		Helpers:  metaHelpers(list, nil, nil),
+		Helpers:  metaHelpers(list, nil, nil, nil),
 		Go:       metaImage{Ref: list.Go.Full},
 		Output:   out,
 		Binaries: []metaBinary{},
 	}
 	if locked {
-		m.Helpers = metaHelpers(list, p.Graph.Locked, nil)
+		m.Helpers = metaHelpers(list, p.Graph.Locked, nil, nil)
 		m.Go.Digest = p.Graph.Images[graph.ImageKey{Ref: list.Go.Full, Platform: platforms.Format(p.Graph.Platform)}].Digest.String()
 	}
 	m.Helper = m.Helpers[0]

@@ -180,8 +180,10 @@ type Outcome struct {
 	GoDigest digest.Digest
 	Locked   map[string]graph.LockedModule
 	// Sums holds, with Options.ModuleSums, the h1: hash of each helper
-	// module (graph.ModuleKey) a written binary was built from.
-	Sums map[string]string
+	// module (graph.ModuleKey) a written binary was built from; SumErrors
+	// why one could not be read.
+	Sums      map[string]string
+	SumErrors map[string]string
 }
 
 // Failed counts the binaries that were not written.

@@ -255,7 +255,13 @@ func (s *fakeSession) Solve(ctx context.Context, req gateway.SolveRequest) (*gat
 	}
 	res := gateway.NewResult()
 	ref := &fakeRef{head: head, of: contentOf(ops, head), platform: platformOf(ops[head]), d: s.d, stage: stages[head]}
-	if e := ops[head].GetExec(); e != nil {
+	check := head
+	if cp := ops[head].GetFile().GetActions(); len(cp) == 1 && cp[0].GetCopy().GetSrc() == graph.VerdictFile {
+		// a check's verdict alone (graph.Verdict): the check's
+		check = digest.Digest(ops[head].Inputs[0].Digest)
+		ref.of = contentOf(ops, check)
+	}
+	if e := ops[check].GetExec(); e != nil {
 		for i, a := range e.Meta.Args {
 			if a == "-in" && i+1 < len(e.Meta.Args) {
 				ref.ran = path.Base(e.Meta.Args[i+1])

@@ -205,16 +205,42 @@ func landFleet(ctx context.Context, list *targets.List, out *outdir.Dir, legs []
 	for _, r := range runs {
 		if r.err == nil && r.s.prepared != nil { // the first daemon's go image
 			o.GoDigest, o.Locked = r.s.prepared.goDigest(), r.s.prepared.pl.Graph.Locked
-			for k, v := range r.s.sums {
-				if o.Sums == nil {
-					o.Sums = map[string]string{}
-				}
-				o.Sums[k] = v
-			}
 			break
 		}
 	}
+	o.Sums, o.SumErrors = fleetSums(runs)
 	return o, nil
+}
+
+// fleetSums are the module hashes every leg read: one module has one
+// hash, and daemons that read two tell it as the reason there is none.
+func fleetSums(runs []legRun) (map[string]string, map[string]string) {
+	sums, errs := map[string]string{}, map[string]string{}
+	for _, r := range runs {
+		if r.err != nil || r.s == nil {
+			continue
+		}
+		for k, why := range r.s.sumErrs {
+			errs[k] = why + " (on " + describe(r.addr) + ")"
+		}
+		for k, v := range r.s.sums {
+			switch other, ok := sums[k]; {
+			case v == "":
+			case ok && other != v:
+				errs[k] = fmt.Sprintf("the daemons downloaded two hashes of %s: %s and %s", k, other, v)
+			default:
+				sums[k] = v
+			}
+		}
+	}
+	for k, why := range errs {
+		if strings.HasPrefix(why, "the daemons downloaded two hashes") {
+			delete(sums, k)
+		} else if _, ok := sums[k]; ok {
+			delete(errs, k) // another daemon read it
+		}
+	}
+	return sums, errs
 }
 
 // legCause is why a leg's binaries failed, in one line naming its daemon.

@@ -128,7 +128,7 @@ func (s *solve) land(ctx context.Context, err error, attest string) (*Outcome, e
 	o := &Outcome{Out: s.out, Results: s.results, CacheExport: s.cacheExport, Daemon: s.opt.Addr, Runs: s.worker.runs,
 		Daemons: []DaemonInfo{{Addr: s.opt.Addr, Runs: s.worker.runs}}}
 	if p := s.prepared; p != nil {
-		o.GoDigest, o.Locked, o.Sums = p.goDigest(), p.pl.Graph.Locked, s.sums
+		o.GoDigest, o.Locked, o.Sums, o.SumErrors = p.goDigest(), p.pl.Graph.Locked, s.sums, s.sumErrs
 	}
 	return o, nil
 }

@@ -55,8 +55,12 @@ type solve struct {
 	prepared *prepared
 	// cacheExport is why the build cache was not exported (exportCache).
 	cacheExport string
-	// sums are the helper modules' hashes (moduleSums).
-	sums map[string]string
+	// sums are the helper modules' hashes (moduleSums), by
+	// graph.ModuleKey; sumErrs why one could not be read.
+	sums    map[string]string
+	sumErrs map[string]string
+	// files are the finished files the binaries' sessions share.
+	shared *finishedFiles
 	// images is what happened to each image asked for (publishImages).
 	images []ImageResult
 	// staged are the units this run staged in out, for a run of several
@@ -99,7 +103,7 @@ func (s *solve) dropStaged() {
 func newSolve(list *targets.List, out *outdir.Dir, opt Options, d worker, col *collector) *solve {
 	bins := list.Binaries()
 	s := &solve{list: list, out: out, opt: opt, worker: d, col: col, parallel: maxSessions,
-		results: make([]Result, len(bins)), errs: make([]error, len(bins))}
+		results: make([]Result, len(bins)), errs: make([]error, len(bins)), sumErrs: map[string]string{}, shared: newFinishedFiles()}
 	for i, b := range bins {
 		s.results[i] = Result{Target: b.Target, Binary: b, File: b.FileName()} // Platform: the plan's (prepare)
 	}
@@ -122,7 +126,7 @@ func (s *solve) run(ctx context.Context, ss sessions, attestDir string) error {
 	if err := s.checkLoadStore(ctx, p); err != nil {
 		return err
 	}
-	files := newFinishedFiles()
+	files := s.shared
 	s.eachBinary(ctx, p, s.binaryParts(p), func(ctx context.Context, defs []*pb.Definition, i int) error {
 		var u *outdir.Unit
 		var got file
@@ -392,8 +396,8 @@ type file struct {
 func (s *solve) binaryParts(p *prepared) func(string) []llb.State {
 	return func(name string) []llb.State {
 		sts := []llb.State{p.g.Finished[name].State}
-		if check, ok := p.g.Checks[name]; ok {
-			sts = append(sts, check)
+		if v, ok := p.g.Verdict(name); ok {
+			sts = append(sts, v) // the check, and its verdict alone: what a cache export holds
 		}
 		return sts
 	}
@@ -410,6 +414,10 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Defini
 	if verified != (len(defs) == 2) {
 		return nil, file{}, fmt.Errorf("solving %s: the graph has %d states for a binary verified %v", name, len(defs), verified)
 	}
+	key := resultKey(defs[0])
+	if f.Users > 1 {
+		defer files.done(key, f.Users) // whatever happens to this binary
+	}
 	var (
 		wg       sync.WaitGroup
 		checked  string // the sha256 the verdict names
@@ -424,10 +432,7 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Defini
 	}
 	res, err := s.solveBinaryDef(ctx, gc, defs[0])
 	wg.Wait()
-	if checkErr != nil {
-		return nil, file{}, fmt.Errorf("solving %s: %w", name, checkErr)
-	}
-	if err != nil {
+	if err := firstError(checkErr, err); err != nil {
 		return nil, file{}, fmt.Errorf("solving %s: %w", name, err)
 	}
 	ref, err := res.SingleRef()
@@ -439,7 +444,7 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Defini
 		// one read for every binary with these files (a static
 		// compile's); a cgo binary's are its own, read as they are
 		// written, not held
-		if src, err = files.read(ctx, resultKey(defs[0]), f.Users, src); err != nil {
+		if src, err = files.read(ctx, key, src); err != nil {
 			return nil, file{}, fmt.Errorf("reading the binary of %s: %w", name, err)
 		}
 	}
@@ -460,6 +465,22 @@ func (s *solve) binary(ctx context.Context, gc gateway.Client, defs []*pb.Defini
 	return u, file{size: size, sha256: sum, time: mtime}, nil
 }
 
+// firstError is the error of a binary's two solves to tell: a lost
+// connection or a cancellation (they stop the run), else the check's,
+// which names what failed in the binary's own image; nil when both
+// succeeded.
+func firstError(check, files error) error {
+	for _, err := range []error{check, files} {
+		if err != nil && (grpcerrors.Code(err) == codes.Unavailable || errors.Is(err, context.Canceled)) {
+			return err
+		}
+	}
+	if check != nil {
+		return check
+	}
+	return files
+}
+
 // verdict solves a binary's check, def, and returns the sha256 its
 // verdict names: the binary it ran. The verdict is read bounded, as the
 // image's code could have written there; a check that left none (only a
@@ -476,7 +497,7 @@ func (s *solve) verdict(ctx context.Context, gc gateway.Client, def *pb.Definiti
 	}
 	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.VerdictFile, Range: &gateway.FileRange{Length: stagetool.MaxVerdict + 1}})
 	switch {
-	case err != nil && grpcerrors.Code(err) == codes.Unavailable:
+	case err != nil && (grpcerrors.Code(err) == codes.Unavailable || ctx.Err() != nil):
 		return "", err
 	case err != nil:
 		return "", fmt.Errorf("its check in %s left no verdict (%s)", bin.Target.Image.Ref, plan.FirstLine(scrub(err.Error())))
@@ -525,8 +546,8 @@ func (f fileSource) stage(ctx context.Context, u *outdir.Unit, name string) (str
 }
 
 // finishedFiles holds the finished files that several binaries share,
-// read once, by the vertex they were read from, until the last of those
-// binaries took them.
+// read once, by the vertex they were read from, until every binary that
+// shares them is done (done).
 type finishedFiles struct {
 	mu sync.Mutex
 	m  map[digest.Digest]*finishedEntry
@@ -537,25 +558,30 @@ type finishedEntry struct {
 	// for it, or for their context.
 	turn  chan struct{}
 	files []fileSource
-	left  int // binaries still to take them
+	done  int // binaries done with them
 }
 
 func newFinishedFiles() *finishedFiles {
 	return &finishedFiles{m: map[digest.Digest]*finishedEntry{}}
 }
 
-// read returns src read into memory: read from src's refs the first time
-// for vertex d, which users binaries share, else what that read got. A
-// read that failed is tried again by the next binary. The files are let
-// go once users binaries took them.
-func (c *finishedFiles) read(ctx context.Context, d digest.Digest, users int, src []fileSource) ([]fileSource, error) {
+// entry is vertex d's entry, made on first use.
+func (c *finishedFiles) entry(d digest.Digest) *finishedEntry {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	e, ok := c.m[d]
 	if !ok {
-		e = &finishedEntry{turn: make(chan struct{}, 1), left: users}
+		e = &finishedEntry{turn: make(chan struct{}, 1)}
 		c.m[d] = e
 	}
-	c.mu.Unlock()
+	return e
+}
+
+// read returns src read into memory: read from src's refs the first time
+// for vertex d, else what that read got. A read that failed is tried
+// again by the next binary.
+func (c *finishedFiles) read(ctx context.Context, d digest.Digest, src []fileSource) ([]fileSource, error) {
+	e := c.entry(d)
 	select {
 	case e.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -573,13 +599,25 @@ func (c *finishedFiles) read(ctx context.Context, d digest.Digest, users int, sr
 		}
 		e.files = out
 	}
-	files := e.files
+	return e.files, nil
+}
+
+// done says one of the users binaries that share vertex d's files is done
+// with them, landed or failed: after the last, they are let go.
+func (c *finishedFiles) done(d digest.Digest, users int) {
+	e := c.entry(d)
 	c.mu.Lock()
-	if e.left--; e.left <= 0 {
+	defer c.mu.Unlock()
+	if e.done++; e.done >= users {
 		delete(c.m, d)
 	}
-	c.mu.Unlock()
-	return files, nil
+}
+
+// held counts the vertices whose files are held.
+func (c *finishedFiles) held() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
 }
 
 // readIn reads f from its ref into memory.
@@ -630,9 +668,13 @@ func readStat(ctx context.Context, ref gateway.Reference, path string, stat *fst
 	h := sha256.New()
 	mw := io.MultiWriter(w, h)
 	for off := 0; off < int(stat.Size); off += chunk {
-		data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: min(chunk, int(stat.Size)-off)}})
+		n := min(chunk, int(stat.Size)-off)
+		data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: n}})
 		if err != nil {
 			return "", 0, time.Time{}, err
+		}
+		if len(data) != n {
+			return "", 0, time.Time{}, fmt.Errorf("%s: read %d bytes at %d, want %d (the file changed?)", path, len(data), off, n)
 		}
 		if _, err := mw.Write(data); err != nil {
 			return "", 0, time.Time{}, err

@@ -208,7 +208,7 @@ func TestAFailedBinaryFailsItsSession(t *testing.T) {
 // A session that fails after its binary was read back (BuildKit could not
 // end it) fails the binary: its row says FAILED, and its old file stays.
 func TestAFailedSessionLandsNothing(t *testing.T) {
-	r := newFakeRun(t, &fakeDaemon{endFails: kind(graph.KindVerify, "twin")})
+	r := newFakeRun(t, &fakeDaemon{endFails: kind(graph.KindVerdict, "twin")})
 	o, err := r.run(t)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestAFailedSessionLandsNothing(t *testing.T) {
 // A check that left no verdict (code of the image removed it) fails its
 // binary alone, saying so: the binary is not read, its old file stays.
 func TestAMissingVerdictFailsItsBinary(t *testing.T) {
-	r := newFakeRun(t, &fakeDaemon{noVerdict: kind(graph.KindVerify, "twin")})
+	r := newFakeRun(t, &fakeDaemon{noVerdict: kind(graph.KindVerdict, "twin")})
 	o, err := r.run(t)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestAMissingVerdictFailsItsBinary(t *testing.T) {
 // other bytes (a compile that gave other bytes in another session, or
 // code of the image) fails the binary alone, saying so.
 func TestAVerdictForOtherBytesFailsItsBinary(t *testing.T) {
-	r := newFakeRun(t, &fakeDaemon{otherVerdict: kind(graph.KindVerify, "twin")})
+	r := newFakeRun(t, &fakeDaemon{otherVerdict: kind(graph.KindVerdict, "twin")})
 	o, err := r.run(t)
 	if err != nil {
 		t.Fatal(err)
@@ -259,6 +259,10 @@ func TestAVerdictForOtherBytesFailsItsBinary(t *testing.T) {
 		if res := r.result(t, o, name); name != "twin" && (!res.Verified || !r.landed(t, name)) {
 			t.Errorf("%s did not land: %+v", name, res)
 		}
+	}
+	// twin shared its files with docker_19.03.12: they are let go all the same
+	if n := r.s.shared.held(); n != 0 {
+		t.Errorf("the files of %d vertices are still held after the run", n)
 	}
 }
 

@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -28,39 +30,60 @@ func (s *solve) moduleSums(ctx context.Context, ss sessions, p *prepared) map[st
 		return nil
 	}
 	sums := map[string]string{}
-	_ = ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, sumsTimeout)
+	defer cancel()
+	err := ss.session(ctx, func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		for key, h := range helpers {
-			if sum, ok := s.moduleSum(ctx, gc, p, h); ok {
-				sums[key] = sum
+			sum, err := s.moduleSum(ctx, gc, p, h)
+			if err != nil {
+				sums[key] = ""
+				s.sumErrs[key] = OneLine(err.Error())
+				continue
 			}
+			sums[key] = sum
 		}
 		return nil, nil
 	}, sessionOpt{name: "llbgen module sums"})
+	for key := range helpers {
+		if _, ok := sums[key]; !ok && err != nil {
+			s.sumErrs[key] = OneLine(err.Error())
+		}
+	}
 	return sums
 }
 
-// moduleSum reads helper h's module hash; ok is false when it cannot.
-func (s *solve) moduleSum(ctx context.Context, gc gateway.Client, p *prepared, h targets.Helper) (string, bool) {
+// sumsTimeout bounds the reading of the module hashes: the download is on
+// the daemon already (the compiles mounted it), unless its result was
+// loaded from an imported cache or collected; then it runs again.
+const sumsTimeout = 2 * time.Minute
+
+// moduleSum reads helper h's module hash.
+func (s *solve) moduleSum(ctx context.Context, gc gateway.Client, p *prepared, h targets.Helper) (string, error) {
 	mods, err := graph.Modules(p.pl.List, h, p.pl.Graph)
 	if err != nil {
-		return "", false
+		return "", err
 	}
-	res, err := s.evaluate(ctx, gc, func() (llb.State, error) { return mods, nil })
+	def, err := s.definition(ctx, func() (llb.State, error) { return mods, nil })
 	if err != nil {
-		return "", false
+		return "", err
+	}
+	// not solveDef: a failure here is no binary's
+	res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def, Evaluate: true})
+	if err != nil {
+		return "", fmt.Errorf("reading the module hash of %s: %w", graph.ModuleKey(h), err)
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
-		return "", false
+		return "", err
 	}
 	// the module cache's own file: "h1:" and 44 characters of base64
 	data, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: graph.ModuleFile(h, ".ziphash"), Range: &gateway.FileRange{Length: 128}})
 	if err != nil {
-		return "", false
+		return "", fmt.Errorf("reading the module hash of %s: %w", graph.ModuleKey(h), err)
 	}
 	sum := strings.TrimSpace(string(data))
 	if !strings.HasPrefix(sum, "h1:") || len(sum) != len("h1:")+44 {
-		return "", false
+		return "", fmt.Errorf("the module hash of %s is not an h1: hash (%d bytes)", graph.ModuleKey(h), len(data))
 	}
-	return sum, true
+	return sum, nil
 }

@@ -153,15 +153,21 @@ func VerdictSum(data []byte) (sum string, ok bool) {
 	return sum, true
 }
 
-// fileSum is the sha256 (hex) of the regular file at path.
+// fileSum is the sha256 (hex) of path, a regular file of at most
+// maxBinary bytes: a cgo compile ran the image's compiler, which may have
+// left a FIFO, a link to /dev/zero or something endless there, and the
+// sum is taken before the run's timeout applies.
 func fileSum(path string) (string, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	if fi.Size() > maxBinary {
+		return "", fmt.Errorf("%s is %d bytes, more than a binary can be (%d)", path, fi.Size(), maxBinary)
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, io.LimitReader(f, maxBinary)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

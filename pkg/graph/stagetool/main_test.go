@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -306,6 +307,30 @@ func TestVerdictNamesTheBinaryRun(t *testing.T) {
 	}
 	if len(data) > MaxVerdict {
 		t.Errorf("verdict of %d bytes, over MaxVerdict", len(data))
+	}
+	// What a cgo image's compiler may leave where the binary should be is
+	// refused at once, not read without end.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{fifo, zero} {
+		done := make(chan error, 1)
+		go func() {
+			done <- runCheck([]string{"-target", "t", "-want", "0.12.0", "-in", in, "-out", filepath.Join(dir, "v2")})
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "reading the binary") {
+				t.Errorf("check of %s: %v, want it refused", in, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("check of %s did not end", in)
+		}
 	}
 	for _, bad := range []string{"", "verified\n", "verified sha256:" + sum, "verified sha256:" + strings.ToUpper(sum) + "\n", "verified sha256:" + sum[:63] + "\n", "verified sha256:" + sum + "\nmore"} {
 		if _, ok := VerdictSum([]byte(bad)); ok {
