@@ -100,7 +100,7 @@ func TestFailedCacheExport(t *testing.T) {
 // log, printed a line of its process's output ("#12 0.051 ..."): it ran.
 // Every number the name was shown under is looked at.
 func vertexLogged(log, name string) bool {
-	for _, m := range regexp.MustCompile(`(?m)^(#\d+) (?:\[[^\]]*\] )?` + regexp.QuoteMeta(name)).FindAllStringSubmatch(log, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^(#\d+) (?:\[[^\]]*\] )?`+regexp.QuoteMeta(name)).FindAllStringSubmatch(log, -1) {
 		if regexp.MustCompile(`(?m)^` + m[1] + ` \d+\.\d+ `).MatchString(log) {
 			return true
 		}
