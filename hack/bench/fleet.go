@@ -279,6 +279,10 @@ func stageGroup(name string) string {
 		return tag + strings.Fields(name)[0] + "s"
 	case strings.HasPrefix(name, "setup "):
 		return tag + "setup"
+	case strings.HasPrefix(name, "the verdict of "):
+		return tag + "verdicts"
+	case strings.HasPrefix(name, "the go image's toolchain"), strings.HasPrefix(name, "llbgen's own executable"):
+		return tag + strings.Join(strings.Fields(name)[:3], " ")
 	}
 	words := strings.Fields(name)
 	return tag + words[0] + plat
