@@ -281,8 +281,10 @@ func stageGroup(name string) string {
 		return tag + "setup"
 	case strings.HasPrefix(name, "the verdict of "):
 		return tag + "verdicts"
-	case strings.HasPrefix(name, "the go image's toolchain"), strings.HasPrefix(name, "llbgen's own executable"):
-		return tag + strings.Join(strings.Fields(name)[:3], " ")
+	case strings.HasPrefix(name, "the go image's toolchain"):
+		return tag + "the go image's toolchain"
+	case strings.HasPrefix(name, "llbgen's own executable"):
+		return tag + "llbgen's own executable"
 	}
 	words := strings.Fields(name)
 	return tag + words[0] + plat
